@@ -1,0 +1,193 @@
+import { writeFile } from 'node:fs/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify as toYaml } from 'yaml';
+import { SimClock } from './clock.js';
+import type { SimContext } from './context.js';
+import type { Controller } from './controller.js';
+import { discoveryHandler } from './discovery.js';
+import { eventStrategy } from './events.js';
+import { FaultInjector, type FaultOptions } from './faults.js';
+import { startGarbageCollector } from './garbage-collector.js';
+import { startJobController, type JobControllerOptions } from './job-controller.js';
+import { startKubelet, type KubeletOptions } from './kubelet.js';
+import { logSubresource } from './logs.js';
+import { openApiHandler, unknownFieldValidator } from './openapi.js';
+import { rbacHook, type RbacOptions } from './rbac.js';
+import { jobStrategy } from './job-strategy.js';
+import { namespaceStrategy } from './namespaces.js';
+import { ObjectStore } from './object-store.js';
+import { podStrategy } from './pod-strategy.js';
+import { ApiServer, type RequestHook, type SubresourceHandler } from './server.js';
+import { RequestLog, type JobCreationRecord, type RequestRecord, type SimStats } from './stats.js';
+import type { ResourceStrategy } from './strategy.js';
+import type { KubeObject } from './types.js';
+
+export interface SimulatedClusterOptions {
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /**
+   * Multiplies every duration the cluster chooses (back-offs, pulls, grace periods, bookmarks).
+   * 1 = Kubernetes' real durations (default); 0.01 runs them 100× faster for tests.
+   * @default 1
+   */
+  timeScale?: number;
+  /** Changes a watch can resume from before it gets 410 Gone. @default 10000 */
+  watchHistorySize?: number;
+  /** Interval between watch bookmarks, in cluster ms (scaled). @default 60000 */
+  bookmarkIntervalMs?: number;
+  /** Keep every request in `requests()` (for rate and order assertions). @default true */
+  recordRequests?: boolean;
+  /** Bearer token clients must present; undefined accepts any. */
+  token?: string;
+  /** Namespaces that exist at start, besides `default`, `kube-system` and `kube-public`. */
+  namespaces?: string[];
+  /** The node, scheduler, image pulls and container runtime. */
+  kubelet?: KubeletOptions;
+  jobController?: JobControllerOptions;
+  /** Faults active from the start (change them later through `cluster.faults`). */
+  faults?: FaultOptions;
+  /** Enforce a Role-like allow-list: requests outside it get 403 Forbidden. */
+  rbac?: RbacOptions;
+}
+
+/** A running simulated cluster. */
+export interface SimulatedCluster {
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  /** A client-node KubeConfig pointing at this cluster (context `k8s-jobs-sim`, namespace `default`). */
+  kubeConfig: KubeConfig;
+  /** Writes a kubeconfig file usable by `kubectl --kubeconfig FILE`. */
+  writeKubeconfig(path: string): Promise<void>;
+  /** Request counts by verb and resource, open watches, object counts. */
+  stats(): SimStats;
+  /** Every request so far, in arrival order (if `recordRequests`). */
+  requests(): readonly RequestRecord[];
+  /** Every Job the API server ever accepted, for exactly-once checks. */
+  jobCreations(): readonly JobCreationRecord[];
+  /** Fault injection, changeable at run time. */
+  faults: FaultInjector;
+  /** Direct, read-only access to stored objects (copies), for assertions. */
+  objects(resource: 'jobs' | 'pods' | 'events' | 'namespaces', namespace?: string): KubeObject[];
+  close(): Promise<void>;
+}
+
+const kubeconfigUser = 'k8s-jobs-sim';
+
+/** A kubeconfig document (as YAML-ready JSON) for a cluster at `url`. */
+export function kubeconfigDocument(url: string, token: string, namespace = 'default'): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'k8s-jobs-sim', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: kubeconfigUser, user: { token } }],
+    contexts: [{ name: 'k8s-jobs-sim', context: { cluster: 'k8s-jobs-sim', user: kubeconfigUser, namespace } }],
+    'current-context': 'k8s-jobs-sim',
+    preferences: {},
+  };
+}
+
+/** Wiring shared by `startSimulatedCluster` and the parts that plug into it. */
+export interface ClusterParts {
+  ctx: SimContext;
+  log: RequestLog;
+  hooks: RequestHook[];
+  subresources: Map<string, SubresourceHandler>;
+  controllers: Controller[];
+}
+
+export function createContext(options: SimulatedClusterOptions): SimContext {
+  const clock = new SimClock(options.timeScale ?? 1);
+  const store = new ObjectStore(clock, { historySize: options.watchHistorySize });
+  const strategies = new Map<string, ResourceStrategy>(
+    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy].map((s) => [s.info.resource, s]),
+  );
+  const ctx: SimContext = { store, clock, strategies, openWatches: new Set(), bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
+  for (const ns of ['default', 'kube-system', 'kube-public', ...(options.namespaces ?? [])]) {
+    store.create('namespaces', {
+      metadata: { name: ns, uid: '', resourceVersion: '', creationTimestamp: '', labels: { 'kubernetes.io/metadata.name': ns } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
+  }
+  return ctx;
+}
+
+/**
+ * Starts a simulated Kubernetes API server on 127.0.0.1 that the real `@kubernetes/client-node`
+ * and the real `kubectl` talk to unchanged.
+ *
+ * @example
+ * ```ts
+ * import { startSimulatedCluster } from 'k8s-jobs/sim';
+ * const cluster = await startSimulatedCluster({ timeScale: 0.01 });
+ * const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+ * // ... run your code against it ...
+ * await cluster.close();
+ * ```
+ */
+export async function startSimulatedCluster(options: SimulatedClusterOptions = {}): Promise<SimulatedCluster> {
+  const ctx = createContext(options);
+  const log = new RequestLog(options.recordRequests ?? true);
+  const parts: ClusterParts = { ctx, log, hooks: [], subresources: new Map(), controllers: [] };
+  const faults = new FaultInjector(ctx, options.faults);
+  if (options.rbac) parts.hooks.push(rbacHook(options.rbac));
+  parts.hooks.push(faults.hook);
+  const kubelet = startKubelet(ctx, options.kubelet);
+  parts.controllers.push(startJobController(ctx, options.jobController), startGarbageCollector(ctx), kubelet, faults);
+  parts.subresources.set('pods/log', logSubresource(ctx, kubelet));
+  const api = new ApiServer({
+    ctx,
+    log,
+    hooks: parts.hooks,
+    subresources: parts.subresources,
+    nonResource: [discoveryHandler(ctx), openApiHandler(ctx)],
+    fieldValidator: unknownFieldValidator,
+    onCreated: (resource, obj) => {
+      if (resource !== 'jobs') return;
+      log.jobCreations.push({
+        at: Date.now(),
+        namespace: obj.metadata.namespace ?? '',
+        name: obj.metadata.name,
+        uid: obj.metadata.uid,
+        labels: { ...(obj.metadata.labels ?? {}) },
+        annotations: { ...(obj.metadata.annotations ?? {}) },
+      });
+    },
+  });
+  const url = await api.listen(options.port ?? 0);
+  const token = options.token ?? 'k8s-jobs-sim-token';
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(JSON.stringify(kubeconfigDocument(url, token)));
+
+  let closed = false;
+  return {
+    url,
+    kubeConfig,
+    faults,
+    async writeKubeconfig(path) {
+      await writeFile(path, toYaml(kubeconfigDocument(url, token)), { mode: 0o600 });
+    },
+    stats() {
+      const requests = Object.fromEntries(log.counts);
+      return {
+        requests,
+        totalRequests: [...log.counts.values()].reduce((a, b) => a + b, 0),
+        openWatches: ctx.openWatches.size,
+        jobsCreated: log.jobCreations.length,
+        podsCreated: log.podsCreated,
+        objects: { jobs: ctx.store.count('jobs'), pods: ctx.store.count('pods'), events: ctx.store.count('events') },
+      };
+    },
+    requests: () => log.records,
+    jobCreations: () => log.jobCreations,
+    objects: (resource, namespace) => ctx.store.list(resource, namespace),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const controller of parts.controllers) await controller.stop();
+      for (const watch of [...ctx.openWatches]) watch.drop();
+      ctx.clock.stopAll();
+      await api.close();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import type { SimContext } from './context.js';
+import type { ResourceStrategy } from './strategy.js';
+import { ageColumn } from './table.js';
+import type { KubeObject } from './types.js';
+
+/** core/v1 Events, with the field selectors `kubectl describe` sends. */
+export const eventStrategy: ResourceStrategy = {
+  info: {
+    group: '',
+    version: 'v1',
+    resource: 'events',
+    singular: 'event',
+    kind: 'Event',
+    namespaced: true,
+    shortNames: ['ev'],
+    verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  },
+  selectableFieldKeys: [
+    'involvedObject.kind',
+    'involvedObject.namespace',
+    'involvedObject.name',
+    'involvedObject.uid',
+    'involvedObject.apiVersion',
+    'involvedObject.resourceVersion',
+    'involvedObject.fieldPath',
+    'reason',
+    'reportingComponent',
+    'source',
+    'type',
+  ],
+  selectableFields(obj) {
+    const involved = (obj['involvedObject'] ?? {}) as Record<string, string | undefined>;
+    const source = (obj['source'] ?? {}) as { component?: string };
+    return {
+      'involvedObject.kind': involved['kind'] ?? '',
+      'involvedObject.namespace': involved['namespace'] ?? '',
+      'involvedObject.name': involved['name'] ?? '',
+      'involvedObject.uid': involved['uid'] ?? '',
+      'involvedObject.apiVersion': involved['apiVersion'] ?? '',
+      'involvedObject.resourceVersion': involved['resourceVersion'] ?? '',
+      'involvedObject.fieldPath': involved['fieldPath'] ?? '',
+      reason: String(obj['reason'] ?? ''),
+      reportingComponent: String(obj['reportingComponent'] ?? ''),
+      source: source.component ?? '',
+      type: String(obj['type'] ?? ''),
+    };
+  },
+  defaultPropagation: 'Background',
+  tableColumns: [
+    { name: 'Last Seen', type: 'string', description: 'Time of the last occurrence.', priority: 0, cell: (obj, now) => ageColumn.cell({ ...obj, metadata: { ...obj.metadata, creationTimestamp: String(obj['lastTimestamp'] ?? obj.metadata.creationTimestamp) } }, now) },
+    { name: 'Type', type: 'string', description: 'Type of this event (Normal, Warning).', priority: 0, cell: (obj) => String(obj['type'] ?? '') },
+    { name: 'Reason', type: 'string', description: 'Short, machine understandable string that gives the reason for the transition.', priority: 0, cell: (obj) => String(obj['reason'] ?? '') },
+    { name: 'Object', type: 'string', description: 'The object this event is about.', priority: 0, cell: (obj) => { const i = obj['involvedObject'] as { kind?: string; name?: string } | undefined; return `${(i?.kind ?? '').toLowerCase()}/${i?.name ?? ''}`; } },
+    { name: 'Message', type: 'string', description: 'A human-readable description of the status of this operation.', priority: 0, cell: (obj) => String(obj['message'] ?? '') },
+  ],
+};
+
+const eventTtlMs = 60 * 60 * 1000;
+
+/** Event names by (object uid, reason, message, fieldPath), for aggregation without a scan. */
+const aggregation = new WeakMap<SimContext, Map<string, string>>();
+
+export interface EventSource {
+  /** `job-controller`, `kubelet`, `default-scheduler`. */
+  component: string;
+  host?: string;
+}
+
+/**
+ * Records an Event the way client-go's recorder does, including its aggregation: the same
+ * reason and message about the same object bumps `count` and `lastTimestamp` instead of
+ * creating a new Event.
+ */
+export function recordEvent(
+  ctx: SimContext,
+  involved: KubeObject,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+  source: EventSource,
+  fieldPath?: string,
+): void {
+  const namespace = involved.metadata.namespace ?? 'default';
+  const now = ctx.clock.now();
+  let index = aggregation.get(ctx);
+  if (!index) {
+    index = new Map();
+    aggregation.set(ctx, index);
+  }
+  const aggregateKey = JSON.stringify([involved.metadata.uid, reason, message, fieldPath ?? '']);
+  const existingName = index.get(aggregateKey);
+  if (existingName) {
+    const updated = ctx.store.mutate('events', namespace, existingName, (e) => {
+      e['count'] = Number(e['count'] ?? 1) + 1;
+      e['lastTimestamp'] = ctx.clock.timestamp(now);
+    });
+    if (updated) return;
+    index.delete(aggregateKey);
+  }
+  const involvedObject: Record<string, string> = {
+    kind: String(involved.kind ?? ''),
+    namespace,
+    name: involved.metadata.name,
+    uid: involved.metadata.uid,
+    apiVersion: String(involved.apiVersion ?? ''),
+    resourceVersion: involved.metadata.resourceVersion,
+  };
+  if (fieldPath) involvedObject['fieldPath'] = fieldPath;
+  const name = `${involved.metadata.name}.${randomBytes(8).toString('hex')}`;
+  index.set(aggregateKey, name);
+  // The apiserver keeps Events for an hour (--event-ttl); so does the simulator, in cluster time.
+  ctx.clock.afterScaled(eventTtlMs, () => {
+    index.delete(aggregateKey);
+    if (ctx.store.get('events', namespace, name)) ctx.store.remove('events', namespace, name);
+  });
+  ctx.store.create('events', {
+    metadata: { name, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
+    involvedObject,
+    reason,
+    message,
+    source: source.host ? { component: source.component, host: source.host } : { component: source.component },
+    firstTimestamp: ctx.clock.timestamp(now),
+    lastTimestamp: ctx.clock.timestamp(now),
+    count: 1,
+    type,
+    eventTime: null,
+    reportingComponent: source.component,
+    reportingInstance: source.host ?? '',
+  });
+}

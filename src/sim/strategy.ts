@@ -1,0 +1,64 @@
+import type { FieldError } from './api-error.js';
+import type { SimClock } from './clock.js';
+import type { ObjectStore } from './object-store.js';
+import type { KubeObject, ResourceInfo } from './types.js';
+
+/** What a resource's rules may read while they run. */
+export interface StrategyContext {
+  store: ObjectStore;
+  clock: SimClock;
+}
+
+/** A `meta.k8s.io/v1 Table` column and how to fill it. */
+export interface TableColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'date';
+  format?: string;
+  description: string;
+  /** 0 = always shown, 1 = only with `-o wide`. */
+  priority: 0 | 1;
+  cell: (obj: KubeObject, now: number) => string | number;
+}
+
+/**
+ * The per-resource rules of the API server (apiserver `rest.RESTCreateStrategy` & co.): defaults,
+ * validation, what an update may change, selectable fields, graceful deletion, printing.
+ */
+export interface ResourceStrategy {
+  info: ResourceInfo;
+  /** Field selector keys this resource supports, beyond `metadata.name`/`metadata.namespace`. */
+  selectableFieldKeys: readonly string[];
+  /** The values of `selectableFieldKeys` for one object. */
+  selectableFields(obj: KubeObject): Record<string, string>;
+  /** Defaults and server-set fields on create (runs before validation). */
+  prepareForCreate?(obj: KubeObject, ctx: StrategyContext): void;
+  validateCreate?(obj: KubeObject, ctx: StrategyContext): FieldError[];
+  /** On a main-resource update: e.g. keep `status`, bump `generation` on spec changes. */
+  prepareForUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): void;
+  validateUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): FieldError[];
+  /** On a `/status` update: keep everything but `status`. */
+  prepareForStatusUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): void;
+  /** Garbage-collection policy when a delete names none (`Orphan` for batch/v1 Jobs). */
+  defaultPropagation: 'Orphan' | 'Background';
+  /** Warning header sent when a delete relies on an Orphan default. */
+  orphanDefaultWarning?: string;
+  /** Pods: the grace period for a delete request (undefined = delete without grace). */
+  deleteGracePeriodSeconds?(obj: KubeObject, requested: number | undefined): number | undefined;
+  /** Pods answer a delete with the object itself, not a Status. */
+  returnDeletedObject?: boolean;
+  /** Server-side printing for `kubectl get` (Table). */
+  tableColumns?: TableColumn[];
+}
+
+/** `metadata.name` and `metadata.namespace` plus the strategy's own selectable fields. */
+export function fieldSet(strategy: ResourceStrategy, obj: KubeObject): Record<string, string> {
+  return {
+    'metadata.name': obj.metadata.name,
+    'metadata.namespace': obj.metadata.namespace ?? '',
+    ...strategy.selectableFields(obj),
+  };
+}
+
+export function supportedFieldKeys(strategy: ResourceStrategy): string[] {
+  return ['metadata.name', 'metadata.namespace', ...strategy.selectableFieldKeys];
+}

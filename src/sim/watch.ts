@@ -1,0 +1,134 @@
+import type { ServerResponse } from 'node:http';
+import { expired } from './api-error.js';
+import type { SimClock } from './clock.js';
+import type { ObjectStore } from './object-store.js';
+import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from './selectors.js';
+import { fieldSet, type ResourceStrategy } from './strategy.js';
+import type { KubeObject, StoreEvent, WatchEventType } from './types.js';
+
+/** An open watch response; fault injection may cut it. */
+export interface OpenWatch {
+  resource: string;
+  /** Ends the stream abruptly (a dropped connection, not a clean end). */
+  drop(): void;
+}
+
+export interface WatchRequest {
+  strategy: ResourceStrategy;
+  namespace: string | undefined;
+  labelSelector: LabelSelector;
+  fieldSelector: FieldRequirement[];
+  /** undefined or '0' = start with the current objects as ADDED; 'N' = changes after N. */
+  resourceVersion: string | undefined;
+  allowBookmarks: boolean;
+  /** Server ends the response after this many (real) seconds. */
+  timeoutSeconds: number | undefined;
+  /** Cluster-chosen interval between bookmarks, in unscaled ms. */
+  bookmarkIntervalMs: number;
+}
+
+export interface WatchContext {
+  store: ObjectStore;
+  clock: SimClock;
+  openWatches: Set<OpenWatch>;
+  /** Serializes an object the way GETs do (kind/apiVersion filled in). */
+  present(obj: KubeObject): KubeObject;
+}
+
+/**
+ * Serves a watch as the apiserver does: `200`, chunked JSON lines `{"type","object"}`, selector
+ * transitions as ADDED/DELETED, `ERROR` 410 Expired for a resourceVersion older than the
+ * retained history, optional BOOKMARKs, and a clean end after `timeoutSeconds`.
+ */
+export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: WatchContext): void {
+  const { strategy, namespace } = request;
+  const resource = strategy.info.resource;
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  res.flushHeaders();
+
+  const matches = (obj: KubeObject | undefined): boolean =>
+    obj !== undefined &&
+    (namespace === undefined || obj.metadata.namespace === namespace) &&
+    matchesLabels(request.labelSelector, obj.metadata.labels) &&
+    matchesFields(request.fieldSelector, fieldSet(strategy, obj));
+
+  let closed = false;
+  const send = (type: WatchEventType, object: unknown): void => {
+    if (!closed) res.write(`${JSON.stringify({ type, object })}\n`);
+  };
+
+  const deliver = (event: StoreEvent): void => {
+    if (event.resource !== resource) return;
+    const now = matches(event.object);
+    const before = matches(event.previous);
+    if (event.type === 'ADDED') {
+      if (now) send('ADDED', ctx.present(event.object));
+    } else if (event.type === 'DELETED') {
+      if (before || now) send('DELETED', ctx.present(event.object));
+    } else if (now && before) send('MODIFIED', ctx.present(event.object));
+    else if (now) send('ADDED', ctx.present(event.object));
+    else if (before) send('DELETED', ctx.present(event.object));
+  };
+
+  const cleanups: (() => void)[] = [];
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const cleanup of cleanups) cleanup();
+    ctx.openWatches.delete(open);
+  };
+  const open: OpenWatch = {
+    resource,
+    drop: () => {
+      finish();
+      res.destroy();
+    },
+  };
+  ctx.openWatches.add(open);
+  res.on('close', finish);
+
+  const rv = request.resourceVersion;
+  if (rv === undefined || rv === '' || rv === '0') {
+    for (const obj of ctx.store.list(resource, namespace)) if (matches(obj)) send('ADDED', ctx.present(obj));
+  } else {
+    const from = Number(rv);
+    const changes = Number.isFinite(from) ? ctx.store.changesSince(from) : 'expired';
+    if (changes === 'expired') {
+      const status = expired(`too old resource version: ${rv} (${ctx.store.oldestResumableVersion})`).toStatus();
+      send('ERROR', status);
+      finish();
+      res.end();
+      return;
+    }
+    for (const change of changes) deliver(change);
+  }
+  cleanups.push(ctx.store.subscribe(deliver));
+
+  if (request.allowBookmarks) {
+    const bookmark = (): void => {
+      send('BOOKMARK', {
+        kind: strategy.info.kind,
+        apiVersion: strategy.info.group ? `${strategy.info.group}/${strategy.info.version}` : strategy.info.version,
+        metadata: { resourceVersion: String(ctx.store.resourceVersion) },
+      });
+      cleanups.push(ctx.clock.afterScaled(request.bookmarkIntervalMs, bookmark));
+    };
+    cleanups.push(ctx.clock.afterScaled(request.bookmarkIntervalMs, bookmark));
+  }
+
+  // Without timeoutSeconds the apiserver picks 30–60 minutes (MinRequestTimeout 1800 s, randomized).
+  const timeoutMs = request.timeoutSeconds !== undefined ? request.timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+  cleanups.push(
+    ctx.clock.afterReal(timeoutMs, () => {
+      if (request.allowBookmarks) {
+        send('BOOKMARK', {
+          kind: strategy.info.kind,
+          apiVersion: strategy.info.group ? `${strategy.info.group}/${strategy.info.version}` : strategy.info.version,
+          metadata: { resourceVersion: String(ctx.store.resourceVersion) },
+        });
+      }
+      finish();
+      res.end();
+    }),
+  );
+}

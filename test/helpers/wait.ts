@@ -1,0 +1,24 @@
+/**
+ * Polls `probe` until it returns a truthy value (returned) or `timeoutMs` passes (throws with
+ * `what`). Tests await conditions with this, never fixed sleeps.
+ */
+export async function waitUntil<T>(
+  probe: () => T | Promise<T>,
+  what: string,
+  { timeoutMs = 20_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Every error k8s-jobs throws: a small taxonomy, each class with a literal `code`, structured
+ * fields and the cause attached. Callers branch on `code` or `instanceof`, never on message text.
+ */
+
+export type K8sJobsErrorCode =
+  | 'VALIDATION'
+  | 'QUEUE_FULL'
+  | 'DUPLICATE_TASK'
+  | 'TASK_NOT_FOUND'
+  | 'RUNNER_CLOSED'
+  | 'JOB_CONFLICT'
+  | 'KUBERNETES_API'
+  | 'STORE';
+
+/** Base class: `code` identifies the kind; `cause` carries the underlying error. */
+export abstract class K8sJobsError extends Error {
+  abstract readonly code: K8sJobsErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One rule one field broke. */
+export interface ValidationIssue {
+  /** Dotted path into the input, e.g. `env.0.name`, `resources.limits.memory`. */
+  field: string;
+  /** The rule, in words. */
+  rule: string;
+}
+
+/** Bad input: nothing was stored or sent. The message names every field and rule. */
+export class ValidationError extends K8sJobsError {
+  readonly code = 'VALIDATION' as const;
+
+  constructor(
+    readonly issues: ValidationIssue[],
+    /** What was being validated (`task`, `runner options`). */
+    readonly subject = 'task',
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid ${subject}: ${issues.map((i) => `${i.field || '(root)'}: ${i.rule}`).join('; ')}`, options);
+  }
+
+  /** The first offending field. */
+  get field(): string {
+    return this.issues[0]?.field ?? '';
+  }
+}
+
+/** `addTask` past `queueSize` queued tasks. */
+export class QueueFullError extends K8sJobsError {
+  readonly code = 'QUEUE_FULL' as const;
+
+  constructor(readonly queueSize: number, readonly taskId: string) {
+    super(`queue is full (${queueSize} queued tasks): task "${taskId}" was not added`);
+  }
+}
+
+/** A task id already used with a different spec. */
+export class DuplicateTaskError extends K8sJobsError {
+  readonly code = 'DUPLICATE_TASK' as const;
+
+  constructor(readonly taskId: string) {
+    super(`task "${taskId}" already exists with a different spec`);
+  }
+}
+
+export class TaskNotFoundError extends K8sJobsError {
+  readonly code = 'TASK_NOT_FOUND' as const;
+
+  constructor(readonly taskId: string) {
+    super(`task "${taskId}" not found`);
+  }
+}
+
+/** A call after `shutdown()` (or after the runner stopped on a fatal store error). */
+export class RunnerClosedError extends K8sJobsError {
+  readonly code = 'RUNNER_CLOSED' as const;
+
+  constructor(readonly operation: string, options?: { cause?: unknown }) {
+    super(`runner is closed: ${operation} rejected`, options);
+  }
+}
+
+/** A Job with our deterministic name exists but was made from a different spec. */
+export class JobConflictError extends K8sJobsError {
+  readonly code = 'JOB_CONFLICT' as const;
+
+  constructor(
+    readonly namespace: string,
+    readonly jobName: string,
+    readonly taskId: string,
+    readonly expectedFingerprint: string,
+    readonly foundFingerprint: string | undefined,
+  ) {
+    super(
+      `job "${namespace}/${jobName}" already exists for a different spec (task "${taskId}": fingerprint ${foundFingerprint ?? 'none'}, expected ${expectedFingerprint})`,
+    );
+  }
+}
+
+/** A Kubernetes API call that failed for good (4xx), or transiently past the retry budget. */
+export class KubernetesApiError extends K8sJobsError {
+  readonly code = 'KUBERNETES_API' as const;
+
+  constructor(
+    /** `create`, `get`, `delete`, `list`, `watch`, `log`. */
+    readonly verb: string,
+    /** `jobs/name`, `pods/name/log`... */
+    readonly resource: string,
+    /** HTTP status, 0 for network errors. */
+    readonly statusCode: number,
+    /** Kubernetes' Status reason (`Forbidden`, `Invalid`, `NotFound`...), if any. */
+    readonly reason: string | undefined,
+    /** The API's own message. */
+    readonly apiMessage: string,
+    /** Whether retrying could help (5xx, 429, network). */
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${verb} ${resource} failed: ${statusCode ? `${statusCode} ${reason ?? ''}`.trim() : 'network error'}: ${apiMessage}`, options);
+  }
+}
+
+/** The store cannot be opened, read or written. */
+export class StoreError extends K8sJobsError {
+  readonly code = 'STORE' as const;
+
+  constructor(
+    message: string,
+    /** The file or URI of the store. */
+    readonly location: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${message} (store: ${location})`, options);
+  }
+}

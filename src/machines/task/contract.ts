@@ -1,0 +1,200 @@
+/**
+ * The contract between the task machine (pure) and the world: the plain-JSON views of cluster
+ * objects the effects hand in, the events the machine accepts, and the input/output of every
+ * invoked actor. Effects (`src/effects`) implement the actors; the runner provides them with
+ * `taskMachine.provide({ actors })`. Nothing here may import client-node or keyv at runtime.
+ */
+import type { TaskFailure, TaskOutcome, TaskSpec, TaskState } from '../../types.js';
+
+/** A Job condition as the API reports it. */
+export interface ConditionView {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+/** What the machine needs of a batch/v1 Job. */
+export interface JobView {
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  /** ISO 8601; set by the Job controller when it starts the Job. */
+  startTime?: string;
+  completionTime?: string;
+  active: number;
+  ready: number;
+  succeeded: number;
+  failed: number;
+  terminating: number;
+  conditions: ConditionView[];
+  deletionTimestamp?: string;
+  activeDeadlineSeconds?: number;
+  /** The fingerprint annotation the runner put on the Job. */
+  fingerprint?: string;
+}
+
+/** One container's status (current and last terminated instance). */
+export interface ContainerView {
+  name: string;
+  restartCount: number;
+  waiting?: { reason: string; message?: string };
+  running?: { startedAt?: string };
+  terminated?: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string };
+  lastTerminated?: { exitCode: number; reason?: string; message?: string; finishedAt?: string };
+}
+
+/** What the machine needs of a core/v1 Pod of the Job. */
+export interface PodView {
+  name: string;
+  uid: string;
+  /** Pending, Running, Succeeded, Failed, Unknown. */
+  phase: string;
+  /** ISO 8601 creationTimestamp. */
+  createdAt: string;
+  /** The PodScheduled condition when it is False (Unschedulable). */
+  unschedulable?: { reason: string; message: string; since?: string };
+  containers: ContainerView[];
+  deletionTimestamp?: string;
+}
+
+/**
+ * The Job and its pods as the shared watch currently knows them. `job: null` means the Job is
+ * gone from the cluster (DELETED, or absent after a relist).
+ */
+export interface ClusterObservation {
+  job: JobView | null;
+  pods: PodView[];
+  /** Recent events about the Job and its pods, `Reason: message`, oldest first. */
+  events?: string[];
+  /** Epoch ms when this view was taken. */
+  at: number;
+}
+
+/** When stuck pods fail the task (all in ms). */
+export interface StuckPolicy {
+  /** A pod may stay Pending (unscheduled, pulling, creating) this long; then `PendingTimeout`. @default 600000 */
+  pendingBudgetMs: number;
+  /** Pull errors that are not "does not exist / access denied" (registry throttling...). @default 300000 */
+  imagePullGraceMs: number;
+  /** @default 120000 */
+  createContainerConfigGraceMs: number;
+  /** @default 300000 */
+  crashLoopBackOffGraceMs: number;
+  /** `Unschedulable` fails at the pending budget unless set. */
+  unschedulableGraceMs?: number;
+}
+
+/** Per-task settings from the runner options. */
+export interface TaskConfig {
+  stuck: StuckPolicy;
+  /** The client timer fires this long after `startTime + timeout`, so Kubernetes' own DeadlineExceeded is normally seen first. @default 2000 */
+  clientTimeoutGraceMs: number;
+  /** Leave finished Jobs in the cluster instead of deleting them. @default false */
+  keepJobs: boolean;
+}
+
+/** The task machine's input: a new task, or one restored from its record. */
+export interface TaskMachineInput {
+  taskId: string;
+  spec: TaskSpec;
+  jobName: string;
+  fingerprint: string;
+  /** ISO 8601 when the task was added. */
+  createdAt: string;
+  config: TaskConfig;
+  /** Restore into this state with this data (rebuilding from a stored record after a restart). */
+  resume?: { state: TaskState; context: Partial<TaskContext> };
+}
+
+/** The machine's context: plain JSON, persisted as the task record. */
+export interface TaskContext {
+  taskId: string;
+  spec: TaskSpec;
+  jobName: string;
+  fingerprint: string;
+  config: TaskConfig;
+  createdAt: string;
+  jobUid?: string;
+  /** ISO 8601, the Job's status.startTime. */
+  startedAt?: string;
+  finishedAt?: string;
+  deletedAt?: string;
+  outcome?: TaskOutcome;
+  failure?: TaskFailure;
+  cleanupError?: string;
+  /** A create request may have reached the API: cleanup must delete. */
+  jobMayExist: boolean;
+  /** The Job has Complete/Failed (its pods no longer use the cluster). */
+  jobFinished: boolean;
+  /** This task counts against maxConcurrentJobs. */
+  slotHeld: boolean;
+  /** CANCEL arrived while the create was in flight. */
+  cancelRequested: boolean;
+  /** Absolute epoch-ms deadlines; the alarm is armed at the earliest. */
+  timeoutAt?: number;
+  stuckAt?: { at: number; failure: TaskFailure };
+  pendingUntil?: number;
+  /** Last observation's events, for failure diagnostics. */
+  lastEvents?: string[];
+}
+
+/** Events the task machine accepts from outside (supervisor, runner, effects). */
+export type TaskEvent =
+  | { type: 'START'; at: number }
+  | { type: 'CANCEL'; at: number }
+  | { type: 'CLUSTER.OBSERVED'; observation: ClusterObservation }
+  | { type: 'ALARM'; at: number };
+
+/** Events a task sends its parent (the supervisor). */
+export type TaskToParentEvent = { type: 'TASK.SLOT_RELEASED'; taskId: string };
+
+/* Invoked actors (names are the keys in `setup({ actors })`) */
+
+/** `createJob`: create the Job, or adopt ours on 409 (same fingerprint). Throws `JobConflictError` or `KubernetesApiError`. */
+export interface CreateJobInput {
+  taskId: string;
+  jobName: string;
+  spec: TaskSpec;
+  fingerprint: string;
+}
+export interface CreateJobOutput {
+  uid: string;
+  adopted: boolean;
+}
+
+/** `observeJob` (callback actor): sends `CLUSTER.OBSERVED` whenever the Job or its pods change, starting with the current view. */
+export interface ObserveJobInput {
+  taskId: string;
+  jobName: string;
+}
+
+/** `alarm` (callback actor): sends `ALARM` at `at`; re-armed by receiving `{ type: 'ARM', at }`. */
+export interface AlarmInput {
+  at: number | undefined;
+}
+export type AlarmCommand = { type: 'ARM'; at: number | undefined };
+
+/** `snapshotLogs` (callback actor): persists a capped log snapshot periodically while running. */
+export interface SnapshotLogsInput {
+  taskId: string;
+  jobName: string;
+}
+
+/** `harvestLogs`: reads the final logs and persists them (durably) before cleanup. */
+export interface HarvestLogsInput {
+  taskId: string;
+  jobName: string;
+}
+export interface HarvestLogsOutput {
+  /** The last lines, for the failure record. */
+  lastLines: string[];
+}
+
+/** `deleteJob`: delete the Job (404 = done) and resolve once it is gone. */
+export interface DeleteJobInput {
+  taskId: string;
+  jobName: string;
+  jobUid?: string;
+}

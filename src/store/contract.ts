@@ -1,0 +1,38 @@
+/**
+ * The one interface the runner persists through. Implemented over any Keyv store
+ * (`keyv-task-store.ts`); `@keyv/sqlite` on a local file by default.
+ */
+import type { TaskRecord, Transition } from '../types.js';
+
+/** A capped copy of a task's logs. */
+export interface LogSnapshot {
+  taskId: string;
+  /** Head + truncation marker + tail when the log exceeded the cap, else the whole log. */
+  text: string;
+  /** Bytes of log the cluster had when this was taken. */
+  totalBytes: number;
+  truncated: boolean;
+  /** Taken after the task finished (not a periodic snapshot). */
+  final: boolean;
+  /** ISO 8601. */
+  capturedAt: string;
+  pod?: string;
+  container?: string;
+}
+
+export interface TaskStore {
+  /**
+   * Stores the task's record and, if given, appends the transition to its history. Resolves once
+   * both are durable. Writes for one task are applied in call order (an older record never
+   * overwrites a newer one).
+   */
+  saveTask(record: TaskRecord, transition?: Transition): Promise<void>;
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  /** The task's transitions, oldest first. */
+  getTransitions(id: string): Promise<Transition[]>;
+  /** Replaces the task's log snapshot; resolves once durable. */
+  putLogSnapshot(snapshot: LogSnapshot): Promise<void>;
+  getLogSnapshot(taskId: string): Promise<LogSnapshot | undefined>;
+  /** Flushes pending writes and closes the underlying store. */
+  close(): Promise<void>;
+}

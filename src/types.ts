@@ -1,0 +1,66 @@
+/**
+ * The public data shapes of k8s-jobs: what a task is, what the runner reports about it.
+ * Everything here is plain JSON (no classes, no Dates): records are persisted and streamed as is.
+ */
+import type { TaskSpec } from './validation/task-spec.js';
+
+export type { TaskSpec } from './validation/task-spec.js';
+
+/** The states of a task's machine, in lifecycle order. */
+export const taskStates = ['queued', 'creating', 'running', 'succeeded', 'failed', 'timedOut', 'cancelled', 'deleting', 'deleted'] as const;
+export type TaskState = (typeof taskStates)[number];
+
+/** How a task ended. Kept on the record after cleanup. */
+export type TaskOutcome = 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
+
+/** Why a task failed (or timed out, or was cancelled), as structured data. */
+export interface TaskFailure {
+  /**
+   * Kubernetes' reason where there is one (`BackoffLimitExceeded`, `DeadlineExceeded`,
+   * `ImagePullBackOff`, `ErrImagePull`, `InvalidImageName`, `CreateContainerConfigError`,
+   * `Unschedulable`, `CrashLoopBackOff`, `OOMKilled`, `Error`), else ours (`PendingTimeout`,
+   * `Timeout`, `Cancelled`, `JobConflict`, `JobVanished`, `ApiError`).
+   */
+  reason: string;
+  message: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  /** Recent Kubernetes events about the Job and its pods (`Reason: message`). */
+  events?: string[];
+  /** The last lines of the container's log. */
+  lastLogLines?: string[];
+}
+
+/** What `getTask`, `listTasks`, `waitFor` and `task$` return. */
+export interface TaskRecord {
+  id: string;
+  /** As submitted (secrets are only ever references). */
+  spec: TaskSpec;
+  state: TaskState;
+  outcome?: TaskOutcome;
+  failure?: TaskFailure;
+  /** Deterministic Job name derived from the id. */
+  jobName: string;
+  /** The Job's uid once known. */
+  jobUid?: string;
+  /** ISO 8601 times. */
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  deletedAt?: string;
+  /** Set when cleanup could not delete the Job (the Job may still exist). */
+  cleanupError?: string;
+}
+
+/** One state change of one task. */
+export interface Transition {
+  taskId: string;
+  from: TaskState | null;
+  to: TaskState;
+  /** The event that caused it (`START`, `CANCEL`, `CLUSTER.OBSERVED`, `ALARM`, `xstate.done.actor.createJob`...). */
+  event: string;
+  /** ISO 8601. */
+  at: string;
+  /** The outcome, on transitions into an outcome state and after. */
+  outcome?: TaskOutcome;
+}

@@ -105,6 +105,8 @@ export class JobConflictError extends K8sJobsError {
 /** A Kubernetes API call that failed for good (4xx), or transiently past the retry budget. */
 export class KubernetesApiError extends K8sJobsError {
   readonly code = 'KUBERNETES_API' as const;
+  /** The server's `Retry-After` (or Status `details.retryAfterSeconds`), if it sent one. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     /** `create`, `get`, `delete`, `list`, `watch`, `log`. */
@@ -119,9 +121,10 @@ export class KubernetesApiError extends K8sJobsError {
     readonly apiMessage: string,
     /** Whether retrying could help (5xx, 429, network). */
     readonly transient: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(`${verb} ${resource} failed: ${statusCode ? `${statusCode} ${reason ?? ''}`.trim() : 'network error'}: ${apiMessage}`, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

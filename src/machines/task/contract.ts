@@ -20,6 +20,8 @@ export interface JobView {
   name: string;
   uid: string;
   resourceVersion: string;
+  /** ISO 8601 creationTimestamp; the pending budget runs from it (from `startTime` when absent). */
+  createdAt?: string;
   /** ISO 8601; set by the Job controller when it starts the Job. */
   startTime?: string;
   completionTime?: string;
@@ -138,6 +140,11 @@ export interface TaskContext {
   pendingUntil?: number;
   /** Last observation's events, for failure diagnostics. */
   lastEvents?: string[];
+  /**
+   * Epoch ms of the newest event that carried a time (the machine has no clock). Stamps
+   * `finishedAt`/`deletedAt` when the causing event carries none (an actor's done/error event).
+   */
+  lastEventAt: number;
 }
 
 /** Events the task machine accepts from outside (supervisor, runner, effects). */
@@ -148,7 +155,11 @@ export type TaskEvent =
   | { type: 'ALARM'; at: number };
 
 /** Events a task sends its parent (the supervisor). */
-export type TaskToParentEvent = { type: 'TASK.SLOT_RELEASED'; taskId: string };
+export type TaskToParentEvent =
+  /** Sent exactly once, when the task stops counting against `maxConcurrentJobs`; `at` = when (epoch ms). */
+  | { type: 'TASK.SLOT_RELEASED'; taskId: string; at: number }
+  /** A side effect failed without changing the task's course (a log snapshot or the final log read). */
+  | { type: 'TASK.EFFECT_FAILED'; taskId: string; effect: 'snapshotLogs' | 'harvestLogs'; error: unknown };
 
 /* Invoked actors (names are the keys in `setup({ actors })`) */
 
@@ -198,3 +209,5 @@ export interface DeleteJobInput {
   jobName: string;
   jobUid?: string;
 }
+/** What `deleteJob` may resolve with; `at` (epoch ms the Job was seen gone) becomes `deletedAt`. */
+export type DeleteJobOutput = { at: number } | void;

@@ -1,0 +1,140 @@
+import { assertEvent, assign, enqueueActions, setup, type ActorRefFrom, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import type { TaskRecord } from '../../types.js';
+import type { TaskMachineInput, TaskToParentEvent } from '../task/contract.js';
+import { resumeHoldsSlot } from '../task/restore.js';
+import { taskMachine } from '../task/task-machine.js';
+import { taskSystemId, type SupervisorCommand, type SupervisorEmitted, type SupervisorInput } from './contract.js';
+import { SlotLedger } from './slot-ledger.js';
+import { TaskQueue } from './task-queue.js';
+
+/** The supervisor's context. `queue` and `slots` are mutable objects (see {@link TaskQueue}). */
+export interface SupervisorContext {
+  maxConcurrentJobs: number;
+  queue: TaskQueue;
+  slots: SlotLedger;
+  /** Set by PAUSE: queued tasks stay queued. */
+  paused: boolean;
+  /** The newest time (epoch ms) the supervisor has heard of; stamps START. */
+  now: number;
+}
+
+/** Every event the supervisor handles. */
+export type SupervisorEvent = SupervisorCommand | TaskToParentEvent | DoneActorEvent<TaskRecord> | ErrorActorEvent;
+
+const childPrefix = taskSystemId('');
+/** A task actor's id (in `snapshot.children`) equals its system id. */
+const taskIdOf = (actorId: string): string | undefined => (actorId.startsWith(childPrefix) ? actorId.slice(childPrefix.length) : undefined);
+const priorityOf = (task: TaskMachineInput, priority: number | undefined): number => priority ?? task.spec.priority ?? 0;
+
+/**
+ * Owns the queue and the slots: spawns one task actor per task when a slot is free (never more
+ * than `maxConcurrentJobs` slots held), in priority order and FIFO within a priority, and stops
+ * each task actor once it is done, so live children stay at most the active tasks.
+ *
+ * The queue is data, not idle actors: a queued task gets an actor only when it starts (or is
+ * cancelled, so that its `queued → cancelled → deleted` history is recorded like any other).
+ * The runner provides the task machine's effects with
+ * `supervisorMachine.provide({ actors: { task: taskMachine.provide({ actors: effects }) } })`.
+ */
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    input: {} as SupervisorInput,
+    events: {} as SupervisorEvent,
+    emitted: {} as SupervisorEmitted,
+  },
+  actors: { task: taskMachine },
+  actions: {
+    enqueueTask: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, 'ENQUEUE');
+      const { task } = event;
+      if (context.queue.has(task.taskId) || system.get(taskSystemId(task.taskId))) {
+        enqueue.emit({ type: 'task.rejected', taskId: task.taskId, reason: 'duplicate' });
+        return;
+      }
+      context.queue.enqueue(task, priorityOf(task, event.priority));
+      const created = Date.parse(task.createdAt);
+      if (created > context.now) enqueue.assign({ now: created });
+    }),
+    resumeTask: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, 'RESUME');
+      const { task } = event;
+      if (context.queue.has(task.taskId) || system.get(taskSystemId(task.taskId))) {
+        enqueue.emit({ type: 'task.rejected', taskId: task.taskId, reason: 'duplicate' });
+        return;
+      }
+      if (!task.resume || task.resume.state === 'queued') {
+        context.queue.enqueue(task, priorityOf(task, event.priority));
+        return;
+      }
+      if (resumeHoldsSlot(task)) context.slots.hold(task.taskId);
+      const id = taskSystemId(task.taskId);
+      enqueue.spawnChild('task', { id, systemId: id, input: task });
+    }),
+    cancelTask: enqueueActions(({ context, event, enqueue, system }) => {
+      assertEvent(event, 'CANCEL');
+      if (event.at > context.now) enqueue.assign({ now: event.at });
+      const id = taskSystemId(event.taskId);
+      const queued = context.queue.remove(event.taskId);
+      if (queued) {
+        // Its own actor takes it through cancelled → deleted without a slot or a Job.
+        enqueue.spawnChild('task', { id, systemId: id, input: queued });
+        enqueue.sendTo(id, { type: 'CANCEL', at: event.at });
+        return;
+      }
+      // Resolve first: sendTo an unknown target throws (or, with an undefined ref, targets self).
+      const live: ActorRefFrom<typeof taskMachine> | undefined = system.get(id);
+      if (live) enqueue.sendTo(live, { type: 'CANCEL', at: event.at });
+    }),
+    releaseSlot: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'TASK.SLOT_RELEASED');
+      context.slots.release(event.taskId);
+      if (event.at > context.now) enqueue.assign({ now: event.at });
+    }),
+    reportEffectFailure: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'TASK.EFFECT_FAILED');
+      enqueue.emit({ type: 'task.effectFailed', taskId: event.taskId, effect: event.effect, error: event.error });
+    }),
+    finishTask: enqueueActions(({ context, event, enqueue }) => {
+      const done = event as DoneActorEvent<TaskRecord>;
+      const taskId = taskIdOf(done.actorId);
+      if (taskId === undefined) return;
+      enqueue.stopChild(done.actorId);
+      // The task released its slot on the way to `deleted`; this only guards the ledger.
+      context.slots.release(taskId);
+      enqueue.emit({ type: 'task.finished', taskId, record: done.output });
+    }),
+    crashTask: enqueueActions(({ context, event, enqueue }) => {
+      const failed = event as ErrorActorEvent;
+      const taskId = taskIdOf(failed.actorId);
+      if (taskId === undefined) return;
+      enqueue.stopChild(failed.actorId);
+      context.slots.release(taskId);
+      enqueue.emit({ type: 'task.crashed', taskId, error: failed.error });
+    }),
+    startQueued: enqueueActions(({ context, enqueue }) => {
+      while (!context.paused && context.slots.size < context.maxConcurrentJobs) {
+        const task = context.queue.dequeue();
+        if (!task) return;
+        const id = taskSystemId(task.taskId);
+        context.slots.hold(task.taskId);
+        enqueue.spawnChild('task', { id, systemId: id, input: task });
+        enqueue.sendTo(id, { type: 'START', at: context.now });
+        enqueue.emit({ type: 'task.started', taskId: task.taskId });
+      }
+    }),
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => ({ maxConcurrentJobs: input.maxConcurrentJobs, queue: new TaskQueue(), slots: new SlotLedger(), paused: false, now: 0 }),
+  on: {
+    ENQUEUE: { actions: ['enqueueTask', 'startQueued'] },
+    RESUME: { actions: ['resumeTask', 'startQueued'] },
+    CANCEL: { actions: 'cancelTask' },
+    PAUSE: { actions: assign({ paused: true }) },
+    'TASK.SLOT_RELEASED': { actions: ['releaseSlot', 'startQueued'] },
+    'TASK.EFFECT_FAILED': { actions: 'reportEffectFailure' },
+    'xstate.done.actor.*': { actions: ['finishTask', 'startQueued'] },
+    'xstate.error.actor.*': { actions: ['crashTask', 'startQueued'] },
+  },
+});

@@ -1,0 +1,50 @@
+import type { TaskState } from '../../types.js';
+import type { TaskContext, TaskMachineInput } from './contract.js';
+
+/** The states that hold a slot by definition (the others hold one only until the Job finished). */
+const alwaysHoldSlot: ReadonlySet<TaskState> = new Set(['creating', 'running']);
+
+/**
+ * The task machine's initial context: a new task, or one restored into `input.resume.state`.
+ *
+ * The identity and settings of the task come from `input` (the runner's current options win over
+ * stored ones). Stored flags are kept, and where a stored context lacks one it is derived from the
+ * state, erring on the side of never deleting a Job that may not be ours: `jobMayExist` defaults to
+ * "we know the Job's uid". The supervisor counts a restored task's slot with the same function
+ * ({@link resumeHoldsSlot}), so the task's one `TASK.SLOT_RELEASED` always matches.
+ */
+export function initialTaskContext(input: TaskMachineInput): TaskContext {
+  const { taskId, spec, jobName, fingerprint, config, createdAt } = input;
+  const identity = { taskId, spec, jobName, fingerprint, config, createdAt };
+  const created = Date.parse(createdAt);
+  if (!input.resume) {
+    return { ...identity, jobMayExist: false, jobFinished: false, slotHeld: false, cancelRequested: false, lastEventAt: created };
+  }
+  const { state, context: stored } = input.resume;
+  const restored: TaskContext = {
+    ...stored,
+    ...identity,
+    jobMayExist: stored.jobMayExist ?? stored.jobUid !== undefined,
+    jobFinished: stored.jobFinished ?? false,
+    slotHeld: false,
+    cancelRequested: stored.cancelRequested ?? false,
+    lastEventAt: Math.max(created, stored.lastEventAt ?? created),
+  };
+  switch (state) {
+    case 'queued':
+      return { ...identity, jobMayExist: false, jobFinished: false, slotHeld: false, cancelRequested: false, lastEventAt: restored.lastEventAt };
+    case 'creating':
+    case 'running':
+      // A running task has no outcome yet; observations recompute every deadline from the cluster.
+      return { ...restored, jobMayExist: true, jobFinished: false, slotHeld: alwaysHoldSlot.has(state), outcome: undefined, failure: undefined, finishedAt: undefined };
+    case 'deleted':
+      return restored;
+    default:
+      return { ...restored, slotHeld: stored.slotHeld ?? !restored.jobFinished };
+  }
+}
+
+/** Whether a task restored from `input` holds a slot (the supervisor counts it on `RESUME`). */
+export function resumeHoldsSlot(input: TaskMachineInput): boolean {
+  return input.resume !== undefined && initialTaskContext(input).slotHeld;
+}

@@ -1,0 +1,86 @@
+import type { TaskFailure } from '../../types.js';
+import type { ContainerView, PodView, StuckPolicy } from './contract.js';
+import { findTermination, terminationDetails } from './failures.js';
+
+/** A stuck pod's deadline and the failure it becomes when it passes. */
+export interface StuckDeadline {
+  at: number;
+  failure: TaskFailure;
+}
+
+/**
+ * Pull errors that no amount of waiting fixes: the image does not exist or we may not pull it.
+ * Covers containerd/CRI-O/Docker wording and gRPC codes (`code = NotFound`).
+ */
+const permanentPullError = /not ?found|manifest unknown|unauthorized|unauthenticated|access denied|permission ?denied|repository does not exist|requested access to the resource is denied|insufficient_scope/i;
+
+/** Waiting reasons that never resolve on their own: fail at once. */
+const hopelessReasons = new Set(['InvalidImageName', 'ErrImageNeverPull']);
+
+/**
+ * The earliest deadline of a pod Kubernetes will never fail by itself (it stays Pending, or
+ * restarts forever), measured from the pod's creationTimestamp so that a restarted runner
+ * computes the same deadline. Immediate reasons get the pod's creation time (already passed).
+ * `pendingUntil` is the Job's pending budget: an unschedulable pod without its own grace fails
+ * exactly then, with its own reason.
+ */
+export function stuckDeadline(pods: readonly PodView[], events: readonly string[], policy: StuckPolicy, pendingUntil: number | undefined): StuckDeadline | undefined {
+  let earliest: StuckDeadline | undefined;
+  for (const pod of pods) {
+    if (pod.deletionTimestamp || (pod.phase !== 'Pending' && pod.phase !== 'Running')) continue;
+    for (const candidate of podDeadlines(pod, events, policy, pendingUntil)) {
+      if (!earliest || candidate.at < earliest.at) earliest = candidate;
+    }
+  }
+  return earliest;
+}
+
+function podDeadlines(pod: PodView, events: readonly string[], policy: StuckPolicy, pendingUntil: number | undefined): StuckDeadline[] {
+  const created = Date.parse(pod.createdAt);
+  const withEvents = (failure: TaskFailure): TaskFailure => ({ ...failure, events: [...events] });
+  const found: StuckDeadline[] = [];
+  if (pod.unschedulable) {
+    const at = policy.unschedulableGraceMs !== undefined ? created + policy.unschedulableGraceMs : (pendingUntil ?? created + policy.pendingBudgetMs);
+    found.push({ at, failure: withEvents({ reason: 'Unschedulable', message: pod.unschedulable.message || pod.unschedulable.reason }) });
+  }
+  for (const c of pod.containers) {
+    const grace = containerGrace(c, events, policy);
+    if (grace === undefined || !c.waiting) continue;
+    found.push({ at: created + grace, failure: withEvents(containerFailure(pod, c)) });
+  }
+  return found;
+}
+
+/** How long a container may wait with its current reason; `undefined` when the reason is not a stuck one. */
+function containerGrace(c: ContainerView, events: readonly string[], policy: StuckPolicy): number | undefined {
+  const reason = c.waiting?.reason;
+  switch (reason) {
+    case undefined:
+      return undefined;
+    case 'ErrImagePull':
+    case 'ImagePullBackOff':
+      // Before Kubernetes 1.32 ImagePullBackOff's message omits the cause; the kubelet's events keep it.
+      return isPermanentPullError(c.waiting?.message, events) ? 0 : policy.imagePullGraceMs;
+    case 'CreateContainerConfigError':
+      return policy.createContainerConfigGraceMs;
+    case 'CrashLoopBackOff':
+      return policy.crashLoopBackOffGraceMs;
+    default:
+      return hopelessReasons.has(reason) ? 0 : undefined;
+  }
+}
+
+/** Whether a pull error says the image does not exist or access is denied. */
+export function isPermanentPullError(message: string | undefined, events: readonly string[]): boolean {
+  if (message && permanentPullError.test(message)) return true;
+  return events.some((e) => /^Failed: .*pull/i.test(e) && permanentPullError.test(e));
+}
+
+function containerFailure(pod: PodView, c: ContainerView): TaskFailure {
+  const reason = c.waiting?.reason ?? 'Unknown';
+  const message = c.waiting?.message || reason;
+  if (reason !== 'CrashLoopBackOff') return { reason, message };
+  // A crash loop is about the crashes: keep the last one's exit code and OOM flag.
+  const { detail, ...details } = terminationDetails(findTermination([{ ...pod, containers: [c] }]));
+  return { reason, message: detail ? `${message}; last ${detail}` : message, ...details };
+}

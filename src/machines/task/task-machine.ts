@@ -1,0 +1,249 @@
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup, type DoneActorEvent, type EventObject } from 'xstate';
+import type { TaskOutcome, TaskRecord, TaskState } from '../../types.js';
+import { classify, type Verdict } from './classify.js';
+import type {
+  AlarmCommand,
+  AlarmInput,
+  CreateJobInput,
+  CreateJobOutput,
+  DeleteJobInput,
+  DeleteJobOutput,
+  HarvestLogsInput,
+  HarvestLogsOutput,
+  ObserveJobInput,
+  SnapshotLogsInput,
+  TaskContext,
+  TaskEvent,
+  TaskMachineInput,
+  TaskToParentEvent,
+} from './contract.js';
+import { dueVerdict, earliestDeadline } from './deadlines.js';
+import { apiFailure, cancelledFailure, createFailure } from './failures.js';
+import { recordFromContext } from './record.js';
+import { initialTaskContext } from './restore.js';
+
+/** The context while the machine runs: the task's context plus the state a restored task resumes into. */
+type MachineContext = TaskContext & { resumeTo?: TaskState };
+
+const notProvided = (name: string): Error => new Error(`task machine: actor "${name}" was not provided; use taskMachine.provide({ actors: { ${name} } })`);
+
+/** The states a restored task can be routed into from `queued` (the initial state). */
+const resumable = ['creating', 'running', 'succeeded', 'failed', 'timedOut', 'cancelled', 'deleting', 'deleted'] as const satisfies readonly TaskState[];
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+const verdictFields = (v: Verdict): Partial<TaskContext> => ({
+  outcome: v.outcome,
+  failure: v.failure,
+  jobFinished: v.jobFinished,
+  ...(v.jobMayExist === false ? { jobMayExist: false } : {}),
+});
+
+const harvestLogs = {
+  id: 'harvestLogs',
+  src: 'harvestLogs',
+  input: ({ context }: { context: MachineContext }): HarvestLogsInput => ({ taskId: context.taskId, jobName: context.jobName }),
+  onDone: { target: 'deleting', actions: { type: 'keepLastLogLines', params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }) } },
+  onError: { target: 'deleting', actions: { type: 'reportEffectFailure', params: { effect: 'harvestLogs' } } },
+} as const;
+
+const outcomeState = (outcome: TaskOutcome) =>
+  ({
+    entry: [{ type: 'enterOutcome', params: { outcome } }, { type: 'releaseSlot', params: { onlyIfJobFinished: true } }],
+    // No Job was ever created (or it is not ours): nothing to harvest or delete.
+    always: { guard: 'noJobToClean', target: 'deleted' },
+    // The invoke starts after the macrostep, so the eventless transition above leaves before it runs.
+    invoke: harvestLogs,
+  }) as const;
+
+/**
+ * One task's lifecycle: `queued → creating → running → succeeded | failed | timedOut | cancelled
+ * → deleting → deleted`, with the outcome and its reason kept after cleanup.
+ *
+ * Pure: every side effect is an invoked actor the runner supplies with
+ * `taskMachine.provide({ actors: { createJob, observeJob, alarm, snapshotLogs, harvestLogs, deleteJob } })`
+ * (the defaults here throw), and time comes only from event payloads. Deadlines are absolute epoch
+ * ms in context, waited for by the `alarm` actor, so a restored task resumes them.
+ *
+ * A task restored from its record (`input.resume`) starts in `queued` and is routed at once into
+ * its state, re-running that state's effect: `creating` re-creates (adopting its Job),
+ * `running` re-attaches the watch and re-arms the alarm, an outcome state re-harvests the logs,
+ * `deleting` deletes again. Every effect is idempotent, so running one twice is safe.
+ *
+ * The parent (the supervisor) receives `TASK.SLOT_RELEASED` exactly once per task that held a
+ * slot: when its Job finished in the cluster, else when the task is `deleted`.
+ */
+export const taskMachine = setup({
+  types: {
+    context: {} as MachineContext,
+    input: {} as TaskMachineInput,
+    events: {} as TaskEvent,
+    output: {} as TaskRecord,
+  },
+  actors: {
+    createJob: fromPromise<CreateJobOutput, CreateJobInput>(() => Promise.reject(notProvided('createJob'))),
+    observeJob: fromCallback<EventObject, ObserveJobInput>(() => {
+      throw notProvided('observeJob');
+    }),
+    alarm: fromCallback<AlarmCommand, AlarmInput>(() => {
+      throw notProvided('alarm');
+    }),
+    snapshotLogs: fromCallback<EventObject, SnapshotLogsInput>(() => {
+      throw notProvided('snapshotLogs');
+    }),
+    harvestLogs: fromPromise<HarvestLogsOutput, HarvestLogsInput>(() => Promise.reject(notProvided('harvestLogs'))),
+    deleteJob: fromPromise<DeleteJobOutput, DeleteJobInput>(() => Promise.reject(notProvided('deleteJob'))),
+  },
+  guards: {
+    resumesInto: ({ context }, params: { state: TaskState }) => context.resumeTo === params.state,
+    cancelRequested: ({ context }) => context.cancelRequested,
+    decided: ({ context }, params: { outcome: TaskOutcome }) => context.outcome === params.outcome,
+    noJobToClean: ({ context }) => !context.jobMayExist,
+    keepJobs: ({ context }) => context.config.keepJobs,
+  },
+  actions: {
+    clearResume: assign({ resumeTo: undefined }),
+    noteTime: assign({
+      lastEventAt: ({ context, event }) => {
+        assertEvent(event, ['START', 'CANCEL', 'ALARM']);
+        return Math.max(context.lastEventAt, event.at);
+      },
+    }),
+    holdSlot: assign({ slotHeld: true, jobMayExist: true }),
+    requestCancel: assign({ cancelRequested: true }),
+    markCancelled: assign({ failure: () => cancelledFailure() }),
+    recordJobUid: assign({ jobUid: (_, params: { uid: string }) => params.uid }),
+    recordCreateFailure: assign((_, params: { error: unknown }) => {
+      const { failure, jobMayExist } = createFailure(params.error);
+      return { outcome: 'failed' as const, failure, jobMayExist };
+    }),
+    recordCancelAfterFailedCreate: assign((_, params: { error: unknown }) => {
+      const { failure, jobMayExist } = createFailure(params.error);
+      return { failure: { ...cancelledFailure(), message: `Task was cancelled; the Job's create had failed: ${failure.message}` }, jobMayExist };
+    }),
+    recordEffectFailure: assign({ outcome: 'failed' as const, failure: (_, params: { error: unknown }) => apiFailure(params.error) }),
+    applyObservation: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'CLUSTER.OBSERVED');
+      const { verdict, ...next } = classify(context, event.observation);
+      enqueue.assign({ ...next, lastEventAt: Math.max(context.lastEventAt, event.observation.at), ...(verdict ? verdictFields(verdict) : {}) });
+      const armAt = earliestDeadline(next);
+      if (!verdict && armAt !== earliestDeadline(context)) enqueue.sendTo('alarm', { type: 'ARM', at: armAt } satisfies AlarmCommand);
+    }),
+    applyAlarm: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'ALARM');
+      const due = dueVerdict(context, event.at);
+      if (due) {
+        enqueue.assign({ outcome: due.outcome, failure: due.failure });
+      } else {
+        // Early or stale (a later deadline replaced it): wait for the earliest one again.
+        enqueue.sendTo('alarm', { type: 'ARM', at: earliestDeadline(context) } satisfies AlarmCommand);
+      }
+    }),
+    enterOutcome: assign(({ context }, params: { outcome: TaskOutcome }) => ({
+      outcome: params.outcome,
+      // Kept when restored into this state: the task finished before the restart.
+      finishedAt: context.finishedAt ?? iso(context.lastEventAt),
+    })),
+    releaseSlot: enqueueActions(({ context, enqueue }, params: { onlyIfJobFinished: boolean }) => {
+      if (!context.slotHeld || (params.onlyIfJobFinished && !context.jobFinished)) return;
+      enqueue.assign({ slotHeld: false });
+      enqueue.sendParent({ type: 'TASK.SLOT_RELEASED', taskId: context.taskId, at: context.lastEventAt } satisfies TaskToParentEvent);
+    }),
+    keepLastLogLines: assign({
+      failure: ({ context }, params: { lines: string[] }) => (context.failure ? { ...context.failure, lastLogLines: params.lines } : undefined),
+    }),
+    reportEffectFailure: enqueueActions(({ context, event, enqueue }, params: { effect: 'snapshotLogs' | 'harvestLogs' }) => {
+      const error = 'error' in event ? event.error : event;
+      enqueue.sendParent({ type: 'TASK.EFFECT_FAILED', taskId: context.taskId, effect: params.effect, error } satisfies TaskToParentEvent);
+    }),
+    noteDeleted: assign({ lastEventAt: ({ context }, params: { at: number | undefined }) => Math.max(context.lastEventAt, params.at ?? context.lastEventAt) }),
+    recordCleanupError: assign({ cleanupError: (_, params: { error: unknown }) => (params.error instanceof Error ? params.error.message : String(params.error)) }),
+    stampDeleted: assign({ deletedAt: ({ context }) => context.deletedAt ?? iso(context.lastEventAt) }),
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => ({ ...initialTaskContext(input), ...(input.resume && input.resume.state !== 'queued' ? { resumeTo: input.resume.state } : {}) }),
+  initial: 'queued',
+  output: ({ context }) => recordFromContext(context, 'deleted'),
+  states: {
+    queued: {
+      // A restored task goes straight back into its state (and re-runs that state's effect).
+      always: resumable.map((state) => ({ guard: { type: 'resumesInto' as const, params: { state } }, target: state, actions: 'clearResume' as const })),
+      on: {
+        START: { target: 'creating', actions: 'noteTime' },
+        CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
+      },
+    },
+    creating: {
+      entry: 'holdSlot',
+      invoke: {
+        id: 'createJob',
+        src: 'createJob',
+        input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName, spec: context.spec, fingerprint: context.fingerprint }),
+        onDone: [
+          { guard: 'cancelRequested', target: 'cancelled', actions: [{ type: 'recordJobUid', params: ({ event }) => ({ uid: event.output.uid }) }, 'markCancelled'] },
+          { target: 'running', actions: { type: 'recordJobUid', params: ({ event }) => ({ uid: event.output.uid }) } },
+        ],
+        onError: [
+          { guard: 'cancelRequested', target: 'cancelled', actions: { type: 'recordCancelAfterFailedCreate', params: ({ event }) => ({ error: event.error }) } },
+          { target: 'failed', actions: { type: 'recordCreateFailure', params: ({ event }) => ({ error: event.error }) } },
+        ],
+      },
+      // The create may already have reached the API: wait for its answer, then clean up.
+      on: { CANCEL: { actions: ['noteTime', 'requestCancel'] } },
+    },
+    running: {
+      invoke: [
+        {
+          id: 'observeJob',
+          src: 'observeJob',
+          input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName }),
+          onError: { target: 'failed', actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) } },
+        },
+        {
+          id: 'alarm',
+          src: 'alarm',
+          input: ({ context }) => ({ at: earliestDeadline(context) }),
+          onError: { target: 'failed', actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) } },
+        },
+        {
+          id: 'snapshotLogs',
+          src: 'snapshotLogs',
+          input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName }),
+          // Periodic snapshots are a convenience: losing them must not fail the task.
+          onError: { actions: { type: 'reportEffectFailure', params: { effect: 'snapshotLogs' } } },
+        },
+      ],
+      always: [
+        { guard: { type: 'decided', params: { outcome: 'succeeded' } }, target: 'succeeded' },
+        { guard: { type: 'decided', params: { outcome: 'failed' } }, target: 'failed' },
+        { guard: { type: 'decided', params: { outcome: 'timedOut' } }, target: 'timedOut' },
+      ],
+      on: {
+        'CLUSTER.OBSERVED': { actions: 'applyObservation' },
+        ALARM: { actions: ['noteTime', 'applyAlarm'] },
+        CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
+      },
+    },
+    // From here on CANCEL is ignored: the task is already ending.
+    succeeded: outcomeState('succeeded'),
+    failed: outcomeState('failed'),
+    timedOut: outcomeState('timedOut'),
+    cancelled: outcomeState('cancelled'),
+    deleting: {
+      always: { guard: 'keepJobs', target: 'deleted' },
+      invoke: {
+        id: 'deleteJob',
+        src: 'deleteJob',
+        input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName, ...(context.jobUid ? { jobUid: context.jobUid } : {}) }),
+        onDone: { target: 'deleted', actions: { type: 'noteDeleted', params: ({ event }) => ({ at: event.output?.at }) } },
+        // The effect already retried what could be retried: record it and finish, never loop.
+        onError: { target: 'deleted', actions: { type: 'recordCleanupError', params: ({ event }) => ({ error: event.error }) } },
+      },
+    },
+    deleted: {
+      type: 'final',
+      entry: ['stampDeleted', { type: 'releaseSlot', params: { onlyIfJobFinished: false } }],
+    },
+  },
+});

@@ -33,6 +33,9 @@ export interface TaskStore {
   /** Replaces the task's log snapshot; resolves once durable. */
   putLogSnapshot(snapshot: LogSnapshot): Promise<void>;
   getLogSnapshot(taskId: string): Promise<LogSnapshot | undefined>;
-  /** Flushes pending writes and closes the underlying store. */
+  /**
+   * Flushes pending writes and closes the underlying store (a Keyv instance the application
+   * passed in is left connected: it is the application's). Later calls reject with `StoreError`.
+   */
   close(): Promise<void>;
 }

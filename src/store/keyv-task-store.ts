@@ -1,0 +1,202 @@
+/**
+ * `TaskStore` over any Keyv instance (layout in `layout.ts`). Every write goes through one
+ * {@link GroupCommit}: writes of the same tick, or made while a batch is being written, reach the
+ * adapter as one batch (one SQLite transaction with `@keyv/sqlite`, `setMany` otherwise), and a
+ * newer value of a key is never overwritten by an older one.
+ *
+ * Appending a transition would be a read-modify-write of `transitions:<id>`; the histories of live
+ * tasks are kept in a bounded LRU so that, in the normal run of a task, no read happens at all. A
+ * task's history is dropped from memory once the task is `deleted`, or when it is the least
+ * recently used one past capacity; the next append for it then reads it back (pending writes
+ * first, then the adapter) while that task's later saves wait their turn.
+ */
+import type Keyv from 'keyv';
+import { StoreError } from '../errors.js';
+import type { TaskRecord, Transition } from '../types.js';
+import { BoundedCache } from './bounded-cache.js';
+import type { LogSnapshot, TaskStore } from './contract.js';
+import { GroupCommit } from './group-commit.js';
+import { createKeyvAccess, type BatchMode, type KeyvAccess } from './keyv-access.js';
+import { storeSchemaVersion, taskKey, transitionsKey, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
+import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
+import { messageOf } from './message-of.js';
+import { ensureSchema } from './schema.js';
+
+/** How a {@link KeyvTaskStore} is set up. */
+export interface KeyvTaskStoreOptions {
+  /** The file or URI of the store, named in every `StoreError`. */
+  location: string;
+  /** Whether `close()` also disconnects the Keyv instance (true when k8s-jobs opened it). */
+  ownsKeyv: boolean;
+  /** Clock for `updatedAt` stamps (epoch ms). @default Date.now */
+  now?: () => number;
+  /** Tasks whose transition history is kept in memory. @default 10000 */
+  historyCacheSize?: number;
+}
+
+/**
+ * The task store. Obtain one with `openTaskStore` (or {@link KeyvTaskStore.open} over your own
+ * Keyv instance).
+ *
+ * Durability: `saveTask` and `putLogSnapshot` resolve once the batch holding their entries has been
+ * accepted by the adapter — for SQLite, once its transaction has committed. Values are captured by
+ * reference until their batch is written: do not mutate a record after passing it.
+ */
+export class KeyvTaskStore implements TaskStore {
+  readonly #access: KeyvAccess;
+  readonly #commit: GroupCommit;
+  readonly #histories: BoundedCache<string, readonly Transition[]>;
+  /** Per task, the promise its next save must wait for while an earlier one reads its history. */
+  readonly #gates = new Map<string, Promise<void>>();
+  readonly #now: () => number;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    /** The Keyv instance underneath (for what the task store does not cover yet: indexes, locks). */
+    readonly keyv: Keyv,
+    private readonly options: KeyvTaskStoreOptions,
+  ) {
+    this.#access = createKeyvAccess(keyv);
+    this.#commit = new GroupCommit((entries) => this.#access.write(entries), options.location);
+    this.#histories = new BoundedCache(options.historyCacheSize ?? 10_000);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Opens a task store over `keyv`: checks (or records) the schema version, which also proves it writable. */
+  static async open(keyv: Keyv, options: KeyvTaskStoreOptions): Promise<KeyvTaskStore> {
+    const store = new KeyvTaskStore(keyv, options);
+    await ensureSchema({ read: (key) => store.#read(key), write: (key, value) => store.#commit.enqueue([[key, value]]) }, options.location, store.#isoNow());
+    return store;
+  }
+
+  /** How batches reach the adapter: one SQLite transaction, or Keyv's `setMany`. */
+  get batchMode(): BatchMode {
+    return this.#access.mode;
+  }
+
+  /**
+   * Stores the record and appends the transition to the task's history, in one batch. A transition
+   * from `null` (the task's first) starts a new history when none is in memory, without reading one.
+   */
+  saveTask(record: TaskRecord, transition?: Transition): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError('saveTask'));
+    if (transition && transition.taskId !== record.id) {
+      return Promise.reject(new RangeError(`transition of task "${transition.taskId}" passed with the record of task "${record.id}"`));
+    }
+    const id = record.id;
+    const gate = this.#gates.get(id);
+    if (!gate && !this.#mustLoadHistory(id, transition)) return this.#enqueueSave(record, transition);
+
+    let durable: Promise<void> | undefined;
+    const enqueued = (gate ?? Promise.resolve()).then(async () => {
+      if (this.#mustLoadHistory(id, transition)) {
+        const envelope = (await this.#read(transitionsKey(id))) as TransitionsEnvelope | undefined;
+        this.#histories.set(id, envelope?.transitions ?? []);
+      }
+      durable = this.#enqueueSave(record, transition);
+    });
+    this.#gates.set(id, enqueued);
+    const release = (): void => {
+      if (this.#gates.get(id) === enqueued) this.#gates.delete(id);
+    };
+    enqueued.then(release, release);
+    return enqueued.then(() => durable);
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    this.#assertOpen('getTask');
+    await this.#settled(id);
+    const envelope = (await this.#read(taskKey(id))) as TaskEnvelope | undefined;
+    return envelope?.record;
+  }
+
+  async getTransitions(id: string): Promise<Transition[]> {
+    this.#assertOpen('getTransitions');
+    await this.#settled(id);
+    const cached = this.#histories.get(id);
+    if (cached) return [...cached];
+    const envelope = (await this.#read(transitionsKey(id))) as TransitionsEnvelope | undefined;
+    return [...(envelope?.transitions ?? [])];
+  }
+
+  putLogSnapshot(snapshot: LogSnapshot): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError('putLogSnapshot'));
+    return this.#commit.enqueue(logSnapshotEntries(snapshot, storeSchemaVersion, this.#isoNow()));
+  }
+
+  async getLogSnapshot(taskId: string): Promise<LogSnapshot | undefined> {
+    this.#assertOpen('getLogSnapshot');
+    return readLogSnapshot(taskId, (key) => this.#read(key));
+  }
+
+  /**
+   * Writes everything already queued (failures reach the callers that queued them), then
+   * disconnects the Keyv instance if k8s-jobs opened it. Later calls reject with a `StoreError`.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // Saves waiting for a history read still belong to the batches before close.
+    await Promise.allSettled([...this.#gates.values()]);
+    await this.#commit.drain();
+    if (!this.options.ownsKeyv) return;
+    try {
+      await this.keyv.disconnect();
+    } catch (err) {
+      throw new StoreError(`closing the store failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  #mustLoadHistory(id: string, transition: Transition | undefined): boolean {
+    return transition !== undefined && transition.from !== null && this.#histories.get(id) === undefined;
+  }
+
+  /** Queues the task's entries; the history (if a transition is given) is in memory by now. */
+  #enqueueSave(record: TaskRecord, transition: Transition | undefined): Promise<void> {
+    const updatedAt = this.#isoNow();
+    const task: TaskEnvelope = { schemaVersion: storeSchemaVersion, updatedAt, record };
+    const entries: Array<[string, unknown]> = [[taskKey(record.id), task]];
+    if (transition) {
+      // A new array each time: the previous one may be part of a batch still being serialized.
+      const transitions = [...(this.#histories.get(record.id) ?? []), transition];
+      this.#histories.set(record.id, transitions);
+      const history: TransitionsEnvelope = { schemaVersion: storeSchemaVersion, updatedAt, transitions };
+      entries.push([transitionsKey(record.id), history]);
+    }
+    if (record.state === 'deleted') this.#histories.delete(record.id);
+    return this.#commit.enqueue(entries);
+  }
+
+  /** The newest value of `key`: queued or in flight first, else the adapter's. */
+  async #read(key: string): Promise<unknown> {
+    const pending = this.#commit.peek(key);
+    if (pending) return pending.value;
+    try {
+      return await this.#access.read(key);
+    } catch (err) {
+      throw new StoreError(`reading "${key}" failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  /** Waits until saves of this task queued so far have reached the write queue (read-your-writes). */
+  async #settled(id: string): Promise<void> {
+    const gate = this.#gates.get(id);
+    // Their failures belong to the saves' callers; a read only needs their order.
+    if (gate) await Promise.allSettled([gate]);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closing) throw this.#closedError(operation);
+  }
+
+  #closedError(operation: string): StoreError {
+    return new StoreError(`the store is closed: ${operation} rejected`, this.options.location);
+  }
+
+  #isoNow(): string {
+    return new Date(this.#now()).toISOString();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The store's key layout and value envelopes. Every value carries the schema version it was
+ * written with, so a later version can migrate what it reads (see `schema.ts`).
+ *
+ * Keys (before Keyv's namespace prefix, `k8s-jobs:` for stores we open):
+ * - `task:<id>` → {@link TaskEnvelope}
+ * - `transitions:<id>` → {@link TransitionsEnvelope}, the task's whole history, oldest first
+ * - `logs:<id>` → the latest log snapshot (`log-layout.ts`)
+ * - `meta:schema` → {@link SchemaMeta}
+ */
+import type { TaskRecord, Transition } from '../types.js';
+
+/** The layout version this code writes. Bump it (and add a migration) when a value's shape changes. */
+export const storeSchemaVersion = 1;
+
+/** The Keyv namespace of the stores `openTaskStore` creates. */
+export const storeNamespace = 'k8s-jobs';
+
+/** Key of a task's record. */
+export const taskKey = (id: string): string => `task:${id}`;
+/** Key of a task's transition history. */
+export const transitionsKey = (id: string): string => `transitions:${id}`;
+/** Key of the store's schema description. */
+export const schemaKey = 'meta:schema';
+
+/** What `task:<id>` holds. */
+export interface TaskEnvelope {
+  schemaVersion: number;
+  /** ISO 8601 time of the write. */
+  updatedAt: string;
+  record: TaskRecord;
+}
+
+/** What `transitions:<id>` holds. */
+export interface TransitionsEnvelope {
+  schemaVersion: number;
+  updatedAt: string;
+  transitions: Transition[];
+}
+
+/** What `meta:schema` holds. */
+export interface SchemaMeta {
+  schemaVersion: number;
+  /** ISO 8601 time the store was first opened by k8s-jobs. */
+  createdAt: string;
+  /** ISO 8601 time of the latest open. */
+  openedAt: string;
+}

@@ -1,0 +1,84 @@
+/**
+ * Turns the runner's `store` option into an open {@link KeyvTaskStore}.
+ */
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+import { StoreError } from '../errors.js';
+import { KeyvTaskStore } from './keyv-task-store.js';
+import { messageOf } from './message-of.js';
+import { storeNamespace } from './layout.js';
+
+/** The store used when the option is omitted. */
+export const defaultStoreUri = 'sqlite://./k8s-jobs.sqlite';
+
+/**
+ * How long a statement waits for a lock held by another connection before failing with
+ * `SQLITE_BUSY` (node-sqlite3's own default is 1 s).
+ */
+export const sqliteBusyTimeoutMs = 5000;
+
+/** Rows per page when iterating `@keyv/sqlite` (its default, 10, makes iteration quadratic). */
+export const sqliteIterationLimit = 1000;
+
+/** Tuning shared by every kind of store. */
+export interface OpenTaskStoreOptions {
+  /** Clock for `updatedAt` stamps (epoch ms). @default Date.now */
+  now?: () => number;
+  /** Tasks whose transition history is kept in memory. @default 10000 */
+  historyCacheSize?: number;
+}
+
+/**
+ * Opens the task store.
+ * - `'sqlite://<path>'` (default `sqlite://./k8s-jobs.sqlite`): `@keyv/sqlite` on that file, in WAL
+ *   mode with `synchronous=NORMAL` and a 5 s busy timeout; the file is created if missing, its
+ *   directory is not.
+ * - `'memory://'`: Keyv over a `Map` (nothing survives the process).
+ * - a Keyv instance: used as is (its settings are not changed, and `close()` leaves it connected).
+ *
+ * @throws {StoreError} with the location and the cause when the store cannot be opened, read or
+ *   written (missing directory, a file that is not a database, a newer schema...).
+ * @example
+ * const store = await openTaskStore('sqlite:///var/lib/app/jobs.sqlite');
+ */
+export async function openTaskStore(option: string | Keyv | undefined, options: OpenTaskStoreOptions = {}): Promise<KeyvTaskStore> {
+  const target = option ?? defaultStoreUri;
+  if (typeof target !== 'string') {
+    return KeyvTaskStore.open(target, { ...options, location: describeKeyv(target), ownsKeyv: false });
+  }
+  if (target === 'memory://') {
+    return KeyvTaskStore.open(new Keyv({ store: new Map(), namespace: storeNamespace, throwOnErrors: true }), { ...options, location: target, ownsKeyv: true });
+  }
+  if (target.startsWith('sqlite://')) return openSqlite(target.slice('sqlite://'.length), options);
+  throw new StoreError('unsupported store URI: expected "sqlite://<path>" or "memory://"', target);
+}
+
+async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
+  if (path === '') throw new StoreError('the SQLite URI has no path', 'sqlite://');
+  const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
+  const keyv = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
+  try {
+    // Per connection: WAL persists in the file, `synchronous` does not. With WAL + NORMAL a
+    // commit survives a crash of the process (not necessarily of the machine) without an fsync.
+    await sqlite.query('PRAGMA journal_mode=WAL');
+    await sqlite.query('PRAGMA synchronous=NORMAL');
+    return await KeyvTaskStore.open(keyv, { ...options, location: path, ownsKeyv: true });
+  } catch (err) {
+    const failure = err instanceof StoreError ? err : new StoreError(`cannot open the SQLite store: ${messageOf(err)}`, path, { cause: err });
+    try {
+      await keyv.disconnect();
+    } catch (closeErr) {
+      // The adapter's close replays its connection error when the connection never opened.
+      if (closeErr !== err && closeErr !== (failure.cause as unknown)) {
+        throw new StoreError(`cannot open the SQLite store (${messageOf(err)}), nor close it (${messageOf(closeErr)})`, path, { cause: new AggregateError([err, closeErr]) });
+      }
+    }
+    throw failure;
+  }
+}
+
+function describeKeyv(keyv: Keyv): string {
+  const store: unknown = keyv.store;
+  const kind = store instanceof KeyvSqlite ? `sqlite:${store.opts.db ?? '?'}` : store instanceof Map ? 'Map' : ((store as object | undefined)?.constructor.name ?? 'unknown');
+  return `keyv(${kind}, namespace ${keyv.namespace ?? '(none)'})`;
+}

@@ -1,0 +1,254 @@
+/**
+ * The TaskStore contract suite: every adapter the task store runs on must pass it
+ * (`task-store.test.ts` runs it on SQLite files and on Keyv over a `Map`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreError } from '../../src/errors.js';
+import type { LogSnapshot } from '../../src/store/contract.js';
+import { maxBatchEntries } from '../../src/store/group-commit.js';
+import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
+import type { TaskRecord, TaskState, Transition } from '../../src/types.js';
+import type { AdapterProbe } from './harnesses.js';
+
+/** How the suite gets stores of one kind. */
+export interface TaskStoreHarness {
+  /** A fresh, empty store. */
+  open(options?: { historyCacheSize?: number }): Promise<KeyvTaskStore>;
+  /** A new store instance over the same data as `store` (which is closed first by the suite). */
+  reopen(store: KeyvTaskStore): Promise<KeyvTaskStore>;
+  /**
+   * Starts observing the batches `store` sends to its adapter (SQLite transactions or `setMany`
+   * calls, seen at the adapter).
+   */
+  probe(store: KeyvTaskStore): AdapterProbe;
+  /** Releases anything left (temp files). */
+  cleanup(): Promise<void>;
+}
+
+const createdAt = '2026-01-01T00:00:00.000Z';
+
+export const record = (id: string, state: TaskState = 'queued', extra: Partial<TaskRecord> = {}): TaskRecord => ({
+  id,
+  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hi'] } as TaskRecord['spec'],
+  state,
+  jobName: id,
+  createdAt,
+  ...extra,
+});
+
+export const transition = (taskId: string, from: TaskState | null, to: TaskState, at = createdAt): Transition => ({ taskId, from, to, event: from === null ? 'ADD' : 'START', at });
+
+const snapshot = (taskId: string, text: string, final = false): LogSnapshot => ({ taskId, text, totalBytes: Buffer.byteLength(text), truncated: false, final, capturedAt: createdAt, pod: `${taskId}-pod`, container: 'task' });
+
+const lifecycle: TaskState[] = ['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted'];
+
+/** Saves the lifecycle of `id` (one save per transition) without awaiting; returns the saves. */
+const saveLifecycle = (store: KeyvTaskStore, id: string): Array<Promise<void>> =>
+  lifecycle.map((state, i) => store.saveTask(record(id, state, state === 'succeeded' ? { outcome: 'succeeded' } : {}), transition(id, i === 0 ? null : (lifecycle[i - 1] ?? null), state)));
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Registers the contract tests for one kind of store. */
+export function describeTaskStoreContract(name: string, harness: TaskStoreHarness): void {
+  describe(`TaskStore contract: ${name}`, () => {
+    const open: KeyvTaskStore[] = [];
+    const track = (store: KeyvTaskStore): KeyvTaskStore => {
+      open.push(store);
+      return store;
+    };
+    const fresh = async (options?: { historyCacheSize?: number }) => track(await harness.open(options));
+    const reopen = async (store: KeyvTaskStore) => {
+      await store.close();
+      return track(await harness.reopen(store));
+    };
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((store) => store.close()));
+      await harness.cleanup();
+    });
+
+    it('saveTask() then getTask() returns the record; unknown ids read as undefined / empty', async () => {
+      const store = await fresh();
+      const saved = record('task-a', 'running', { jobUid: 'uid-1', startedAt: createdAt });
+      await store.saveTask(saved);
+      expect(await store.getTask('task-a')).toEqual(saved);
+      expect(await store.getTask('nope')).toBeUndefined();
+      expect(await store.getTransitions('nope')).toEqual([]);
+      expect(await store.getLogSnapshot('nope')).toBeUndefined();
+    });
+
+    it('getTransitions() lists every transition oldest first, also from a reopened store', async () => {
+      let store = await fresh();
+      await Promise.all([...saveLifecycle(store, 'a'), ...saveLifecycle(store, 'b')]);
+      const expected = lifecycle.map((state, i) => transition('a', i === 0 ? null : (lifecycle[i - 1] ?? null), state));
+      expect(await store.getTransitions('a')).toEqual(expected);
+      store = await reopen(store);
+      expect(await store.getTransitions('a')).toEqual(expected);
+      expect((await store.getTransitions('b')).map((t) => t.to)).toEqual(lifecycle);
+      expect(await store.getTask('a')).toEqual(record('a', 'deleted'));
+    });
+
+    it('reads see writes that are queued but not yet durable', async () => {
+      const store = await fresh();
+      const durable = store.saveTask(record('rw', 'creating'), transition('rw', null, 'creating'));
+      expect(await store.getTask('rw')).toEqual(record('rw', 'creating'));
+      expect(await store.getTransitions('rw')).toHaveLength(1);
+      await durable;
+    });
+
+    it('1,000 un-awaited saves of one task in one tick: the last call wins, every transition kept in call order', async () => {
+      let store = await fresh();
+      const saves: Array<Promise<void>> = [];
+      for (let i = 0; i < 1000; i++) {
+        saves.push(store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), { ...transition('hot', i === 0 ? null : 'running', 'running'), event: `E${i}` }));
+      }
+      await Promise.all(saves);
+      expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
+      store = await reopen(store);
+      expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
+      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(Array.from({ length: 1000 }, (_, i) => `E${i}`));
+    });
+
+    it('1,000 un-awaited saves of one task spread over many batches: the last call wins on disk', async () => {
+      let store = await fresh();
+      const { batches } = harness.probe(store);
+      const saves: Array<Promise<void>> = [];
+      for (let i = 0; i < 1000; i++) {
+        saves.push(store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), { ...transition('hot', i === 0 ? null : 'running', 'running'), event: `E${i}` }));
+        // Every 100 saves, wait until another batch has left: older values are in flight while newer ones queue.
+        if (i % 100 === 99) {
+          const sent = batches();
+          while (batches() === sent) await nextTick();
+        }
+      }
+      await Promise.all(saves);
+      expect(batches()).toBeGreaterThanOrEqual(10);
+      store = await reopen(store);
+      expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
+      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(Array.from({ length: 1000 }, (_, i) => `E${i}`));
+    });
+
+    it('group commit: saves of 200 tasks in one tick reach the adapter as one batch', async () => {
+      const store = await fresh();
+      const { batches } = harness.probe(store);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.saveTask(record(`t${i}`), transition(`t${i}`, null, 'queued'))));
+      expect(batches()).toBe(1);
+      expect(await store.getTask('t199')).toEqual(record('t199'));
+    });
+
+    it(`group commit: a burst beyond ${maxBatchEntries} entries goes out as consecutive batches, all written`, async () => {
+      let store = await fresh();
+      const { batches } = harness.probe(store);
+      const tasks = maxBatchEntries; // 2 entries per save: twice the batch limit
+      await Promise.all(Array.from({ length: tasks }, (_, i) => store.saveTask(record(`burst-${i}`), transition(`burst-${i}`, null, 'queued'))));
+      expect(batches()).toBe(2);
+      store = await reopen(store);
+      expect(await store.getTask(`burst-${tasks - 1}`)).toEqual(record(`burst-${tasks - 1}`));
+      expect(await store.getTransitions('burst-0')).toEqual([transition('burst-0', null, 'queued')]);
+    });
+
+    it('group commit: saves made while a batch is in flight go out together as the next batch', async () => {
+      const store = await fresh();
+      const adapter = harness.probe(store);
+      const release = adapter.holdNextBatch();
+      const first = store.saveTask(record('first'), transition('first', null, 'queued'));
+      while (adapter.batches() === 0) await nextTick();
+      // The first batch is held at the adapter; 100 saves arrive over 10 ticks meanwhile.
+      const later: Array<Promise<void>> = [];
+      for (let i = 0; i < 100; i++) {
+        later.push(store.saveTask(record(`later-${i}`), transition(`later-${i}`, null, 'queued')));
+        if (i % 10 === 9) await nextTick();
+      }
+      expect(adapter.batches()).toBe(1);
+      release();
+      await Promise.all([first, ...later]);
+      expect(adapter.batches()).toBe(2);
+    });
+
+    it('a newer value is never overwritten by an older one still in flight', async () => {
+      let store = await fresh();
+      const adapter = harness.probe(store);
+      const release = adapter.holdNextBatch();
+      const older = store.saveTask(record('race', 'creating'), transition('race', null, 'creating'));
+      while (adapter.batches() === 0) await nextTick();
+      const newer = store.saveTask(record('race', 'running', { jobUid: 'newest' }), transition('race', 'creating', 'running'));
+      for (let i = 0; i < 5; i++) await nextTick();
+      release(); // the older batch completes only now, after the newer save was made
+      await Promise.all([older, newer]);
+      store = await reopen(store);
+      expect(await store.getTask('race')).toEqual(record('race', 'running', { jobUid: 'newest' }));
+      expect((await store.getTransitions('race')).map((t) => t.to)).toEqual(['creating', 'running']);
+    });
+
+    it('putLogSnapshot() replaces the snapshot; getLogSnapshot() returns the latest, also after reopen', async () => {
+      let store = await fresh();
+      await store.putLogSnapshot(snapshot('logs', 'line 1\n'));
+      await store.putLogSnapshot(snapshot('logs', 'line 1\nline 2\n', true));
+      expect(await store.getLogSnapshot('logs')).toEqual(snapshot('logs', 'line 1\nline 2\n', true));
+      store = await reopen(store);
+      expect(await store.getLogSnapshot('logs')).toEqual(snapshot('logs', 'line 1\nline 2\n', true));
+    });
+
+    it('values round-trip exactly, including strings Keyv escapes (leading ":") and non-ASCII text', async () => {
+      let store = await fresh();
+      const odd = record('odd:id', 'failed', {
+        outcome: 'failed',
+        failure: { reason: 'Error', message: ':starts with a colon', exitCode: 3, lastLogLines: [':a', '::b', 'ünïcødé ✓', ':base64:AAAA'] },
+      });
+      await store.saveTask(odd, transition('odd:id', null, 'failed'));
+      await store.putLogSnapshot(snapshot('odd:id', ':log\n✓\n'));
+      store = await reopen(store);
+      expect(await store.getTask('odd:id')).toEqual(odd);
+      expect(await store.getLogSnapshot('odd:id')).toEqual(snapshot('odd:id', ':log\n✓\n'));
+    });
+
+    it('what it writes is ordinary Keyv data: keyv.get() reads the envelope', async () => {
+      const store = await fresh();
+      await store.saveTask(record('plain', 'running'), transition('plain', null, 'running'));
+      expect(await store.keyv.get('task:plain')).toMatchObject({ schemaVersion: 1, record: record('plain', 'running') });
+      expect(await store.keyv.get('transitions:plain')).toMatchObject({ schemaVersion: 1, transitions: [transition('plain', null, 'running')] });
+      expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: 1 });
+    });
+
+    it('histories evicted from memory are read back, and later saves of that task keep their order', async () => {
+      const store = await fresh({ historyCacheSize: 1 });
+      await store.saveTask(record('x', 'queued'), transition('x', null, 'queued'));
+      await store.saveTask(record('y', 'queued'), transition('y', null, 'queued')); // evicts x
+      // Un-awaited: the first must read x's history before it can append; the others wait their turn.
+      const saves = [
+        store.saveTask(record('x', 'creating'), transition('x', 'queued', 'creating')),
+        store.saveTask(record('x', 'running', { jobUid: 'u' })),
+        store.saveTask(record('x', 'succeeded'), transition('x', 'running', 'succeeded')),
+        store.saveTask(record('y', 'creating'), transition('y', 'queued', 'creating')), // competes for the one slot
+        store.saveTask(record('x', 'deleting'), transition('x', 'succeeded', 'deleting')),
+      ];
+      expect((await store.getTask('x'))?.state).toBe('deleting');
+      await Promise.all(saves);
+      expect((await store.getTransitions('x')).map((t) => t.to)).toEqual(['queued', 'creating', 'succeeded', 'deleting']);
+      expect((await store.getTransitions('y')).map((t) => t.to)).toEqual(['queued', 'creating']);
+    });
+
+    it('a deleted task leaves memory but its history stays complete', async () => {
+      let store = await fresh();
+      await Promise.all(saveLifecycle(store, 'gone'));
+      // A later correction of the record (e.g. a cleanup error) appends after what is on disk.
+      await store.saveTask(record('gone', 'deleted', { cleanupError: 'x' }), transition('gone', 'deleted', 'deleted'));
+      store = await reopen(store);
+      expect((await store.getTransitions('gone')).map((t) => t.to)).toEqual([...lifecycle, 'deleted']);
+    });
+
+    it('close() writes what was queued before it; later calls reject with StoreError', async () => {
+      let store = await fresh();
+      const queued = saveLifecycle(store, 'late');
+      const log = store.putLogSnapshot(snapshot('late', 'bye\n', true));
+      await store.close();
+      await Promise.all([...queued, log]);
+      await expect(store.saveTask(record('after'))).rejects.toBeInstanceOf(StoreError);
+      await expect(store.putLogSnapshot(snapshot('after', ''))).rejects.toBeInstanceOf(StoreError);
+      await expect(store.getTask('late')).rejects.toBeInstanceOf(StoreError);
+      store = track(await harness.reopen(store));
+      expect((await store.getTask('late'))?.state).toBe('deleted');
+      expect(await store.getLogSnapshot('late')).toEqual(snapshot('late', 'bye\n', true));
+    });
+  });
+}

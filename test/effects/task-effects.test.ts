@@ -1,0 +1,192 @@
+import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { createActor, setup, toPromise, type AnyActorLogic, type EventObject } from 'xstate';
+import { fingerprintSpec } from '../../src/effects/fingerprint.js';
+import { jobNameFor } from '../../src/effects/job-name.js';
+import { createKubeEffects, type KubeEffects } from '../../src/effects/kube-effects.js';
+import { createTaskEffects, troubleSignature, type TaskEffects } from '../../src/effects/task-effects.js';
+import type { AlarmCommand, ClusterObservation, CreateJobInput, TaskEvent } from '../../src/machines/task/contract.js';
+import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
+import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
+import { openTaskStore } from '../../src/store/open-store.js';
+import { parseTaskSpec } from '../../src/validation/parse.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+let cluster: SimulatedCluster;
+let proxy: TcpProxy;
+let kube: KubeEffects;
+let store: KeyvTaskStore;
+let effects: TaskEffects;
+const reported: unknown[] = [];
+
+beforeAll(async () => {
+  cluster = await startSimulatedCluster({ timeScale: 0.01, kubelet: { enabled: false } });
+  proxy = await startTcpProxy(cluster.url);
+  kube = createKubeEffects({ kubeConfig: proxy.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, watch: { unseenJobCheckMs: 100 } });
+  await kube.watcher.start();
+  store = await openTaskStore('memory://');
+  effects = createTaskEffects({ ...kube, store, deleteCheckMs: 100, onError: (error) => reported.push(error) });
+});
+afterAll(async () => {
+  await kube.watcher.stop();
+  await store.close();
+  await proxy.close();
+  await cluster.close();
+});
+afterEach(() => proxy.setMode('pass'));
+
+function task(id: string): CreateJobInput {
+  const spec = parseTaskSpec({ id, image: 'busybox', command: ['true'] });
+  return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
+}
+
+/** Runs a callback actor under a parent that records what it sends back. */
+function harness<TInput>(src: AnyActorLogic, input: TInput) {
+  const received: EventObject[] = [];
+  const machine = setup({ actors: { child: src } }).createMachine({
+    invoke: { id: 'child', src: 'child', input },
+    on: { '*': { actions: ({ event }) => received.push(event) } },
+  });
+  const actor = createActor(machine);
+  actor.start();
+  return { actor, received, send: (event: AlarmCommand) => actor.getSnapshot().children['child']?.send(event) };
+}
+
+describe('createJob', () => {
+  test('creates, then adopts the same Job on a second run (a restored actor re-runs it)', async () => {
+    const input = task('Effects_Create');
+    const first = await toPromise(createActor(effects.createJob, { input }).start());
+    const second = await toPromise(createActor(effects.createJob, { input }).start());
+    expect(first.adopted).toBe(false);
+    expect(second).toEqual({ uid: first.uid, adopted: true });
+    expect(cluster.jobCreations().filter((c) => c.name === input.jobName)).toHaveLength(1);
+  });
+
+  test('stopping the actor aborts its request', async () => {
+    proxy.setMode('silent');
+    const actor = createActor(effects.createJob, { input: task('never-answered') }).start();
+    await waitUntil(() => proxy.openConnections() > 0, 'the request to reach the proxy');
+    const open = proxy.openConnections();
+    actor.stop();
+    await waitUntil(() => proxy.openConnections() < open, 'the request connection to close');
+    expect(cluster.jobCreations().some((c) => c.name === 'never-answered')).toBe(false);
+  });
+});
+
+describe('observeJob', () => {
+  test('sends CLUSTER.OBSERVED at once and on every change; cleanup unsubscribes', async () => {
+    const input = task('observed');
+    await kube.gateway.createJob(input);
+    const { actor, received } = harness(effects.observeJob, { taskId: input.taskId, jobName: input.jobName });
+    await waitUntil(() => received.length > 0, 'the first observation');
+    expect(received[0]).toMatchObject({ type: 'CLUSTER.OBSERVED', observation: { job: { name: 'observed' } } });
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    await batch.patchNamespacedJob({ name: 'observed', namespace: 'default', body: { metadata: { annotations: { touched: 'yes' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const count = received.length;
+    await waitUntil(() => received.length > count, 'an observation of the change');
+    const observedBefore = kube.watcher.stats().observedJobs;
+    actor.stop();
+    expect(kube.watcher.stats().observedJobs).toBe(observedBefore - 1);
+  });
+
+  test('a troubled view carries the Job\'s recent Events', async () => {
+    const input = task('troubled');
+    await kube.gateway.createJob(input);
+    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedEvent({
+      namespace: 'default',
+      body: { metadata: { name: 'troubled.1' }, involvedObject: { kind: 'Job', name: 'troubled', namespace: 'default' }, reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', type: 'Warning', lastTimestamp: new Date() },
+    });
+    const { actor, received } = harness(effects.observeJob, { taskId: input.taskId, jobName: input.jobName });
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    await batch.patchNamespacedJobStatus(
+      { name: 'troubled', namespace: 'default', body: { status: { conditions: [{ type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const failed = await waitUntil(
+      () => (received as TaskEvent[]).find((e) => e.type === 'CLUSTER.OBSERVED' && e.observation.job?.conditions.some((c) => c.type === 'FailureTarget')),
+      'the failing observation',
+    );
+    expect(failed.type === 'CLUSTER.OBSERVED' && failed.observation.events).toContain('BackoffLimitExceeded: Job has reached the specified backoff limit');
+    actor.stop();
+  });
+
+  test('troubleSignature: empty when all is well, names what is wrong otherwise', () => {
+    const base: ClusterObservation = { job: null, pods: [], at: 0 };
+    expect(troubleSignature(base)).toBe('');
+    const waiting = (reason: string): ClusterObservation => ({
+      ...base,
+      pods: [{ name: 'p', uid: 'u', phase: 'Pending', createdAt: '', containers: [{ name: 'task', restartCount: 0, waiting: { reason } }] }],
+    });
+    expect(troubleSignature(waiting('ContainerCreating'))).toBe('');
+    expect(troubleSignature(waiting('ImagePullBackOff'))).toBe('p/task:ImagePullBackOff');
+  });
+});
+
+describe('alarm', () => {
+  test('sends ALARM once now() reaches `at`, and can be re-armed or disarmed', async () => {
+    const start = Date.now();
+    const { actor, received, send } = harness(effects.alarm, { at: start + 40 });
+    await waitUntil(() => received.length === 1, 'the first alarm');
+    expect((received[0] as TaskEvent & { type: 'ALARM' }).at).toBeGreaterThanOrEqual(start + 40);
+    send({ type: 'ARM', at: Date.now() + 20 });
+    send({ type: 'ARM', at: undefined });
+    const later = Date.now() + 60;
+    send({ type: 'ARM', at: later });
+    await waitUntil(() => received.length === 2, 'the re-armed alarm');
+    expect((received[1] as TaskEvent & { type: 'ALARM' }).at).toBeGreaterThanOrEqual(later);
+    actor.stop();
+  });
+
+  test('a deadline beyond a Node timer\'s range does not fire early', async () => {
+    const far = harness(effects.alarm, { at: Date.now() + 2 ** 31 + 10_000 });
+    const near = harness(effects.alarm, { at: Date.now() + 30 });
+    await waitUntil(() => near.received.length === 1, 'the near alarm');
+    // An overflowing setTimeout fires after 1 ms: it would have beaten the near one.
+    expect(far.received).toHaveLength(0);
+    far.actor.stop();
+    near.actor.stop();
+  });
+});
+
+describe('deleteJob', () => {
+  test('deletes and resolves once the Job is gone', async () => {
+    const input = task('to-delete');
+    const { uid } = await kube.gateway.createJob(input);
+    const out = await toPromise(createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
+    expect(out).toEqual({ at: expect.any(Number) });
+    expect(cluster.objects('jobs', 'default').some((j) => j.metadata.name === 'to-delete')).toBe(false);
+    const deletes = cluster.requests().filter((r) => r.verb === 'delete' && r.name === 'to-delete');
+    expect(deletes).toHaveLength(1);
+  });
+
+  test('a Job that is already gone is done (404), again and again', async () => {
+    const input = { taskId: 'gone', jobName: 'gone-already' };
+    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({ at: expect.any(Number) });
+    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({ at: expect.any(Number) });
+  });
+
+  test('when the watch cannot show the deletion, a GET 404 confirms it', async () => {
+    // The watcher listens through its own proxy, which then swallows everything the server
+    // sends; the requests go straight to the cluster.
+    const watchProxy = await startTcpProxy(cluster.url);
+    const blind = createKubeEffects({ kubeConfig: watchProxy.kubeConfig, namespace: 'default', watch: { unseenJobCheckMs: 60_000 } });
+    await blind.watcher.start();
+    try {
+      const direct = createKubeEffects({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
+      const input = task('delete-blind');
+      const { uid } = await direct.gateway.createJob(input);
+      await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
+      watchProxy.silenceOpen();
+      const blindEffects = createTaskEffects({ ...direct, watcher: blind.watcher, store, deleteCheckMs: 50 });
+      const out = await toPromise(createActor(blindEffects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
+      expect(out).toEqual({ at: expect.any(Number) });
+      expect(blind.watcher.current(input.jobName)?.job).not.toBeNull();
+      expect(cluster.requests().some((r) => r.verb === 'get' && r.name === input.jobName && r.status === 404)).toBe(true);
+    } finally {
+      await blind.watcher.stop();
+      await watchProxy.close();
+    }
+  });
+});

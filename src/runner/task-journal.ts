@@ -1,0 +1,55 @@
+import type { TaskStore } from '../store/contract.js';
+import type { TaskRecord, Transition } from '../types.js';
+
+/**
+ * Writes task records and transitions to the store and remembers, per task, the last write still
+ * in flight — so an effect can wait until the transition that started it is durable
+ * (write-ahead: intent on disk before the request leaves).
+ *
+ * A write that fails is fatal for the runner (memory and disk would disagree): `onFatal` is told
+ * once, and the error is also returned to whoever awaits that write.
+ */
+export class TaskJournal {
+  readonly #inFlight = new Map<string, Promise<void>>();
+  #fatal = false;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly onFatal: (err: unknown) => void,
+  ) {}
+
+  /** Queues the record (and transition) for the store; resolves once durable. */
+  write(record: TaskRecord, transition?: Transition): Promise<void> {
+    const write = this.store.saveTask(record, transition);
+    this.#inFlight.set(record.id, write);
+    // This handler also marks the rejection as handled; awaiting callers still see it.
+    write.then(
+      () => this.#settle(record.id, write),
+      (err: unknown) => {
+        this.#settle(record.id, write);
+        if (!this.#fatal) {
+          this.#fatal = true;
+          this.onFatal(err);
+        }
+      },
+    );
+    return write;
+  }
+
+  #settle(taskId: string, write: Promise<void>): void {
+    if (this.#inFlight.get(taskId) === write) this.#inFlight.delete(taskId);
+  }
+
+  /**
+   * Rejects if that write failed. Resolves when every write queued so far for this task is durable. The store applies one
+   * task's writes in order, so waiting for the latest suffices.
+   */
+  async whenDurable(taskId: string): Promise<void> {
+    await this.#inFlight.get(taskId);
+  }
+
+  /** Resolves when every queued write has settled (failures are reported through `onFatal`). */
+  async flush(): Promise<void> {
+    await Promise.allSettled(this.#inFlight.values());
+  }
+}

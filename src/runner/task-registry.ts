@@ -1,0 +1,69 @@
+import type { TaskRecord, TaskState } from '../types.js';
+
+/**
+ * The runner's in-memory view of every task it knows: the latest record of each, a count of
+ * queued tasks (for `queueSize`), and the waiters of `waitFor`. Records enter it only after the
+ * store accepted them, so memory never runs ahead of disk for `addTask`.
+ */
+export class TaskRegistry {
+  readonly #records = new Map<string, TaskRecord>();
+  readonly #waiters = new Map<string, Set<{ resolve: (record: TaskRecord) => void; reject: (err: unknown) => void }>>();
+  #queued = 0;
+
+  get(id: string): TaskRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.#records.has(id);
+  }
+
+  /** Tasks in state `queued`. */
+  get queuedCount(): number {
+    return this.#queued;
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Stores the newest record of a task; resolves `waitFor` callers once it is `deleted`. */
+  update(record: TaskRecord): void {
+    const previous = this.#records.get(record.id);
+    if (previous?.state === 'queued') this.#queued--;
+    if (record.state === 'queued') this.#queued++;
+    this.#records.set(record.id, record);
+    if (record.state === 'deleted') {
+      const waiters = this.#waiters.get(record.id);
+      this.#waiters.delete(record.id);
+      for (const waiter of waiters ?? []) waiter.resolve(record);
+    }
+  }
+
+  /** Records in insertion order, optionally only those in `state`. */
+  list(state?: TaskState): TaskRecord[] {
+    const all = [...this.#records.values()];
+    return state ? all.filter((r) => r.state === state) : all;
+  }
+
+  /** Resolves with the record once the task is `deleted` (at once if it is). */
+  waitFor(id: string): Promise<TaskRecord> {
+    const record = this.#records.get(id);
+    if (record?.state === 'deleted') return Promise.resolve(record);
+    return new Promise((resolve, reject) => {
+      let set = this.#waiters.get(id);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      set.add({ resolve, reject });
+    });
+  }
+
+  /** Rejects every pending `waitFor` (on shutdown or a fatal error). */
+  rejectWaiters(err: unknown): void {
+    const all = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const set of all) for (const waiter of set) waiter.reject(err);
+  }
+}

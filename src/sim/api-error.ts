@@ -136,7 +136,8 @@ function renderValue(value: unknown): string {
 /** The `message` of one cause, without the field prefix (`Invalid value: "x": detail`). */
 export function fieldErrorBody(error: FieldError): string {
   const head = typeText[error.type];
-  if (error.type === 'FieldValueRequired' || error.type === 'FieldValueForbidden') {
+  // An absent value is apimachinery's `field.OmitValueType{}`: the type and the detail only.
+  if (error.type === 'FieldValueRequired' || error.type === 'FieldValueForbidden' || !('value' in error)) {
     return error.detail ? `${head}: ${error.detail}` : head;
   }
   return `${head}: ${renderValue(error.value)}${error.detail ? `: ${error.detail}` : ''}`;

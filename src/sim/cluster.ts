@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
+import { bearerTokenAuthenticator } from './authentication.js';
 import { SimClock } from './clock.js';
+import { configMapStrategy, secretStrategy } from './config-strategies.js';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
 import { discoveryHandler } from './discovery.js';
@@ -9,6 +11,8 @@ import { eventStrategy } from './events.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { startGarbageCollector } from './garbage-collector.js';
 import { startJobController, type JobControllerOptions } from './job-controller.js';
+import { startNamespaceController } from './namespace-controller.js';
+import { startTtlAfterFinishedController } from './ttl-after-finished.js';
 import { startKubelet, type KubeletOptions } from './kubelet.js';
 import { logSubresource } from './logs.js';
 import { openApiHandler, unknownFieldValidator } from './openapi.js';
@@ -37,7 +41,7 @@ export interface SimulatedClusterOptions {
   bookmarkIntervalMs?: number;
   /** Keep every request in `requests()` (for rate and order assertions). @default true */
   recordRequests?: boolean;
-  /** Bearer token clients must present; undefined accepts any. */
+  /** Bearer token clients must present (else `401 Unauthorized`, on every path); undefined accepts any request. */
   token?: string;
   /** Namespaces that exist at start, besides `default`, `kube-system` and `kube-public`. */
   namespaces?: string[];
@@ -68,7 +72,22 @@ export interface SimulatedCluster {
   faults: FaultInjector;
   /** Direct, read-only access to stored objects (copies), for assertions. */
   objects(resource: 'jobs' | 'pods' | 'events' | 'namespaces', namespace?: string): KubeObject[];
+  /**
+   * Calls `listener` synchronously with every change the API server stores, in resourceVersion
+   * order (what etcd would see) — for assertions that must not depend on a client's watch, e.g.
+   * "at no instant were more than 5 Jobs unfinished". Returns the unsubscribe function.
+   */
+  onChange(listener: (change: ClusterChange) => void): () => void;
   close(): Promise<void>;
+}
+
+/** One stored change, as `onChange` reports it (objects are the stored copies: do not mutate). */
+export interface ClusterChange {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  resource: string;
+  object: KubeObject;
+  /** ms since epoch when the change was stored. */
+  at: number;
 }
 
 const kubeconfigUser = 'k8s-jobs-sim';
@@ -99,7 +118,7 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
   const clock = new SimClock(options.timeScale ?? 1);
   const store = new ObjectStore(clock, { historySize: options.watchHistorySize });
   const strategies = new Map<string, ResourceStrategy>(
-    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy].map((s) => [s.info.resource, s]),
+    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy].map((s) => [s.info.resource, s]),
   );
   const ctx: SimContext = { store, clock, strategies, openWatches: new Set(), bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
   for (const ns of ['default', 'kube-system', 'kube-public', ...(options.namespaces ?? [])]) {
@@ -133,7 +152,14 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
   if (options.rbac) parts.hooks.push(rbacHook(options.rbac));
   parts.hooks.push(faults.hook);
   const kubelet = startKubelet(ctx, options.kubelet);
-  parts.controllers.push(startJobController(ctx, options.jobController), startGarbageCollector(ctx), kubelet, faults);
+  parts.controllers.push(
+    startJobController(ctx, options.jobController),
+    startTtlAfterFinishedController(ctx),
+    startGarbageCollector(ctx),
+    startNamespaceController(ctx),
+    kubelet,
+    faults,
+  );
   parts.subresources.set('pods/log', logSubresource(ctx, kubelet));
   const api = new ApiServer({
     ctx,
@@ -142,6 +168,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     subresources: parts.subresources,
     nonResource: [discoveryHandler(ctx), openApiHandler(ctx)],
     fieldValidator: unknownFieldValidator,
+    authenticate: options.token === undefined ? undefined : bearerTokenAuthenticator(options.token),
     onCreated: (resource, obj) => {
       if (resource !== 'jobs') return;
       log.jobCreations.push({
@@ -181,6 +208,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     requests: () => log.records,
     jobCreations: () => log.jobCreations,
     objects: (resource, namespace) => ctx.store.list(resource, namespace),
+    onChange: (listener) => ctx.store.subscribe((event) => listener({ type: event.type, resource: event.resource, object: event.object, at: Date.now() })),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,3 +1,21 @@
-export { startSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.js';
+export { startSimulatedCluster, type ClusterChange, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.js';
 export type { JobCreationRecord, RequestRecord, SimStats } from './stats.js';
 export type { KubeObject } from './types.js';
+export type {
+  ErrorFault,
+  FaultCounts,
+  FaultHandle,
+  FaultInjector,
+  FaultKind,
+  FaultMatch,
+  FaultOptions,
+  InjectedFault,
+  LatencyFault,
+  ResetFault,
+  WatchMatch,
+} from './faults.js';
+export type { PolicyRule, RbacOptions } from './rbac.js';
+export type { KubeletOptions, NodeCapacity } from './kubelet.js';
+export type { ImagePattern } from './image-puller.js';
+export type { PlanContext, PullOutcome, ContainerSpec } from './runtime.js';
+export { behaviourAnnotation, defaultScript, type ContainerBehaviour, type ContainerScript, type ScriptedLogLine } from './runtime-scripted.js';

@@ -113,8 +113,10 @@ export class ObjectStore {
     obj.metadata.uid = previous.metadata.uid;
     obj.metadata.creationTimestamp = previous.metadata.creationTimestamp;
     // As the registry's ShouldDeleteDuringUpdate: a deleting object with no finalizers left and
-    // no grace period outstanding is gone.
-    if (obj.metadata.deletionTimestamp && !(obj.metadata.finalizers?.length) && !obj.metadata.deletionGracePeriodSeconds) {
+    // no grace period outstanding is gone. Namespaces are also held by `spec.finalizers` (the
+    // namespace registry's own ShouldDeleteNamespaceDuringUpdate).
+    const specFinalizers = resource === 'namespaces' && Array.isArray(obj.spec?.finalizers) && obj.spec.finalizers.length > 0;
+    if (obj.metadata.deletionTimestamp && !(obj.metadata.finalizers?.length) && !obj.metadata.deletionGracePeriodSeconds && !specFinalizers) {
       return this.#remove(resource, k, obj, previous);
     }
     obj.metadata.resourceVersion = String(++this.#rv);

@@ -226,7 +226,11 @@ export function updateObject(ctx: SimContext, strategy: ResourceStrategy, namesp
   }
 }
 
-export function patchObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string, contentType: string, patch: unknown, target: UpdateTarget = 'main'): KubeObject {
+/**
+ * PATCH: applies a merge, strategic-merge or JSON patch to the stored object, then updates.
+ * `onPatched` sees the patched object first (field validation decodes the result, as the apiserver does).
+ */
+export function patchObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string, contentType: string, patch: unknown, target: UpdateTarget = 'main', onPatched?: (patched: KubeObject) => void): KubeObject {
   const current = ctx.store.get(strategy.info.resource, namespace, name);
   if (!current) throw notFound(strategy.info, name);
   const type = contentType.split(';')[0]?.trim();
@@ -236,6 +240,7 @@ export function patchObject(ctx: SimContext, strategy: ResourceStrategy, namespa
   else if (type === 'application/json-patch+json') patched = applyJsonPatch(current, patch);
   else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
   const patchedObj = asObject(patched);
+  onPatched?.(patchedObj);
   // A patch that does not name a resourceVersion applies to the current one.
   if (patchedObj.metadata.resourceVersion === current.metadata.resourceVersion || !patchedObj.metadata.resourceVersion) {
     patchedObj.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -290,14 +295,20 @@ export function deleteObject(ctx: SimContext, strategy: ResourceStrategy, namesp
 
   const grace = strategy.deleteGracePeriodSeconds?.(current, options.gracePeriodSeconds);
   const now = ctx.clock.now();
-  if (grace !== undefined && grace > 0) {
+  // Namespaces are finalized by their controller (the namespace registry's own Delete).
+  if (strategy.holdDeletion?.(next, ctx.clock.timestamp(now))) return answer(ctx.store.update(strategy.info.resource, next), false);
+  // A deletion already pending without grace (held by finalizers) is not graceful any more.
+  const pendingGrace = current.metadata.deletionTimestamp ? current.metadata.deletionGracePeriodSeconds ?? 0 : undefined;
+  if (grace !== undefined && grace > 0 && pendingGrace !== 0) {
     // Graceful: the kubelet stops the containers and then deletes with grace 0.
-    const deadline = now + grace * 1000;
-    const existing = current.metadata.deletionTimestamp ? Date.parse(current.metadata.deletionTimestamp) : Infinity;
-    if (deadline < existing) {
-      next.metadata.deletionTimestamp = ctx.clock.timestamp(deadline);
-      next.metadata.deletionGracePeriodSeconds = grace;
+    if (pendingGrace !== undefined) {
+      // BeforeDelete: a pending graceful deletion only ever gets shorter; otherwise nothing changes.
+      if (grace >= pendingGrace) return answer(current, false);
+      next.metadata.deletionTimestamp = ctx.clock.timestamp(Date.parse(current.metadata.deletionTimestamp ?? '') - (pendingGrace - grace) * 1000);
+    } else {
+      next.metadata.deletionTimestamp = ctx.clock.timestamp(now + grace * 1000);
     }
+    next.metadata.deletionGracePeriodSeconds = grace;
     // The object stays (with its deletionTimestamp) until a delete with grace 0 arrives.
     return answer(ctx.store.update(strategy.info.resource, next), false);
   }

@@ -46,6 +46,12 @@ export interface ResourceStrategy {
   deleteGracePeriodSeconds?(obj: KubeObject, requested: number | undefined): number | undefined;
   /** Pods answer a delete with the object itself, not a Status. */
   returnDeletedObject?: boolean;
+  /**
+   * Namespaces: a delete marks the object (deletionTimestamp, phase Terminating) and returns
+   * true while `spec.finalizers` must still run, so it is kept for its controller to finalize.
+   * May throw (a namespace that must not be deleted; one already terminating).
+   */
+  holdDeletion?(obj: KubeObject, now: string): boolean;
   /** Server-side printing for `kubectl get` (Table). */
   tableColumns?: TableColumn[];
 }

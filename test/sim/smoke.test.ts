@@ -20,7 +20,7 @@ test('client-node creates, reads, lists and watches a Job', async () => {
   expect(created.metadata?.uid).toBeTruthy();
   const list = await batch.listNamespacedJob({ namespace: 'default' });
   expect(list.items.map((j) => j.metadata?.name)).toEqual(['smoke']);
-  await expect(batch.createNamespacedJob({ namespace: 'default', body: { metadata: { name: 'smoke' }, spec: { template: { spec: { containers: [] } } } } })).rejects.toMatchObject({ code: 409 });
+  await expect(batch.createNamespacedJob({ namespace: 'default', body: { metadata: { name: 'smoke' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } } } })).rejects.toMatchObject({ code: 409 });
   await new Promise((r) => setTimeout(r, 50));
   controller.abort();
   expect(seen).toContain('ADDED smoke');

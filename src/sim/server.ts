@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError, badRequest, methodNotAllowed, pathNotFound } from './api-error.js';
+import { ApiError, badRequest, invalid, methodNotAllowed, pathNotFound } from './api-error.js';
+import { unauthorized } from './authentication.js';
 import type { SimContext } from './context.js';
 import {
   createObject,
@@ -49,7 +50,10 @@ export type SubresourceHandler = (args: {
 /** Answers non-resource paths (discovery, OpenAPI, health); returns false when the path is not its. */
 export type NonResourceHandler = (path: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => boolean;
 
-/** `fieldValidation=Strict|Warn`: returns the unknown/duplicate fields of a request body. */
+/**
+ * `fieldValidation`: returns the unknown/duplicate fields of a request body (`unknown field "spec.foo"`)
+ * and drops them from `body`, as decoding into the typed object does in every mode.
+ */
 export type FieldValidator = (strategy: ResourceStrategy, body: unknown) => string[];
 
 export interface ApiServerOptions {
@@ -61,6 +65,8 @@ export interface ApiServerOptions {
   fieldValidator?: FieldValidator;
   /** Called after a Job create succeeded (audit). */
   onCreated?: (resource: string, obj: KubeObject) => void;
+  /** Authentication: a request it refuses gets `401 Unauthorized` before anything else runs. */
+  authenticate?: (req: IncomingMessage) => boolean;
 }
 
 const groupPrefixes: { prefix: string[]; group: string; version: string }[] = [
@@ -219,6 +225,12 @@ export class ApiServer {
     const attrs = parseResourcePath(method, path, query, this.options.ctx);
     const { log } = this.options;
     const at = Date.now();
+    if (this.options.authenticate && !this.options.authenticate(req)) {
+      const resource = attrs ? (attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource) : path;
+      log.record({ at, verb: attrs?.verb ?? method.toLowerCase(), resource, namespace: attrs?.namespace, name: attrs?.name, status: 401 });
+      sendError(res, unauthorized());
+      return;
+    }
     if (!attrs) {
       log.record({ at, verb: method.toLowerCase(), resource: path, status: 0 });
       for (const handler of this.options.nonResource) if (handler(path, req, res, query)) return;
@@ -287,14 +299,14 @@ export class ApiServer {
             timeoutSeconds,
             bookmarkIntervalMs: ctx.bookmarkIntervalMs,
           },
-          { store: ctx.store, clock: ctx.clock, openWatches: ctx.openWatches, present: (obj) => present(strategy, obj) },
+          { store: ctx.store, clock: ctx.clock, openWatches: ctx.openWatches, present: this.#watchPresenter(strategy, req, query) },
         );
         return;
       }
       case 'create': {
         if (subresource) throw methodNotAllowed();
         const body = await readBody(req);
-        const warnings = this.#fieldValidation(strategy, body, query);
+        const warnings = this.#fieldValidation(strategy, body, query, 'CreateOptions');
         const created = createObject(ctx, strategy, namespace, body, { dryRun: query.getAll('dryRun').includes('All') });
         if (!query.getAll('dryRun').includes('All')) this.options.onCreated?.(attrs.resource, created.body as KubeObject);
         reply({ ...created, headers: { ...created.headers, ...warnings } });
@@ -302,13 +314,17 @@ export class ApiServer {
       }
       case 'update': {
         const body = await readBody(req);
-        const warnings = this.#fieldValidation(strategy, body, query);
+        const warnings = this.#fieldValidation(strategy, body, query, 'UpdateOptions');
         reply({ status: 200, body: updateObject(ctx, strategy, namespace, name!, body, subresource === 'status' ? 'status' : 'main'), headers: warnings });
         return;
       }
       case 'patch': {
         const body = await readBody(req);
-        reply({ status: 200, body: patchObject(ctx, strategy, namespace, name!, req.headers['content-type'] ?? '', body, subresource === 'status' ? 'status' : 'main') });
+        let warnings: Record<string, string> = {};
+        const patched = patchObject(ctx, strategy, namespace, name!, req.headers['content-type'] ?? '', body, subresource === 'status' ? 'status' : 'main', (obj) => {
+          warnings = this.#fieldValidation(strategy, obj, query, 'PatchOptions');
+        });
+        reply({ status: 200, body: patched, headers: warnings });
         return;
       }
       case 'delete': {
@@ -326,15 +342,35 @@ export class ApiServer {
     }
   }
 
-  /** fieldValidation=Strict rejects unknown fields with 400; Warn (the default) answers with Warning headers. */
-  #fieldValidation(strategy: ResourceStrategy, body: unknown, query: URLSearchParams): Record<string, string> {
-    const mode = query.get('fieldValidation') ?? 'Warn';
-    if (mode === 'Ignore' || !this.options.fieldValidator) return {};
+  /** Watch events carry the object, or (`kubectl get -w`) a one-row Table with headers only in the first event. */
+  #watchPresenter(strategy: ResourceStrategy, req: IncomingMessage, query: URLSearchParams): (obj: KubeObject) => unknown {
+    if (!wantsTable(req)) return (obj) => present(strategy, obj);
+    let headersSent = false;
+    return (obj) => {
+      const table = toTable(strategy, [obj], { resourceVersion: obj.metadata.resourceVersion }, this.options.ctx.clock.now(), query.get('includeObject'), headersSent);
+      headersSent = true;
+      return table;
+    };
+  }
+
+  /**
+   * fieldValidation=Strict rejects unknown fields with 400; Warn (the default) answers with one
+   * Warning header value per field; Ignore only drops them. Other values are 422, as
+   * ValidateFieldValidation does.
+   */
+  #fieldValidation(strategy: ResourceStrategy, body: unknown, query: URLSearchParams, options: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): Record<string, string> {
+    const mode = query.get('fieldValidation') ?? '';
+    if (!['', 'Ignore', 'Warn', 'Strict'].includes(mode)) {
+      const info = { group: 'meta.k8s.io', version: 'v1', resource: '', singular: '', kind: options, namespaced: false, verbs: [] };
+      throw invalid(info, '', [{ field: 'fieldValidation', type: 'FieldValueNotSupported', value: mode, detail: 'supported values: "", "Ignore", "Strict", "Warn"' }]);
+    }
+    if (!this.options.fieldValidator) return {};
     const problems = this.options.fieldValidator(strategy, body);
-    if (problems.length === 0) return {};
+    if (problems.length === 0 || mode === 'Ignore') return {};
     if (mode === 'Strict') {
       throw badRequest(`strict decoding error: ${problems.join(', ')}`);
     }
-    return { Warning: problems.map((p) => `299 - "${p}"`).join(', ') };
+    // The warning text is a quoted-string (RFC 7234): its own quotes are escaped.
+    return { Warning: problems.map((p) => `299 - ${JSON.stringify(p)}`).join(', ') };
   }
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { demoCommand } from './demo-command.js';
+import { simCommand } from './sim-command.js';
+
+// ../../package.json from both src/cli (tsx) and dist/cli (installed).
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('k8s-jobs')
+  .description('Run your application’s work as Kubernetes Jobs; ships a simulated Kubernetes cluster.')
+  .version(version)
+  .addCommand(simCommand())
+  .addCommand(demoCommand())
+  .showHelpAfterError();
+
+await program.parseAsync(process.argv);

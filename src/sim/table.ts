@@ -36,14 +36,17 @@ export const ageColumn: TableColumn = {
   cell: (obj, now) => humanDuration(now - Date.parse(obj.metadata.creationTimestamp)),
 };
 
-/** A `meta.k8s.io/v1 Table`, what kubectl asks for with `Accept: …;as=Table;…`. */
-export function toTable(strategy: ResourceStrategy, objects: KubeObject[], listMeta: Record<string, unknown>, now: number, includeObject: string | null): unknown {
+/**
+ * A `meta.k8s.io/v1 Table`, what kubectl asks for with `Accept: …;as=Table;…`. `noHeaders` leaves
+ * `columnDefinitions` null, as the apiserver does for every watch event after the first.
+ */
+export function toTable(strategy: ResourceStrategy, objects: KubeObject[], listMeta: Record<string, unknown>, now: number, includeObject: string | null, noHeaders = false): unknown {
   const columns = strategy.tableColumns ?? [nameColumn, ageColumn];
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: listMeta,
-    columnDefinitions: columns.map(({ name, type, format, description, priority }) => ({ name, type, format: format ?? '', description, priority })),
+    columnDefinitions: noHeaders ? null : columns.map(({ name, type, format, description, priority }) => ({ name, type, format: format ?? '', description, priority })),
     rows: objects.map((obj) => ({
       cells: columns.map((c) => c.cell(obj, now)),
       object:

@@ -31,8 +31,8 @@ export interface WatchContext {
   store: ObjectStore;
   clock: SimClock;
   openWatches: Set<OpenWatch>;
-  /** Serializes an object the way GETs do (kind/apiVersion filled in). */
-  present(obj: KubeObject): KubeObject;
+  /** Serializes an object the way GETs do (kind/apiVersion filled in), or as a one-row Table. */
+  present(obj: KubeObject): unknown;
 }
 
 /**

@@ -1,14 +1,102 @@
+import type { ContainerLog } from './container-logs.js';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
+import type { ImagePattern } from './image-puller.js';
+import { NodeAgent } from './node-agent.js';
+import { defaultNodeLabels } from './node-affinity.js';
+import { resourceAmount, type ResourceAmounts } from './pod-resources.js';
+import { processRuntime } from './runtime-process.js';
+import { defaultScript, scriptedRuntime, type ContainerScript } from './runtime-scripted.js';
+import { Scheduler } from './scheduler.js';
 
-export interface KubeletOptions {
-  /** `process` runs containers as local child processes; `scripted` asks `script`. @default 'process' */
-  runtime?: 'process' | 'scripted';
+/** The simulated node's capacity (also its allocatable: nothing is reserved for the system). */
+export interface NodeCapacity {
+  /** Cores, or a quantity (`'8'`, `'500m'`). @default '8' */
+  cpu?: string | number;
+  /** A quantity (`'32Gi'`). @default '32Gi' */
+  memory?: string | number;
+  /** @default '100Gi' */
+  'ephemeral-storage'?: string | number;
+  /** Pods the node runs at once. @default 110 */
+  pods?: number;
+  /** Extended resources (`nvidia.com/gpu: 2`); requests of resources the node lacks never fit. */
+  [resource: string]: string | number | undefined;
 }
 
-export interface Kubelet extends Controller {}
+/** The node, scheduler, image pulls and container runtime of the simulated cluster. */
+export interface KubeletOptions {
+  /**
+   * false = no scheduler or kubelet at all: pods stay unscheduled and Pending, so tests can play
+   * the kubelet through the API (`/status` patches), as controller tests against a real apiserver do.
+   * @default true
+   */
+  enabled?: boolean;
+  /** `process` runs containers as local child processes; `scripted` asks `script`. @default 'process' */
+  runtime?: 'process' | 'scripted';
+  /** What each scripted container does. @default defaultScript (the `sim.k8s-jobs.io/behaviour` annotation, else instant success) */
+  script?: ContainerScript;
+  /** @default 'sim-node' */
+  nodeName?: string;
+  /** Node labels, added to the well-known ones (`kubernetes.io/hostname`, `kubernetes.io/os`, `kubernetes.io/arch`...). */
+  nodeLabels?: Record<string, string>;
+  /** @default 8 CPU, 32Gi memory, 100Gi ephemeral storage, 110 pods */
+  capacity?: NodeCapacity;
+  /** Image references whose registry answers NotFound (substring or RegExp). @default ['does-not-exist'] */
+  unpullableImages?: ImagePattern[];
+  /** Image references whose registry answers 429 Too Many Requests (transient, retried with back-off). @default [] */
+  throttledImages?: ImagePattern[];
+  /** How long an image pull takes, in cluster ms (scaled). @default 1000 */
+  pullLatencyMs?: number;
+  /** Pod sandbox creation and each container's create+start, in cluster ms (scaled). @default 500 */
+  startLatencyMs?: number;
+}
 
-/** Scheduler + kubelet + container runtime of one simulated node. TODO(kubelet helper). */
-export function startKubelet(_ctx: SimContext, _options: KubeletOptions = {}): Kubelet {
-  return { stop() {} };
+/** The running node. */
+export interface Kubelet extends Controller {
+  /** The node's name; undefined when the kubelet is disabled (there is no node). */
+  readonly nodeName: string | undefined;
+  /** The log of container instance `containerID` (`containerd://…`) of pod `uid`, while the pod exists. */
+  containerLog(uid: string, containerID: string): ContainerLog | undefined;
+}
+
+const defaultCapacity = { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: 110 } as const;
+
+function allocatableOf(capacity: NodeCapacity = {}): ResourceAmounts {
+  const merged: Record<string, string | number | undefined> = { ...defaultCapacity, ...capacity };
+  const out: ResourceAmounts = {};
+  for (const [name, quantity] of Object.entries(merged)) {
+    if (quantity === undefined) continue;
+    out[name] = name === 'pods' ? Number(quantity) : resourceAmount(name, quantity);
+  }
+  return out;
+}
+
+/**
+ * Starts the simulated node: kube-scheduler binding pending pods to it, and a kubelet running
+ * them with the chosen container runtime. With `enabled: false` nothing runs.
+ */
+export function startKubelet(ctx: SimContext, options: KubeletOptions = {}): Kubelet {
+  if (options.enabled === false) return { nodeName: undefined, containerLog: () => undefined, stop() {} };
+  const nodeName = options.nodeName ?? 'sim-node';
+  const allocatable = allocatableOf(options.capacity);
+  const scheduler = new Scheduler(ctx, { nodeName, allocatable, labels: { ...defaultNodeLabels(nodeName), ...options.nodeLabels } });
+  const runtime = options.runtime === 'scripted' ? scriptedRuntime(ctx.clock, options.script ?? defaultScript) : processRuntime();
+  const agent = new NodeAgent(ctx, {
+    nodeName,
+    hostIP: '172.18.0.2',
+    runtime,
+    unpullableImages: options.unpullableImages ?? ['does-not-exist'],
+    throttledImages: options.throttledImages ?? [],
+    pullLatencyMs: options.pullLatencyMs ?? 1000,
+    startLatencyMs: options.startLatencyMs ?? 500,
+    allocatable: { cpu: (allocatable['cpu'] ?? 0) / 1000, memory: allocatable['memory'] ?? 0, 'ephemeral-storage': allocatable['ephemeral-storage'] ?? 0 },
+  });
+  return {
+    nodeName,
+    containerLog: (uid, containerID) => agent.log(uid, containerID),
+    async stop() {
+      scheduler.stop();
+      await agent.stop();
+    },
+  };
 }

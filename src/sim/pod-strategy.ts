@@ -1,3 +1,6 @@
+import { podQosClass } from './pod-resources.js';
+import { admitPod, defaultPod, validatePod, validatePodUpdate } from './pod-rules.js';
+import { podColumns } from './printers.js';
 import type { ResourceStrategy } from './strategy.js';
 
 /** core/v1 Pods: graceful deletion, selectable fields, status only through /status. */
@@ -38,20 +41,33 @@ export const podStrategy: ResourceStrategy = {
     'status.nominatedNodeName': String(obj.status?.nominatedNodeName ?? ''),
   }),
   prepareForCreate(obj) {
-    obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+    defaultPod(obj);
+    admitPod(obj);
+    // Pods carry no metadata.generation before PodObservedGenerationTracking (1.33).
+    delete obj.metadata.generation;
+    // The API server computes the QoS class once, on create (podStrategy.PrepareForCreate).
+    obj.status = { phase: 'Pending', qosClass: podQosClass(obj) };
   },
+  validateCreate: (obj) => validatePod(obj),
   prepareForUpdate(obj, old) {
+    defaultPod(obj);
     obj.status = old.status;
   },
+  validateUpdate: (obj, old) => validatePodUpdate(obj, old),
   prepareForStatusUpdate(obj, old) {
+    // podStatusStrategy's reset fields: the spec, and owner references (old kubelets corrupted them).
     obj.spec = old.spec;
+    obj.metadata.ownerReferences = old.metadata.ownerReferences;
   },
   defaultPropagation: 'Background',
-  // Pods are deleted gracefully unless unscheduled or already finished (pod strategy CheckGracefulDelete).
+  // podStrategy.CheckGracefulDelete: the requested period, else the pod's; immediate when the pod
+  // never reached a node or already finished; a negative period means 1 s.
   deleteGracePeriodSeconds(obj, requested) {
     if (!obj.spec?.nodeName) return 0;
     if (obj.status?.phase === 'Succeeded' || obj.status?.phase === 'Failed') return 0;
-    return requested ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
+    const period = requested ?? obj.spec?.terminationGracePeriodSeconds ?? 0;
+    return period < 0 ? 1 : period;
   },
   returnDeletedObject: true,
+  tableColumns: podColumns,
 };

@@ -14,7 +14,7 @@ const marker = /<!-- example: (\S+) -->\n```ts\n([\s\S]*?)```/g;
 
 /** The file as the README shows it: without its leading doc comment, importing the package. */
 function asShownInReadme(source: string): string {
-  return source.replace(/^\/\*\*[\s\S]*?\*\/\n/, '').replaceAll("from '../src/sim/index.js'", "from 'k8s-jobs/sim'");
+  return source.replace(/^\/\*\*[\s\S]*?\*\/\n/, '').replaceAll("from '../src/sim/index.js'", "from 'k8s-jobs/sim'").replaceAll("from '../src/index.js'", "from 'k8s-jobs'");
 }
 
 function runExample(path: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -31,7 +31,8 @@ describe('README.md', async () => {
   const examples = [...readme.matchAll(marker)].map(([, path, code]) => ({ path: path ?? '', code: code ?? '' }));
 
   test('every TypeScript block is an example file, shown as it is', async () => {
-    expect(examples.map((e) => e.path)).toEqual(['examples/sim-basic.ts', 'examples/sim-faults.ts']);
+    // examples/basic.ts needs a cluster: test/engine/basic-example.test.ts runs it against the sim.
+    expect(examples.map((e) => e.path)).toEqual(['examples/basic.ts', 'examples/sim-basic.ts', 'examples/sim-faults.ts']);
     expect(readme.match(/```ts\n/g)).toHaveLength(examples.length);
     for (const { path, code } of examples) {
       expect(code, `README block for ${path}`).toBe(asShownInReadme(await readFile(join(repoRoot, path), 'utf8')));

@@ -4,15 +4,19 @@
  *
  * To add a section, write a module returning `BenchRow[]` and list it in `sections`.
  */
+import { runEngineBench } from './engine.js';
 import { round, type BenchRow, type BenchSection } from './section.js';
 import { runSimFanoutBench } from './sim-fanout.js';
 import { runSimThroughputBench } from './sim-throughput.js';
+import { runBootBench } from './boot.js';
 import { runStoreBench } from './store.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
   { name: 'sim:fanout', run: runSimFanoutBench },
   { name: 'store', run: () => runStoreBench() },
+  { name: 'store:boot', run: () => runBootBench() },
+  { name: 'engine', run: () => runEngineBench() },
 ];
 
 /** Peak resident set size of this process so far (`resourceUsage().maxRSS` is in KiB). */

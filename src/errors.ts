@@ -141,3 +141,20 @@ export class StoreError extends K8sJobsError {
     super(`${message} (store: ${location})`, options);
   }
 }
+
+/**
+ * Another runner holds the store (its lock row has a fresh heartbeat): two runners on one store
+ * would both run its queue. `code` is `'STORE'`; branch on `instanceof StoreLockedError`.
+ */
+export class StoreLockedError extends StoreError {
+  constructor(
+    location: string,
+    /** Who holds the lock (`host:pid:random`). */
+    readonly owner: string,
+    /** ISO 8601 time of the holder's latest heartbeat. */
+    readonly heartbeatAt: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the store is in use by another runner (${owner}, last heartbeat ${heartbeatAt}); stop it first, or wait until its lock is stale`, location, options);
+  }
+}

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { createRunner, type Runner, type ShutdownMode } from './runner/runner.js';
+export { createRunner, type Runner, type RunnerEvent, type ShutdownMode } from './runner/runner.js';
 export type { RunnerOptions } from './runner/options.js';
 export type { StuckPolicy } from './machines/task/contract.js';
 export type { TaskFailure, TaskOutcome, TaskRecord, TaskState, Transition } from './types.js';
@@ -19,6 +19,7 @@ export {
   QueueFullError,
   RunnerClosedError,
   StoreError,
+  StoreLockedError,
   TaskNotFoundError,
   ValidationError,
   type K8sJobsErrorCode,

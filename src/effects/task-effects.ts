@@ -16,7 +16,9 @@ import type {
 import type { LogSnapshot, TaskStore } from '../store/contract.js';
 import type { JobsGateway } from './jobs-gateway.js';
 import type { JobWatcher } from './job-watcher.js';
+import { jobNameLabels } from './labels.js';
 import { lastLines, type PodLog } from './logs.js';
+import { toPodView } from './views.js';
 import { fullJitterMs } from './retry.js';
 import { maxTimerMs, sleep as realSleep, type Sleep } from './sleep.js';
 
@@ -47,6 +49,16 @@ export interface TaskEffectsOptions {
 }
 
 const benignWaiting = new Set(['ContainerCreating', 'PodInitializing']);
+
+/**
+ * The Job has failed while its pods look unfinished (or unseen) in the watch cache. The Job
+ * controller fails a Job only after its pods ended (or, for a deadline, while it kills them), so
+ * this is mostly a Pods stream behind the Jobs stream.
+ */
+function podsLag(observation: ClusterObservation): boolean {
+  const failed = (observation.job?.conditions ?? []).some((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True');
+  return failed && (observation.pods.length === 0 || observation.pods.some((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed'));
+}
 
 /**
  * What looks wrong in an observation (a failed condition, a stuck or failed container, an
@@ -134,22 +146,38 @@ export function createTaskEffects(options: TaskEffectsOptions) {
       fetching = true;
       pending = observation;
       const timeout = AbortSignal.timeout(eventsTimeoutMs);
-      watcher
-        .events(input.jobName, AbortSignal.any([abort.signal, timeout]))
-        .then(
-          (fetched) => {
-            events = fetched;
-          },
-          (error: unknown) => {
-            if (!abort.signal.aborted) report(error, { taskId: input.taskId, effect: 'observeJob (events)' });
-          },
-        )
-        .finally(() => {
-          fetching = false;
-          const next = pending;
-          pending = undefined;
-          if (next && !abort.signal.aborted) onObservation(next);
-        });
+      const fetchSignal = AbortSignal.any([abort.signal, timeout]);
+      let freshPods: ClusterObservation['pods'] | undefined;
+      const fetchedEvents = watcher.events(input.jobName, fetchSignal).then(
+        (fetched) => {
+          events = fetched;
+        },
+        (error: unknown) => {
+          if (!abort.signal.aborted) report(error, { taskId: input.taskId, effect: 'observeJob (events)' });
+        },
+      );
+      // Jobs and Pods come on separate watches: after a reconnect or relist the Pods stream can lag,
+      // so a Job already Failed shows pods still running. The failure needs their exit code: read them.
+      const fetchedPods = podsLag(observation)
+        ? gateway.listPods(fetchSignal, `${jobNameLabels[0]}=${input.jobName}`).then(
+            (list) => {
+              freshPods = list.items.map(toPodView).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+            },
+            (error: unknown) => {
+              if (!abort.signal.aborted) report(error, { taskId: input.taskId, effect: 'observeJob (pods)' });
+            },
+          )
+        : undefined;
+      void Promise.all([fetchedEvents, fetchedPods]).finally(() => {
+        fetching = false;
+        const refreshed = pending !== undefined && freshPods !== undefined && podsLag(pending);
+        const next = refreshed && pending ? { ...pending, pods: freshPods ?? pending.pods } : pending;
+        pending = undefined;
+        if (!next || abort.signal.aborted) return;
+        // The fresh pods add exit marks to the trouble: it is the one just fetched for, not a new one.
+        if (refreshed) signature = troubleSignature(next);
+        onObservation(next);
+      });
     };
     const unsubscribe = watcher.observe(input.jobName, onObservation);
     return () => {

@@ -42,6 +42,16 @@ export interface RunnerOptions {
   retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   /** The shared watch. @default { timeoutSeconds: 300, stallGraceMs: 30000 } */
   watch?: { timeoutSeconds?: number; stallGraceMs?: number };
+  /**
+   * What `createRunner` does with an orphan: a Job carrying our label
+   * (`app.kubernetes.io/managed-by=k8s-jobs`) in the runner's namespace for which the store has no
+   * task at all (e.g. the store file was replaced, or another runner shares the namespace with
+   * another store). Every orphan is reported on `runner.events$` (`{ kind: 'orphanJob', name, uid }`);
+   * `'delete'` then deletes it (with the cleanup propagation policy). Jobs of tasks the store still
+   * knows (kept by `cleanup.keepJobs`, or whose cleanup failed) are not orphans.
+   * @default 'report'
+   */
+  orphans?: 'report' | 'delete';
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -67,6 +77,7 @@ const optionsSchema = z.strictObject({
   rateLimit: z.strictObject({ qps: z.number().positive().max(100_000).default(20), burst: positiveInt(100_000).default(30) }).prefault({}),
   retry: z.strictObject({ maxAttempts: positiveInt(100).default(8), baseDelayMs: nonNegativeMs.default(200), maxDelayMs: nonNegativeMs.default(30_000) }).prefault({}),
   watch: z.strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) }).prefault({}),
+  orphans: z.enum(['report', 'delete']).default('report'),
 });
 
 /** Options with every default filled in. */

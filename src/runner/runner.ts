@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { Subject, type Observable } from 'rxjs';
+import { defer, from, merge, Subject, type Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { fingerprintSpec } from '../effects/fingerprint.js';
 import { jobNameFor } from '../effects/job-name.js';
@@ -11,16 +11,27 @@ import { DuplicateTaskError, QueueFullError, RunnerClosedError, TaskNotFoundErro
 import type { TaskConfig, TaskMachineInput } from '../machines/task/contract.js';
 import { toTaskRecord } from '../machines/task/record.js';
 import { taskMachine } from '../machines/task/task-machine.js';
+import { taskSystemId } from '../machines/supervisor/contract.js';
 import { supervisorMachine } from '../machines/supervisor/supervisor-machine.js';
 import type { TaskStore } from '../store/contract.js';
 import { openTaskStore } from '../store/open-store.js';
+import { newLockOwner } from '../store/store-lock.js';
 import type { TaskRecord, TaskState, Transition } from '../types.js';
 import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './options.js';
+import { planBoot, type OrphanJob } from './boot-plan.js';
 import { createTaskObserver } from './task-observer.js';
 import { TaskJournal } from './task-journal.js';
 import { TaskRegistry } from './task-registry.js';
+
+/** Something the runner reports besides transitions. */
+export type RunnerEvent =
+  /**
+   * At start, a Job of ours (by label) that no stored task accounts for; `action` says what the
+   * runner did with it (the `orphans` option).
+   */
+  { kind: 'orphanJob'; name: string; uid: string; taskId?: string; action: 'reported' | 'deleted'; /** Why `'delete'` failed. */ error?: string };
 
 /** How `shutdown` treats tasks that are running. */
 export type ShutdownMode = 'detach' | 'drain' | 'cancel';
@@ -45,6 +56,11 @@ export interface Runner {
   shutdown(options?: { mode?: ShutdownMode }): Promise<void>;
   /** Every transition of every task (hot; completes on shutdown). */
   readonly transitions$: Observable<Transition>;
+  /**
+   * Reports such as orphan Jobs found at start. Every subscriber first receives what the start
+   * reported (it happened before `createRunner` resolved), then live events; completes on shutdown.
+   */
+  readonly events$: Observable<RunnerEvent>;
   /** The namespace the runner's Jobs live in. */
   readonly namespace: string;
 }
@@ -64,13 +80,22 @@ export interface Runner {
 export async function createRunner(options: RunnerOptions = {}): Promise<Runner> {
   const resolved = resolveRunnerOptions(options);
   const kubeConfig = resolved.kubeConfig ?? loadDefaultKubeConfig();
-  const store = await openTaskStore(resolved.store);
+  const store = await openTaskStore(resolved.store, { lock: { owner: newLockOwner() } });
+  let runner: TaskRunner;
   try {
-    const runner = new TaskRunner(resolved, kubeConfig, store);
+    runner = new TaskRunner(resolved, kubeConfig, store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  try {
     await runner.start();
     return runner;
   } catch (err) {
-    await store.close();
+    // The watch or the supervisor may be running already: stop them too (this closes the store).
+    await runner.shutdown().catch((stopErr: unknown) => {
+      throw new AggregateError([err, stopErr], 'createRunner failed, and so did stopping what it had started', { cause: err });
+    });
     throw err;
   }
 }
@@ -84,6 +109,11 @@ function loadDefaultKubeConfig(): KubeConfig {
 class TaskRunner implements Runner {
   readonly #transitions = new Subject<Transition>();
   readonly transitions$ = this.#transitions.asObservable();
+  readonly #events = new Subject<RunnerEvent>();
+  readonly #bootEvents: RunnerEvent[] = [];
+  readonly events$ = defer(() => merge(from([...this.#bootEvents]), this.#events));
+  /** Next enqueue sequence number (FIFO within a priority, across restarts). */
+  #nextSeq = 0;
   readonly namespace: string;
   readonly #registry = new TaskRegistry();
   readonly #journal: TaskJournal;
@@ -116,7 +146,17 @@ class TaskRunner implements Runner {
     this.#taskConfig = { stuck: options.stuck, clientTimeoutGraceMs: options.clientTimeoutGraceMs, keepJobs: options.cleanup.keepJobs };
   }
 
+  /**
+   * Reconciles the store with the cluster, then starts the supervisor: stored tasks resume in their
+   * state (see `boot-plan.ts`), orphans are reported (and deleted if configured). Nothing new is
+   * accepted before this resolves.
+   */
   async start(): Promise<void> {
+    const open = await this.store.listOpenTasks();
+    const { items: jobs } = await this.#gateway.listJobs();
+    const plan = planBoot(open, jobs, this.#taskConfig);
+    this.#nextSeq = plan.nextSeq;
+    for (const record of plan.records) this.#registry.update(record);
     await this.#watcher.start();
     const effects = createTaskEffects({
       gateway: this.#gateway,
@@ -130,9 +170,9 @@ class TaskRunner implements Runner {
       toRecord: toTaskRecord,
       current: (id) => this.#registry.get(id),
       now: Date.now,
-      onChange: ({ record, transition }) => {
+      onChange: ({ record, context, transition }) => {
         this.#registry.update(record);
-        void this.#journal.write(record, transition).catch(() => undefined);
+        void this.#journal.write(record, transition, { context }).catch(() => undefined);
         if (transition) this.#transitions.next(transition);
       },
     });
@@ -147,6 +187,28 @@ class TaskRunner implements Runner {
     supervisor.subscribe({ error: (err) => void this.#fail(err) });
     this.#supervisor = supervisor;
     supervisor.start();
+    for (const { input, priority } of plan.resumes) supervisor.send({ type: 'RESUME', task: input, priority });
+    for (const id of plan.vanished) supervisor.system.get(taskSystemId(id))?.send({ type: 'CLUSTER.OBSERVED', observation: { job: null, pods: [], at: Date.now() } });
+    for (const orphan of plan.orphanCandidates) await this.#handleOrphan(orphan);
+  }
+
+  /** A Job of ours with no open task: an orphan unless the store still has its task's record. */
+  async #handleOrphan(orphan: OrphanJob): Promise<void> {
+    if (orphan.taskId !== undefined && (await this.store.getTask(orphan.taskId))) return;
+    let action: 'reported' | 'deleted' = 'reported';
+    let error: string | undefined;
+    if (this.options.orphans === 'delete') {
+      try {
+        await this.#gateway.deleteJob(orphan.name, { uid: orphan.uid });
+        action = 'deleted';
+      } catch (err) {
+        // Not fatal: the orphan is reported with why it is still there.
+        error = err instanceof Error ? err.message : String(err);
+      }
+    }
+    const event: RunnerEvent = { kind: 'orphanJob', ...orphan, action, ...(error !== undefined ? { error } : {}) };
+    this.#bootEvents.push(event);
+    this.#events.next(event);
   }
 
   #ensureOpen(operation: string): void {
@@ -172,7 +234,7 @@ class TaskRunner implements Runner {
       try {
         const record: TaskRecord = { id: spec.id, spec, state: 'queued', jobName: jobNameFor(spec.id), createdAt: new Date().toISOString() };
         const transition: Transition = { taskId: spec.id, from: null, to: 'queued', event: 'ADD', at: record.createdAt };
-        await this.#journal.write(record, transition);
+        await this.#journal.write(record, transition, { queue: { priority: spec.priority ?? 0, seq: this.#nextSeq++ } });
         this.#ensureOpen('addTask');
         this.#registry.update(record);
         this.#transitions.next(transition);
@@ -261,6 +323,7 @@ class TaskRunner implements Runner {
     await step(() => this.store.close());
     this.#registry.rejectWaiters(reason);
     this.#transitions.complete();
+    this.#events.complete();
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -1,4 +1,4 @@
-import type { TaskStore } from '../store/contract.js';
+import type { SaveExtras, TaskStore } from '../store/contract.js';
 import type { TaskRecord, Transition } from '../types.js';
 
 /**
@@ -19,8 +19,8 @@ export class TaskJournal {
   ) {}
 
   /** Queues the record (and transition) for the store; resolves once durable. */
-  write(record: TaskRecord, transition?: Transition): Promise<void> {
-    const write = this.store.saveTask(record, transition);
+  write(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void> {
+    const write = this.store.saveTask(record, transition, extras);
     this.#inFlight.set(record.id, write);
     // This handler also marks the rejection as handled; awaiting callers still see it.
     write.then(

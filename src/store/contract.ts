@@ -3,6 +3,7 @@
  * (`keyv-task-store.ts`); `@keyv/sqlite` on a local file by default.
  */
 import type { TaskRecord, Transition } from '../types.js';
+import type { OpenEntry } from './layout.js';
 
 /** A capped copy of a task's logs. */
 export interface LogSnapshot {
@@ -20,13 +21,29 @@ export interface LogSnapshot {
   container?: string;
 }
 
+/** What a save carries besides the record and transition. */
+export interface SaveExtras {
+  /** The task machine's context (plain JSON), stored with the record for restarts. */
+  context?: Record<string, unknown>;
+  /** The task's queue position: given on its first save, it enters the open-task index. */
+  queue?: OpenEntry;
+}
+
+/** A task that is not `deleted`, as a restart reads it. */
+export interface OpenTask extends OpenEntry {
+  record: TaskRecord;
+  context?: Record<string, unknown>;
+}
+
 export interface TaskStore {
   /**
    * Stores the task's record and, if given, appends the transition to its history. Resolves once
    * both are durable. Writes for one task are applied in call order (an older record never
-   * overwrites a newer one).
+   * overwrites a newer one). A `deleted` record leaves the open-task index in the same batch.
    */
-  saveTask(record: TaskRecord, transition?: Transition): Promise<void>;
+  saveTask(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void>;
+  /** Every task that is not `deleted`, ordered by (priority desc, seq asc). */
+  listOpenTasks(): Promise<OpenTask[]>;
   getTask(id: string): Promise<TaskRecord | undefined>;
   /** The task's transitions, oldest first. */
   getTransitions(id: string): Promise<Transition[]>;

@@ -5,10 +5,14 @@
  * the adapter directly (its errors propagate) and are decoded with the instance's own
  * deserializer; writes check every result Keyv returns.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import KeyvSqlite from '@keyv/sqlite';
 import type Keyv from 'keyv';
 import { keyvValueSerializer } from './keyv-serialize.js';
 import { upsertRows } from './sqlite-upsert.js';
+
+/** A batch value that deletes its key (in the same transaction as the batch's upserts, on SQLite). */
+export const removal: unique symbol = Symbol('k8s-jobs.store.removal');
 
 /** How a batch reaches the adapter. */
 export type BatchMode = 'sqlite-transaction' | 'set-many';
@@ -18,9 +22,37 @@ export interface KeyvAccess {
   readonly mode: BatchMode;
   /** The stored value (what was passed to `write`), or `undefined`. */
   read(key: string): Promise<unknown>;
-  /** Writes every entry; with `sqlite-transaction`, atomically. Rejects if any write failed. */
+  /** The stored values of `keys` (absent ones are left out). */
+  readMany(keys: readonly string[]): Promise<Map<string, unknown>>;
+  /**
+   * Every `[key, value]` whose key starts with `prefix`, ordered by key: SQLite answers with one
+   * range query, a `Map` is iterated, other adapters go through Keyv's iterator.
+   */
+  scan(prefix: string): Promise<Array<[key: string, value: unknown]>>;
+  /**
+   * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction`,
+   * atomically. Rejects if any write failed.
+   */
   write(entries: ReadonlyArray<readonly [key: string, value: unknown]>): Promise<void>;
 }
+
+/**
+ * Retries of a batch that failed with `SQLITE_BUSY` (each attempt first waits the connection's busy
+ * timeout): capped exponential back-off, about 5 s of pauses in all before the failure is final.
+ */
+export const busyRetry = { attempts: 8, baseMs: 25, maxMs: 2000 } as const;
+
+/** Whether `err` (or what it wraps) is SQLite's "database is locked". */
+function isBusy(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if ((e as NodeJS.ErrnoException).code === 'SQLITE_BUSY') return true;
+    if (e instanceof AggregateError && e.errors.some(isBusy)) return true;
+  }
+  return false;
+}
+
+/** Keys per `IN (…)` list of a SQLite read (bound parameters stay far below SQLite's limit). */
+const keysPerRead = 500;
 
 /** Wraps `keyv`; `@keyv/sqlite` adapters get one multi-row transaction per batch, others `setMany`. */
 export function createKeyvAccess(keyv: Keyv): KeyvAccess {
@@ -35,22 +67,54 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
     return `${namespace}:${key}`;
   };
 
-  const read = async (key: string): Promise<unknown> => {
-    const raw: unknown = await (keyv.store as { get(key: string): unknown }).get(prefixed(key));
+  const read = async (key: string): Promise<unknown> => decode(await (keyv.store as { get(key: string): unknown }).get(prefixed(key)));
+
+  const decode = async (raw: unknown): Promise<unknown> => {
     if (raw === undefined || raw === null) return undefined;
     const data = typeof raw === 'string' || keyv.opts.compression ? await keyv.deserializeData(raw as string) : (raw as { value?: unknown });
     return data?.value;
   };
+  const unprefixed = (key: string): string => (keyv.useKeyPrefix && keyv.namespace && key.startsWith(`${keyv.namespace}:`) ? key.slice(keyv.namespace.length + 1) : key);
 
   if (sqlite) {
     // The value format Keyv's own `set` produces: `{ value }` through its serializer.
     const serialize = keyvValueSerializer(keyv);
+    const table = sqlite.opts.table ?? 'keyv';
+    const rowsToEntries = async (rows: unknown): Promise<Array<[string, unknown]>> =>
+      Promise.all((rows as Array<{ key: string; value: string }>).map(async (row): Promise<[string, unknown]> => [unprefixed(row.key), await decode(row.value)]));
     return {
       mode: 'sqlite-transaction',
       read,
+      async readMany(keys) {
+        const found = new Map<string, unknown>();
+        for (let start = 0; start < keys.length; start += keysPerRead) {
+          const chunk = keys.slice(start, start + keysPerRead).map(prefixed);
+          const rows = await sqlite.query(`SELECT key, value FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, chunk);
+          for (const [key, value] of await rowsToEntries(rows)) if (value !== undefined) found.set(key, value);
+        }
+        return found;
+      },
+      async scan(prefix) {
+        const from = prefixed(prefix);
+        // Keys are compared as text: every key with the prefix sorts in [prefix, prefix with its last character + 1).
+        const to = from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1);
+        return rowsToEntries(await sqlite.query(`SELECT key, value FROM ${table} WHERE key >= ? AND key < ? ORDER BY key`, [from, to]));
+      },
       async write(entries) {
-        const rows = await Promise.all(entries.map(async ([key, value]): Promise<[string, string]> => [prefixed(key), await serialize(value)]));
-        await upsertRows(sqlite, rows);
+        const upserts = entries.filter(([, value]) => value !== removal);
+        const deletes = entries.filter(([, value]) => value === removal).map(([key]) => prefixed(key));
+        const rows = await Promise.all(upserts.map(async ([key, value]): Promise<[string, string]> => [prefixed(key), await serialize(value)]));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await upsertRows(sqlite, rows, deletes);
+            return;
+          } catch (err) {
+            // Another connection kept the write lock past the busy timeout: the batch was rolled
+            // back whole, so writing it again is safe.
+            if (!isBusy(err) || attempt >= busyRetry.attempts) throw err;
+            await delay(Math.min(busyRetry.baseMs * 2 ** (attempt - 1), busyRetry.maxMs));
+          }
+        }
       },
     };
   }
@@ -58,7 +122,32 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
   return {
     mode: 'set-many',
     read,
-    async write(entries) {
+    async readMany(keys) {
+      const found = new Map<string, unknown>();
+      for (const key of keys) {
+        const value = await read(key);
+        if (value !== undefined) found.set(key, value);
+      }
+      return found;
+    },
+    async scan(prefix) {
+      const entries: Array<[string, unknown]> = [];
+      if (store instanceof Map) {
+        const from = prefixed(prefix);
+        for (const [key, raw] of store as Map<string, unknown>) if (typeof key === 'string' && key.startsWith(from)) entries.push([unprefixed(key), await decode(raw)]);
+      } else if (keyv.iterator) {
+        // Keyv's iterator yields keys without the namespace and values already decoded.
+        for await (const [key, value] of keyv.iterator(keyv.namespace) as AsyncGenerator<[string, unknown]>) if (key.startsWith(prefix)) entries.push([key, value]);
+      } else {
+        throw new Error('the Keyv adapter can neither be iterated nor range-scanned: k8s-jobs cannot find the open tasks in it');
+      }
+      return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    },
+    async write(allEntries) {
+      const deletes = allEntries.filter(([, value]) => value === removal).map(([key]) => key);
+      const entries = allEntries.filter(([, value]) => value !== removal);
+      // `false` only says some key was absent already; a failing adapter throws or emits `error`.
+      if (deletes.length > 0) await keyv.deleteMany(deletes);
       // With `throwOnErrors` off, Keyv reports a failed write only as `false` plus an `error` event:
       // collect the events so the failure keeps its cause.
       const errors: unknown[] = [];

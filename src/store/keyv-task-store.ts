@@ -14,13 +14,14 @@ import type Keyv from 'keyv';
 import { StoreError } from '../errors.js';
 import type { TaskRecord, Transition } from '../types.js';
 import { BoundedCache } from './bounded-cache.js';
-import type { LogSnapshot, TaskStore } from './contract.js';
+import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
 import { GroupCommit } from './group-commit.js';
-import { createKeyvAccess, type BatchMode, type KeyvAccess } from './keyv-access.js';
-import { storeSchemaVersion, taskKey, transitionsKey, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
+import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
+import { openKey, openPrefix, storeSchemaVersion, taskKey, transitionsKey, type OpenEntry, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
 import { messageOf } from './message-of.js';
 import { ensureSchema } from './schema.js';
+import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
 
 /** How a {@link KeyvTaskStore} is set up. */
 export interface KeyvTaskStoreOptions {
@@ -32,6 +33,11 @@ export interface KeyvTaskStoreOptions {
   now?: () => number;
   /** Tasks whose transition history is kept in memory. @default 10000 */
   historyCacheSize?: number;
+  /**
+   * Take the store's owner lock (`store-lock.ts`) as `owner`, renew it while open, release it on
+   * `close()`. Runners do; tools that only read or seed a store do not.
+   */
+  lock?: LockOptions & { owner: string };
 }
 
 /**
@@ -49,6 +55,7 @@ export class KeyvTaskStore implements TaskStore {
   /** Per task, the promise its next save must wait for while an earlier one reads its history. */
   readonly #gates = new Map<string, Promise<void>>();
   readonly #now: () => number;
+  #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -65,8 +72,61 @@ export class KeyvTaskStore implements TaskStore {
   /** Opens a task store over `keyv`: checks (or records) the schema version, which also proves it writable. */
   static async open(keyv: Keyv, options: KeyvTaskStoreOptions): Promise<KeyvTaskStore> {
     const store = new KeyvTaskStore(keyv, options);
-    await ensureSchema({ read: (key) => store.#read(key), write: (key, value) => store.#commit.enqueue([[key, value]]) }, options.location, store.#isoNow());
+    await ensureSchema(
+      { read: (key) => store.#read(key), write: (key, value) => store.#commit.enqueue([[key, value]]), migrate: (from) => store.#migrate(from) },
+      options.location,
+      store.#isoNow(),
+    );
+    if (options.lock) await store.#lock(options.lock);
     return store;
+  }
+
+  async #lock({ owner, heartbeatMs = 5000, staleAfterMs = 3 * heartbeatMs, now = this.#now }: LockOptions & { owner: string }): Promise<void> {
+    try {
+      await acquireLock(this.keyv, owner, this.options.location, { staleAfterMs, now });
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`taking the store's lock failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+    // A failed heartbeat fails the write queue for good: the owner's next save rejects with it.
+    this.#heartbeat = setInterval(() => {
+      this.#commit.enqueue([[lockKey, { owner, heartbeatAt: now() } satisfies LockRow]]).catch(() => undefined);
+    }, heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** v1 → v2: builds the open-task index from the records (queue order = creation order). */
+  async #migrate(from: number): Promise<void> {
+    if (from !== 1) throw new Error(`no migration from schema v${from}`);
+    const envelopes = (await this.#access.scan('task:')).map(([, value]) => value as TaskEnvelope);
+    const open = envelopes.filter((e) => e.record.state !== 'deleted').sort((a, b) => (a.record.createdAt < b.record.createdAt ? -1 : a.record.createdAt > b.record.createdAt ? 1 : 0));
+    await this.#commit.enqueue(open.map((e, seq): [string, OpenEntry] => [openKey(e.record.id), { priority: e.record.spec.priority ?? 0, seq }]));
+  }
+
+  /**
+   * Every task not yet `deleted` (those in the open-task index), by priority (highest first) then
+   * enqueue sequence. Reads the index with one prefix scan and the records by key.
+   */
+  async listOpenTasks(): Promise<OpenTask[]> {
+    this.#assertOpen('listOpenTasks');
+    await this.#commit.drain();
+    try {
+      const index = await this.#access.scan(openPrefix);
+      const ids = index.map(([key]) => key.slice(openPrefix.length));
+      const envelopes = await this.#access.readMany(ids.map(taskKey));
+      const open: OpenTask[] = [];
+      index.forEach(([, value], i) => {
+        const id = ids[i] as string;
+        const envelope = envelopes.get(taskKey(id)) as TaskEnvelope | undefined;
+        // An index entry without its record cannot be written by this code (same batch); skip it.
+        if (!envelope || envelope.record.state === 'deleted') return;
+        const { priority, seq } = value as OpenEntry;
+        open.push({ record: envelope.record, ...(envelope.context ? { context: envelope.context } : {}), priority, seq });
+      });
+      return open.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    } catch (err) {
+      throw new StoreError(`reading the open tasks failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
   }
 
   /** How batches reach the adapter: one SQLite transaction, or Keyv's `setMany`. */
@@ -78,14 +138,14 @@ export class KeyvTaskStore implements TaskStore {
    * Stores the record and appends the transition to the task's history, in one batch. A transition
    * from `null` (the task's first) starts a new history when none is in memory, without reading one.
    */
-  saveTask(record: TaskRecord, transition?: Transition): Promise<void> {
+  saveTask(record: TaskRecord, transition?: Transition, extras: SaveExtras = {}): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError('saveTask'));
     if (transition && transition.taskId !== record.id) {
       return Promise.reject(new RangeError(`transition of task "${transition.taskId}" passed with the record of task "${record.id}"`));
     }
     const id = record.id;
     const gate = this.#gates.get(id);
-    if (!gate && !this.#mustLoadHistory(id, transition)) return this.#enqueueSave(record, transition);
+    if (!gate && !this.#mustLoadHistory(id, transition)) return this.#enqueueSave(record, transition, extras);
 
     let durable: Promise<void> | undefined;
     const enqueued = (gate ?? Promise.resolve()).then(async () => {
@@ -93,7 +153,7 @@ export class KeyvTaskStore implements TaskStore {
         const envelope = (await this.#read(transitionsKey(id))) as TransitionsEnvelope | undefined;
         this.#histories.set(id, envelope?.transitions ?? []);
       }
-      durable = this.#enqueueSave(record, transition);
+      durable = this.#enqueueSave(record, transition, extras);
     });
     this.#gates.set(id, enqueued);
     const release = (): void => {
@@ -141,6 +201,11 @@ export class KeyvTaskStore implements TaskStore {
   async #close(): Promise<void> {
     // Saves waiting for a history read still belong to the batches before close.
     await Promise.allSettled([...this.#gates.values()]);
+    if (this.#heartbeat) {
+      clearInterval(this.#heartbeat);
+      // After a failed write this rejects like every later write; the lock then goes stale.
+      this.#commit.enqueue([[lockKey, removal]]).catch(() => undefined);
+    }
     await this.#commit.drain();
     if (!this.options.ownsKeyv) return;
     try {
@@ -155,10 +220,12 @@ export class KeyvTaskStore implements TaskStore {
   }
 
   /** Queues the task's entries; the history (if a transition is given) is in memory by now. */
-  #enqueueSave(record: TaskRecord, transition: Transition | undefined): Promise<void> {
+  #enqueueSave(record: TaskRecord, transition: Transition | undefined, extras: SaveExtras): Promise<void> {
     const updatedAt = this.#isoNow();
-    const task: TaskEnvelope = { schemaVersion: storeSchemaVersion, updatedAt, record };
+    const task: TaskEnvelope = { schemaVersion: storeSchemaVersion, updatedAt, record, ...(extras.context ? { context: extras.context } : {}) };
     const entries: Array<[string, unknown]> = [[taskKey(record.id), task]];
+    if (record.state === 'deleted') entries.push([openKey(record.id), removal]);
+    else if (extras.queue) entries.push([openKey(record.id), extras.queue]);
     if (transition) {
       // A new array each time: the previous one may be part of a batch still being serialized.
       const transitions = [...(this.#histories.get(record.id) ?? []), transition];
@@ -173,7 +240,7 @@ export class KeyvTaskStore implements TaskStore {
   /** The newest value of `key`: queued or in flight first, else the adapter's. */
   async #read(key: string): Promise<unknown> {
     const pending = this.#commit.peek(key);
-    if (pending) return pending.value;
+    if (pending) return pending.value === removal ? undefined : pending.value;
     try {
       return await this.#access.read(key);
     } catch (err) {

@@ -6,12 +6,15 @@
  * - `task:<id>` → {@link TaskEnvelope}
  * - `transitions:<id>` → {@link TransitionsEnvelope}, the task's whole history, oldest first
  * - `logs:<id>` → the latest log snapshot (`log-layout.ts`)
+ * - `open:<id>` → {@link OpenEntry}: present exactly while the task is not `deleted` (written in the
+ *   batch of its first record, removed in the batch of its `deleted` record), so a boot reads the
+ *   open tasks with one prefix scan, never the whole history (since v2)
  * - `meta:schema` → {@link SchemaMeta}
  */
 import type { TaskRecord, Transition } from '../types.js';
 
 /** The layout version this code writes. Bump it (and add a migration) when a value's shape changes. */
-export const storeSchemaVersion = 1;
+export const storeSchemaVersion = 2;
 
 /** The Keyv namespace of the stores `openTaskStore` creates. */
 export const storeNamespace = 'k8s-jobs';
@@ -20,6 +23,10 @@ export const storeNamespace = 'k8s-jobs';
 export const taskKey = (id: string): string => `task:${id}`;
 /** Key of a task's transition history. */
 export const transitionsKey = (id: string): string => `transitions:${id}`;
+/** Prefix of the open-task index. */
+export const openPrefix = 'open:';
+/** Key of a task's entry in the open-task index. */
+export const openKey = (id: string): string => `${openPrefix}${id}`;
 /** Key of the store's schema description. */
 export const schemaKey = 'meta:schema';
 
@@ -29,6 +36,19 @@ export interface TaskEnvelope {
   /** ISO 8601 time of the write. */
   updatedAt: string;
   record: TaskRecord;
+  /**
+   * What a restart needs beyond the record: the task machine's context (plain JSON, opaque to the
+   * store), written with the record it belongs to (since v2).
+   */
+  context?: Record<string, unknown>;
+}
+
+/** What `open:<id>` holds: the task's queue position (queued tasks resume in this order). */
+export interface OpenEntry {
+  /** Higher runs first. */
+  priority: number;
+  /** Monotonic enqueue sequence: FIFO within one priority. */
+  seq: number;
 }
 
 /** What `transitions:<id>` holds. */

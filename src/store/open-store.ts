@@ -7,6 +7,7 @@ import { StoreError } from '../errors.js';
 import { KeyvTaskStore } from './keyv-task-store.js';
 import { messageOf } from './message-of.js';
 import { storeNamespace } from './layout.js';
+import type { LockOptions } from './store-lock.js';
 
 /** The store used when the option is omitted. */
 export const defaultStoreUri = 'sqlite://./k8s-jobs.sqlite';
@@ -26,6 +27,10 @@ export interface OpenTaskStoreOptions {
   now?: () => number;
   /** Tasks whose transition history is kept in memory. @default 10000 */
   historyCacheSize?: number;
+  /** SQLite only: how long a statement waits for another connection's lock before `SQLITE_BUSY`. @default 5000 */
+  busyTimeoutMs?: number;
+  /** Take the store's owner lock (see `KeyvTaskStoreOptions.lock`). */
+  lock?: LockOptions & { owner: string };
 }
 
 /**
@@ -55,7 +60,7 @@ export async function openTaskStore(option: string | Keyv | undefined, options: 
 
 async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
   if (path === '') throw new StoreError('the SQLite URI has no path', 'sqlite://');
-  const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
+  const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: options.busyTimeoutMs ?? sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
   const keyv = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
   try {
     // Per connection: WAL persists in the file, `synchronous` does not. With WAL + NORMAL a

@@ -10,12 +10,17 @@ export interface SchemaAccess {
   read(key: string): Promise<unknown>;
   /** Resolves once durable. */
   write(key: string, value: unknown): Promise<void>;
+  /**
+   * Rewrites a store of layout version `from` into version `from + 1` (resolves once durable).
+   * Called for each version step between the stored one and this code's.
+   */
+  migrate(from: number): Promise<void>;
 }
 
 /**
- * Accepts a fresh store or one written with this layout version; refuses others with a
- * `StoreError`. Older versions are where migrations plug in: read with the old layout, write the
- * new one, then record the new version here. There is no older version yet (v1 is the first).
+ * Accepts a fresh store or one written with this layout version, migrates an older one step by
+ * step through `access.migrate` (then records the new version), and refuses a newer one with a
+ * `StoreError`.
  */
 export async function ensureSchema(access: SchemaAccess, location: string, openedAt: string): Promise<SchemaMeta> {
   const found = (await access.read(schemaKey)) as Partial<SchemaMeta> | undefined;
@@ -25,8 +30,12 @@ export async function ensureSchema(access: SchemaAccess, location: string, opene
   if (found?.schemaVersion !== undefined && found.schemaVersion > storeSchemaVersion) {
     throw new StoreError(`the store was written by a newer k8s-jobs (schema v${found.schemaVersion}; this version reads up to v${storeSchemaVersion})`, location);
   }
-  if (found?.schemaVersion !== undefined && found.schemaVersion < storeSchemaVersion) {
-    throw new StoreError(`no migration from schema v${found.schemaVersion} to v${storeSchemaVersion}`, location);
+  for (let version = found?.schemaVersion ?? storeSchemaVersion; version < storeSchemaVersion; version++) {
+    try {
+      await access.migrate(version);
+    } catch (err) {
+      throw new StoreError(`migrating the store from schema v${version} to v${version + 1} failed`, location, { cause: err });
+    }
   }
   const meta: SchemaMeta = { schemaVersion: storeSchemaVersion, createdAt: found?.createdAt ?? openedAt, openedAt };
   await access.write(schemaKey, meta);

@@ -13,11 +13,12 @@ import type { KeyvSqlite } from '@keyv/sqlite';
 export const rowsPerStatement = 500;
 
 /**
- * Writes every `[key, serializedValue]` row, all or nothing: one statement when the rows fit in one,
- * else `BEGIN IMMEDIATE` … `COMMIT`. Keys must already carry Keyv's namespace prefix and values be
- * exactly what Keyv's serializer produced, so that Keyv reads them back as its own.
+ * Writes every `[key, serializedValue]` row and deletes every key of `deletes`, all or nothing: one
+ * statement when everything fits in one, else `BEGIN IMMEDIATE` … `COMMIT`. Keys must already carry
+ * Keyv's namespace prefix and values be exactly what Keyv's serializer produced, so that Keyv reads
+ * them back as its own.
  */
-export async function upsertRows(store: KeyvSqlite, rows: ReadonlyArray<readonly [string, string]>): Promise<void> {
+export async function upsertRows(store: KeyvSqlite, rows: ReadonlyArray<readonly [string, string]>, deletes: readonly string[] = []): Promise<void> {
   const statements: Array<{ sql: string; params: string[] }> = [];
   const table = store.opts.table ?? 'keyv';
   for (let start = 0; start < rows.length; start += rowsPerStatement) {
@@ -26,6 +27,10 @@ export async function upsertRows(store: KeyvSqlite, rows: ReadonlyArray<readonly
       sql: `INSERT INTO ${table} (key, value) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       params: chunk.flatMap(([key, value]) => [key, value]),
     });
+  }
+  for (let start = 0; start < deletes.length; start += rowsPerStatement) {
+    const chunk = deletes.slice(start, start + rowsPerStatement);
+    statements.push({ sql: `DELETE FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, params: chunk });
   }
   const [only] = statements;
   if (only === undefined) return;

@@ -1,7 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Keyv from 'keyv';
 import { createRunner, type Runner } from '../../src/runner/runner.js';
+import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
+import { storeNamespace } from '../../src/store/layout.js';
+import { openTaskStore } from '../../src/store/open-store.js';
 import type { RunnerOptions } from '../../src/runner/options.js';
 import { behaviourAnnotation, startSimulatedCluster, type ContainerBehaviour, type KubeObject, type SimulatedCluster, type SimulatedClusterOptions } from '../../src/sim/index.js';
 
@@ -31,8 +35,10 @@ export interface Engine {
   runner: Runner;
   /** Temp directory holding the SQLite store (`store.sqlite`), removed by `close()`. */
   dir: string;
-  /** The runner's store URL (`sqlite://<dir>/store.sqlite`), to reopen it from a test. */
+  /** The runner's store URL (`sqlite://<dir>/store.sqlite`; `memory://` when the suite runs on the Map store). */
   storeUrl: string;
+  /** Opens the runner's store again (its file, or the same Map), e.g. to check it after shutdown. */
+  openStore(): Promise<KeyvTaskStore>;
   /** Shuts the runner down (`detach`, idempotent), closes the cluster, removes the temp dir. */
   close(): Promise<void>;
 }
@@ -52,13 +58,16 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     kubelet: { runtime: 'scripted', ...options.cluster?.kubelet },
   });
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-engine-'));
-  const storeUrl = `sqlite://${join(dir, 'store.sqlite')}`;
+  // K8S_JOBS_TEST_STORE=memory runs the suite on Keyv over a Map (the second adapter of issue 4).
+  const memory = process.env.K8S_JOBS_TEST_STORE === 'memory' ? new Map<string, unknown>() : undefined;
+  const storeUrl = memory ? 'memory://' : `sqlite://${join(dir, 'store.sqlite')}`;
+  const openStore = (): Promise<KeyvTaskStore> => (memory ? openTaskStore(new Keyv({ store: memory, namespace: storeNamespace })) : openTaskStore(storeUrl));
   let runner: Runner;
   try {
     runner = await createRunner({
       kubeConfig: cluster.kubeConfig,
       namespace: 'default',
-      store: storeUrl,
+      store: memory ? new Keyv({ store: memory, namespace: storeNamespace, throwOnErrors: true }) : storeUrl,
       // Start times have one-second resolution too: a second's grace lets Kubernetes' own
       // DeadlineExceeded reach the runner before its timer fires, as the default 2 s does.
       clientTimeoutGraceMs: 1000,
@@ -77,6 +86,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     runner,
     dir,
     storeUrl,
+    openStore,
     async close() {
       try {
         await runner.shutdown();

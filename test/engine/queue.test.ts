@@ -1,6 +1,5 @@
 import { afterEach, expect, test } from 'vitest';
 import { QueueFullError, TaskNotFoundError } from '../../src/errors.js';
-import { openTaskStore } from '../../src/store/open-store.js';
 import type { Transition } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';
 import { behaviour, creationsByName, ourJobs, startEngine, type Engine } from './harness.js';
@@ -50,7 +49,7 @@ test('queueSize is enforced with QueueFullError, and nothing is stored or sent f
   expect(ourJobs(cluster)).toEqual([]);
   // And the store on disk has the accepted tasks, but no trace of the rejected one.
   await runner.shutdown();
-  const store = await openTaskStore(engine.storeUrl);
+  const store = await engine.openStore();
   try {
     expect((await store.getTask('q3'))?.outcome).toBe('succeeded');
     expect(await store.getTask('q4')).toBeUndefined();

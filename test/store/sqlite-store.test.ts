@@ -6,6 +6,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
+import { storeSchemaVersion } from '../../src/store/layout.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { tempDir } from './harnesses.js';
 import { record, transition } from './task-store-contract.js';
@@ -82,7 +83,7 @@ describe('openTaskStore("sqlite://…")', () => {
     await store.saveTask(saved, transition('p', null, 'failed'));
     await store.close();
     const keyv = new Keyv({ store: connect(path), namespace: 'k8s-jobs' });
-    expect(await keyv.get('task:p')).toMatchObject({ schemaVersion: 1, record: saved });
+    expect(await keyv.get('task:p')).toMatchObject({ schemaVersion: storeSchemaVersion, record: saved });
   });
 
   it('a Keyv instance passed in keeps its adapter: SQL batches, and close() leaves it connected', async () => {

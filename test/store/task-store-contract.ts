@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
 import type { LogSnapshot } from '../../src/store/contract.js';
 import { maxBatchEntries } from '../../src/store/group-commit.js';
+import { storeSchemaVersion } from '../../src/store/layout.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import type { TaskRecord, TaskState, Transition } from '../../src/types.js';
 import type { AdapterProbe } from './harnesses.js';
@@ -205,9 +206,9 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
     it('what it writes is ordinary Keyv data: keyv.get() reads the envelope', async () => {
       const store = await fresh();
       await store.saveTask(record('plain', 'running'), transition('plain', null, 'running'));
-      expect(await store.keyv.get('task:plain')).toMatchObject({ schemaVersion: 1, record: record('plain', 'running') });
-      expect(await store.keyv.get('transitions:plain')).toMatchObject({ schemaVersion: 1, transitions: [transition('plain', null, 'running')] });
-      expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: 1 });
+      expect(await store.keyv.get('task:plain')).toMatchObject({ schemaVersion: storeSchemaVersion, record: record('plain', 'running') });
+      expect(await store.keyv.get('transitions:plain')).toMatchObject({ schemaVersion: storeSchemaVersion, transitions: [transition('plain', null, 'running')] });
+      expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: storeSchemaVersion });
     });
 
     it('histories evicted from memory are read back, and later saves of that task keep their order', async () => {
@@ -226,6 +227,23 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       await Promise.all(saves);
       expect((await store.getTransitions('x')).map((t) => t.to)).toEqual(['queued', 'creating', 'succeeded', 'deleting']);
       expect((await store.getTransitions('y')).map((t) => t.to)).toEqual(['queued', 'creating']);
+    });
+
+    it('listOpenTasks() returns every task not yet deleted, by priority then enqueue order, with its context, also after reopen', async () => {
+      let store = await fresh();
+      const queue = { a: { priority: 0, seq: 0 }, b: { priority: 5, seq: 1 }, c: { priority: 0, seq: 2 }, gone: { priority: 9, seq: 3 } };
+      for (const [id, position] of Object.entries(queue)) void store.saveTask(record(id), transition(id, null, 'queued'), { queue: position });
+      await store.saveTask(record('c', 'running', { jobUid: 'uid-c' }), transition('c', 'queued', 'running'), { context: { jobMayExist: true, slotHeld: true } });
+      await store.saveTask(record('gone', 'deleted', { outcome: 'cancelled' }), transition('gone', 'queued', 'deleted'));
+      const expected = [
+        { priority: 5, seq: 1, record: record('b') },
+        { priority: 0, seq: 0, record: record('a') },
+        { priority: 0, seq: 2, record: record('c', 'running', { jobUid: 'uid-c' }), context: { jobMayExist: true, slotHeld: true } },
+      ];
+      expect(await store.listOpenTasks()).toEqual(expected);
+      store = await reopen(store);
+      expect(await store.listOpenTasks()).toEqual(expected);
+      expect(await store.getTask('gone')).toMatchObject({ state: 'deleted' });
     });
 
     it('a deleted task leaves memory but its history stays complete', async () => {

@@ -1,0 +1,69 @@
+/**
+ * Boot bench (issue 4's figure): time from `createRunner` to ready on a SQLite store holding
+ * `stored` tasks of which `open` are not yet deleted (all queued, so the sim needs no Jobs), with
+ * the sim as cluster. Ready = `createRunner` resolved: open tasks loaded through the `open:` index,
+ * our Jobs listed, every task resumed, the watch started.
+ *
+ * Run alone with `npx tsx bench/boot.ts`; `bench/run.ts` collects `runBootBench()`'s rows.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { jobNameFor } from '../src/effects/job-name.js';
+import { createRunner } from '../src/runner/runner.js';
+import { startSimulatedCluster } from '../src/sim/index.js';
+import { openTaskStore } from '../src/store/open-store.js';
+import type { TaskRecord, Transition } from '../src/types.js';
+import { round, type BenchRow } from './section.js';
+
+/** Workload size. */
+export interface BootBenchOptions {
+  /** Tasks in the store. @default 100000 */
+  stored?: number;
+  /** Of which not deleted (queued). @default 10000 */
+  open?: number;
+}
+
+const at = '2026-01-01T00:00:00.000Z';
+
+/** Fills a store file, then measures one `createRunner` on it. */
+export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenchOptions = {}): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-jobs-boot-'));
+  const storeUrl = `sqlite://${join(dir, 'boot.sqlite')}`;
+  const cluster = await startSimulatedCluster({ timeScale: 0.01 });
+  try {
+    const store = await openTaskStore(storeUrl);
+    const filled = performance.now();
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < stored; i++) {
+      const id = `task-${i}`;
+      const base: TaskRecord = { id, spec: { id, image: 'busybox', command: ['echo', String(i)] }, state: 'queued', jobName: jobNameFor(id), createdAt: at };
+      const queuedAt: Transition = { taskId: id, from: null, to: 'queued', event: 'ADD', at };
+      writes.push(store.saveTask(base, queuedAt, { queue: { priority: i % 3, seq: i } }));
+      if (i >= open) {
+        writes.push(store.saveTask({ ...base, state: 'deleted', outcome: 'succeeded', deletedAt: at }, { taskId: id, from: 'queued', to: 'deleted', event: 'SEED', at, outcome: 'succeeded' }, { context: { jobMayExist: false, jobFinished: true, slotHeld: false } }));
+      }
+      if (writes.length >= 20_000) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    await store.close();
+    const fillSeconds = (performance.now() - filled) / 1000;
+
+    const started = performance.now();
+    const runner = await createRunner({ kubeConfig: cluster.kubeConfig, namespace: 'default', store: storeUrl, queueSize: open * 2, maxConcurrentJobs: 1 });
+    const bootMs = performance.now() - started;
+    const queued = (await runner.listTasks({ state: 'queued' })).length;
+    await runner.shutdown({ mode: 'detach' });
+    return [
+      { section: 'store', name: `createRunner → ready, ${stored} stored / ${open} open`, value: round(bootMs), unit: 'ms', note: `aim ≤ 3000; ${queued} queued after boot; filling took ${round(fillSeconds, 1)} s` },
+    ];
+  } finally {
+    await cluster.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.table(await runBootBench());
+}

@@ -1,0 +1,216 @@
+/**
+ * Engine bench: task lifecycles/s through a runner on the simulated cluster (scripted instant
+ * pods, SQLite store on, cap 100), API requests per task by verb besides the shared watch, and
+ * completion-detection latency (the Job's Complete condition stored in the sim → the task's
+ * `succeeded` transition); then the same workload with a naive poll-per-job baseline written
+ * directly against client-node (the Go package's approach: create, GET every N ms until
+ * Complete/Failed, delete), side by side, as ratios.
+ *
+ * Run alone with `npx tsx bench/engine.ts`; `bench/run.ts` collects `runEngineBench()`'s rows.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
+import { createRunner } from '../src/runner/runner.js';
+import { startSimulatedCluster, type SimulatedCluster } from '../src/sim/index.js';
+import { round, type BenchRow } from './section.js';
+import { instantJob, quantile } from './sim-churn.js';
+
+/** Workload size. */
+export interface EngineBenchOptions {
+  /** Measured tasks (after a warm-up of 200). @default 2000 */
+  tasks?: number;
+  /** `maxConcurrentJobs` of the runner, and Jobs in flight of the baseline. @default 100 */
+  cap?: number;
+  /** Poll intervals of the baseline, ms. @default [1000, 100] */
+  pollIntervalsMs?: number[];
+  /** Cluster time scale (the Job controller's own batching delays, image pulls). @default 0.001 */
+  timeScale?: number;
+  /** The runner's store: a SQLite file in a temp dir, or `memory://` (to see what the store costs). @default 'sqlite' */
+  store?: 'sqlite' | 'memory';
+}
+
+/** What one run measured. */
+interface RunFigures {
+  elapsedMs: number;
+  /** `verb resource` → requests per task (watches and lists, shared by every task, left out). */
+  perTask: Map<string, number>;
+  /** Watch and list requests in the window (shared, not per task). */
+  shared: number;
+  /** Complete condition stored in the sim → the client knew, per task, ms. */
+  latencies: number[];
+}
+
+/** Records, for every Job, when the sim stored the change that added its Complete condition. */
+function completionClock(cluster: SimulatedCluster): { completedAt: Map<string, number>; stop: () => void } {
+  const completedAt = new Map<string, number>();
+  const stop = cluster.onChange(({ resource, type, object }) => {
+    if (resource !== 'jobs' || type !== 'MODIFIED') return;
+    const name = object.metadata.name ?? '';
+    if (completedAt.has(name)) return;
+    const conditions = (object.status?.conditions ?? []) as { type: string; status: string }[];
+    if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) completedAt.set(name, performance.now());
+  });
+  return { completedAt, stop };
+}
+
+/** Requests the sim logged from index `from` on, per task by `verb resource`, shared ones apart. */
+function requestsSince(cluster: SimulatedCluster, from: number, tasks: number): { perTask: Map<string, number>; shared: number } {
+  const counts = new Map<string, number>();
+  let shared = 0;
+  for (const r of cluster.requests().slice(from)) {
+    if (r.verb === 'watch' || r.verb === 'list') {
+      shared += 1;
+      continue;
+    }
+    const key = `${r.verb} ${r.resource}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return { perTask: new Map([...counts].map(([k, v]) => [k, v / tasks])), shared };
+}
+
+async function withCluster<T>(timeScale: number, run: (cluster: SimulatedCluster) => Promise<T>): Promise<T> {
+  const cluster = await startSimulatedCluster({ timeScale, kubelet: { runtime: 'scripted' } });
+  try {
+    return await run(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The runner: `count` tasks at cap `cap`, SQLite store on; a warm-up round first. */
+async function runnerRun(cluster: SimulatedCluster, count: number, cap: number, store: 'sqlite' | 'memory'): Promise<RunFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-engine-'));
+  const runner = await createRunner({
+    kubeConfig: cluster.kubeConfig,
+    namespace: 'default',
+    store: store === 'sqlite' ? `sqlite://${join(dir, 'store.sqlite')}` : 'memory://',
+    maxConcurrentJobs: cap,
+    queueSize: 100_000,
+    // The default 20 QPS would cap the figure at ~7 lifecycles/s: measure the engine, not the limiter.
+    rateLimit: { qps: 100_000, burst: 100_000 },
+  });
+  const succeededAt = new Map<string, number>();
+  const subscription = runner.transitions$.subscribe((t) => {
+    if (t.to === 'succeeded') succeededAt.set(t.taskId, performance.now());
+  });
+  const clock = completionClock(cluster);
+  try {
+    const round = async (prefix: string, n: number): Promise<number> => {
+      const ids = Array.from({ length: n }, (_, i) => `${prefix}-${String(i)}`);
+      const started = performance.now();
+      await Promise.all(ids.map((id) => runner.addTask({ id, image: 'busybox:1.36', command: ['true'] })));
+      const records = await Promise.all(ids.map((id) => runner.waitFor(id)));
+      const elapsed = performance.now() - started;
+      const wrong = records.filter((r) => r.outcome !== 'succeeded');
+      if (wrong.length > 0) throw new Error(`engine bench: ${String(wrong.length)} tasks did not succeed, e.g. ${JSON.stringify(wrong[0])}`);
+      return elapsed;
+    };
+    await round('warmup', 200);
+    const from = cluster.requests().length;
+    const elapsedMs = await round('task', count);
+    const latencies: number[] = [];
+    for (const [id, at] of succeededAt) {
+      const completed = clock.completedAt.get(id);
+      if (id.startsWith('task-') && completed !== undefined) latencies.push(at - completed);
+    }
+    return { elapsedMs, ...requestsSince(cluster, from, count), latencies };
+  } finally {
+    clock.stop();
+    subscription.unsubscribe();
+    await runner.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The baseline: per Job, create, GET every `pollMs` until Complete/Failed, delete; `cap` at once. */
+async function pollingRun(cluster: SimulatedCluster, count: number, cap: number, pollMs: number): Promise<RunFigures> {
+  const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+  const namespace = 'default';
+  const seenAt = new Map<string, number>();
+  const clock = completionClock(cluster);
+  const finished = (job: V1Job): boolean => (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  const lifecycle = async (name: string): Promise<void> => {
+    await batch.createNamespacedJob({ namespace, body: instantJob(name, 'poll') });
+    for (;;) {
+      await sleep(pollMs);
+      const job = await batch.readNamespacedJob({ name, namespace });
+      if (finished(job)) break;
+    }
+    seenAt.set(name, performance.now());
+    await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
+  };
+  const run = async (prefix: string, n: number): Promise<number> => {
+    const names = Array.from({ length: n }, (_, i) => `${prefix}-${String(i)}`);
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(cap, n) }, async () => {
+        while (next < names.length) await lifecycle(names[next++] ?? '');
+      }),
+    );
+    return performance.now() - started;
+  };
+  try {
+    await run(`warmup-${String(pollMs)}`, Math.min(200, count));
+    const from = cluster.requests().length;
+    const prefix = `poll-${String(pollMs)}`;
+    const elapsedMs = await run(prefix, count);
+    const latencies: number[] = [];
+    for (const [name, at] of seenAt) {
+      const completed = clock.completedAt.get(name);
+      if (name.startsWith(`${prefix}-`) && completed !== undefined) latencies.push(at - completed);
+    }
+    return { elapsedMs, ...requestsSince(cluster, from, count), latencies };
+  } finally {
+    clock.stop();
+  }
+}
+
+const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** Runs the engine bench and returns its figures. */
+export async function runEngineBench(options: EngineBenchOptions = {}): Promise<BenchRow[]> {
+  const tasks = options.tasks ?? 2000;
+  const cap = options.cap ?? 100;
+  const timeScale = options.timeScale ?? 0.001;
+  const pollIntervals = options.pollIntervalsMs ?? [1000, 100];
+  const store = options.store ?? 'sqlite';
+  const how = `${tasks} tasks, cap ${cap}, scripted instant pods, timeScale ${timeScale}, ${store === 'sqlite' ? 'SQLite' : 'memory'} store; runner, store and sim share this process`;
+
+  const engine = await withCluster(timeScale, (cluster) => runnerRun(cluster, tasks, cap, store));
+  const enginePerTask = sum(engine.perTask);
+  const engineP50 = quantile(engine.latencies, 0.5);
+  const rows: BenchRow[] = [
+    { section: 'engine', name: 'runner: lifecycles (add → deleted)', value: round(tasks / (engine.elapsedMs / 1000)), unit: '/s', note: `${how}; aim ≥ 2,000` },
+    { section: 'engine', name: 'runner: API requests per task, besides the shared watch', value: round(enginePerTask, 2), unit: 'req', note: 'aim ≤ 3 (create, final log read, delete)' },
+    ...[...engine.perTask].sort(([a], [b]) => a.localeCompare(b)).map(([verb, perTask]): BenchRow => ({ section: 'engine', name: `runner: ${verb} per task`, value: round(perTask, 2), unit: 'req' })),
+    { section: 'engine', name: 'runner: shared watch/list requests in the run', value: engine.shared, unit: 'req', note: 'whole run, not per task' },
+    { section: 'engine', name: 'runner: Complete in sim → succeeded transition, p50', value: round(engineP50, 1), unit: 'ms', note: `${String(engine.latencies.length)} tasks; aim ≤ 20` },
+    { section: 'engine', name: 'runner: Complete in sim → succeeded transition, p99', value: round(quantile(engine.latencies, 0.99), 1), unit: 'ms' },
+  ];
+  for (const pollMs of pollIntervals) {
+    const poll = await withCluster(timeScale, (cluster) => pollingRun(cluster, tasks, cap, pollMs));
+    const pollPerTask = sum(poll.perTask);
+    const pollP50 = quantile(poll.latencies, 0.5);
+    const tag = `poll every ${String(pollMs)} ms`;
+    rows.push(
+      { section: 'engine', name: `${tag}: lifecycles (create → deleted)`, value: round(tasks / (poll.elapsedMs / 1000)), unit: '/s', note: `client-node, create → GET every ${String(pollMs)} ms until finished → delete, ${String(cap)} at once` },
+      { section: 'engine', name: `${tag}: API requests per task`, value: round(pollPerTask, 2), unit: 'req', note: `${[...poll.perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ')}; instant pods finish before the first GET: a task running D ms costs ≈ 2 + D/${String(pollMs)} requests` },
+      { section: 'engine', name: `${tag}: Complete in sim → seen, p50`, value: round(pollP50, 1), unit: 'ms' },
+      { section: 'engine', name: `${tag}: Complete in sim → seen, p99`, value: round(quantile(poll.latencies, 0.99), 1), unit: 'ms' },
+      { section: 'engine', name: `ratio: requests per task, ${tag} ÷ runner`, value: round(pollPerTask / enginePerTask, 2), unit: '×' },
+      { section: 'engine', name: `ratio: detection p50, ${tag} ÷ runner`, value: round(pollP50 / engineP50, 2), unit: '×' },
+      { section: 'engine', name: `ratio: lifecycles/s, runner ÷ ${tag}`, value: round(poll.elapsedMs / engine.elapsedMs, 2), unit: '×' },
+    );
+  }
+  return rows;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.table(await runEngineBench());
+}

@@ -1,0 +1,188 @@
+import { BatchV1Api } from '@kubernetes/client-node';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { afterEach, expect, test } from 'vitest';
+import { DuplicateTaskError } from '../../src/errors.js';
+import type { Transition } from '../../src/types.js';
+import { behaviour, creationsByName, ourJobs } from '../engine/harness.js';
+import { createPreexistingJob } from '../engine/preexisting-job.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startRecovery, type Recovery } from './harness.js';
+
+/*
+ * Boot reconciliation, one case per test: a first runner (or the store written directly) leaves
+ * a task in some state, the cluster is changed while no runner runs, and a second runner on the
+ * same SQLite file must bring every task to its one correct end — without a second Job.
+ */
+
+let recovery: Recovery | undefined;
+afterEach(async () => {
+  await recovery?.close();
+  recovery = undefined;
+});
+
+const forever = behaviour({ durationMs: -1 });
+const hasCondition = (type: string) => (job: { status?: unknown }) => ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
+
+test('queued tasks keep their priority and FIFO order across a restart', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start({ maxConcurrentJobs: 1 });
+  await first.addTask({ id: 'blocker', image: 'busybox', ...forever });
+  await waitUntil(async () => (await first.getTask('blocker')).state === 'running', 'the blocker to run');
+  for (const [id, priority] of [['a', 0], ['b', 5], ['c', 0], ['d', 5]] as const) await first.addTask({ id, image: 'busybox', priority });
+  await first.shutdown({ mode: 'detach' });
+
+  const second = await recovery.start({ maxConcurrentJobs: 1 });
+  expect((await second.listTasks({ state: 'queued' })).map((r) => r.id).sort()).toEqual(['a', 'b', 'c', 'd']);
+  const starts: string[] = [];
+  second.transitions$.subscribe((t: Transition) => {
+    if (t.to === 'creating') starts.push(t.taskId);
+  });
+  // The blocker was re-attached and still holds the only slot: nothing queued may start yet.
+  expect((await second.getTask('blocker')).state).toBe('running');
+  expect(starts).toEqual([]);
+  await second.cancel('blocker');
+  for (const id of ['a', 'b', 'c', 'd']) expect((await second.waitFor(id)).outcome).toBe('succeeded');
+  expect(starts).toEqual(['b', 'd', 'a', 'c']);
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ blocker: 1, a: 1, b: 1, c: 1, d: 1 });
+});
+
+test('a task left in creating adopts the Job the lost create made (same fingerprint)', async () => {
+  recovery = await startRecovery();
+  const task = { id: 'made-before-crash', image: 'busybox', ...behaviour({ durationMs: 200, logs: ['hello'] }) };
+  await recovery.seed(task, 'creating', { context: { jobMayExist: true, slotHeld: true } });
+  await createPreexistingJob(recovery.cluster, task);
+  const runner = await recovery.start();
+  const record = await runner.waitFor(task.id);
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(record.jobUid).toBe(recovery.cluster.jobCreations()[0]?.uid);
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ [task.id]: 1 });
+  expect(await runner.getLogs(task.id)).toContain('hello');
+});
+
+test('a task left in creating whose create never reached the cluster creates its Job', async () => {
+  recovery = await startRecovery();
+  const task = { id: 'never-sent', image: 'busybox' };
+  await recovery.seed(task, 'creating', { context: { jobMayExist: true, slotHeld: true } });
+  const runner = await recovery.start();
+  expect(await runner.waitFor(task.id)).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ [task.id]: 1 });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+});
+
+test('a running task is re-attached after a detach and reaches its outcome with its logs', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'long', image: 'busybox', ...behaviour({ durationMs: 1500, logs: ['from the first life'] }) });
+  await waitUntil(async () => (await first.getTask('long')).state === 'running', 'the task to run');
+  await first.shutdown({ mode: 'detach' });
+  expect(ourJobs(recovery.cluster).map((j) => j.metadata.name)).toEqual(['long']);
+
+  const second = await recovery.start();
+  const record = await second.waitFor('long');
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(await second.getLogs('long')).toContain('from the first life');
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ long: 1 });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+});
+
+test('a Job that finished while no runner ran gets its outcome recorded and its logs harvested before cleanup', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'finished-offline', image: 'busybox', ...behaviour({ durationMs: 300, exitCode: 3, logs: ['last words'] }) });
+  await waitUntil(async () => (await first.getTask('finished-offline')).state === 'running', 'the task to run');
+  await first.shutdown({ mode: 'detach' });
+  await waitUntil(() => recovery?.cluster.objects('jobs').find(hasCondition('Failed')), 'the Job to fail in the cluster');
+
+  const second = await recovery.start();
+  const record = await second.waitFor('finished-offline');
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'failed', failure: { exitCode: 3 } });
+  expect(await second.getLogs('finished-offline')).toContain('last words');
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+});
+
+test('a running task whose deadline passed while no runner ran times out at once', async () => {
+  recovery = await startRecovery();
+  // The Job has no activeDeadlineSeconds (made by hand): only the runner's own timer can end it.
+  const task = { id: 'overdue', image: 'busybox', timeout: 1, ...forever };
+  const job = await createPreexistingJob(recovery.cluster, task);
+  await waitUntil(() => recovery?.cluster.objects('jobs').find((j) => (j.status as { startTime?: string } | undefined)?.startTime), 'the Job to start');
+  await recovery.seed(task, 'running', { jobUid: job.metadata?.uid ?? '', context: { jobMayExist: true, slotHeld: true } });
+  const started = Date.parse((recovery.cluster.objects('jobs')[0]?.status as { startTime: string }).startTime);
+  // timeout (1 s) + the harness's client grace (1 s) after the Job's start.
+  await waitUntil(() => Date.now() > started + 2000, 'the deadline to pass', { intervalMs: 50 });
+  const runner = await recovery.start();
+  expect(await runner.waitFor(task.id)).toMatchObject({ state: 'deleted', outcome: 'timedOut' });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+});
+
+test('a Job that completed while no runner ran succeeds although the deadlines stored before the stop are past', async () => {
+  recovery = await startRecovery();
+  const task = { id: 'done-while-away', image: 'busybox', timeout: 1, ...behaviour({ logs: ['ok'] }) };
+  const job = await createPreexistingJob(recovery.cluster, task);
+  await waitUntil(() => recovery?.cluster.objects('jobs').find(hasCondition('Complete')), 'the Job to complete in the cluster');
+  const past = Date.now() - 60_000;
+  await recovery.seed(task, 'running', {
+    jobUid: job.metadata?.uid ?? '',
+    context: { jobMayExist: true, slotHeld: true, timeoutAt: past, pendingUntil: past, stuckAt: { at: past, failure: { reason: 'PendingTimeout', message: 'stale', events: [], lastLogLines: [] } } },
+  });
+  const runner = await recovery.start();
+  expect(await runner.waitFor(task.id)).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+});
+
+test('a task left in deleting deletes its Job again; an already absent Job counts as deleted', async () => {
+  recovery = await startRecovery();
+  const present = { id: 'still-there', image: 'busybox', ...forever };
+  const job = await createPreexistingJob(recovery.cluster, present);
+  await recovery.seed(present, 'deleting', { jobUid: job.metadata?.uid ?? '', outcome: 'cancelled', failure: { reason: 'Cancelled', message: 'cancelled', events: [], lastLogLines: [] }, context: { jobMayExist: true, slotHeld: true } });
+  await recovery.seed({ id: 'already-gone', image: 'busybox' }, 'deleting', { jobUid: 'uid-of-a-deleted-job', outcome: 'succeeded', seq: 1, context: { jobMayExist: true, jobFinished: true } });
+  const runner = await recovery.start();
+  expect(await runner.waitFor('still-there')).toMatchObject({ state: 'deleted', outcome: 'cancelled' });
+  expect(await runner.waitFor('already-gone')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+});
+
+test('a running task whose Job was deleted behind our back ends failed with JobVanished', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'vanishing', image: 'busybox', ...forever });
+  await waitUntil(async () => (await first.getTask('vanishing')).state === 'running', 'the task to run');
+  await first.shutdown({ mode: 'detach' });
+  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'vanishing', namespace: 'default', propagationPolicy: 'Background' });
+  await waitUntil(() => ourJobs(recovery!.cluster).length === 0, 'the Job to be gone');
+
+  const second = await recovery.start();
+  const record = await second.waitFor('vanishing');
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'failed', failure: { reason: 'JobVanished' } });
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ vanishing: 1 });
+}, 30_000);
+
+test('a Job with our label but no task in the store is reported as an orphan and left alone by default', async () => {
+  recovery = await startRecovery();
+  await createPreexistingJob(recovery.cluster, { id: 'nobody-knows', image: 'busybox', ...forever });
+  const runner = await recovery.start();
+  const [event] = await firstValueFrom(runner.events$.pipe(take(1), toArray()));
+  expect(event).toMatchObject({ kind: 'orphanJob', name: 'nobody-knows', taskId: 'nobody-knows', action: 'reported' });
+  expect(event?.uid).toBe(recovery.cluster.jobCreations()[0]?.uid);
+  expect(ourJobs(recovery.cluster).map((j) => j.metadata.name)).toEqual(['nobody-knows']);
+});
+
+test("with orphans: 'delete' an orphan Job is reported and deleted", async () => {
+  recovery = await startRecovery();
+  await createPreexistingJob(recovery.cluster, { id: 'stray', image: 'busybox', ...forever });
+  const runner = await recovery.start({ orphans: 'delete' });
+  const [event] = await firstValueFrom(runner.events$.pipe(take(1), toArray()));
+  expect(event).toMatchObject({ kind: 'orphanJob', name: 'stray', action: 'deleted' });
+  await waitUntil(() => ourJobs(recovery!.cluster).length === 0, 'the orphan to be gone');
+});
+
+test('duplicate ids are still detected after a restart', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'once', image: 'busybox' });
+  await first.waitFor('once');
+  await first.shutdown();
+  const second = await recovery.start();
+  await expect(second.addTask({ id: 'once', image: 'alpine' })).rejects.toBeInstanceOf(DuplicateTaskError);
+  expect(await second.addTask({ id: 'once', image: 'busybox' })).toMatchObject({ id: 'once', state: 'deleted', outcome: 'succeeded' });
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ once: 1 });
+});

@@ -277,7 +277,13 @@ export function createTaskEffects(options: TaskEffectsOptions) {
       if (!previous.final) await store.putLogSnapshot({ ...previous, final: true });
       return { lastLines: lastLines(previous.text, lineCount) };
     }
-    if (log) await store.putLogSnapshot(toSnapshot(input.taskId, log, true));
+    // Nothing to read (no pod left, or a container that never wrote): still store a final
+    // snapshot, so every finished task has readable logs and the reason there are none.
+    await store.putLogSnapshot(
+      log
+        ? toSnapshot(input.taskId, log, true)
+        : { taskId: input.taskId, text: '', totalBytes: 0, truncated: false, final: true, capturedAt: new Date(now()).toISOString(), unavailable: 'no pod of the Job was left to read logs from' },
+    );
     return { lastLines: [] };
   });
 

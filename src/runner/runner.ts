@@ -270,7 +270,12 @@ class TaskRunner implements Runner {
 
   async waitFor(id: string): Promise<TaskRecord> {
     this.#ensureOpen('waitFor');
-    if (!this.#registry.has(id) && !(await this.store.getTask(id))) throw new TaskNotFoundError(id);
+    if (!this.#registry.has(id)) {
+      // Only open tasks are loaded at boot: one that finished before this process started is on disk.
+      const stored = await this.store.getTask(id);
+      if (!stored) throw new TaskNotFoundError(id);
+      if (stored.state === 'deleted' && !this.#registry.has(id)) return stored;
+    }
     return this.#registry.waitFor(id);
   }
 

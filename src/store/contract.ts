@@ -19,6 +19,12 @@ export interface LogSnapshot {
   capturedAt: string;
   pod?: string;
   container?: string;
+  /**
+   * Set when no log could be read at all (the pod was gone before the task finished — e.g. its
+   * Job hit its deadline while no runner was up — or the container never started): the snapshot
+   * is then empty, and this says why.
+   */
+  unavailable?: string;
 }
 
 /** What a save carries besides the record and transition. */

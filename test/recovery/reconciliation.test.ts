@@ -186,3 +186,14 @@ test('duplicate ids are still detected after a restart', async () => {
   expect(await second.addTask({ id: 'once', image: 'busybox' })).toMatchObject({ id: 'once', state: 'deleted', outcome: 'succeeded' });
   expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ once: 1 });
 });
+
+test('waitFor and getLogs answer for a task that finished before this runner started', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'earlier', image: 'busybox', ...behaviour({ logs: ['from the first run'] }) });
+  await first.waitFor('earlier');
+  await first.shutdown();
+  const second = await recovery.start();
+  expect(await second.waitFor('earlier')).toMatchObject({ id: 'earlier', state: 'deleted', outcome: 'succeeded' });
+  expect(await second.getLogs('earlier')).toContain('from the first run');
+});

@@ -1,0 +1,268 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { taskIdAnnotation } from '../../src/effects/labels.js';
+import { startSimulatedCluster, type ClusterChange, type SimulatedCluster } from '../../src/sim/index.js';
+import { openTaskStore } from '../../src/store/open-store.js';
+import type { TaskRecord } from '../../src/types.js';
+import { waitUntil } from '../helpers/wait.js';
+import { CrashRun, killAllChildren, launchTimeoutMs, within } from './crash-harness.js';
+import { stuckPendingBudgetMs, type CrashTask, type FreezePoint } from './protocol.js';
+
+/*
+ * The crash suite: a real runner in a child process on a SQLite file, SIGKILLed at chosen points
+ * and at random instants, restarted on the same file until every task is done. The end state is
+ * read from the sim's audit (`jobCreations`, the Jobs left) and from the store: one correct
+ * outcome per task, at most one Job per task id, nothing left behind, valid histories, logs kept.
+ */
+
+let cluster: SimulatedCluster;
+let dir: string;
+
+beforeAll(async () => {
+  cluster = await startSimulatedCluster({ timeScale: 0.01, kubelet: { runtime: 'scripted' } });
+  dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-crash-'));
+  await cluster.writeKubeconfig(join(dir, 'kubeconfig.yaml'));
+});
+afterEach(async () => {
+  await killAllChildren();
+});
+afterAll(async () => {
+  await killAllChildren();
+  await cluster?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const succeeds = (id: string, durationMs = 100): CrashTask => ({ id, behaviour: { durationMs, logs: [`${id} working`, `${id} done`] }, expect: 'succeeded' });
+const exits = (id: string, exitCode: number, durationMs = 60): CrashTask => ({ id, behaviour: { durationMs, exitCode, logs: [`${id} exiting ${exitCode}`] }, expect: 'failed' });
+const oom = (id: string): CrashTask => ({ id, behaviour: { durationMs: 60, oomKilled: true, logs: [`${id} allocating`] }, expect: 'failed' });
+// 2 s, not 1: Kubernetes measures activeDeadlineSeconds from status.startTime, which has
+// one-second resolution, so a 1 s deadline can pass before the container ever runs.
+const timesOut = (id: string): CrashTask => ({ id, timeout: 2, behaviour: { durationMs: -1, logs: [`${id} never ends`] }, expect: 'timedOut' });
+const unpullable = (id: string): CrashTask => ({ id, image: `registry.example/missing/${id}:1`, behaviour: { pull: 'notFound' }, expect: 'failed' });
+const cancelled = (id: string): CrashTask => ({ id, cancelWhenRunning: true, behaviour: { durationMs: -1, logs: [`${id} waiting`] }, expect: 'cancelled' });
+
+const limits = { maxConcurrentJobs: 3, queueSize: 50 };
+
+/** Was a Job for this task id accepted by the API server so far? */
+const jobCreated = (taskId: string): boolean => cluster.jobCreations().some((c) => c.annotations[taskIdAnnotation] === taskId);
+/** Is a Job for this task id in the sim now? */
+const jobExists = (taskId: string): boolean => cluster.objects('jobs').some((j) => j.metadata.annotations?.[taskIdAnnotation] === taskId);
+
+/** The stored record of a task, read with the child gone. */
+async function storedRecord(run: CrashRun, taskId: string): Promise<TaskRecord | undefined> {
+  const store = await openTaskStore(`sqlite://${run.storePath}`);
+  try {
+    return await store.getTask(taskId);
+  } finally {
+    await store.close();
+  }
+}
+
+/** First launch: the child freezes at `freeze`, then it is SIGKILLed. */
+async function crashAt(run: CrashRun, freeze: FreezePoint): Promise<string> {
+  const child = await run.launch(freeze);
+  const frozen = await within(child.waitFor((m) => m.event === 'frozen', `the freeze at ${freeze.at}`), launchTimeoutMs, () => `no freeze at ${freeze.at} within ${launchTimeoutMs} ms:\n${child.tail()}`);
+  await run.kill(`frozen at ${freeze.at}`);
+  return frozen.event === 'frozen' ? frozen.detail : '';
+}
+
+/** First launch: SIGKILLed from the cluster's change stream, the instant `trigger` matches. */
+async function crashOnChange(run: CrashRun, what: string, trigger: (change: ClusterChange) => boolean): Promise<void> {
+  const stop = cluster.onChange((change) => {
+    if (trigger(change)) run.killNow(what);
+  });
+  try {
+    const child = await run.launch();
+    const code = await within(child.exited, launchTimeoutMs, () => `no kill at "${what}" within ${launchTimeoutMs} ms:\n${child.tail()}`);
+    expect(code, `the child ended by itself before ${what}:\n${child.tail()}`).toBe('SIGKILL');
+  } finally {
+    stop();
+  }
+}
+
+/** A change of a pod of this task's Job (the Job name is the task id for these ids). */
+const podOf = (change: ClusterChange, taskId: string): boolean => change.resource === 'pods' && change.object.metadata.labels?.['job-name'] === taskId;
+
+/** Restarts until every task is done, then checks the end state. */
+async function finishAndCheck(run: CrashRun): Promise<void> {
+  await run.runToCompletion();
+  expect(await run.endStateProblems()).toEqual([]);
+}
+
+test('killed right after addTask resolved: the acknowledged task is run once, the rest are added on restart', async () => {
+  const run = new CrashRun(cluster, dir, 'enqueue', [succeeds('enq-1'), succeeds('enq-2'), exits('enq-3', 2), succeeds('enq-4')], limits);
+  await crashAt(run, { at: 'added', taskId: 'enq-2' });
+  expect((await storedRecord(run, 'enq-2'))?.id).toBe('enq-2');
+  expect(run.acknowledged.has('enq-3')).toBe(false);
+  await finishAndCheck(run);
+});
+
+test('killed between `creating` on disk and the create request: the restart creates the Job, once', async () => {
+  const run = new CrashRun(cluster, dir, 'creating', [succeeds('cre-1'), succeeds('cre-2')], limits);
+  await crashAt(run, { at: 'state-persisted', taskId: 'cre-1', state: 'creating' });
+  expect((await storedRecord(run, 'cre-1'))?.state).toBe('creating');
+  expect(jobCreated('cre-1')).toBe(false);
+  await finishAndCheck(run);
+});
+
+test('killed after the API server stored the Job, before the runner heard back: the restart adopts it', async () => {
+  const run = new CrashRun(cluster, dir, 'created', [succeeds('crt-1', 300), succeeds('crt-2')], limits);
+  await crashOnChange(run, 'Job crt-1 created', (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'crt-1');
+  const record = await storedRecord(run, 'crt-1');
+  expect(record?.state).toBe('creating');
+  expect(record?.jobUid).toBeUndefined();
+  expect(jobExists('crt-1')).toBe(true);
+  await finishAndCheck(run);
+});
+
+test('killed while the container runs; it finishes while the runner is down: outcome and logs recovered', async () => {
+  const run = new CrashRun(cluster, dir, 'running', [succeeds('run-1', 300), exits('run-2', 5, 300)], limits);
+  await crashOnChange(run, 'pod of run-1 Running', (c) => podOf(c, 'run-1') && c.object.status?.phase === 'Running');
+  expect(jobExists('run-1')).toBe(true);
+  await finishAndCheck(run);
+});
+
+test('down longer than the pending budget while Jobs failed: each keeps Kubernetes\' reason, not a stale deadline', async () => {
+  const run = new CrashRun(cluster, dir, 'long-down', [exits('lng-1', 5, 300), oom('lng-2'), unpullable('lng-3'), succeeds('lng-4', 300)], { maxConcurrentJobs: 4, queueSize: 50 });
+  await crashOnChange(run, 'pod of lng-1 Running', (c) => podOf(c, 'lng-1') && c.object.status?.phase === 'Running');
+  // The runner stays down until every deadline it may have stored for these pods (pending budget
+  // from the pod's creation, second-resolution timestamps) lies in the past: a restart must then
+  // judge from what the cluster shows, which says why each Job failed.
+  const downUntil = Date.now() + stuckPendingBudgetMs + 1000;
+  await waitUntil(() => Date.now() >= downUntil, 'the pending budget to pass while the runner is down');
+  await finishAndCheck(run);
+});
+
+test('killed while a task runs, down past its timeout: it ends timedOut at once on restart', async () => {
+  const run = new CrashRun(cluster, dir, 'timeout', [timesOut('tmo-1'), succeeds('tmo-2')], limits);
+  await crashOnChange(run, 'pod of tmo-1 Running', (c) => podOf(c, 'tmo-1') && c.object.status?.phase === 'Running');
+  // Down until the deadline (startTime + timeout, second resolution, + the client grace) has
+  // passed and Kubernetes' activeDeadlineSeconds has ended the Job and removed its pod: the
+  // restart finds a finished Job, a due timer, and no pod left to read logs from.
+  const downUntil = Date.now() + 2000 + 1000 + 1000;
+  const podGone = (): boolean => !cluster.objects('pods').some((p) => p.metadata.labels?.['job-name'] === 'tmo-1');
+  await waitUntil(() => Date.now() >= downUntil && podGone(), 'the timeout to pass and the pod to go while the runner is down');
+  await finishAndCheck(run);
+});
+
+test('killed while an unpullable image is failing to pull: it ends failed with the pull error', async () => {
+  const run = new CrashRun(cluster, dir, 'unpullable', [unpullable('pull-1'), succeeds('pull-2')], limits);
+  const pullError = (c: ClusterChange): boolean =>
+    podOf(c, 'pull-1') && ((c.object.status?.containerStatuses ?? []) as { state?: { waiting?: { reason?: string } } }[]).some((s) => s.state?.waiting?.reason === 'ErrImagePull');
+  await crashOnChange(run, 'pod of pull-1 in ErrImagePull', pullError);
+  await finishAndCheck(run);
+});
+
+test('killed between the final log snapshot and the delete request: logs kept, the Job deleted on restart', async () => {
+  const run = new CrashRun(cluster, dir, 'final-log', [exits('fin-1', 4), succeeds('fin-2')], limits);
+  const detail = await crashAt(run, { at: 'final-log-persisted', taskId: 'fin-1' });
+  expect(detail).toContain('fin-1 exiting 4');
+  expect(jobExists('fin-1')).toBe(true);
+  await finishAndCheck(run);
+});
+
+test('killed with `deleting` on disk before the delete request: the restart deletes the Job', async () => {
+  const run = new CrashRun(cluster, dir, 'deleting', [succeeds('del-1'), oom('del-2')], limits);
+  await crashAt(run, { at: 'state-persisted', taskId: 'del-1', state: 'deleting' });
+  expect((await storedRecord(run, 'del-1'))?.state).toBe('deleting');
+  expect(jobExists('del-1')).toBe(true);
+  await finishAndCheck(run);
+});
+
+test('killed after the API server removed the Job, before the runner heard back: the restart treats 404 as done', async () => {
+  const run = new CrashRun(cluster, dir, 'deleted', [succeeds('dls-1'), succeeds('dls-2')], limits);
+  await crashOnChange(run, 'Job dls-1 removed', (c) => c.resource === 'jobs' && c.type === 'DELETED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'dls-1');
+  expect(jobExists('dls-1')).toBe(false);
+  await finishAndCheck(run);
+});
+
+test('killed mid-cancel, with `cancelled` on disk: the restart harvests and deletes, the outcome stays cancelled', async () => {
+  const run = new CrashRun(cluster, dir, 'cancel', [cancelled('can-1'), succeeds('can-2')], limits);
+  await crashAt(run, { at: 'state-persisted', taskId: 'can-1', state: 'cancelled' });
+  expect((await storedRecord(run, 'can-1'))?.outcome).toBe('cancelled');
+  expect(jobExists('can-1')).toBe(true);
+  await finishAndCheck(run);
+});
+
+test('killed with a queued backlog: queued tasks survive and still start in FIFO order', async () => {
+  const ids = Array.from({ length: 8 }, (_, i) => `bl-${i + 1}`);
+  const run = new CrashRun(cluster, dir, 'backlog', ids.map((id) => succeeds(id, 40)), { maxConcurrentJobs: 1, queueSize: 50 });
+  await crashOnChange(run, 'Job bl-3 created', (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'bl-3');
+  expect(run.acknowledged.size).toBe(ids.length);
+  await finishAndCheck(run);
+  const order = cluster.jobCreations().map((c) => c.annotations[taskIdAnnotation]).filter((id) => id?.startsWith('bl-'));
+  expect(order).toEqual(ids);
+});
+
+test('killed during a burst of store writes (300 concurrent addTask): no acknowledged task is lost', async () => {
+  // 300 adds at once: 900 rows reach the store within a few batches. The child stops in the first
+  // batch of at least 200 rows: inside its open transaction when it spans several INSERTs (over
+  // 500 rows), else right before its one INSERT. Either way that batch is not on disk.
+  const tasks = Array.from({ length: 300 }, (_, i) => succeeds(`burst-${i}`, 10));
+  const run = new CrashRun(cluster, dir, 'burst', tasks, { maxConcurrentJobs: 40, queueSize: 400, addConcurrently: true });
+  const detail = await crashAt(run, { at: 'burst', minRows: 200 });
+  expect(detail).toMatch(/^\d+ rows/);
+  const store = await openTaskStore(`sqlite://${run.storePath}`);
+  const stored = new Set((await store.listOpenTasks()).map((t) => t.record.id));
+  await store.close();
+  // The frozen batch held at least 200 rows (3 per add): at least 67 tasks are not on disk…
+  expect(stored.size).toBeLessThanOrEqual(300 - 67);
+  // …and every task whose addTask resolved is.
+  expect([...run.acknowledged].filter((id) => !stored.has(id))).toEqual([]);
+  await finishAndCheck(run);
+});
+
+/** Deterministic random numbers in [0, 1) (mulberry32), so a failing run can be replayed by its seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 300 tasks with mixed outcomes: successes of varied length, exit codes, OOM, timeouts, unpullable images, cancels. */
+function mixedTasks(): CrashTask[] {
+  const special: Record<number, (id: string) => CrashTask> = { 50: timesOut, 120: timesOut, 80: unpullable, 200: unpullable, 150: cancelled, 250: cancelled };
+  return Array.from({ length: 300 }, (_, i) => {
+    const id = `mix-${i}`;
+    const make = special[i];
+    if (make) return make(id);
+    const kind = i % 20;
+    if (kind === 12 || kind === 13) return exits(id, 1 + (i % 5));
+    if (kind === 14) return oom(id);
+    if (kind === 15) return succeeds(id, 600);
+    if (kind === 16) return exits(id, 7, 400);
+    return succeeds(id, 20 + ((i * 37) % 200));
+  });
+}
+
+test('300 tasks with mixed outcomes, SIGKILLed at 12 random instants: every task ends once, correctly', async () => {
+  const seed = Number(process.env.CRASH_SEED ?? 20261129);
+  const random = seededRandom(seed);
+  const run = new CrashRun(cluster, dir, 'random', mixedTasks(), { maxConcurrentJobs: 30, queueSize: 400, addConcurrently: true });
+  const plannedKills = Number(process.env.CRASH_KILLS ?? 12);
+  await run.runToCompletion({
+    maxLaunches: plannedKills + 10,
+    during: async (child) => {
+      if (run.log.kills.length >= plannedKills) return;
+      // Uniform over boot (reconciliation) and work: a child takes about a second to be ready.
+      const afterMs = Math.round(300 + random() * 1700);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, afterMs);
+        void child.exited.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await run.kill(`random instant ${afterMs} ms after launch #${run.log.launches}`);
+    },
+  });
+  expect(run.log.kills.length, `seed ${seed}`).toBeGreaterThanOrEqual(Math.min(10, plannedKills));
+  expect(await run.endStateProblems(), `seed ${seed}; kills: ${run.log.kills.join('; ')}`).toEqual([]);
+});

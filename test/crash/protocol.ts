@@ -1,0 +1,64 @@
+/**
+ * What the crash test and its child runner tell each other: the child's configuration (a JSON
+ * file whose path is the child's only argument) and the JSON lines it prints on stdout.
+ */
+import type { ContainerBehaviour } from '../../src/sim/index.js';
+import type { TaskOutcome, TaskState } from '../../src/types.js';
+
+/** The child runner's pending budget (`stuck.pendingBudgetMs`): short, so stuck pods resolve in seconds. */
+export const stuckPendingBudgetMs = 2500;
+
+/** One task of a crash run: its container's scripted behaviour and what it must end as. */
+export interface CrashTask {
+  id: string;
+  behaviour: ContainerBehaviour;
+  /** @default 'busybox' */
+  image?: string;
+  /** Seconds (the task's `timeout`). */
+  timeout?: number;
+  /** The child cancels the task once it is `running` (once per process). */
+  cancelWhenRunning?: boolean;
+  /** The outcome the behaviour implies. */
+  expect: TaskOutcome;
+}
+
+/**
+ * Where the child stops everything (blocks its event loop with `Atomics.wait`) until the parent's
+ * SIGKILL lands. Detected by observing the SQLite adapter's statements, never in library code.
+ */
+export type FreezePoint =
+  /** `addTask(taskId)` resolved (the task is durable and acknowledged). */
+  | { at: 'added'; taskId: string }
+  /** A record of `taskId` in `state` has committed (e.g. `creating`: before the create request leaves). */
+  | { at: 'state-persisted'; taskId: string; state: TaskState }
+  /** A log snapshot of `taskId` with `final: true` has committed (before the delete request leaves). */
+  | { at: 'final-log-persisted'; taskId: string }
+  /**
+   * A batch of at least `minRows` rows is being written: inside its transaction before COMMIT when
+   * the batch spans several statements, else right before its one statement is sent.
+   */
+  | { at: 'burst'; minRows: number };
+
+/** The child's configuration. */
+export interface ChildConfig {
+  kubeconfigPath: string;
+  storePath: string;
+  maxConcurrentJobs: number;
+  queueSize: number;
+  /** Every task of the run: the child waits until each is `deleted`. */
+  tasks: CrashTask[];
+  /** Ids to `addTask` in this process, in order (the others are expected to be in the store). */
+  add: string[];
+  /** Add them all at once (`Promise.all`) rather than one after the other. */
+  addConcurrently?: boolean;
+  freeze?: FreezePoint;
+}
+
+/** A line the child prints. */
+export type ChildMessage =
+  | { event: 'ready'; pid: number }
+  | { event: 'added'; id: string }
+  | { event: 'transition'; id: string; from: TaskState | null; to: TaskState }
+  | { event: 'frozen'; point: FreezePoint['at']; detail: string }
+  | { event: 'done'; deleted: number }
+  | { event: 'error'; message: string };

@@ -1,10 +1,13 @@
 /**
- * Boot bench (issue 4's figure): time from `createRunner` to ready on a SQLite store holding
+ * Boot benches (issue 4's figures). `runEnqueueBench`: enqueue rate and RSS with `tasks` queued
+ * tasks, through a real runner (SQLite store, the sim as cluster, one slot so the tasks stay
+ * queued). `runBootBench`: time from `createRunner` to ready on a SQLite store holding
  * `stored` tasks of which `open` are not yet deleted (all queued, so the sim needs no Jobs), with
  * the sim as cluster. Ready = `createRunner` resolved: open tasks loaded through the `open:` index,
  * our Jobs listed, every task resumed, the watch started.
  *
- * Run alone with `npx tsx bench/boot.ts`; `bench/run.ts` collects `runBootBench()`'s rows.
+ * Run alone with `npx tsx bench/boot.ts`; `bench/run.ts` collects both as `store:enqueue` and
+ * `store:boot`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +67,50 @@ export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenc
   }
 }
 
+/** Workload of the enqueue bench. */
+export interface EnqueueBenchOptions {
+  /** Tasks enqueued. @default 100000 */
+  tasks?: number;
+  /** `addTask` calls in flight at once (an application enqueueing from many requests). @default 1000 */
+  inFlight?: number;
+}
+
+/**
+ * Enqueues `tasks` tasks through `addTask` (each durable when it resolves) with `inFlight` calls
+ * outstanding, then reads the process's RSS with every task queued. RSS includes the sim, which
+ * holds only the one active Job.
+ */
+export async function runEnqueueBench({ tasks = 100_000, inFlight = 1000 }: EnqueueBenchOptions = {}): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-jobs-enqueue-'));
+  const storeUrl = `sqlite://${join(dir, 'enqueue.sqlite')}`;
+  const cluster = await startSimulatedCluster({ timeScale: 0.01 });
+  try {
+    const rssBefore = process.memoryUsage().rss;
+    const runner = await createRunner({ kubeConfig: cluster.kubeConfig, namespace: 'default', store: storeUrl, queueSize: tasks + 1, maxConcurrentJobs: 1 });
+    let next = 0;
+    const started = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < tasks) {
+        const i = next++;
+        await runner.addTask({ id: `task-${i}`, image: 'busybox', command: ['echo', String(i)], priority: i % 3 });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, tasks) }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    const rss = process.memoryUsage().rss;
+    const queued = (await runner.listTasks({ state: 'queued' })).length;
+    await runner.shutdown({ mode: 'detach' });
+    return [
+      { section: 'store', name: `enqueue rate, ${tasks} tasks (${inFlight} in flight, durable)`, value: round(tasks / seconds), unit: 'tasks/s', note: `aim ≥ 10000; ${queued} queued at the end` },
+      { section: 'store', name: `RSS with ${tasks} queued tasks`, value: round(rss / 2 ** 20), unit: 'MiB', note: `aim ≤ 300; ${round(rssBefore / 2 ** 20)} MiB before the runner started` },
+    ];
+  } finally {
+    await cluster.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.table(await runBootBench());
+  const tasks = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
+  console.table([...(await runEnqueueBench(tasks === undefined ? {} : { tasks })), ...(await runBootBench())]);
 }

@@ -8,13 +8,14 @@ import { runEngineBench } from './engine.js';
 import { round, type BenchRow, type BenchSection } from './section.js';
 import { runSimFanoutBench } from './sim-fanout.js';
 import { runSimThroughputBench } from './sim-throughput.js';
-import { runBootBench } from './boot.js';
+import { runBootBench, runEnqueueBench } from './boot.js';
 import { runStoreBench } from './store.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
   { name: 'sim:fanout', run: runSimFanoutBench },
   { name: 'store', run: () => runStoreBench() },
+  { name: 'store:enqueue', run: () => runEnqueueBench() },
   { name: 'store:boot', run: () => runBootBench() },
   { name: 'engine', run: () => runEngineBench() },
 ];

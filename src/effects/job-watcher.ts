@@ -199,6 +199,15 @@ export class JobWatcher {
     };
   }
 
+  /**
+   * Tells the watcher a Job of this name now exists (our create succeeded or adopted): a remembered
+   * deletion of an earlier Job of the same name (a task re-created after its Job vanished) must
+   * not be reported as the new Job's view before the watch delivers it.
+   */
+  created(jobName: string): void {
+    this.#cache.forgetGone(jobName);
+  }
+
   /** The Job's current view, or undefined when the watcher has not seen it (present or deleted). */
   current(jobName: string): ClusterObservation | undefined {
     return this.#cache.current(jobName);

@@ -113,7 +113,9 @@ export function createTaskEffects(options: TaskEffectsOptions) {
   /** Create the Job, or adopt ours on 409 (same fingerprint); `JobConflictError` otherwise. */
   const createJob = fromPromise<CreateJobOutput, CreateJobInput>(async ({ input, signal }) => {
     await beforeEffect(input.taskId);
-    return gateway.createJob(input, signal);
+    const created = await gateway.createJob(input, signal);
+    watcher.created(input.jobName);
+    return created;
   });
 
   /**

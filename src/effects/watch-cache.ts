@@ -126,6 +126,11 @@ export class WatchCache {
     this.#notify(jobName);
   }
 
+  /** A Job of this name was just created: a tombstone of an earlier one must not be reported as its view. */
+  forgetGone(jobName: string): void {
+    this.#gone.delete(jobName);
+  }
+
   /** A fresh LIST replaces the Jobs: those missing from it are gone, changed ones are reported. */
   replaceJobs(items: V1Job[]): void {
     const fresh = new Map<string, V1Job>();

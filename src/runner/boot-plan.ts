@@ -8,7 +8,7 @@
  * each one is idempotent (create adopts on 409, delete treats 404 as done, log reads are pure).
  * Stored deadlines are not restored. The cluster then decides the rest through the shared watch: a Job that finished while we were
  * down is seen finished at the first observation (outcome recorded, logs harvested, then cleanup),
- * a Job that is gone is reported `job: null` (→ `JobVanished`), deadlines are recomputed from the
+ * a Job that is gone is reported `job: null` (→ `JobVanished`, or re-created with `jobVanished: 'retry'`), deadlines are recomputed from the
  * Job's and pods' own timestamps (one already past fires at once).
  */
 import type { V1Job } from '@kubernetes/client-node';
@@ -24,6 +24,8 @@ export interface OrphanJob {
   uid: string;
   /** The task id its annotation names, if any. */
   taskId?: string;
+  /** The Job as listed (what `orphans: 'adopt'` rebuilds the task from). */
+  job: V1Job;
 }
 
 /** One task to bring back: the supervisor's `RESUME`. */
@@ -81,7 +83,7 @@ export function planBoot(open: readonly OpenTask[], jobs: readonly V1Job[], conf
     const name = job.metadata?.name;
     if (name === undefined || jobNames.has(name)) continue;
     const taskId = job.metadata?.annotations?.[taskIdAnnotation];
-    orphanCandidates.push({ name, uid: job.metadata?.uid ?? '', ...(taskId !== undefined ? { taskId } : {}) });
+    orphanCandidates.push({ name, uid: job.metadata?.uid ?? '', ...(taskId !== undefined ? { taskId } : {}), job });
   }
   return { records: open.map((task) => task.record), resumes: [...active, ...queued], vanished, orphanCandidates, nextSeq };
 }

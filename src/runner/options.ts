@@ -47,11 +47,24 @@ export interface RunnerOptions {
    * (`app.kubernetes.io/managed-by=k8s-jobs`) in the runner's namespace for which the store has no
    * task at all (e.g. the store file was replaced, or another runner shares the namespace with
    * another store). Every orphan is reported on `runner.events$` (`{ kind: 'orphanJob', name, uid }`);
-   * `'delete'` then deletes it (with the cleanup propagation policy). Jobs of tasks the store still
-   * knows (kept by `cleanup.keepJobs`, or whose cleanup failed) are not orphans.
+   * `'delete'` then deletes it (with the cleanup propagation policy). `'adopt'` makes it a task
+   * instead: id from its `k8s-jobs.io/task-id` annotation (else the Job's name), spec rebuilt from
+   * the Job (the `task` container's image, command, args, env, resources; `activeDeadlineSeconds` →
+   * timeout; backoffLimit, ttlSecondsAfterFinished, serviceAccountName, user labels and
+   * annotations; a podTemplate is not rebuilt), stored durably as `running` and watched to its
+   * outcome, logs harvested and cleaned up like any task (the event's `action` is `'adopted'`).
+   * A Job that cannot be rebuilt into a valid task is reported with `error`. Jobs of tasks the
+   * store still knows (kept by `cleanup.keepJobs`, or whose cleanup failed) are not orphans.
    * @default 'report'
    */
-  orphans?: 'report' | 'delete';
+  orphans?: 'report' | 'delete' | 'adopt';
+  /**
+   * What happens to a running task whose Job vanished (deleted by someone else, while the runner
+   * ran or while none did). `'fail'`: outcome `failed`, reason `JobVanished`. `'retry'`: the Job
+   * is re-created once (same name, same spec); if that one vanishes too, `failed` / `JobVanished`.
+   * @default 'fail'
+   */
+  jobVanished?: 'fail' | 'retry';
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -77,7 +90,8 @@ const optionsSchema = z.strictObject({
   rateLimit: z.strictObject({ qps: z.number().positive().max(100_000).default(20), burst: positiveInt(100_000).default(30) }).prefault({}),
   retry: z.strictObject({ maxAttempts: positiveInt(100).default(8), baseDelayMs: nonNegativeMs.default(200), maxDelayMs: nonNegativeMs.default(30_000) }).prefault({}),
   watch: z.strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) }).prefault({}),
-  orphans: z.enum(['report', 'delete']).default('report'),
+  orphans: z.enum(['report', 'delete', 'adopt']).default('report'),
+  jobVanished: z.enum(['fail', 'retry']).default('fail'),
 });
 
 /** Options with every default filled in. */

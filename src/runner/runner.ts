@@ -21,6 +21,7 @@ import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './options.js';
 import { planBoot, type OrphanJob } from './boot-plan.js';
+import { taskFromOrphanJob } from './orphan-task.js';
 import { createTaskObserver } from './task-observer.js';
 import { TaskJournal } from './task-journal.js';
 import { TaskRegistry } from './task-registry.js';
@@ -31,7 +32,16 @@ export type RunnerEvent =
    * At start, a Job of ours (by label) that no stored task accounts for; `action` says what the
    * runner did with it (the `orphans` option).
    */
-  { kind: 'orphanJob'; name: string; uid: string; taskId?: string; action: 'reported' | 'deleted'; /** Why `'delete'` failed. */ error?: string };
+  {
+    kind: 'orphanJob';
+    name: string;
+    uid: string;
+    /** The annotation's task id; with `action: 'adopted'`, the id of the task it became. */
+    taskId?: string;
+    action: 'reported' | 'deleted' | 'adopted';
+    /** Why `'delete'` or `'adopt'` failed (the Job is then left as it is). */
+    error?: string;
+  };
 
 /** How `shutdown` treats tasks that are running. */
 export type ShutdownMode = 'detach' | 'drain' | 'cancel';
@@ -143,7 +153,12 @@ class TaskRunner implements Runner {
     this.#gateway = kube.gateway;
     this.#watcher = kube.watcher;
     this.#journal = new TaskJournal(store, (err) => void this.#fail(err));
-    this.#taskConfig = { stuck: options.stuck, clientTimeoutGraceMs: options.clientTimeoutGraceMs, keepJobs: options.cleanup.keepJobs };
+    this.#taskConfig = {
+      stuck: options.stuck,
+      clientTimeoutGraceMs: options.clientTimeoutGraceMs,
+      keepJobs: options.cleanup.keepJobs,
+      jobVanishedRetries: options.jobVanished === 'retry' ? 1 : 0,
+    };
   }
 
   /**
@@ -195,20 +210,47 @@ class TaskRunner implements Runner {
   /** A Job of ours with no open task: an orphan unless the store still has its task's record. */
   async #handleOrphan(orphan: OrphanJob): Promise<void> {
     if (orphan.taskId !== undefined && (await this.store.getTask(orphan.taskId))) return;
-    let action: 'reported' | 'deleted' = 'reported';
+    const { job, ...identity } = orphan;
+    let action: 'reported' | 'deleted' | 'adopted' = 'reported';
+    let taskId = orphan.taskId;
     let error: string | undefined;
-    if (this.options.orphans === 'delete') {
-      try {
+    // Neither is fatal: the orphan is reported with why it is still there.
+    try {
+      if (this.options.orphans === 'delete') {
         await this.#gateway.deleteJob(orphan.name, { uid: orphan.uid });
         action = 'deleted';
-      } catch (err) {
-        // Not fatal: the orphan is reported with why it is still there.
-        error = err instanceof Error ? err.message : String(err);
+      } else if (this.options.orphans === 'adopt') {
+        taskId = await this.#adopt(orphan.name, job);
+        action = 'adopted';
       }
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
     }
-    const event: RunnerEvent = { kind: 'orphanJob', ...orphan, action, ...(error !== undefined ? { error } : {}) };
+    const event: RunnerEvent = { kind: 'orphanJob', ...identity, ...(taskId !== undefined ? { taskId } : {}), action, ...(error !== undefined ? { error } : {}) };
     this.#bootEvents.push(event);
     this.#events.next(event);
+  }
+
+  /**
+   * Makes an orphan Job a task: its record is stored durably as `running` (with the Job's uid), then
+   * the task resumes there like any re-attached one, so the watch decides its outcome, its logs are
+   * harvested and the Job is cleaned up. Resolves with the task id.
+   */
+  async #adopt(jobName: string, job: OrphanJob['job']): Promise<string> {
+    const { spec, fingerprint } = taskFromOrphanJob(job);
+    // The id may fall back to the Job's name, which another task's record may already use.
+    if (this.#registry.has(spec.id) || (await this.store.getTask(spec.id))) throw new DuplicateTaskError(spec.id);
+    const at = new Date().toISOString();
+    const jobUid = job.metadata?.uid ?? '';
+    const record: TaskRecord = { id: spec.id, spec, state: 'running', jobName, jobUid, createdAt: at };
+    const transition: Transition = { taskId: spec.id, from: null, to: 'running', event: 'ADOPT', at };
+    const context = { jobUid, jobMayExist: true, slotHeld: true };
+    await this.#journal.write(record, transition, { queue: { priority: spec.priority ?? 0, seq: this.#nextSeq++ }, context });
+    this.#registry.update(record);
+    this.#transitions.next(transition);
+    const input: TaskMachineInput = { taskId: spec.id, spec, jobName, fingerprint, createdAt: at, config: this.#taskConfig, resume: { state: 'running', context } };
+    this.#supervisor?.send({ type: 'RESUME', task: input, priority: spec.priority ?? 0 });
+    return spec.id;
   }
 
   #ensureOpen(operation: string): void {

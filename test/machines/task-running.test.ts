@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { DeleteJobOutput } from '../../src/machines/task/contract.js';
-import { T0, condition, container, iso, jobView, observed, podView, runningPod, sec, taskInput, waiting } from './fixtures.js';
+import { T0, condition, config, container, iso, jobView, observed, podView, runningPod, sec, taskInput, waiting } from './fixtures.js';
 import { deferred, startTask } from './harness.js';
 
 const min = (m: number): number => m * 60_000;
@@ -142,6 +142,28 @@ describe('task machine: outcomes from the cluster', () => {
     t.actor.send(observed(T0 + sec(3), null));
     expect((await t.reach('deleted')).output).toMatchObject({ outcome: 'failed', failure: { reason: 'JobVanished' } });
     expect(t.log.deleted).toHaveLength(1);
+  });
+
+  test('with jobVanishedRetries: 1 a vanished Job is re-created once, a second vanish fails JobVanished', async () => {
+    const t = startTask(taskInput('t1', { timeout: 60 }, { config: { ...config, jobVanishedRetries: 1 } }));
+    t.actor.send({ type: 'START', at: T0 });
+    await t.reach('running');
+    t.actor.send(observed(T0 + sec(3), job(), [runningPod()]));
+    expect(t.context()).toMatchObject({ jobUid: 'uid-t1', timeoutAt: T0 + sec(62) });
+
+    t.actor.send(observed(T0 + sec(4), null));
+    await t.reach('running');
+    expect(t.log.created).toHaveLength(2);
+    // The slot is still held (no release, no second hold), the old Job's deadlines are gone.
+    expect(t.sent('TASK.SLOT_RELEASED')).toEqual([]);
+    expect(t.context()).toMatchObject({ recreates: 1, lastEventAt: T0 + sec(4) });
+    expect([t.context().outcome, t.context().timeoutAt]).toEqual([undefined, undefined]);
+    expect(t.log.observing).toHaveLength(2);
+
+    t.actor.send(observed(T0 + sec(5), null));
+    expect((await t.reach('deleted')).output).toMatchObject({ outcome: 'failed', failure: { reason: 'JobVanished' } });
+    expect(t.log.created).toHaveLength(2);
+    expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
 
   test('a Job replaced by someone else\'s → JobVanished, and theirs is never deleted', async () => {

@@ -6,6 +6,7 @@ import type { Transition } from '../../src/types.js';
 import { behaviour, creationsByName, ourJobs } from '../engine/harness.js';
 import { createPreexistingJob } from '../engine/preexisting-job.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openTaskStore } from '../../src/store/open-store.js';
 import { startRecovery, type Recovery } from './harness.js';
 
 /*
@@ -197,3 +198,60 @@ test('waitFor and getLogs answer for a task that finished before this runner sta
   expect(await second.waitFor('earlier')).toMatchObject({ id: 'earlier', state: 'deleted', outcome: 'succeeded' });
   expect(await second.getLogs('earlier')).toContain('from the first run');
 });
+
+test("with orphans: 'adopt' an orphan Job becomes a stored task, watched to its outcome, logs harvested, cleaned up", async () => {
+  recovery = await startRecovery();
+  const orphan = { id: 'left-behind', image: 'busybox', command: ['sh', '-c', 'work'], ...behaviour({ durationMs: 300, logs: ['adopted output'] }) };
+  await createPreexistingJob(recovery.cluster, orphan);
+  const runner = await recovery.start({ orphans: 'adopt' });
+  const [event] = await firstValueFrom(runner.events$.pipe(take(1), toArray()));
+  expect(event).toMatchObject({ kind: 'orphanJob', name: 'left-behind', taskId: 'left-behind', action: 'adopted' });
+  expect(event?.error).toBeUndefined();
+  const record = await runner.waitFor('left-behind');
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded', jobName: 'left-behind', spec: { id: 'left-behind', image: 'busybox' } });
+  expect(record.jobUid).toBe(recovery.cluster.jobCreations()[0]?.uid);
+  expect(await runner.getLogs('left-behind')).toContain('adopted output');
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ 'left-behind': 1 });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+  await runner.shutdown();
+  // Stored durably: a later runner knows the task, so its id is no longer free.
+  const later = await recovery.start();
+  expect(await later.getTask('left-behind')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+});
+
+test("with jobVanished: 'retry' a Job deleted while no runner ran is re-created once and the task succeeds", async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'recreated', image: 'busybox', ...behaviour({ durationMs: 1500, logs: ['second life'] }) });
+  await waitUntil(async () => (await first.getTask('recreated')).state === 'running', 'the task to run');
+  await first.shutdown({ mode: 'detach' });
+  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'recreated', namespace: 'default', propagationPolicy: 'Background' });
+  await waitUntil(() => ourJobs(recovery!.cluster).length === 0, 'the Job to be gone');
+
+  const second = await recovery.start({ jobVanished: 'retry' });
+  const record = await second.waitFor('recreated');
+  expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(record.failure).toBeUndefined();
+  expect(await second.getLogs('recreated')).toContain('second life');
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ recreated: 2 });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+  await second.shutdown();
+  const store = await openTaskStore(recovery.storeUrl);
+  try {
+    const path = (await store.getTransitions('recreated')).map((t) => t.to);
+    expect(path).toEqual(['queued', 'creating', 'running', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
+  } finally {
+    await store.close();
+  }
+}, 30_000);
+
+test("with jobVanished: 'retry' a Job deleted while the runner watches is re-created, not mistaken for the deleted one", async () => {
+  recovery = await startRecovery();
+  const runner = await recovery.start({ jobVanished: 'retry' });
+  await runner.addTask({ id: 'deleted-live', image: 'busybox', ...behaviour({ durationMs: 1500 }) });
+  await waitUntil(async () => (await runner.getTask('deleted-live')).state === 'running', 'the task to run');
+  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'deleted-live', namespace: 'default', propagationPolicy: 'Background' });
+  expect(await runner.waitFor('deleted-live')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ 'deleted-live': 2 });
+  expect(ourJobs(recovery.cluster)).toEqual([]);
+}, 30_000);

@@ -95,6 +95,11 @@ export interface TaskConfig {
   clientTimeoutGraceMs: number;
   /** Leave finished Jobs in the cluster instead of deleting them. @default false */
   keepJobs: boolean;
+  /**
+   * How many times a running task whose Job vanished (`job: null`: deleted behind our back) is
+   * re-created before it ends `failed` with reason `JobVanished`. Absent = 0 (fail at once).
+   */
+  jobVanishedRetries?: number;
 }
 
 /** The task machine's input: a new task, or one restored from its record. */
@@ -134,6 +139,8 @@ export interface TaskContext {
   slotHeld: boolean;
   /** CANCEL arrived while the create was in flight. */
   cancelRequested: boolean;
+  /** Times the Job was re-created after it vanished (bounded by `config.jobVanishedRetries`). Absent = 0. */
+  recreates?: number;
   /** Absolute epoch-ms deadlines; the alarm is armed at the earliest. */
   timeoutAt?: number;
   stuckAt?: { at: number; failure: TaskFailure };

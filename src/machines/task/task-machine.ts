@@ -70,6 +70,10 @@ const outcomeState = (outcome: TaskOutcome) =>
  * `running` re-attaches the watch and re-arms the alarm, an outcome state re-harvests the logs,
  * `deleting` deletes again. Every effect is idempotent, so running one twice is safe.
  *
+ * A `running` task whose Job vanished (`job: null`) goes back to `creating` while
+ * `config.jobVanishedRetries` allows (counted in `context.recreates`, kept across restarts; the
+ * slot stays held), else it ends `failed` with `JobVanished`.
+ *
  * The parent (the supervisor) receives `TASK.SLOT_RELEASED` exactly once per task that held a
  * slot: when its Job finished in the cluster, else when the task is `deleted`.
  */
@@ -100,6 +104,10 @@ export const taskMachine = setup({
     decided: ({ context }, params: { outcome: TaskOutcome }) => context.outcome === params.outcome,
     noJobToClean: ({ context }) => !context.jobMayExist,
     keepJobs: ({ context }) => context.config.keepJobs,
+    mayRecreate: ({ context, event }) => {
+      assertEvent(event, 'CLUSTER.OBSERVED');
+      return event.observation.job === null && (context.recreates ?? 0) < (context.config.jobVanishedRetries ?? 0);
+    },
   },
   actions: {
     clearResume: assign({ resumeTo: undefined }),
@@ -112,6 +120,20 @@ export const taskMachine = setup({
     holdSlot: assign({ slotHeld: true, jobMayExist: true }),
     requestCancel: assign({ cancelRequested: true }),
     markCancelled: assign({ failure: () => cancelledFailure() }),
+    // The vanished Job's identity and deadlines belong to it, not to the Job about to be created.
+    prepareRecreate: assign(({ context, event }) => {
+      assertEvent(event, 'CLUSTER.OBSERVED');
+      return {
+        recreates: (context.recreates ?? 0) + 1,
+        lastEventAt: Math.max(context.lastEventAt, event.observation.at),
+        jobUid: undefined,
+        startedAt: undefined,
+        timeoutAt: undefined,
+        stuckAt: undefined,
+        pendingUntil: undefined,
+        lastEvents: undefined,
+      };
+    }),
     recordJobUid: assign({ jobUid: (_, params: { uid: string }) => params.uid }),
     recordCreateFailure: assign((_, params: { error: unknown }) => {
       const { failure, jobMayExist } = createFailure(params.error);
@@ -220,7 +242,8 @@ export const taskMachine = setup({
         { guard: { type: 'decided', params: { outcome: 'timedOut' } }, target: 'timedOut' },
       ],
       on: {
-        'CLUSTER.OBSERVED': { actions: 'applyObservation' },
+        // A vanished Job is re-created while `config.jobVanishedRetries` allows (else JobVanished).
+        'CLUSTER.OBSERVED': [{ guard: 'mayRecreate', target: 'creating', actions: 'prepareRecreate' }, { actions: 'applyObservation' }],
         ALARM: { actions: ['noteTime', 'applyAlarm'] },
         CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
       },

@@ -2,6 +2,7 @@ import type { V1Container, V1Job, V1PodTemplateSpec } from '@kubernetes/client-n
 import type { TaskSpec } from '../types.js';
 import { taskIdLabelValue } from './job-name.js';
 import { fingerprintAnnotation, managedByLabel, managedByValue, taskContainerName, taskIdAnnotation, taskIdLabel } from './labels.js';
+import { applyMergePatch } from '../json/merge-patch.js';
 
 export interface JobManifestInput {
   taskId: string;
@@ -11,20 +12,6 @@ export interface JobManifestInput {
   fingerprint: string;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** RFC 7386 JSON merge patch: objects merge recursively, `null` deletes, anything else (arrays too) replaces. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return structuredClone(patch);
-  const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
-  }
-  return result;
-}
 
 /**
  * The `batch/v1` Job that runs a task:
@@ -59,7 +46,7 @@ export function buildJobManifest(input: JobManifestInput): V1Job {
       ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
     },
   };
-  const template = (spec.podTemplate ? mergePatch(generated, spec.podTemplate) : generated) as V1PodTemplateSpec;
+  const template = (spec.podTemplate ? applyMergePatch(generated, spec.podTemplate) : generated) as V1PodTemplateSpec;
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...identity } };
 
   return {

@@ -9,6 +9,7 @@ import type { TaskRecord } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';
 import { CrashRun, killAllChildren, launchTimeoutMs, within } from './crash-harness.js';
 import { stuckPendingBudgetMs, type CrashTask, type FreezePoint } from './protocol.js';
+import { seededRandom } from '../../src/sim/seeded-random.js';
 
 /*
  * The crash suite: a real runner in a child process on a SQLite file, SIGKILLed at chosen points
@@ -213,18 +214,6 @@ test('killed during a burst of store writes (300 concurrent addTask): no acknowl
   expect([...run.acknowledged].filter((id) => !stored.has(id))).toEqual([]);
   await finishAndCheck(run);
 });
-
-/** Deterministic random numbers in [0, 1) (mulberry32), so a failing run can be replayed by its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 300 tasks with mixed outcomes: successes of varied length, exit codes, OOM, timeouts, unpullable images, cancels. */
 function mixedTasks(): CrashTask[] {

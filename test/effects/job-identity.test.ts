@@ -1,7 +1,8 @@
 import { BatchV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canonicalJson, fingerprintSpec } from '../../src/effects/fingerprint.js';
-import { buildJobManifest, mergePatch } from '../../src/effects/job-manifest.js';
+import { buildJobManifest } from '../../src/effects/job-manifest.js';
+import { applyMergePatch } from '../../src/json/merge-patch.js';
 import { jobNameFor, taskIdLabelValue } from '../../src/effects/job-name.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { TaskSpec } from '../../src/types.js';
@@ -120,7 +121,7 @@ describe('buildJobManifest', () => {
 
   test('the pod template patch is applied last (a merge patch)', () => {
     expect(manifest.spec?.template.spec?.restartPolicy).toBe('OnFailure');
-    expect(mergePatch({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: null }, d: null })).toEqual({ a: { b: 1, c: [3] } });
+    expect(applyMergePatch({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: null }, d: null })).toEqual({ a: { b: 1, c: [3] } });
   });
 
   test('defaults: runs once, restartPolicy Never, no deadline without a timeout', () => {

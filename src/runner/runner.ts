@@ -187,6 +187,7 @@ class TaskRunner implements Runner {
       now: Date.now,
       onChange: ({ record, context, transition }) => {
         this.#registry.update(record);
+        // A failed write is reported once through the journal's onFatal, which stops the runner.
         void this.#journal.write(record, transition, { context }).catch(() => undefined);
         if (transition) this.#transitions.next(transition);
       },

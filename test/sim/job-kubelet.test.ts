@@ -2,7 +2,7 @@ import { BatchV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { KubeObject } from '../../src/sim/types.js';
-import { conditionTypes, jobManifest, jobNamed, jobWithCondition, podsOf, recordWatch } from '../helpers/sim-jobs.js';
+import { conditionTypes, jobManifest, jobWithCondition, podsOf, recordWatch } from '../helpers/sim-jobs.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /* End to end: the Job controller with the simulated node (scheduler, kubelet, runtimes). */
@@ -63,7 +63,8 @@ describe('with the scripted runtime', () => {
   test('activeDeadlineSeconds: the running pod is terminated gracefully; Failed waits until it is gone', async () => {
     const watch = await recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', { fieldSelector: 'metadata.name=deadline' });
     const job = await scripted('deadline', { durationMs: -1 }, { activeDeadlineSeconds: 1 });
-    await waitUntil(() => conditionTypes(jobNamed(cluster, 'deadline')).includes('Failed'), 'Failed', { timeoutMs: 15_000 });
+    // Wait on the watch itself: the store has Failed a moment before the watcher receives it.
+    await waitUntil(() => watch.events.some((e) => conditionTypes(e.object).includes('Failed')), 'Failed on the watch', { timeoutMs: 15_000 });
     watch.stop();
     const types = watch.events.map((e) => conditionTypes(e.object));
     const target = types.findIndex((t) => t.includes('FailureTarget'));

@@ -2,6 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { demoCommand } from './demo-command.js';
+import { listCommand } from './list-command.js';
+import { logsCommand } from './logs-command.js';
+import { runCommand } from './run-command.js';
+import { showCommand } from './show-command.js';
 import { simCommand } from './sim-command.js';
 
 // ../../package.json from both src/cli (tsx) and dist/cli (installed).
@@ -12,6 +16,10 @@ const program = new Command('k8s-jobs')
   .version(version)
   .addCommand(simCommand())
   .addCommand(demoCommand())
+  .addCommand(runCommand())
+  .addCommand(listCommand())
+  .addCommand(showCommand())
+  .addCommand(logsCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -14,15 +14,30 @@ export function parsePositiveNumber(raw: string): number {
   return scale;
 }
 
-/** Resolves once the process receives SIGINT or SIGTERM, with the signal's name. */
-export function untilSignal(): Promise<NodeJS.Signals> {
+/** `--timeout` of a task: a whole number of seconds greater than 0. */
+export function parsePositiveInteger(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`must be a whole number greater than 0, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Resolves once the process receives SIGINT or SIGTERM, with the signal's name. Aborting `until`
+ * stops listening (the promise then never settles).
+ */
+export function untilSignal(until?: AbortSignal): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
+    const off = (): void => {
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
+    };
+    const on = (signal: NodeJS.Signals): void => {
+      off();
+      until?.removeEventListener('abort', off);
       resolve(signal);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
+    until?.addEventListener('abort', off, { once: true });
   });
 }

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { startSimulatedCluster } from '../sim/cluster.js';
 import { parsePort, parsePositiveNumber, untilSignal } from './options.js';
 
 /** Options of `k8s-jobs sim`. */
@@ -19,6 +18,8 @@ export const defaultKubeconfigFile = 'k8s-jobs-sim.kubeconfig';
  * container processes are killed, the port is released, and the process exits 0.
  */
 export async function runSim(options: SimCommandOptions): Promise<void> {
+  // Loaded on use: the other commands start faster without the simulated API server.
+  const { startSimulatedCluster } = await import('../sim/cluster.js');
   const cluster = await startSimulatedCluster({ port: options.port, timeScale: options.timeScale, kubelet: { runtime: options.runtime } });
   const kubeconfig = resolve(options.kubeconfigOut);
   try {

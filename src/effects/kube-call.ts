@@ -4,6 +4,7 @@ import { toKubernetesApiError } from './api-errors.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 import type { Sleep } from './sleep.js';
+import { resourceType, type KubeTelemetry } from './telemetry.js';
 
 /**
  * Per-request options that make client-node's generated API honour an AbortSignal. It has to
@@ -34,6 +35,8 @@ export interface KubeCallPolicy {
   random?: () => number;
   /** Told of every retry (metrics). */
   onRetry?: (retry: { verb: string; resource: string; attempt: number; delayMs: number; error: KubernetesApiError }) => void;
+  /** Told of every attempt's outcome and every retry (resource types, not names). Must not throw. */
+  telemetry?: KubeTelemetry;
 }
 
 /**
@@ -51,17 +54,25 @@ export async function kubeCall<T>(
   /** `Infinity` for requests that time themselves out (a log read: by inactivity, not length). */
   attemptTimeoutMs = policy.requestTimeoutMs ?? 30_000,
 ): Promise<T> {
+  const { telemetry } = policy;
+  const type = resourceType(resource);
   return withRetries(
     async () => {
       const attempt = new AbortController();
       const onAbort = (): void => attempt.abort(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = Number.isFinite(attemptTimeoutMs) ? setTimeout(() => attempt.abort(), attemptTimeoutMs) : undefined;
+      const startedAt = performance.now();
       try {
-        return await request(attempt.signal);
+        const result = await request(attempt.signal);
+        telemetry?.({ type: 'request', verb, resource: type, outcome: 'ok', durationMs: performance.now() - startedAt });
+        return result;
       } catch (err) {
+        // The caller's own abort is not an outcome of the API.
         if (signal?.aborted) throw signal.reason;
-        throw toKubernetesApiError(err, verb, resource);
+        const error = toKubernetesApiError(err, verb, resource);
+        telemetry?.({ type: 'request', verb, resource: type, outcome: 'error', statusCode: error.statusCode, durationMs: performance.now() - startedAt });
+        throw error;
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -73,7 +84,10 @@ export async function kubeCall<T>(
       limiter: policy.limiter,
       sleep: policy.sleep,
       random: policy.random,
-      onRetry: policy.onRetry ? (r) => policy.onRetry?.({ verb, resource, ...r }) : undefined,
+      onRetry: (r) => {
+        policy.onRetry?.({ verb, resource, ...r });
+        telemetry?.({ type: 'retry', verb, resource: type, ...r });
+      },
     },
   );
 }

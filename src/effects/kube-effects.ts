@@ -5,6 +5,7 @@ import type { KubeCallPolicy } from './kube-call.js';
 import { createKubeClient, type KubeClient } from './kube-client.js';
 import { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
 import type { RetryPolicy } from './retry.js';
+import type { KubeTelemetry } from './telemetry.js';
 
 export interface KubeEffectsOptions {
   kubeConfig: KubeConfig;
@@ -21,6 +22,8 @@ export interface KubeEffectsOptions {
   /** Cap of every log read. @default 1048576 */
   logMaxBytes?: number;
   onRetry?: KubeCallPolicy['onRetry'];
+  /** Told of every request attempt, retry, rate-limiter wait and watch event. Must not throw. */
+  telemetry?: KubeTelemetry;
 }
 
 /** The Kubernetes side of one runner, wired: one limiter in front of everything, one shared watch. */
@@ -45,7 +48,8 @@ export interface KubeEffects {
  */
 export function createKubeEffects(options: KubeEffectsOptions): KubeEffects {
   const client = createKubeClient(options.kubeConfig, options.namespace);
-  const limiter = new RateLimiter(options.rateLimit);
+  const { telemetry } = options;
+  const limiter = new RateLimiter({ ...options.rateLimit, onWait: telemetry ? (waitedMs) => telemetry({ type: 'throttled', waitedMs }) : undefined });
   const gateway = createJobsGateway({
     client,
     limiter,
@@ -53,8 +57,18 @@ export function createKubeEffects(options: KubeEffectsOptions): KubeEffects {
     requestTimeoutMs: options.requestTimeoutMs,
     propagationPolicy: options.propagationPolicy,
     onRetry: options.onRetry,
+    telemetry,
     logMaxBytes: options.logMaxBytes,
   });
-  const watcher = new JobWatcher({ ...options.watch, client, gateway });
+  const onWatchEvent = options.watch?.onEvent;
+  const watcher = new JobWatcher({
+    ...options.watch,
+    client,
+    gateway,
+    onEvent: (event) => {
+      onWatchEvent?.(event);
+      telemetry?.({ type: 'watch', event });
+    },
+  });
   return { client, limiter, gateway, watcher };
 }

@@ -102,6 +102,11 @@ export function latestPod(pods: readonly PodView[]): PodView | undefined {
   return [...pods].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name))[0];
 }
 
+/** The container whose log is the task's: `task`, else (a pod we did not template) its first. */
+export function logContainerOf(pod: PodView): string {
+  return pod.containers.length === 0 || pod.containers.some((c) => c.name === taskContainerName) ? taskContainerName : (pod.containers[0]?.name ?? taskContainerName);
+}
+
 export interface LogReaderOptions {
   client: KubeClient;
   /** Rate limit, retries and per-attempt timeout: the gateway's. */
@@ -166,8 +171,7 @@ export class LogReader {
     const pods = options.pods ?? (await this.#listPods(options.signal, `batch.kubernetes.io/job-name=${jobName}`)).items.map(toPodView);
     const pod = latestPod(pods);
     if (!pod) return undefined;
-    const container = pod.containers.length === 0 || pod.containers.some((c) => c.name === taskContainerName) ? taskContainerName : (pod.containers[0]?.name ?? taskContainerName);
-    return this.readPodLog(pod.name, container, options);
+    return this.readPodLog(pod.name, logContainerOf(pod), options);
   }
 
   async #stream(pod: string, container: string, maxBytes: number, signal: AbortSignal): Promise<CappedLog> {

@@ -8,6 +8,8 @@ export interface RateLimiterOptions {
   /** Monotonic milliseconds. @default performance.now */
   now?: () => number;
   sleep?: Sleep;
+  /** Told of every acquisition that had to wait, with the wait in ms (metrics). Must not throw. */
+  onWait?: (waitedMs: number) => void;
 }
 
 /** What the limiter has done so far (for metrics). */
@@ -48,6 +50,7 @@ export class RateLimiter {
   readonly burst: number;
   readonly #now: () => number;
   readonly #sleep: Sleep;
+  readonly #onWait: ((waitedMs: number) => void) | undefined;
   #tokens: number;
   #updatedAt: number;
   readonly #queue: Waiter[] = [];
@@ -60,6 +63,7 @@ export class RateLimiter {
     if (!(this.qps > 0) || !(this.burst >= 1)) throw new RangeError(`rate limit needs qps > 0 and burst ≥ 1, got qps ${this.qps}, burst ${this.burst}`);
     this.#now = options.now ?? (() => performance.now());
     this.#sleep = options.sleep ?? realSleep;
+    this.#onWait = options.onWait;
     this.#tokens = this.burst;
     this.#updatedAt = this.#now();
   }
@@ -120,6 +124,7 @@ export class RateLimiter {
           this.#stats.totalWaitMs += waited;
           this.#stats.maxWaitMs = Math.max(this.#stats.maxWaitMs, waited);
           waiter.resolve(waited);
+          if (waited > 0) this.#onWait?.(waited);
         }
         if (this.#queue.length > 0) await this.#sleep(Math.max(1, ((1 - this.#tokens) * 1000) / this.qps));
       }

@@ -4,6 +4,8 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import type { StuckPolicy } from '../machines/task/contract.js';
+import type { Logger } from './logger.js';
+import type { MetricsOptions } from './metrics.js';
 import { toValidationIssues } from '../validation/parse.js';
 
 /** Options of `createRunner`. Every field is optional; defaults are what a cluster user expects. */
@@ -18,7 +20,15 @@ export interface RunnerOptions {
   store?: string | Keyv;
   /** @default a KubeConfig loaded with `loadFromDefault()` */
   kubeConfig?: KubeConfig;
-  /** An XState inspection observer (e.g. `@statelyai/inspect`'s `inspector.inspect`), attached to every actor. */
+  /**
+   * An XState inspection observer (e.g. `@statelyai/inspect`'s `inspector.inspect`; see
+   * `examples/inspector.ts`): it receives the events of every actor — the supervisor, each task
+   * and each task's effects. It sees redacted copies: env values and log lines are
+   * `redactedValue` (`"[redacted]"`; secret references stay), actors are read-only
+   * `InspectedActorRef` views, the live events and snapshots are untouched.
+   * Redacting costs a copy of every event, and `@statelyai/inspect` slows a busy runner several
+   * times over: a development aid, not for production. An observer that throws is logged, not fatal.
+   */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   cleanup?: {
     /** @default 'Background' */
@@ -65,6 +75,21 @@ export interface RunnerOptions {
    * @default 'fail'
    */
   jobVanished?: 'fail' | 'retry';
+  /**
+   * Prometheus metrics (prom-client), on `runner.metrics`: tasks by state, transitions, queue wait
+   * and run durations, Kubernetes API requests, errors, retries, throttle waits, watch reconnects,
+   * queue depth; every name starts with `prefix`. Pass `registry` to register them in the app's own
+   * (e.g. prom-client's global `register`); two runners on one registry need distinct prefixes.
+   * @default { registry: a new Registry per runner, prefix: 'k8s_jobs_' }
+   */
+  metrics?: MetricsOptions;
+  /**
+   * A structured logger with pino's interface (`debug`/`info`/`warn`/`error(fields, message)`,
+   * optional `child`); a pino logger fits as is. The runner logs start and stop, orphans, watch
+   * reconnects, API retries and task outcomes (task ids and reasons, never specs, env values or
+   * logs). @default silent
+   */
+  logger?: Logger;
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -92,7 +117,19 @@ const optionsSchema = z.strictObject({
   watch: z.strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) }).prefault({}),
   orphans: z.enum(['report', 'delete', 'adopt']).default('report'),
   jobVanished: z.enum(['fail', 'retry']).default('fail'),
+  metrics: z
+    .strictObject({
+      registry: z.custom<NonNullable<MetricsOptions['registry']>>((v) => isObjectWith(v, ['registerMetric', 'metrics', 'getMetricsAsJSON']), { error: 'must be a prom-client Registry' }).optional(),
+      prefix: z.string().max(100).regex(/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/, { error: 'must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)' }).default('k8s_jobs_'),
+    })
+    .prefault({}),
+  logger: z.custom<Logger>((v) => isObjectWith(v, ['debug', 'info', 'warn', 'error']), { error: 'must be a logger with debug, info, warn and error methods (pino-compatible)' }).optional(),
 });
+
+/** Duck typing: an app may hold another copy of prom-client (or its own logger class). */
+function isObjectWith(value: unknown, methods: readonly string[]): boolean {
+  return typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
 
 /** Options with every default filled in. */
 export type ResolvedRunnerOptions = z.output<typeof optionsSchema>;

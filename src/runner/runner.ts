@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 import { defer, from, merge, Subject, type Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { fingerprintSpec } from '../effects/fingerprint.js';
@@ -6,6 +7,7 @@ import { jobNameFor } from '../effects/job-name.js';
 import type { JobWatcher } from '../effects/job-watcher.js';
 import type { JobsGateway } from '../effects/jobs-gateway.js';
 import { createKubeEffects } from '../effects/kube-effects.js';
+import { JobLogFollower } from '../effects/log-follow.js';
 import { createTaskEffects } from '../effects/task-effects.js';
 import { DuplicateTaskError, QueueFullError, RunnerClosedError, TaskNotFoundError } from '../errors.js';
 import type { TaskConfig, TaskMachineInput } from '../machines/task/contract.js';
@@ -21,27 +23,18 @@ import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type RunnerOptions } from './options.js';
 import { planBoot, type OrphanJob } from './boot-plan.js';
+import { runnerLogger, type Logger } from './logger.js';
+import { RunnerMetrics } from './metrics.js';
+import type { RunnerEvent } from './runner-events.js';
+import { RunnerTelemetry } from './runner-telemetry.js';
 import { taskFromOrphanJob } from './orphan-task.js';
+import { createInspectionRedactor } from './inspection-redaction.js';
 import { createTaskObserver } from './task-observer.js';
 import { TaskJournal } from './task-journal.js';
 import { TaskRegistry } from './task-registry.js';
+import { registerStreamsInspection, TaskStreams } from './task-streams.js';
 
-/** Something the runner reports besides transitions. */
-export type RunnerEvent =
-  /**
-   * At start, a Job of ours (by label) that no stored task accounts for; `action` says what the
-   * runner did with it (the `orphans` option).
-   */
-  {
-    kind: 'orphanJob';
-    name: string;
-    uid: string;
-    /** The annotation's task id; with `action: 'adopted'`, the id of the task it became. */
-    taskId?: string;
-    action: 'reported' | 'deleted' | 'adopted';
-    /** Why `'delete'` or `'adopt'` failed (the Job is then left as it is). */
-    error?: string;
-  };
+export type { RunnerEvent, RunnerEventKind } from './runner-events.js';
 
 /** How `shutdown` treats tasks that are running. */
 export type ShutdownMode = 'detach' | 'drain' | 'cancel';
@@ -50,7 +43,13 @@ export type ShutdownMode = 'detach' | 'drain' | 'cancel';
 export interface Runner {
   /** Validates and durably queues a task; resolves with its record once stored. */
   addTask(task: TaskInput): Promise<TaskRecord>;
+  /** The task's current record (from the store for a task finished before this process started); `TaskNotFoundError` if unknown. */
   getTask(id: string): Promise<TaskRecord>;
+  /**
+   * Every task in the store, finished ones included (optionally only those in `state`), oldest
+   * first; records this runner holds in memory are the freshest and win. Reads the whole store:
+   * prefer `transitions$`/`task$` for following tasks.
+   */
   listTasks(filter?: { state?: TaskState }): Promise<TaskRecord[]>;
   /** Resolves with the record once the task is `deleted` (cleaned up); the outcome is on it. */
   waitFor(id: string): Promise<TaskRecord>;
@@ -64,13 +63,51 @@ export interface Runner {
    * and wait for their Jobs to be deleted. Queued tasks stay queued in the store in every mode.
    */
   shutdown(options?: { mode?: ShutdownMode }): Promise<void>;
-  /** Every transition of every task (hot; completes on shutdown). */
+  /**
+   * Every transition of every task, as it happens: task id, `from` (null for the first), `to`, the
+   * event that caused it, the time, and the outcome once there is one. Hot and shared (late
+   * subscribers see only later transitions; the history is in the store); completes on shutdown.
+   */
   readonly transitions$: Observable<Transition>;
   /**
-   * Reports such as orphan Jobs found at start. Every subscriber first receives what the start
-   * reported (it happened before `createRunner` resolved), then live events; completes on shutdown.
+   * The task's record now, then every change of it; completes after emitting the `deleted` record
+   * (at once for a task already deleted). Errors with `TaskNotFoundError` for an id neither the
+   * runner nor the store knows. Shared per id (a late subscriber starts from the current record).
+   * Completes on shutdown too, whatever the task's state: the last record says where it was left.
+   *
+   * @example
+   * ```ts
+   * const last = await lastValueFrom(runner.task$('unique-job-id')); // the `deleted` record, with its outcome
+   * ```
+   */
+  task$(id: string): Observable<TaskRecord>;
+  /**
+   * The task's log, line by line (without newlines): live from its pod while it runs — a queued
+   * task's stream waits for its pod; a dropped connection is resumed from the last line's time
+   * without repeating lines — then, once the task finished, what its stored final snapshot holds
+   * beyond what was streamed (for a finished task, the whole snapshot); then completes. Errors with
+   * `TaskNotFoundError` for an unknown id, and with `KubernetesApiError` when the log cannot be
+   * requested (retries exhausted). Shared per id: a second subscriber joins the live lines from
+   * then on (`getLogs` has the log so far). Completes on shutdown.
+   *
+   * @example
+   * ```ts
+   * runner.logs$('unique-job-id').subscribe({ next: (line) => console.log(line), complete: () => console.log('done') });
+   * ```
+   */
+  logs$(id: string): Observable<string>;
+  /**
+   * Runner-level events (see `RunnerEvent`): orphan Jobs found at start, watch reconnects,
+   * relists and stalls, client-side throttling (at most one event a second), API retries. Every
+   * subscriber first receives what the start reported about orphans (it happened before
+   * `createRunner` resolved), then live events; completes on shutdown.
    */
   readonly events$: Observable<RunnerEvent>;
+  /**
+   * The runner's Prometheus metrics (prom-client): serve `await metrics.metrics()` with
+   * `metrics.contentType`, or combine with `Registry.merge([register, runner.metrics])`.
+   */
+  readonly metrics: Registry;
   /** The namespace the runner's Jobs live in. */
   readonly namespace: string;
 }
@@ -125,7 +162,8 @@ class TaskRunner implements Runner {
   /** Next enqueue sequence number (FIFO within a priority, across restarts). */
   #nextSeq = 0;
   readonly namespace: string;
-  readonly #registry = new TaskRegistry();
+  readonly #registry = new TaskRegistry((record) => this.#streams.recordChanged(record));
+  readonly #streams: TaskStreams;
   readonly #journal: TaskJournal;
   readonly #addsInFlight = new Map<string, Promise<TaskRecord>>();
   readonly #gateway: JobsGateway;
@@ -134,13 +172,22 @@ class TaskRunner implements Runner {
   #supervisor: Actor<typeof supervisorMachine> | undefined;
   #closed: RunnerClosedError | undefined;
   #queueReservations = 0;
+  readonly metrics: Registry;
+  readonly #log: Logger;
+  readonly #telemetry: RunnerTelemetry;
 
   constructor(
     private readonly options: ResolvedRunnerOptions,
     kubeConfig: KubeConfig,
     private readonly store: TaskStore,
   ) {
+    this.#log = runnerLogger(options.logger);
+    const metrics = new RunnerMetrics({ tasks: () => this.#registry.list(), queueDepth: () => this.#registry.queuedCount }, options.metrics);
+    this.metrics = metrics.registry;
+    this.#telemetry = new RunnerTelemetry({ metrics, logger: this.#log, emit: (event) => this.#events.next(event) });
+    this.#transitions.subscribe((t) => this.#telemetry.transition(t, this.#registry.get(t.taskId)));
     const kube = createKubeEffects({
+      telemetry: this.#telemetry.kube,
       kubeConfig,
       namespace: options.namespace,
       rateLimit: options.rateLimit,
@@ -152,6 +199,15 @@ class TaskRunner implements Runner {
     this.namespace = kube.client.namespace;
     this.#gateway = kube.gateway;
     this.#watcher = kube.watcher;
+    this.#streams = new TaskStreams({
+      current: (id) => this.#registry.get(id),
+      stored: (id) => this.store.getTask(id),
+      logSnapshot: (id) => this.store.getLogSnapshot(id),
+      observeJob: (jobName, listener) => this.#watcher.observe(jobName, listener),
+      pods: (jobName) => this.#watcher.current(jobName)?.pods ?? [],
+      follower: new JobLogFollower({ client: kube.client, policy: kube.gateway.policy }),
+    });
+    registerStreamsInspection(this, () => ({ ...this.#streams.inspect(), transitionsObservers: this.#transitions.observers.length, eventsObservers: this.#events.observers.length }));
     this.#journal = new TaskJournal(store, (err) => void this.#fail(err));
     this.#taskConfig = {
       stuck: options.stuck,
@@ -193,10 +249,21 @@ class TaskRunner implements Runner {
       },
     });
     const userInspect = this.options.inspect;
+    // Redaction costs a copy per event: only paid when the user attached an inspector. Our own
+    // observer keeps the real events (it persists the records from them).
+    const redact = userInspect ? createInspectionRedactor() : undefined;
     const inspect = (event: InspectionEvent): void => {
       observe(event);
-      if (typeof userInspect === 'function') userInspect(event);
-      else userInspect?.next?.(event);
+      if (!redact) return;
+      // XState calls inspectors inside event processing: a throw there would drop the event
+      // being processed (a task would miss its transition). An inspector is a debugging aid.
+      try {
+        const shown = redact(event);
+        if (typeof userInspect === 'function') userInspect(shown);
+        else userInspect?.next?.(shown);
+      } catch (err) {
+        this.#log.error({ err, inspectionEvent: event.type }, 'the inspect observer threw; the event was not shown to it');
+      }
     };
     const machine = supervisorMachine.provide({ actors: { task: taskMachine.provide({ actors: effects }) } });
     const supervisor = createActor(machine, { input: { maxConcurrentJobs: this.options.maxConcurrentJobs }, inspect });
@@ -206,6 +273,7 @@ class TaskRunner implements Runner {
     for (const { input, priority } of plan.resumes) supervisor.send({ type: 'RESUME', task: input, priority });
     for (const id of plan.vanished) supervisor.system.get(taskSystemId(id))?.send({ type: 'CLUSTER.OBSERVED', observation: { job: null, pods: [], at: Date.now() } });
     for (const orphan of plan.orphanCandidates) await this.#handleOrphan(orphan);
+    this.#log.info({ namespace: this.namespace, resumed: plan.resumes.length, orphans: plan.orphanCandidates.length }, 'runner started');
   }
 
   /** A Job of ours with no open task: an orphan unless the store still has its task's record. */
@@ -229,7 +297,7 @@ class TaskRunner implements Runner {
     }
     const event: RunnerEvent = { kind: 'orphanJob', ...identity, ...(taskId !== undefined ? { taskId } : {}), action, ...(error !== undefined ? { error } : {}) };
     this.#bootEvents.push(event);
-    this.#events.next(event);
+    this.#telemetry.report(event);
   }
 
   /**
@@ -308,7 +376,11 @@ class TaskRunner implements Runner {
 
   async listTasks(filter: { state?: TaskState } = {}): Promise<TaskRecord[]> {
     this.#ensureOpen('listTasks');
-    return this.#registry.list(filter.state);
+    const stored = await this.store.listTasks();
+    const seen = new Set(stored.map((r) => r.id));
+    // A task added a moment ago may be in memory before its write is visible to the scan.
+    const all = [...stored.map((r) => this.#registry.get(r.id) ?? r), ...this.#registry.list().filter((r) => !seen.has(r.id))];
+    return filter.state === undefined ? all : all.filter((r) => r.state === filter.state);
   }
 
   async waitFor(id: string): Promise<TaskRecord> {
@@ -320,6 +392,14 @@ class TaskRunner implements Runner {
       if (stored.state === 'deleted' && !this.#registry.has(id)) return stored;
     }
     return this.#registry.waitFor(id);
+  }
+
+  task$(id: string): Observable<TaskRecord> {
+    return this.#streams.task$(id);
+  }
+
+  logs$(id: string): Observable<string> {
+    return this.#streams.logs$(id);
   }
 
   async getLogs(id: string): Promise<string> {
@@ -340,6 +420,7 @@ class TaskRunner implements Runner {
   async shutdown({ mode = 'detach' }: { mode?: ShutdownMode } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = new RunnerClosedError('shutdown');
+    this.#log.info({ mode }, 'runner shutting down');
     const supervisor = this.#supervisor;
     supervisor?.send({ type: 'PAUSE' });
     const active = this.#registry.list().filter((r) => r.state !== 'queued' && r.state !== 'deleted');
@@ -352,12 +433,15 @@ class TaskRunner implements Runner {
   async #fail(err: unknown): Promise<void> {
     if (this.#closed) return;
     this.#closed = new RunnerClosedError('runner stopped after a fatal error', { cause: err });
+    this.#log.error({ err }, 'runner stopped after a fatal error');
     await this.#stop(this.#closed);
   }
 
   /** Every cleanup step runs even when one fails; the first failure is rethrown at the end. */
   async #stop(reason: RunnerClosedError): Promise<void> {
     const errors: unknown[] = [];
+    // First: streams complete now, rather than fail on the store and the watch closing under them.
+    this.#streams.close();
     const step = async (fn: () => unknown) => {
       try {
         await fn();
@@ -370,8 +454,10 @@ class TaskRunner implements Runner {
     await step(() => this.#watcher.stop());
     await step(() => this.store.close());
     this.#registry.rejectWaiters(reason);
+    this.#telemetry.flush();
     this.#transitions.complete();
     this.#events.complete();
+    this.#log.info({ errors: errors.length }, 'runner stopped');
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -10,6 +10,9 @@ export class TaskRegistry {
   readonly #waiters = new Map<string, Set<{ resolve: (record: TaskRecord) => void; reject: (err: unknown) => void }>>();
   #queued = 0;
 
+  /** @param onUpdate Told of every record stored, after it is (the runner's `task$` streams). */
+  constructor(private readonly onUpdate: (record: TaskRecord) => void = () => undefined) {}
+
   get(id: string): TaskRecord | undefined {
     return this.#records.get(id);
   }
@@ -38,6 +41,7 @@ export class TaskRegistry {
       this.#waiters.delete(record.id);
       for (const waiter of waiters ?? []) waiter.resolve(record);
     }
+    this.onUpdate(record);
   }
 
   /** Records in insertion order, optionally only those in `state`. */

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { bearerTokenAuthenticator } from './authentication.js';
@@ -26,6 +27,7 @@ import { RequestLog, type JobCreationRecord, type RequestRecord, type SimStats }
 import type { ResourceStrategy } from './strategy.js';
 import type { KubeObject } from './types.js';
 
+/** How `startSimulatedCluster` sets the cluster up; every field is optional. */
 export interface SimulatedClusterOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
@@ -78,6 +80,7 @@ export interface SimulatedCluster {
    * "at no instant were more than 5 Jobs unfinished". Returns the unsubscribe function.
    */
   onChange(listener: (change: ClusterChange) => void): () => void;
+  /** Stops every controller and the kubelet (and its containers), drops open watches and closes the server. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -120,7 +123,7 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
   const strategies = new Map<string, ResourceStrategy>(
     [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy].map((s) => [s.info.resource, s]),
   );
-  const ctx: SimContext = { store, clock, strategies, openWatches: new Set(), bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
+  const ctx: SimContext = { store, clock, strategies, openWatches: new Set(), openLogStreams: new Set(), bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
   for (const ns of ['default', 'kube-system', 'kube-public', ...(options.namespaces ?? [])]) {
     store.create('namespaces', {
       metadata: { name: ns, uid: '', resourceVersion: '', creationTimestamp: '', labels: { 'kubernetes.io/metadata.name': ns } },
@@ -129,6 +132,13 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
     });
   }
   return ctx;
+}
+
+/** The cluster's token, and the restricted user's token of RBAC mode beside it; undefined accepts any request. */
+function authenticator(options: SimulatedClusterOptions): ((req: IncomingMessage) => boolean) | undefined {
+  if (options.token === undefined) return undefined;
+  const accepts = [options.token, options.rbac?.token].filter((t) => t !== undefined).map(bearerTokenAuthenticator);
+  return (req) => accepts.some((accept) => accept(req));
 }
 
 /**
@@ -168,7 +178,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     subresources: parts.subresources,
     nonResource: [discoveryHandler(ctx), openApiHandler(ctx)],
     fieldValidator: unknownFieldValidator,
-    authenticate: options.token === undefined ? undefined : bearerTokenAuthenticator(options.token),
+    authenticate: authenticator(options),
     onCreated: (resource, obj) => {
       if (resource !== 'jobs') return;
       log.jobCreations.push({
@@ -200,6 +210,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
         requests,
         totalRequests: [...log.counts.values()].reduce((a, b) => a + b, 0),
         openWatches: ctx.openWatches.size,
+        openLogStreams: ctx.openLogStreams.size,
         jobsCreated: log.jobCreations.length,
         podsCreated: log.podsCreated,
         objects: { jobs: ctx.store.count('jobs'), pods: ctx.store.count('pods'), events: ctx.store.count('events') },
@@ -214,6 +225,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
       closed = true;
       for (const controller of parts.controllers) await controller.stop();
       for (const watch of [...ctx.openWatches]) watch.drop();
+      for (const follow of [...ctx.openLogStreams]) follow.drop();
       ctx.clock.stopAll();
       await api.close();
     },

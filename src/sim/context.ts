@@ -10,6 +10,8 @@ export interface SimContext {
   /** Served resources by plural name (`jobs`, `pods`, `events`, `namespaces`). */
   strategies: Map<string, ResourceStrategy>;
   openWatches: Set<OpenWatch>;
+  /** Pod log requests with `follow=true` still streaming (`resource` is `pods/log`). */
+  openLogStreams: Set<OpenWatch>;
   /** Cluster-chosen bookmark interval (unscaled ms; the apiserver's is about a minute). */
   bookmarkIntervalMs: number;
 }

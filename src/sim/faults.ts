@@ -88,7 +88,7 @@ export interface FaultHandle {
 }
 
 /** Kinds of injected fault, as counted. */
-export type FaultKind = 'error' | 'latency' | 'reset' | 'watchDropped' | 'watchExpired' | 'watchStalled';
+export type FaultKind = 'error' | 'latency' | 'reset' | 'watchDropped' | 'watchExpired' | 'watchStalled' | 'logStreamDropped';
 
 /** One injected fault, for assertions. */
 export interface InjectedFault {
@@ -115,6 +115,7 @@ export interface FaultCounts {
   watchesDropped: number;
   watchesExpired: number;
   watchesStalled: number;
+  logStreamsDropped: number;
 }
 
 interface Rule<T> {
@@ -220,6 +221,20 @@ export class FaultInjector implements Controller {
   }
 
   /**
+   * Cuts every pod log being followed (`follow=true`) now, as a flaky network or an apiserver
+   * restart would: the client sees the stream end without the chunked terminator. Returns how many.
+   */
+  dropLogStreams(): number {
+    let dropped = 0;
+    for (const follow of [...this.ctx.openLogStreams]) {
+      follow.drop();
+      dropped++;
+      this.#record({ kind: 'logStreamDropped', request: 'get pods/log' });
+    }
+    return dropped;
+  }
+
+  /**
    * Answers the next `count` watches that resume from a resourceVersion with `ERROR 410 Expired`,
    * as after an etcd compaction. A watch without a resourceVersion (or `0`) starts from the current
    * state and cannot be too old, so it is served normally and does not use up the count.
@@ -261,7 +276,7 @@ export class FaultInjector implements Controller {
 
   /** Faults injected so far, by kind. */
   counts(): FaultCounts {
-    const counts: FaultCounts = { total: 0, errors: 0, errorsByStatus: { 429: 0, 500: 0, 503: 0 }, delayed: 0, resets: 0, watchesDropped: 0, watchesExpired: 0, watchesStalled: 0 };
+    const counts: FaultCounts = { total: 0, errors: 0, errorsByStatus: { 429: 0, 500: 0, 503: 0 }, delayed: 0, resets: 0, watchesDropped: 0, watchesExpired: 0, watchesStalled: 0, logStreamsDropped: 0 };
     for (const fault of this.#log) {
       counts.total++;
       if (fault.kind === 'error') {
@@ -271,6 +286,7 @@ export class FaultInjector implements Controller {
       else if (fault.kind === 'reset') counts.resets++;
       else if (fault.kind === 'watchDropped') counts.watchesDropped++;
       else if (fault.kind === 'watchStalled') counts.watchesStalled++;
+      else if (fault.kind === 'logStreamDropped') counts.logStreamsDropped++;
       else counts.watchesExpired++;
     }
     return counts;
@@ -281,7 +297,10 @@ export class FaultInjector implements Controller {
     return this.#log;
   }
 
-  /** The request hook the API server runs before dispatch. */
+  /**
+   * The request hook the API server runs before dispatch.
+   * @internal
+   */
   readonly hook: RequestHook = async (attrs, req, res) => {
     const latency = this.#take(this.#latency, attrs);
     if (latency) {

@@ -1,6 +1,6 @@
 export { startSimulatedCluster, type ClusterChange, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.js';
 export type { JobCreationRecord, RequestRecord, SimStats } from './stats.js';
-export type { KubeObject } from './types.js';
+export type { KubeObject, ObjectMeta, OwnerReference } from './types.js';
 export type {
   ErrorFault,
   FaultCounts,
@@ -15,7 +15,10 @@ export type {
   WatchMatch,
 } from './faults.js';
 export type { PolicyRule, RbacOptions } from './rbac.js';
+export { policyRulesFromManifest } from './rbac-manifest.js';
 export type { KubeletOptions, NodeCapacity } from './kubelet.js';
+export type { JobControllerOptions } from './job-controller.js';
+export type { InjectedStatus } from './fault-responses.js';
 export type { ImagePattern } from './image-puller.js';
 export type { PlanContext, PullOutcome, ContainerSpec } from './runtime.js';
 export { behaviourAnnotation, defaultScript, type ContainerBehaviour, type ContainerScript, type ScriptedLogLine } from './runtime-scripted.js';

@@ -7,6 +7,7 @@ import { JobSyncer } from './job-sync.js';
 import type { KubeObject, OwnerReference, StoreEvent } from './types.js';
 import { objectKey, splitObjectKey, WorkQueue } from './work-queue.js';
 
+/** The Job controller's own durations (`SimulatedClusterOptions.jobController`). */
 export interface JobControllerOptions {
   /**
    * Pod re-create back-off after a failure (cluster ms, scaled by `timeScale`), doubled for each

@@ -6,6 +6,7 @@ import type { Kubelet } from './kubelet.js';
 import { parsePodLogOptions, type PodLogOptions } from './log-options.js';
 import type { SubresourceHandler } from './server.js';
 import type { KubeObject } from './types.js';
+import type { OpenWatch } from './watch.js';
 
 type ContainerStatusJson = {
   name?: string;
@@ -93,7 +94,7 @@ function readOptions(options: PodLogOptions): LogReadOptions {
   return { sinceNs, tailLines: options.tailLines, timestamps: options.timestamps };
 }
 
-function stream(log: ContainerLog, options: PodLogOptions, res: ServerResponse): void {
+function stream(ctx: SimContext, log: ContainerLog, options: PodLogOptions, res: ServerResponse): void {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
   const out = new LimitedWriter(res, options.limitBytes);
   const read = readOptions(options);
@@ -114,7 +115,13 @@ function stream(log: ContainerLog, options: PodLogOptions, res: ServerResponse):
       if (!res.writableEnded) res.end();
     },
   );
-  res.on('close', unfollow);
+  // Counted while open, and cut by `faults.dropLogStreams()` as a flaky network would cut it.
+  const open: OpenWatch = { resource: 'pods/log', drop: () => res.destroy() };
+  ctx.openLogStreams.add(open);
+  res.on('close', () => {
+    unfollow();
+    ctx.openLogStreams.delete(open);
+  });
 }
 
 /**
@@ -145,6 +152,6 @@ export function logSubresource(ctx: SimContext, kubelet: Kubelet): SubresourceHa
     if (!log) {
       throw badRequest(`failed to get container status "${containerID}": rpc error: code = NotFound desc = an error occurred when try to find container "${containerID.replace(/^\w+:\/\//, '')}": not found`);
     }
-    stream(log, options, res);
+    stream(ctx, log, options, res);
   };
 }

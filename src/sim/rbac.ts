@@ -36,6 +36,14 @@ export interface RbacOptions {
    * hold everywhere, as a ClusterRole with a ClusterRoleBinding.
    */
   namespace?: string;
+  /**
+   * The bearer token of the restricted user. Given, only requests presenting it are held to the
+   * rules and every other request keeps full access (a cluster admin beside a service account:
+   * a test sets things up as admin while the code under test runs as the service account); the
+   * cluster then also accepts this token when its own `token` is set. Left out, every request is
+   * held to the rules.
+   */
+  token?: string;
 }
 
 /** The default user: a service account, as a runner deployed in-cluster would be. */
@@ -121,8 +129,9 @@ function forbiddenError(request: Authorization, user: string): ApiError {
  * // 403 jobs.batch "x" is forbidden: User "system:serviceaccount:default:k8s-jobs" cannot delete resource "jobs" in API group "batch" in the namespace "default"
  * ```
  */
-export function rbacHook({ rules, user = defaultRbacUser, namespace }: RbacOptions): RequestHook {
+export function rbacHook({ rules, user = defaultRbacUser, namespace, token }: RbacOptions): RequestHook {
   return (attrs, req, res) => {
+    if (token !== undefined && attrs.token !== token) return false;
     const request = authorization(attrs, req);
     const inScope = namespace === undefined || request.namespace === namespace;
     if (inScope && rules.some((rule) => allows(rule, request))) return false;

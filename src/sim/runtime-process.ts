@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { startErrorMessage, type ContainerExit, type ContainerRuntime, type ContainerStart, type RunningContainer, type StartOutcome } from './runtime.js';
+import { MemoryMonitor } from './memory-monitor.js';
+import { resourceAmount } from './pod-resources.js';
+import { startErrorMessage, type ContainerExit, type ContainerRuntime, type ContainerSpec, type ContainerStart, type RunningContainer, type StartOutcome } from './runtime.js';
 
 /** Sends `signal` to the process group led by `child` (the whole "container"); a group already gone is fine. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -22,6 +24,17 @@ function execFailure(file: string, err: NodeJS.ErrnoException): string {
   return `exec: "${file}": ${err.message}`;
 }
 
+/** The container's memory limit in bytes; undefined without one (0 means none too, as the kubelet reads it). */
+function memoryLimitOf(container: ContainerSpec): number | undefined {
+  const declared: unknown = container.resources?.limits?.memory;
+  if (declared === undefined) return undefined;
+  const bytes = resourceAmount('memory', declared);
+  return bytes > 0 ? bytes : undefined;
+}
+
+/** What the runtime reports for a container the memory cgroup killed (the scripted runtime's `oomKilled` too). */
+const oomKilledExit: ContainerExit = { exitCode: 137, reason: 'OOMKilled' };
+
 function exitOf(code: number | null, signal: NodeJS.Signals | null): ContainerExit {
   if (signal) {
     const exitCode = 128 + (constants.signals[signal] ?? 0);
@@ -41,12 +54,20 @@ function exitOf(code: number | null, signal: NodeJS.Signals | null): ContainerEx
  * host), a container without `command`/`args` has no image default to run and completes at once,
  * and a local process is not PID 1, so SIGTERM's default action ends it (exit 143) where a real
  * PID 1 without a handler would ignore it until SIGKILL.
+ *
+ * `resources.limits.memory` is enforced as the memory cgroup does (with `memory.oom.group`, as
+ * the kubelet sets it on cgroup v2): when the processes of the container's group together hold
+ * more resident memory than the limit, the whole group is SIGKILLed and the container ends
+ * `OOMKilled`, exit code 137. The memory (the sum of the processes' RSS) is sampled from /proc
+ * every 50 ms of real time, only for containers that have a limit, so a fast-growing process may
+ * overshoot by what it allocates in one interval; a process that leaves the group (`setsid`)
+ * escapes, as it escapes the kill. Without /proc (not Linux) limits are not enforced.
  */
-export function processRuntime(): ContainerRuntime {
+export function processRuntime(memory = new MemoryMonitor()): ContainerRuntime {
   const running = new Set<ChildProcess>();
   return {
     plan() {
-      return { start: (start) => startProcess(start, running) };
+      return { start: (start) => startProcess(start, running, memory) };
     },
     async close() {
       const exits = [...running].map((child) => new Promise<void>((resolve) => {
@@ -59,7 +80,7 @@ export function processRuntime(): ContainerRuntime {
   };
 }
 
-function startProcess(start: ContainerStart, running: Set<ChildProcess>): Promise<StartOutcome> {
+function startProcess(start: ContainerStart, running: Set<ChildProcess>, memory: MemoryMonitor): Promise<StartOutcome> {
   const [file, ...args] = start.argv;
   if (file === undefined) {
     // No command: the image's default would run, and there is no image here.
@@ -80,11 +101,19 @@ function startProcess(start: ContainerStart, running: Set<ChildProcess>): Promis
     });
     child.once('spawn', () => {
       running.add(child);
+      const limit = memoryLimitOf(start.container);
+      let oomKilled = false;
+      const unwatch = child.pid === undefined || limit === undefined ? undefined : memory.watch(child.pid, limit, () => {
+        oomKilled = true;
+        signalGroup(child, 'SIGKILL');
+      });
       const exited = new Promise<ContainerExit>((done) => {
         child.once('exit', (code, signal) => {
+          unwatch?.();
           // PID 1 gone: the runtime kills the rest of the container.
           signalGroup(child, 'SIGKILL');
-          const exit = exitOf(code, signal);
+          // Killed for its memory, whatever its main process was doing at that instant.
+          const exit = oomKilled ? oomKilledExit : exitOf(code, signal);
           // Output still buffered in the pipes belongs to this instance: wait for them to close.
           child.once('close', () => {
             running.delete(child);

@@ -21,12 +21,15 @@ export interface JobCreationRecord {
   annotations: Record<string, string>;
 }
 
+/** What `cluster.stats()` reports: request counts, open watches, and what was created and is stored. */
 export interface SimStats {
   /** Request counts keyed `verb resource`, e.g. `create jobs`, `watch pods`, `get pods/log`. */
   requests: Record<string, number>;
   totalRequests: number;
   /** Watches open right now. */
   openWatches: number;
+  /** Pod logs being followed (`follow=true`) right now. */
+  openLogStreams: number;
   jobsCreated: number;
   podsCreated: number;
   objects: { jobs: number; pods: number; events: number };

@@ -9,6 +9,7 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
+/** The `metadata` of a stored object, as the API serves it (fields the sim does not model are kept as they came). */
 export interface ObjectMeta {
   name: string;
   generateName?: string;

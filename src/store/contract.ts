@@ -41,6 +41,11 @@ export interface OpenTask extends OpenEntry {
   context?: Record<string, unknown>;
 }
 
+/**
+ * Where the runner keeps tasks durably: records, their transitions, log snapshots and the
+ * open-task index. Implemented once over Keyv (`@keyv/sqlite` on a local file by default, or
+ * any Keyv the application passes as `store`).
+ */
 export interface TaskStore {
   /**
    * Stores the task's record and, if given, appends the transition to its history. Resolves once
@@ -50,11 +55,18 @@ export interface TaskStore {
   saveTask(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void>;
   /** Every task that is not `deleted`, ordered by (priority desc, seq asc). */
   listOpenTasks(): Promise<OpenTask[]>;
+  /**
+   * Every task the store holds, `deleted` ones included (one prefix scan over the records),
+   * oldest first (by `createdAt`, then id).
+   */
+  listTasks(): Promise<TaskRecord[]>;
+  /** The task's current record; undefined for an id the store does not hold. */
   getTask(id: string): Promise<TaskRecord | undefined>;
   /** The task's transitions, oldest first. */
   getTransitions(id: string): Promise<Transition[]>;
   /** Replaces the task's log snapshot; resolves once durable. */
   putLogSnapshot(snapshot: LogSnapshot): Promise<void>;
+  /** The task's latest log snapshot; undefined before the first one is stored. */
   getLogSnapshot(taskId: string): Promise<LogSnapshot | undefined>;
   /**
    * Flushes pending writes and closes the underlying store (a Keyv instance the application

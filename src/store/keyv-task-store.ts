@@ -17,10 +17,10 @@ import { BoundedCache } from './bounded-cache.js';
 import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
 import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
-import { openKey, openPrefix, storeSchemaVersion, taskKey, transitionsKey, type OpenEntry, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
+import { openKey, openPrefix, schemaKey, storeSchemaVersion, taskKey, taskPrefix, transitionsKey, type OpenEntry, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
 import { messageOf } from './message-of.js';
-import { ensureSchema } from './schema.js';
+import { checkSchema, ensureSchema } from './schema.js';
 import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
 
 /** How a {@link KeyvTaskStore} is set up. */
@@ -38,6 +38,12 @@ export interface KeyvTaskStoreOptions {
    * `close()`. Runners do; tools that only read or seed a store do not.
    */
   lock?: LockOptions & { owner: string };
+  /**
+   * Open without writing anything (no schema stamp, no lock, no migration): for tools that read a
+   * store a runner may be using right now (the CLI's `list`, `show`, `logs`). Writes then reject
+   * with `StoreError`. Cannot be combined with `lock`.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -72,6 +78,12 @@ export class KeyvTaskStore implements TaskStore {
   /** Opens a task store over `keyv`: checks (or records) the schema version, which also proves it writable. */
   static async open(keyv: Keyv, options: KeyvTaskStoreOptions): Promise<KeyvTaskStore> {
     const store = new KeyvTaskStore(keyv, options);
+    if (options.readOnly) {
+      if (options.lock) throw new RangeError('a read-only task store cannot take the lock');
+      // Any version this code reads without migrating (v1 and up): nothing is written.
+      checkSchema(await store.#read(schemaKey), options.location);
+      return store;
+    }
     await ensureSchema(
       { read: (key) => store.#read(key), write: (key, value) => store.#commit.enqueue([[key, value]]), migrate: (from) => store.#migrate(from) },
       options.location,
@@ -98,7 +110,7 @@ export class KeyvTaskStore implements TaskStore {
   /** v1 → v2: builds the open-task index from the records (queue order = creation order). */
   async #migrate(from: number): Promise<void> {
     if (from !== 1) throw new Error(`no migration from schema v${from}`);
-    const envelopes = (await this.#access.scan('task:')).map(([, value]) => value as TaskEnvelope);
+    const envelopes = (await this.#access.scan(taskPrefix)).map(([, value]) => value as TaskEnvelope);
     const open = envelopes.filter((e) => e.record.state !== 'deleted').sort((a, b) => (a.record.createdAt < b.record.createdAt ? -1 : a.record.createdAt > b.record.createdAt ? 1 : 0));
     await this.#commit.enqueue(open.map((e, seq): [string, OpenEntry] => [openKey(e.record.id), { priority: e.record.spec.priority ?? 0, seq }]));
   }
@@ -129,6 +141,23 @@ export class KeyvTaskStore implements TaskStore {
     }
   }
 
+  /**
+   * Every task record, `deleted` ones included, oldest first (`createdAt`, then id): one prefix
+   * scan over `task:` keys, after pending writes are flushed.
+   */
+  async listTasks(): Promise<TaskRecord[]> {
+    this.#assertOpen('listTasks');
+    await this.#commit.drain();
+    let entries: Array<[string, unknown]>;
+    try {
+      entries = await this.#access.scan(taskPrefix);
+    } catch (err) {
+      throw new StoreError(`reading the tasks failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+    const records = entries.map(([, value]) => (value as TaskEnvelope).record);
+    return records.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   /** How batches reach the adapter: one SQLite transaction, or Keyv's `setMany`. */
   get batchMode(): BatchMode {
     return this.#access.mode;
@@ -140,6 +169,7 @@ export class KeyvTaskStore implements TaskStore {
    */
   saveTask(record: TaskRecord, transition?: Transition, extras: SaveExtras = {}): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError('saveTask'));
+    if (this.options.readOnly) return Promise.reject(this.#readOnlyError('saveTask'));
     if (transition && transition.taskId !== record.id) {
       return Promise.reject(new RangeError(`transition of task "${transition.taskId}" passed with the record of task "${record.id}"`));
     }
@@ -181,6 +211,7 @@ export class KeyvTaskStore implements TaskStore {
 
   putLogSnapshot(snapshot: LogSnapshot): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError('putLogSnapshot'));
+    if (this.options.readOnly) return Promise.reject(this.#readOnlyError('putLogSnapshot'));
     return this.#commit.enqueue(logSnapshotEntries(snapshot, storeSchemaVersion, this.#isoNow()));
   }
 
@@ -261,6 +292,10 @@ export class KeyvTaskStore implements TaskStore {
 
   #closedError(operation: string): StoreError {
     return new StoreError(`the store is closed: ${operation} rejected`, this.options.location);
+  }
+
+  #readOnlyError(operation: string): StoreError {
+    return new StoreError(`the store was opened read-only: ${operation} rejected`, this.options.location);
   }
 
   #isoNow(): string {

@@ -19,8 +19,10 @@ export const storeSchemaVersion = 2;
 /** The Keyv namespace of the stores `openTaskStore` creates. */
 export const storeNamespace = 'k8s-jobs';
 
+/** Prefix of the task records. */
+export const taskPrefix = 'task:';
 /** Key of a task's record. */
-export const taskKey = (id: string): string => `task:${id}`;
+export const taskKey = (id: string): string => `${taskPrefix}${id}`;
 /** Key of a task's transition history. */
 export const transitionsKey = (id: string): string => `transitions:${id}`;
 /** Prefix of the open-task index. */

@@ -1,6 +1,7 @@
 /**
  * Turns the runner's `store` option into an open {@link KeyvTaskStore}.
  */
+import { existsSync } from 'node:fs';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { StoreError } from '../errors.js';
@@ -31,6 +32,11 @@ export interface OpenTaskStoreOptions {
   busyTimeoutMs?: number;
   /** Take the store's owner lock (see `KeyvTaskStoreOptions.lock`). */
   lock?: LockOptions & { owner: string };
+  /**
+   * Read without writing (see `KeyvTaskStoreOptions.readOnly`), e.g. while a runner holds the
+   * store. A SQLite file that does not exist is then an error instead of being created.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -60,12 +66,14 @@ export async function openTaskStore(option: string | Keyv | undefined, options: 
 
 async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
   if (path === '') throw new StoreError('the SQLite URI has no path', 'sqlite://');
+  if (options.readOnly && !existsSync(path)) throw new StoreError('no store file at this path', path);
   const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: options.busyTimeoutMs ?? sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
   const keyv = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
   try {
     // Per connection: WAL persists in the file, `synchronous` does not. With WAL + NORMAL a
     // commit survives a crash of the process (not necessarily of the machine) without an fsync.
-    await sqlite.query('PRAGMA journal_mode=WAL');
+    // A reader leaves the journal mode to the writers (changing it needs a write).
+    if (!options.readOnly) await sqlite.query('PRAGMA journal_mode=WAL');
     await sqlite.query('PRAGMA synchronous=NORMAL');
     return await KeyvTaskStore.open(keyv, { ...options, location: path, ownsKeyv: true });
   } catch (err) {

@@ -18,18 +18,28 @@ export interface SchemaAccess {
 }
 
 /**
+ * Checks what `meta:schema` holds (undefined for a fresh store): refuses, with a `StoreError`, a
+ * value that is not a schema record and a version newer than this code's. Reads nothing else and
+ * writes nothing (a read-only open uses it alone).
+ */
+export function checkSchema(found: unknown, location: string): Partial<SchemaMeta> | undefined {
+  const meta = found as Partial<SchemaMeta> | undefined;
+  if (meta !== undefined && typeof meta.schemaVersion !== 'number') {
+    throw new StoreError(`"${schemaKey}" holds no schema version: not a k8s-jobs store`, location);
+  }
+  if (meta?.schemaVersion !== undefined && meta.schemaVersion > storeSchemaVersion) {
+    throw new StoreError(`the store was written by a newer k8s-jobs (schema v${meta.schemaVersion}; this version reads up to v${storeSchemaVersion})`, location);
+  }
+  return meta;
+}
+
+/**
  * Accepts a fresh store or one written with this layout version, migrates an older one step by
  * step through `access.migrate` (then records the new version), and refuses a newer one with a
  * `StoreError`.
  */
 export async function ensureSchema(access: SchemaAccess, location: string, openedAt: string): Promise<SchemaMeta> {
-  const found = (await access.read(schemaKey)) as Partial<SchemaMeta> | undefined;
-  if (found !== undefined && typeof found.schemaVersion !== 'number') {
-    throw new StoreError(`"${schemaKey}" holds no schema version: not a k8s-jobs store`, location);
-  }
-  if (found?.schemaVersion !== undefined && found.schemaVersion > storeSchemaVersion) {
-    throw new StoreError(`the store was written by a newer k8s-jobs (schema v${found.schemaVersion}; this version reads up to v${storeSchemaVersion})`, location);
-  }
+  const found = checkSchema(await access.read(schemaKey), location);
   for (let version = found?.schemaVersion ?? storeSchemaVersion; version < storeSchemaVersion; version++) {
     try {
       await access.migrate(version);

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the CLI runs from here so `--import tsx` resolves. */
@@ -21,7 +22,25 @@ export interface CliProcess {
  * to `child` reaches the CLI itself (npx does not forward SIGTERM).
  */
 export function startCli(args: string[]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  return track(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Quotes `arg` for `sh`. */
+const shellQuote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Starts the CLI on a pseudo-terminal of `rows` × `columns` (util-linux `script`), so its stdout
+ * is a TTY. The terminal's output, escape sequences included, is `stdout()`; the exit code is
+ * the CLI's (`script -e`).
+ */
+export function startCliOnTty(args: string[], { rows = 40, columns = 150 } = {}): CliProcess {
+  const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args].map(shellQuote).join(' ');
+  // A pty `script` opens without a terminal of its own has no size: give it one first.
+  const inner = `stty rows ${rows} cols ${columns}; exec ${command}`;
+  return track(spawn('script', ['-qec', inner, '/dev/null'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function track(child: ChildProcessByStdio<null, Readable, Readable>): CliProcess {
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();

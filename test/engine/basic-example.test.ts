@@ -20,15 +20,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('examples/basic.ts (the Go usage example) runs a task to success on the default kubeconfig and cleans up', async () => {
-  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number }>((resolve, reject) => {
+/** Runs an example in a child process, its kubeconfig the sim's, its working directory the temp dir. */
+function runExample(path: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, 'examples/basic.ts')],
+      ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, path)],
       { cwd: dir, env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') }, timeout: 60_000 },
       (err, out, errOut) => (err && typeof err.code !== 'number' ? reject(err) : resolve({ stdout: out, stderr: errOut, code: typeof err?.code === 'number' ? err.code : 0 })),
     );
   });
+}
+
+test('examples/basic.ts (the Go usage example) runs a task to success on the default kubeconfig and cleans up', async () => {
+  const { stdout, stderr, code } = await runExample('examples/basic.ts');
   expect(stderr).toBe('');
   expect(code).toBe(0);
   expect(stdout).toContain('task unique-job-id: succeeded');
@@ -36,4 +41,21 @@ test('examples/basic.ts (the Go usage example) runs a task to success on the def
   // Exactly one Job was created for the task, and it is gone after cleanup.
   expect(cluster.jobCreations().map((j) => j.name)).toEqual(['unique-job-id']);
   expect(cluster.objects('jobs')).toEqual([]);
+});
+
+test('examples/streams.ts follows its task through transitions$, logs$ and task$', async () => {
+  const { stdout, stderr, code } = await runExample('examples/streams.ts');
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  const lines = stdout.trim().split('\n');
+  expect(lines.filter((l) => l.startsWith('transition: '))).toEqual([
+    'transition: count ∅ → queued',
+    'transition: count queued → creating',
+    'transition: count creating → running',
+    'transition: count running → succeeded',
+    'transition: count succeeded → deleting',
+    'transition: count deleting → deleted',
+  ]);
+  expect(lines.filter((l) => l.startsWith('log: '))).toEqual(['log: line 1', 'log: line 2', 'log: line 3']);
+  expect(lines.at(-1)).toBe('final: deleted, succeeded');
 });

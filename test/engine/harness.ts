@@ -7,6 +7,7 @@ import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { storeNamespace } from '../../src/store/layout.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { RunnerOptions } from '../../src/runner/options.js';
+import { kubeConfigWithToken, rbacFromEnv } from './rbac-mode.js';
 import { behaviourAnnotation, startSimulatedCluster, type ContainerBehaviour, type KubeObject, type SimulatedCluster, type SimulatedClusterOptions } from '../../src/sim/index.js';
 
 /*
@@ -52,9 +53,12 @@ export interface EngineOptions {
 
 /** Starts a simulated cluster (scripted runtime, `timeScale: 0.01`) and a runner on it. */
 export async function startEngine(options: EngineOptions = {}): Promise<Engine> {
+  // K8S_JOBS_TEST_RBAC=deploy/rbac.yaml runs the runner as that Role's service account (rbac-mode.ts).
+  const rbac = options.cluster?.rbac ?? (await rbacFromEnv());
   const cluster = await startSimulatedCluster({
     timeScale: 0.01,
     ...options.cluster,
+    ...(rbac ? { rbac } : {}),
     kubelet: { runtime: 'scripted', ...options.cluster?.kubelet },
   });
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-engine-'));
@@ -65,7 +69,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   let runner: Runner;
   try {
     runner = await createRunner({
-      kubeConfig: cluster.kubeConfig,
+      kubeConfig: rbac?.token ? kubeConfigWithToken(cluster, rbac.token) : cluster.kubeConfig,
       namespace: 'default',
       store: memory ? new Keyv({ store: memory, namespace: storeNamespace, throwOnErrors: true }) : storeUrl,
       // Start times have one-second resolution too: a second's grace lets Kubernetes' own

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { repoRoot } from '../cli/cli-process.js';
@@ -31,12 +31,19 @@ describe('README.md', async () => {
   const examples = [...readme.matchAll(marker)].map(([, path, code]) => ({ path: path ?? '', code: code ?? '' }));
 
   test('every TypeScript block is an example file, shown as it is', async () => {
-    // examples/basic.ts needs a cluster: test/engine/basic-example.test.ts runs it against the sim.
-    expect(examples.map((e) => e.path)).toEqual(['examples/basic.ts', 'examples/sim-basic.ts', 'examples/sim-faults.ts']);
+    // examples/basic.ts and streams.ts need a cluster: test/engine/basic-example.test.ts runs them against the sim.
+    expect(examples.map((e) => e.path)).toEqual(['examples/basic.ts', 'examples/streams.ts', 'examples/sim-with-runner.ts', 'examples/sim-basic.ts', 'examples/sim-faults.ts']);
     expect(readme.match(/```ts\n/g)).toHaveLength(examples.length);
     for (const { path, code } of examples) {
       expect(code, `README block for ${path}`).toBe(asShownInReadme(await readFile(join(repoRoot, path), 'utf8')));
     }
+  });
+
+  test('the runner-on-the-sim example sees its three scripted outcomes', async () => {
+    const { code, stdout, stderr } = await runExample('examples/sim-with-runner.ts');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe('all three tasks ended as expected\n');
   });
 
   test('the k8s-jobs/sim example runs a Job to completion and prints its logs', async () => {
@@ -66,3 +73,14 @@ describe('README.md', async () => {
     expect(stdout).toContain("errorsByStatus: { '429': 2, '500': 0, '503': 0 }");
   });
 });
+
+test('every file in examples/ is run by a test (one that spawns it by path)', async () => {
+  const examples = (await readdir(join(repoRoot, 'examples'))).filter((f) => f.endsWith('.ts'));
+  const testFiles = (await readdir(join(repoRoot, 'test'), { recursive: true })).filter((f) => f.endsWith('.test.ts'));
+  const sources = await Promise.all(testFiles.map((f) => readFile(join(repoRoot, 'test', f), 'utf8')));
+  // The path handed to node/tsx: `join(repoRoot, 'examples/x.ts')` or `runExample('examples/x.ts')`.
+  const spawned = (name: string) => sources.some((source) => source.includes(`'examples/${name}')`));
+  expect(examples.filter((name) => !spawned(name))).toEqual([]);
+  expect(examples.length).toBeGreaterThanOrEqual(5);
+});
+

@@ -246,6 +246,34 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       expect(await store.getTask('gone')).toMatchObject({ state: 'deleted' });
     });
 
+    it('listTasks() returns every task, deleted ones included, oldest first, with writes still queued, also after reopen', async () => {
+      let store = await fresh();
+      const at = (second: number): string => `2026-01-01T00:00:0${second}.000Z`;
+      // Saved out of creation order, and not awaited: listTasks() must see queued writes too.
+      void store.saveTask(record('late', 'running', { createdAt: at(3) }), transition('late', null, 'queued'), { queue: { priority: 0, seq: 2 } });
+      void store.saveTask(record('b-same-time', 'queued', { createdAt: at(1) }), transition('b-same-time', null, 'queued'), { queue: { priority: 0, seq: 1 } });
+      void store.saveTask(record('a-same-time', 'queued', { createdAt: at(1) }), transition('a-same-time', null, 'queued'), { queue: { priority: 0, seq: 0 } });
+      const saves = saveLifecycle(store, 'first');
+      void store.putLogSnapshot(snapshot('first', 'not a task\n'));
+      const listed = await store.listTasks();
+      await Promise.all(saves);
+      const expected = [
+        { id: 'first', state: 'deleted', createdAt },
+        { id: 'a-same-time', state: 'queued', createdAt: at(1) },
+        { id: 'b-same-time', state: 'queued', createdAt: at(1) },
+        { id: 'late', state: 'running', createdAt: at(3) },
+      ];
+      expect(listed.map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(expected);
+      expect(listed[0]).toEqual(record('first', 'deleted'));
+      store = await reopen(store);
+      expect((await store.listTasks()).map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(expected);
+    });
+
+    it('listTasks() of an empty store is empty', async () => {
+      const store = await fresh();
+      expect(await store.listTasks()).toEqual([]);
+    });
+
     it('a deleted task leaves memory but its history stays complete', async () => {
       let store = await fresh();
       await Promise.all(saveLifecycle(store, 'gone'));

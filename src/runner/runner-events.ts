@@ -1,0 +1,70 @@
+/** Something the runner reports besides transitions, on `runner.events$`. Discriminated by `kind`. */
+export type RunnerEvent =
+  /**
+   * At start, a Job of ours (by label) that no stored task accounts for; `action` says what the
+   * runner did with it (the `orphans` option).
+   */
+  | {
+      kind: 'orphanJob';
+      name: string;
+      uid: string;
+      /** The annotation's task id; with `action: 'adopted'`, the id of the task it became. */
+      taskId?: string;
+      action: 'reported' | 'deleted' | 'adopted';
+      /** Why `'delete'` or `'adopt'` failed (the Job is then left as it is). */
+      error?: string;
+    }
+  /**
+   * A watch stream of the shared watch ended and is started again after `delayMs`. Without
+   * `error` it ended cleanly (the server's watch timeout, every `watch.timeoutSeconds`); with it,
+   * the connection failed or dropped, and the delay grows with each failure in a row.
+   */
+  | {
+      kind: 'watchReconnect';
+      resource: 'jobs' | 'pods';
+      /** The wait before the next watch (0 after a clean end). */
+      delayMs: number;
+      /** Why the stream ended, when it failed (the API error's message). */
+      error?: string;
+    }
+  /**
+   * The watch's resourceVersion is too old (410 Gone): the runner lists the resource again and
+   * reports Jobs missing from the fresh list as gone.
+   */
+  | { kind: 'watchExpired'; resource: 'jobs' | 'pods' }
+  /**
+   * A watch stream stayed silent longer than `watch.timeoutSeconds + watch.stallGraceMs` and was
+   * abandoned (a `watchReconnect` follows).
+   */
+  | { kind: 'watchStalled'; resource: 'jobs' | 'pods' }
+  /**
+   * The client-side rate limit (`rateLimit`) held requests back. Coalesced: at most one per
+   * second, with the requests delayed and their total wait over that second.
+   */
+  | {
+      kind: 'throttled';
+      /** Requests that had to wait for a token. */
+      requests: number;
+      /** Their waits, summed (ms). */
+      waitedMs: number;
+    }
+  /**
+   * A Kubernetes API request failed transiently (5xx, 429, network, timeout) and is retried after
+   * `delayMs`. `resource` is a type (`jobs`, `pods/log`...), not an object's name.
+   */
+  | {
+      kind: 'apiRetry';
+      verb: string;
+      resource: string;
+      /** The attempt that failed (1 = the first). */
+      attempt: number;
+      /** The back-off before the next attempt. */
+      delayMs: number;
+      /** HTTP status; 0 for a network error or a per-attempt timeout. */
+      statusCode: number;
+      /** The error's message. */
+      error: string;
+    };
+
+/** The `kind`s of `RunnerEvent`. */
+export type RunnerEventKind = RunnerEvent['kind'];

@@ -1,0 +1,241 @@
+import { concat, defer, EMPTY, filter, finalize, from, map, merge, Observable, of, share, type OperatorFunction, shareReplay, startWith, Subject, switchMap, take, takeUntil, takeWhile } from 'rxjs';
+import { TaskNotFoundError } from '../errors.js';
+import { ChangeSignal, type JobLogFollower } from '../effects/log-follow.js';
+import type { ClusterObservation, PodView } from '../machines/task/contract.js';
+import type { LogSnapshot } from '../store/contract.js';
+import { truncationMarker } from '../effects/logs.js';
+import type { TaskRecord, TaskState } from '../types.js';
+
+/** What the streams read: the runner's registry, its store, the shared watch and the log follower. */
+export interface TaskStreamsDeps {
+  /** The registry's record (open tasks, and those finished in this process). */
+  current(id: string): TaskRecord | undefined;
+  /** The stored record (a task finished before this process started). */
+  stored(id: string): Promise<TaskRecord | undefined>;
+  logSnapshot(id: string): Promise<LogSnapshot | undefined>;
+  /** The shared watch's view of a Job: its listener is called at once (if known) and on every change. */
+  observeJob(jobName: string, listener: (observation: ClusterObservation) => void): () => void;
+  /** The Job's pods as the shared watch knows them now. */
+  pods(jobName: string): readonly PodView[];
+  follower: JobLogFollower;
+}
+
+/** Subscriber counts of the runner's streams, for the leak test (not public API). */
+export interface StreamsInspection extends TaskStreamsInspection {
+  /** Observers of the runner's transitions Subject (its own telemetry included). */
+  transitionsObservers: number;
+  /** Observers of the runner's events Subject. */
+  eventsObservers: number;
+}
+
+/** What `TaskStreams` itself holds. */
+export interface TaskStreamsInspection {
+  /** Per-task `task$` sources alive. */
+  taskStreams: number;
+  /** Per-task `logs$` sources alive. */
+  logStreams: number;
+  /** Whether anything still listens to record updates. */
+  recordsObserved: boolean;
+}
+
+/** States in which the task's pod may still print (later ones only have the stored log). */
+const liveStates: readonly TaskState[] = ['queued', 'creating', 'running'];
+/** States in which the final log snapshot has been stored (or could not be, and never will). */
+const harvestedStates: readonly TaskState[] = ['deleting', 'deleted'];
+
+/**
+ * `task$(id)` and `logs$(id)` of a runner: one shared source per task id while anyone listens
+ * (`shareReplay`/`share` with ref-counting, torn down with the last subscriber), every stream
+ * completed by `close()`.
+ */
+export class TaskStreams {
+  readonly #updates = new Subject<TaskRecord>();
+  readonly #closing = new Subject<void>();
+  #closed = false;
+  readonly #tasks = new Map<string, Observable<TaskRecord>>();
+  readonly #logs = new Map<string, Observable<string>>();
+
+  constructor(private readonly deps: TaskStreamsDeps) {}
+
+  /** Tells the streams of a record stored in the registry. */
+  recordChanged(record: TaskRecord): void {
+    this.#updates.next(record);
+  }
+
+  /** The task's record now, then every change; completes after `deleted` (see `Runner.task$`). */
+  task$(id: string): Observable<TaskRecord> {
+    return defer(() =>
+      this.#shared(
+        this.#tasks,
+        id,
+        () =>
+          this.#resolve(id).pipe(
+            switchMap((record) =>
+              record.state === 'deleted'
+                ? of(record)
+                : this.#updates.pipe(
+                    filter((r) => r.id === id),
+                    startWith(record),
+                    takeWhile((r) => r.state !== 'deleted', true),
+                  ),
+            ),
+          ),
+        // A late subscriber starts from the current record, as the first one did.
+        shareReplay({ bufferSize: 1, refCount: true }),
+      ),
+    );
+  }
+
+  /** The task's log lines: live from its pod, then the stored tail (see `Runner.logs$`). */
+  logs$(id: string): Observable<string> {
+    // A late subscriber joins the live lines from then on (the log so far is `getLogs`).
+    return defer(() => this.#shared(this.#logs, id, () => this.#resolve(id).pipe(switchMap((record) => this.#lines(record))), share()));
+  }
+
+  /** Completes every stream (shutdown); later subscriptions complete at once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.next();
+    this.#closing.complete();
+    this.#updates.complete();
+  }
+
+  /** Subscriber counts, for tests that prove streams leave nothing behind. */
+  inspect(): TaskStreamsInspection {
+    return { taskStreams: this.#tasks.size, logStreams: this.#logs.size, recordsObserved: this.#updates.observed };
+  }
+
+  /**
+   * The one shared source of this id, made on the first subscription and forgotten when it is torn
+   * down (last unsubscribe, completion or error), so idle ids hold nothing.
+   */
+  #shared<T>(cache: Map<string, Observable<T>>, id: string, make: () => Observable<T>, multicast: OperatorFunction<T, T>): Observable<T> {
+    if (this.#closed) return EMPTY;
+    const known = cache.get(id);
+    if (known) return known;
+    // Before the multicast: these run once per source, not once per subscriber.
+    const source: Observable<T> = make().pipe(
+      takeUntil(this.#closing),
+      finalize(() => {
+        if (cache.get(id) === source) cache.delete(id);
+      }),
+      multicast,
+    );
+    cache.set(id, source);
+    return source;
+  }
+
+  /** The record now: the registry's, else the store's; `TaskNotFoundError` when neither has it. */
+  #resolve(id: string): Observable<TaskRecord> {
+    const known = this.deps.current(id);
+    // Known: synchronously, so that a subscriber gets the record current at its subscription.
+    if (known) return of(known);
+    return from(this.deps.stored(id)).pipe(
+      map((found) => {
+        // Read again: the task may have been added while the store answered.
+        const record = this.deps.current(id) ?? found;
+        if (!record) throw new TaskNotFoundError(id);
+        return record;
+      }),
+    );
+  }
+
+  #lines(record: TaskRecord): Observable<string> {
+    const { id, jobName } = record;
+    if (harvestedStates.includes(record.state)) return this.#storedTail(id, undefined);
+    const streamed: { pod?: string; offset: number } = { offset: 0 };
+    const task$ = this.task$(id);
+    const isLive = (): boolean => liveStates.includes(this.deps.current(id)?.state ?? 'deleted');
+    // The Job is observed only from `running` on: observing an unknown name makes the watch look it up.
+    const jobChanges = task$.pipe(
+      filter((r) => r.state === 'running'),
+      take(1),
+      switchMap(() => new Observable<ClusterObservation>((subscriber) => this.deps.observeJob(jobName, (o) => subscriber.next(o)))),
+    );
+    const live = new Observable<string>((subscriber) => {
+      const abort = new AbortController();
+      const changes = new ChangeSignal();
+      // Owned here, not by the follower, so that unsubscribing releases it at once.
+      const watching = merge(task$, jobChanges).subscribe(changes);
+      this.deps.follower
+        .follow({
+          pods: () => this.deps.pods(jobName),
+          finished: () => !isLive(),
+          changes,
+          signal: abort.signal,
+          onLine: (line) => {
+            streamed.pod = line.pod;
+            streamed.offset = line.offset;
+            subscriber.next(line.text);
+          },
+        })
+        .then(
+          () => subscriber.complete(),
+          (err: unknown) => subscriber.error(err),
+        );
+      return () => {
+        watching.unsubscribe();
+        abort.abort();
+      };
+    });
+    const harvested = task$.pipe(
+      filter((r) => harvestedStates.includes(r.state)),
+      take(1),
+    );
+    return concat(
+      live.pipe(takeUntil(task$.pipe(filter((r) => r.state === 'deleted')))),
+      harvested.pipe(switchMap(() => this.#storedTail(id, streamed))),
+    );
+  }
+
+  /** What the stored snapshot holds beyond what was streamed (`undefined`: nothing was), as lines. */
+  #storedTail(id: string, streamed: { pod?: string; offset: number } | undefined): Observable<string> {
+    return from(this.deps.logSnapshot(id)).pipe(switchMap((snapshot) => from(snapshot ? unstreamedLines(snapshot, streamed) : [])));
+  }
+}
+
+/** The marker `CappedLogCollector` puts between the head and the tail of a capped log. */
+const markerPattern = /\n… \[\d+ bytes truncated\] …\n/;
+
+/**
+ * The snapshot's lines past what was streamed from the same pod: by byte offset (the snapshot
+ * counts the log's bytes as the follower does); the whole snapshot when nothing of that pod was.
+ * A capped snapshot keeps only the log's last bytes: if the stream stopped before them, the gap is
+ * shown as a truncation marker line.
+ */
+export function unstreamedLines(snapshot: LogSnapshot, streamed: { pod?: string; offset: number } | undefined): string[] {
+  if (!streamed?.pod || snapshot.pod !== streamed.pod) return splitLines(snapshot.text);
+  if (streamed.offset >= snapshot.totalBytes) return [];
+  if (!snapshot.truncated) return splitLines(Buffer.from(snapshot.text).subarray(streamed.offset).toString('utf8'));
+  const marker = markerPattern.exec(snapshot.text);
+  const tail = Buffer.from(marker ? snapshot.text.slice(marker.index + marker[0].length) : snapshot.text);
+  const tailStart = snapshot.totalBytes - tail.length;
+  if (streamed.offset >= tailStart) return splitLines(tail.subarray(streamed.offset - tailStart).toString('utf8'));
+  return [truncationMarker(tailStart - streamed.offset).trim(), ...splitLines(tail.toString('utf8'))];
+}
+
+/** Lines of a log text (a trailing newline does not make an empty last line). */
+function splitLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+const inspections = new WeakMap<object, () => StreamsInspection>();
+
+/** Lets `inspectStreams(owner)` report `streams`' counts (the runner registers itself). */
+export function registerStreamsInspection(owner: object, inspect: () => StreamsInspection): void {
+  inspections.set(owner, inspect);
+}
+
+/**
+ * Subscriber counts of a runner's streams. Internal: the leak test uses it; it is not exported
+ * from the package.
+ */
+export function inspectStreams(owner: object): StreamsInspection {
+  const inspect = inspections.get(owner);
+  if (!inspect) throw new TypeError('not a runner created by createRunner');
+  return inspect();
+}

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { TaskRecord, Transition } from '../../src/types.js';
+import { behaviour, startEngine, type Engine } from '../engine/harness.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startCli, type CliProcess } from './cli-process.js';
+
+/*
+ * `list`, `show` and `logs` as real child processes, reading the SQLite store of a runner that is
+ * still running (and holds the store's lock) — read-only, so the runner goes on undisturbed.
+ */
+
+let engine: Engine;
+let store: string;
+const started: CliProcess[] = [];
+
+beforeAll(async () => {
+  // Snapshots of running tasks' logs every 100 ms, for `logs --follow`.
+  engine = await startEngine({ runner: { logs: { snapshotIntervalMs: 100 } } });
+  store = engine.storeUrl;
+  const { runner } = engine;
+  await runner.addTask({ id: 'ok', image: 'busybox', ...behaviour({ durationMs: 30, logs: ['hello', 'world'] }) });
+  await runner.addTask({ id: 'boom', image: 'busybox', ...behaviour({ durationMs: 30, exitCode: 3, logs: ['boom'] }) });
+  await runner.addTask({ id: 'long', image: 'busybox', ...behaviour({ durationMs: -1, logs: ['first line'] }) });
+  await runner.waitFor('ok');
+  await runner.waitFor('boom');
+  await waitUntil(async () => (await runner.getTask('long')).state === 'running', 'long running');
+});
+afterAll(async () => {
+  for (const cli of started.splice(0)) {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    await cli.exited;
+  }
+  await engine.close();
+});
+
+/** Runs the CLI to its end; resolves with its exit code and output. */
+async function cli(...args: string[]): Promise<{ code: number | NodeJS.Signals; stdout: string; stderr: string }> {
+  const child = startCli(args);
+  started.push(child);
+  const code = await child.exited;
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
+}
+
+describe.concurrent('reading the store of a running runner', () => {
+  test('list: every task, finished ones included, as a table or JSON; --state filters', async () => {
+    const [table, json, running] = await Promise.all([cli('list', '--store', store), cli('list', '--store', store, '--json'), cli('list', '--store', store, '--state', 'running', '--json')]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/│ ok +│ deleted +│ succeeded +│/);
+    expect(table.stdout).toMatch(/│ boom +│ deleted +│ failed +│ exit code 3 \(BackoffLimitExceeded\) +│/);
+    expect(table.stdout).toMatch(/│ long +│ running +│/);
+    expect(json.code).toBe(0);
+    const records = JSON.parse(json.stdout) as TaskRecord[];
+    expect(records.map((r) => [r.id, r.state])).toEqual([
+      ['ok', 'deleted'],
+      ['boom', 'deleted'],
+      ['long', 'running'],
+    ]);
+    expect((JSON.parse(running.stdout) as TaskRecord[]).map((r) => r.id)).toEqual(['long']);
+  });
+
+  test('show: the record and its timeline of transitions with times; --json', async () => {
+    const [table, json] = await Promise.all([cli('show', 'boom', '--store', store), cli('show', 'boom', '--store', store, '--json')]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/│ reason +│ exit code 3 \(BackoffLimitExceeded\) +│/);
+    expect(table.stdout).toMatch(/│ last log lines +│ boom +│/);
+    const timeline = table.stdout.slice(table.stdout.indexOf('Timeline:'));
+    for (const [from, to] of [['—', 'queued'], ['queued', 'creating'], ['creating', 'running'], ['running', 'failed'], ['failed', 'deleting'], ['deleting', 'deleted']]) {
+      expect(timeline).toMatch(new RegExp(`│ \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z │ \\+\\S+ +│ ${from} +│ ${to} +│`));
+    }
+    const shown = JSON.parse(json.stdout) as { record: TaskRecord; transitions: Transition[] };
+    expect(shown.record).toMatchObject({ id: 'boom', state: 'deleted', outcome: 'failed', failure: { exitCode: 3 } });
+    expect(shown.transitions.map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'failed', 'deleting', 'deleted']);
+  });
+
+  test('show and logs of an unknown id exit 1 with a readable message', async () => {
+    const [show, logs] = await Promise.all([cli('show', 'nope', '--store', store), cli('logs', 'nope', '--store', store)]);
+    expect(show).toMatchObject({ code: 1, stdout: '', stderr: `k8s-jobs: no task "nope" in the store ${store}\n` });
+    expect(logs).toMatchObject({ code: 1, stdout: '', stderr: `k8s-jobs: no task "nope" in the store ${store}\n` });
+  });
+
+  test('a store file that does not exist is an error, not a new empty store', async () => {
+    const missing = join(engine.dir, 'missing.sqlite');
+    const result = await cli('list', '--store', `sqlite://${missing}`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`no store file at this path (store: ${missing})`);
+  });
+
+  test('logs prints the stored log; --follow prints what is new until the task is deleted', async () => {
+    expect(await cli('logs', 'ok', '--store', store)).toMatchObject({ code: 0, stdout: 'hello\nworld\n' });
+    const follow = startCli(['logs', 'long', '--follow', '--interval', '0.1', '--store', store]);
+    started.push(follow);
+    await follow.waitForOutput(/first line\n/);
+    expect(follow.child.exitCode).toBeNull();
+    await engine.runner.cancel('long');
+    expect(await follow.exited).toBe(0);
+    expect(follow.stdout()).toBe('first line\n');
+  });
+});
+
+test('the runner goes on undisturbed after the CLI read its store', async () => {
+  await engine.runner.addTask({ id: 'after', image: 'busybox', ...behaviour({ durationMs: 10 }) });
+  expect(await engine.runner.waitFor('after')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+});

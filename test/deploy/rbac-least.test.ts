@@ -1,0 +1,160 @@
+import type { Subscription } from 'rxjs';
+import { describe, expect, test } from 'vitest';
+import type { KubeObject, PolicyRule } from '../../src/sim/index.js';
+import type { TaskRecord } from '../../src/types.js';
+import { behaviour, startEngine, type Engine } from '../engine/harness.js';
+import { createPreexistingJob } from '../engine/preexisting-job.js';
+import { rbacFromManifest } from '../engine/rbac-mode.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/*
+ * deploy/rbac.yaml is least: for every (resource, verb) it grants, the runner, run as that Role's
+ * service account minus just that verb, visibly breaks one concrete scenario that works with the
+ * whole Role. (That the whole Role suffices for everything is the engine suite in RBAC mode:
+ * `npm run test:engine-rbac`.) Every case runs its own cluster and runner, concurrently.
+ */
+
+const manifest = 'deploy/rbac.yaml';
+const { rules } = await rbacFromManifest(manifest);
+
+/** The Role's rules without one verb on one resource. */
+function without(resource: string, verb: string): PolicyRule[] {
+  return rules.map((rule) => (rule.resources.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule));
+}
+
+async function withEngine<T>(roleRules: PolicyRule[], body: (engine: Engine) => Promise<T>): Promise<T> {
+  const rbac = { ...(await rbacFromManifest(manifest)), rules: roleRules };
+  const engine = await startEngine({ cluster: { rbac }, runner: { maxConcurrentJobs: 2 } });
+  try {
+    return await body(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** A short task that logs a line and succeeds; its record, its logs, and the runner events seen meanwhile. */
+async function quickTask(roleRules: PolicyRule[]): Promise<{ record: TaskRecord; logs: string; runnerEvents: string[] }> {
+  return withEngine(roleRules, async ({ runner }) => {
+    const runnerEvents: string[] = [];
+    const subscription: Subscription = runner.events$.subscribe((event) => runnerEvents.push(JSON.stringify(event, (_k, v: unknown) => (v instanceof Error ? v.message : v))));
+    try {
+      await runner.addTask({ id: 'quick', image: 'busybox', ...behaviour({ durationMs: 20, logs: ['hello from the pod'] }) });
+      const record = await runner.waitFor('quick');
+      return { record, logs: await runner.getLogs('quick'), runnerEvents };
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+}
+
+/** A task whose Job already exists (same fingerprint): the runner adopts it. */
+async function adoptedTask(roleRules: PolicyRule[]): Promise<TaskRecord> {
+  return withEngine(roleRules, async ({ runner, cluster }) => {
+    const task = { id: 'adopt', image: 'busybox', ...behaviour({ durationMs: 20 }) };
+    await createPreexistingJob(cluster, task);
+    await runner.addTask(task);
+    return runner.waitFor('adopt');
+  });
+}
+
+/** A task whose image does not exist: it fails with the pull reason and the pod's events. */
+async function missingImage(roleRules: PolicyRule[]): Promise<TaskRecord> {
+  return withEngine(roleRules, async ({ runner }) => {
+    await runner.addTask({ id: 'no-image', image: 'registry.example.com/does-not-exist:1.0', timeout: 3 });
+    return runner.waitFor('no-image');
+  });
+}
+
+const jobConditions = (job: KubeObject): string[] =>
+  ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).filter((c) => c.status === 'True').map((c) => c.type);
+
+const forbidden = (verb: string, resource: string): string => `cannot ${verb} resource "${resource}"`;
+
+describe(`${manifest} is sufficient for each scenario below`, () => {
+  test.concurrent('a quick task succeeds, is cleaned up, and its logs are kept', async () => {
+    const { record, logs } = await quickTask(rules);
+    expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+    expect(record.cleanupError).toBeUndefined();
+    expect(logs).toContain('hello from the pod');
+  });
+
+  test.concurrent('a pre-existing Job of the task is adopted', async () => {
+    expect(await adoptedTask(rules)).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  });
+
+  test.concurrent("a missing image fails the task with the pull reason and the pod's events", async () => {
+    const record = await missingImage(rules);
+    expect(['ErrImagePull', 'ImagePullBackOff']).toContain(record.failure?.reason);
+    expect(record.failure?.events?.length).toBeGreaterThan(0);
+  });
+});
+
+describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
+  test('every (resource, verb) the Role grants has a case here', () => {
+    const granted = rules.flatMap((rule) => rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${resource} ${verb}`)));
+    expect(granted.sort()).toEqual(['events list', 'jobs create', 'jobs delete', 'jobs get', 'jobs list', 'jobs watch', 'pods list', 'pods watch', 'pods/log get']);
+  });
+
+  test.concurrent('without jobs create, the task fails with Forbidden', async () => {
+    const { record } = await quickTask(without('jobs', 'create'));
+    expect(record).toMatchObject({ state: 'deleted', outcome: 'failed', failure: { reason: 'Forbidden' } });
+    expect(record.failure?.message).toContain(forbidden('create', 'jobs'));
+  });
+
+  test.concurrent('without jobs get, adopting an existing Job fails with Forbidden', async () => {
+    const record = await adoptedTask(without('jobs', 'get'));
+    expect(record).toMatchObject({ state: 'deleted', outcome: 'failed' });
+    expect(record.failure?.message).toContain(forbidden('get', 'jobs'));
+  });
+
+  test.concurrent('without jobs list, createRunner rejects with Forbidden', async () => {
+    await expect(quickTask(without('jobs', 'list'))).rejects.toThrow(forbidden('list', 'jobs'));
+  });
+
+  test.concurrent('without pods list, createRunner rejects with Forbidden', async () => {
+    await expect(quickTask(without('pods', 'list'))).rejects.toThrow(forbidden('list', 'pods'));
+  });
+
+  test.concurrent('without jobs watch, the runner never learns that its Job completed: the task stays running', async () => {
+    await withEngine(without('jobs', 'watch'), async ({ runner, cluster }) => {
+      let refusedWatches = 0;
+      const subscription = runner.events$.subscribe((event) => {
+        if (event.kind === 'watchReconnect' && event.resource === 'jobs' && event.error?.includes('403')) refusedWatches += 1;
+      });
+      try {
+        await runner.addTask({ id: 'quick', image: 'busybox', ...behaviour({ durationMs: 20 }) });
+        await waitUntil(() => cluster.objects('jobs').some((job) => job.metadata.name === 'quick' && jobConditions(job).includes('Complete')), 'the Job to complete');
+        // Once the Job is complete, a watch attempt is refused again: the runner still has no way to see it.
+        const refusedBefore = refusedWatches;
+        // The watch's back-off grows with each refusal (capped at 30 s): usually a second or two here.
+        await waitUntil(() => refusedWatches > refusedBefore, 'another refused watch of Jobs', { timeoutMs: 45_000 });
+        expect((await runner.getTask('quick')).state).toBe('running');
+      } finally {
+        subscription.unsubscribe();
+      }
+    });
+  });
+
+  test.concurrent("without pods watch, the pull failure is never seen: the task fails later, with PendingTimeout instead of the registry's answer", async () => {
+    const record = await missingImage(without('pods', 'watch'));
+    expect(record).toMatchObject({ outcome: 'failed', failure: { reason: 'PendingTimeout' } });
+  });
+
+  test.concurrent('without jobs delete, cleanup fails and the record says so', async () => {
+    const { record } = await quickTask(without('jobs', 'delete'));
+    expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+    expect(record.cleanupError).toContain(forbidden('delete', 'jobs'));
+  });
+
+  test.concurrent("without pods/log get, the task's logs are lost", async () => {
+    const { record, logs } = await quickTask(without('pods/log', 'get'));
+    expect(record.outcome).toBe('succeeded');
+    expect(logs).not.toContain('hello from the pod');
+  });
+
+  test.concurrent('without events list, a failure carries no events', async () => {
+    const record = await missingImage(without('events', 'list'));
+    expect(['ErrImagePull', 'ImagePullBackOff']).toContain(record.failure?.reason);
+    expect(record.failure?.events ?? []).toEqual([]);
+  });
+});

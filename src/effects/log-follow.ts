@@ -1,13 +1,10 @@
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { finished } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { ApiException } from '@kubernetes/client-node';
 import { KubernetesApiError } from '../errors.js';
 import type { ContainerView, PodView } from '../machines/task/contract.js';
 import { kubeCall, type KubeCallPolicy } from './kube-call.js';
 import type { KubeClient } from './kube-client.js';
-import { CappedLogCollector, latestPod, logContainerOf } from './logs.js';
+import { latestPod, logContainerOf, openPodLog } from './logs.js';
 
 /** One line of a followed log. */
 export interface FollowedLine {
@@ -174,8 +171,8 @@ function hasStarted(container: ContainerView | undefined): boolean {
  * are skipped (`LogCursor`); a pod not started yet, gone, or replaced is waited for through
  * `changes`. Every request goes through the runner's `kubeCall` policy (rate limit, retries).
  *
- * It makes the request itself for the reasons `LogReader` gives: client-node's `Log` does not
- * forward stream errors, so a dropped connection would look like the end of the log.
+ * Requests go through `openPodLog` (client-node's `Log` does not forward stream errors, so a
+ * dropped connection would look like the end of the log).
  */
 export class JobLogFollower {
   readonly #client: KubeClient;
@@ -223,7 +220,7 @@ export class JobLogFollower {
   /** One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it is cut. */
   async #followOnce(pod: string, container: string, cursor: LogCursor, signal: AbortSignal, onLine: (line: FollowedLine) => void): Promise<void> {
     const sinceTime = cursor.sinceTime();
-    const response = await kubeCall(this.#policy, 'get', `pods/${pod}/log`, (s) => this.#open(pod, container, sinceTime, s), signal);
+    const response = await kubeCall(this.#policy, 'get', `pods/${pod}/log`, (s) => openPodLog(this.#client, pod, { container, follow: 'true', timestamps: 'true', ...(sinceTime !== undefined ? { sinceTime } : {}) }, s), signal);
     // Aborted while the answer was on its way: the listener below would never fire.
     if (signal.aborted) {
       response.destroy();
@@ -264,32 +261,5 @@ export class JobLogFollower {
         resolve();
       });
     });
-  }
-
-  /** Sends the request; resolves with the 200 response (headers received), throws `ApiException` otherwise. */
-  async #open(pod: string, container: string, sinceTime: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
-    const { kubeConfig, namespace } = this.#client;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
-    url.searchParams.set('container', container);
-    url.searchParams.set('follow', 'true');
-    url.searchParams.set('timestamps', 'true');
-    if (sinceTime !== undefined) url.searchParams.set('sinceTime', sinceTime);
-    const options: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(options);
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const request = (url.protocol === 'https:' ? https : http).request(url, { ...options, method: 'GET', signal }, resolve);
-      request.on('error', reject);
-      request.end();
-    });
-    const status = response.statusCode ?? 0;
-    if (status === 200) return response;
-    // Error bodies are small Status objects; keep at most 64 KiB of whatever arrives.
-    const errorBody = new CappedLogCollector(64 * 1024);
-    response.on('data', (chunk: Buffer) => errorBody.push(chunk));
-    // An error body cut short still leaves the status, which is what decides.
-    await new Promise<void>((resolve) => finished(response, () => resolve()));
-    throw new ApiException(status, `log request answered ${status}`, errorBody.result().text, response.headers as Record<string, string>);
   }
 }

@@ -175,13 +175,6 @@ export class LogReader {
   }
 
   async #stream(pod: string, container: string, maxBytes: number, signal: AbortSignal): Promise<CappedLog> {
-    const { kubeConfig, namespace } = this.#client;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
-    url.searchParams.set('container', container);
-    const options: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(options);
     const collector = new CappedLogCollector(maxBytes);
     const idle = new AbortController();
     const idleMs = this.#policy.requestTimeoutMs ?? 30_000;
@@ -191,32 +184,45 @@ export class LogReader {
       idleTimer = setTimeout(() => idle.abort(), idleMs);
     };
     try {
-      const response = await new Promise<IncomingMessage>((resolve, reject) => {
-        const request = (url.protocol === 'https:' ? https : http).request(url, { ...options, method: 'GET', signal: AbortSignal.any([signal, idle.signal]) }, resolve);
-        request.on('error', reject);
-        request.end();
+      const response = await openPodLog(this.#client, pod, { container }, AbortSignal.any([signal, idle.signal]));
+      response.on('data', (chunk: Buffer) => {
+        stillAlive();
+        collector.push(chunk);
       });
-      return await this.#read(response, collector, stillAlive);
+      await new Promise<void>((resolve, reject) => finished(response, (err) => (err ? reject(err) : resolve())));
+      return collector.result();
     } finally {
       clearTimeout(idleTimer);
     }
   }
+}
 
-  async #read(response: IncomingMessage, collector: CappedLogCollector, stillAlive: () => void): Promise<CappedLog> {
-    const status = response.statusCode ?? 0;
-    if (status !== 200) {
-      // Error bodies are small Status objects; keep at most 64 KiB of whatever arrives.
-      const errorBody = new CappedLogCollector(64 * 1024);
-      response.on('data', (chunk: Buffer) => errorBody.push(chunk));
-      // An error body cut short still leaves the status, which is what decides; the cut is not the failure.
-      await new Promise<void>((resolve) => finished(response, () => resolve()));
-      throw new ApiException(status, `log request answered ${status}`, errorBody.result().text, response.headers as Record<string, string>);
-    }
-    response.on('data', (chunk: Buffer) => {
-      stillAlive();
-      collector.push(chunk);
-    });
-    await new Promise<void>((resolve, reject) => finished(response, (err) => (err ? reject(err) : resolve())));
-    return collector.result();
-  }
+/**
+ * Requests a pod's log (`GET …/pods/<pod>/log` with `params`) over Node's own HTTP client with the
+ * kubeconfig's credentials, and resolves with the 200 response once its headers arrived, for the
+ * caller to stream. client-node's `Log` is not used: it loses stream errors, so a cut connection
+ * would look like the end of the log. Any other status rejects with an `ApiException` carrying
+ * the Status body (for `kubeCall` to classify).
+ */
+export async function openPodLog(client: KubeClient, pod: string, params: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  const { kubeConfig, namespace } = client;
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  const options: https.RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, { ...options, method: 'GET', signal }, resolve);
+    request.on('error', reject);
+    request.end();
+  });
+  const status = response.statusCode ?? 0;
+  if (status === 200) return response;
+  // Error bodies are small Status objects; keep at most 64 KiB of whatever arrives.
+  const errorBody = new CappedLogCollector(64 * 1024);
+  response.on('data', (chunk: Buffer) => errorBody.push(chunk));
+  // An error body cut short still leaves the status, which is what decides; the cut is not the failure.
+  await new Promise<void>((resolve) => finished(response, () => resolve()));
+  throw new ApiException(status, `log request answered ${status}`, errorBody.result().text, response.headers as Record<string, string>);
 }

@@ -1,23 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
+import { exampleArgs, startExampleCluster, type ExampleCluster } from './example-cluster.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-let cluster: SimulatedCluster;
-let dir: string;
+let sim: ExampleCluster;
 
 beforeAll(async () => {
-  cluster = await startSimulatedCluster({ timeScale: 0.01 });
-  dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-basic-'));
-  await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
+  sim = await startExampleCluster();
 });
 afterAll(async () => {
-  await cluster.close();
-  await rm(dir, { recursive: true, force: true });
+  await sim.close();
 });
 
 /** Runs an example in a child process, its kubeconfig the sim's, its working directory the temp dir. */
@@ -25,8 +16,8 @@ function runExample(path: string): Promise<{ stdout: string; stderr: string; cod
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, path)],
-      { cwd: dir, env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig') }, timeout: 60_000 },
+      exampleArgs(path),
+      { cwd: sim.dir, env: sim.env, timeout: 60_000 },
       (err, out, errOut) => (err && typeof err.code !== 'number' ? reject(err) : resolve({ stdout: out, stderr: errOut, code: typeof err?.code === 'number' ? err.code : 0 })),
     );
   });
@@ -39,8 +30,8 @@ test('examples/basic.ts (the Go usage example) runs a task to success on the def
   expect(stdout).toContain('task unique-job-id: succeeded');
   expect(stdout).toContain('Hello World');
   // Exactly one Job was created for the task, and it is gone after cleanup.
-  expect(cluster.jobCreations().map((j) => j.name)).toEqual(['unique-job-id']);
-  expect(cluster.objects('jobs')).toEqual([]);
+  expect(sim.cluster.jobCreations().map((j) => j.name)).toEqual(['unique-job-id']);
+  expect(sim.cluster.objects('jobs')).toEqual([]);
 });
 
 test('examples/streams.ts follows its task through transitions$, logs$ and task$', async () => {

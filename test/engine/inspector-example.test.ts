@@ -1,25 +1,16 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { exampleArgs, startExampleCluster, type ExampleCluster } from './example-cluster.js';
 import { WebSocket } from 'ws';
-import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-let cluster: SimulatedCluster;
-let dir: string;
+let sim: ExampleCluster;
 
 beforeAll(async () => {
-  cluster = await startSimulatedCluster({ timeScale: 0.01 });
-  dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-inspector-'));
-  await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
+  sim = await startExampleCluster();
 });
 afterAll(async () => {
-  await cluster.close();
-  await rm(dir, { recursive: true, force: true });
+  await sim.close();
 });
 
 interface InspectorMessage {
@@ -30,9 +21,9 @@ interface InspectorMessage {
 }
 
 test('examples/inspector.ts serves the inspector on 127.0.0.1 and streams redacted actor events of the runner to the page', async () => {
-  const child = spawn(process.execPath, ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, 'examples/inspector.ts')], {
-    cwd: dir,
-    env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig'), INSPECTOR_PORT: '0' },
+  const child = spawn(process.execPath, exampleArgs('examples/inspector.ts'), {
+    cwd: sim.dir,
+    env: { ...sim.env, INSPECTOR_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -87,5 +78,5 @@ test('examples/inspector.ts serves the inspector on 127.0.0.1 and streams redact
     if (child.exitCode === null) child.kill();
   }
   // The example cleaned up after itself.
-  expect(cluster.objects('jobs')).toEqual([]);
+  expect(sim.cluster.objects('jobs')).toEqual([]);
 });

@@ -1,25 +1,16 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
+import { exampleArgs, startExampleCluster, type ExampleCluster } from './example-cluster.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-let cluster: SimulatedCluster;
-let dir: string;
+let sim: ExampleCluster;
 let child: ChildProcessWithoutNullStreams | undefined;
 
 beforeAll(async () => {
-  cluster = await startSimulatedCluster({ timeScale: 0.01 });
-  dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-metrics-example-'));
-  await cluster.writeKubeconfig(join(dir, 'kubeconfig'));
+  sim = await startExampleCluster();
 });
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill();
-  await cluster.close();
-  await rm(dir, { recursive: true, force: true });
+  await sim.close();
 });
 
 /** Resolves with the first stdout line matching `pattern`; rejects if the process exits first. */
@@ -40,9 +31,9 @@ function lineMatching(proc: ChildProcessWithoutNullStreams, output: { stdout: st
 }
 
 test('examples/metrics.ts serves the runner metrics on /metrics while it runs, and exits cleanly when stdin closes', async () => {
-  const proc = spawn(process.execPath, ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, 'examples/metrics.ts')], {
-    cwd: dir,
-    env: { ...process.env, KUBECONFIG: join(dir, 'kubeconfig'), PORT: '0' },
+  const proc = spawn(process.execPath, exampleArgs('examples/metrics.ts'), {
+    cwd: sim.dir,
+    env: { ...sim.env, PORT: '0' },
   });
   child = proc;
   const output = { stdout: '', stderr: '' };
@@ -71,5 +62,5 @@ test('examples/metrics.ts serves the runner metrics on /metrics while it runs, a
   proc.stdin.end();
   expect(await exit).toBe(0);
   expect(output.stderr).toBe('');
-  expect(cluster.objects('jobs')).toEqual([]);
+  expect(sim.cluster.objects('jobs')).toEqual([]);
 }, 60_000);

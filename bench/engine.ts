@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
-import { createRunner } from '../src/runner/runner.js';
+import { createRunner } from '../src/runner/create-runner.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../src/sim/index.js';
 import { round, type BenchRow } from './section.js';
 import { instantJob, quantile } from './sim-churn.js';

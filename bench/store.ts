@@ -41,7 +41,7 @@ const at = '2026-01-01T00:00:00.000Z';
 
 const record = (id: string, state: TaskState): TaskRecord => ({
   id,
-  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hello && sleep 1'], timeout: 600, env: [{ name: 'MODE', value: 'bench' }] } as TaskRecord['spec'],
+  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hello && sleep 1'], timeout: 600, env: [{ name: 'MODE', value: 'bench' }] },
   state,
   jobName: id,
   jobUid: state === 'queued' ? undefined : '1f0e7c52-8d8b-4f4e-9b55-3c1f5a0d9e21',

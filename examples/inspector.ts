@@ -68,7 +68,8 @@ async function startInspectorServer(listenPort: number) {
       apps.add(socket);
       socket.on('close', () => apps.delete(socket));
       socket.on('message', (data) => {
-        const message = String(data);
+        // ws's default binaryType ('nodebuffer'): a message arrives as one Buffer.
+        const message = (data as Buffer).toString('utf8');
         history.push(message);
         if (history.length > 5000) history.shift();
         for (const viewer of viewers) if (viewer.readyState === WebSocket.OPEN) viewer.send(message);
@@ -88,7 +89,7 @@ async function startInspectorServer(listenPort: number) {
     firstViewer,
     /** Once the app closed its socket (every event it sent is relayed), closes the pages' sockets and the server. */
     async close(): Promise<void> {
-      await Promise.all([...apps].map((socket) => (socket.readyState === WebSocket.CLOSED ? undefined : once(socket, 'close'))));
+      await Promise.all([...apps].filter((socket) => socket.readyState !== WebSocket.CLOSED).map((socket) => once(socket, 'close')));
       for (const socket of wss.clients) socket.close(1001, 'inspector closed');
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
       await new Promise<void>((resolve, reject) => http.close((err) => (err ? reject(err) : resolve())));

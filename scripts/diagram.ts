@@ -20,7 +20,10 @@ export function taskMachineDiagram(): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { check: { type: 'boolean', default: false }, readme: { type: 'string', default: fileURLToPath(new URL('../README.md', import.meta.url)) } },
+    options: {
+      check: { type: 'boolean', default: false },
+      readme: { type: 'string', default: fileURLToPath(new URL('../README.md', import.meta.url)) },
+    },
   });
   const path = values.readme;
   const readme = await readFile(path, 'utf8');

@@ -15,13 +15,17 @@ export class MissingBlockError extends Error {
   }
 }
 
-const markers = (block: string): { start: string; end: string } => ({ start: `<!-- ${block}:start -->`, end: `<!-- ${block}:end -->` });
+const markers = (block: string): { start: string; end: string } => ({
+  start: `<!-- ${block}:start -->`,
+  end: `<!-- ${block}:end -->`,
+});
 
 function locate(markdown: string, block: string): { from: number; to: number } {
   const { start, end } = markers(block);
   const from = markdown.indexOf(start);
   const to = markdown.indexOf(end);
-  if (from < 0 || to < from || markdown.indexOf(start, from + 1) >= 0 || markdown.indexOf(end, to + 1) >= 0) throw new MissingBlockError(block);
+  if (from < 0 || to < from || markdown.indexOf(start, from + 1) >= 0 || markdown.indexOf(end, to + 1) >= 0)
+    throw new MissingBlockError(block);
   return { from: from + start.length, to };
 }
 

@@ -13,6 +13,12 @@ export type K8sJobsErrorCode =
   | 'KUBERNETES_API'
   | 'STORE';
 
+/**
+ * The message of whatever was thrown (`String(err)` when it is not an `Error`), for the text of
+ * another error or a record's field: the thrown value itself stays the `cause`.
+ */
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /** Base class: `code` identifies the kind; `cause` carries the underlying error. */
 export abstract class K8sJobsError extends Error {
   abstract readonly code: K8sJobsErrorCode;

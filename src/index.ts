@@ -4,7 +4,9 @@
  *
  * @packageDocumentation
  */
-export { createRunner, type Runner, type RunnerEvent, type RunnerEventKind, type ShutdownMode } from './runner/runner.js';
+export { createRunner } from './runner/create-runner.js';
+export type { Runner, ShutdownMode } from './runner/runner-api.js';
+export type { RunnerEvent, RunnerEventKind } from './runner/runner-events.js';
 export type { RunnerOptions } from './runner/options.js';
 export type { Logger, LogMethod } from './runner/logger.js';
 export { redactedValue, type InspectedActorRef } from './runner/inspection-redaction.js';
@@ -12,9 +14,8 @@ export type { MetricsOptions } from './runner/metrics.js';
 export type { StuckPolicy } from './machines/task/contract.js';
 export type { TaskFailure, TaskOutcome, TaskRecord, TaskState, Transition } from './types.js';
 export { taskStates } from './types.js';
+export { taskFailureReasons, type TaskFailureReason } from './failure-reasons.js';
 export type { TaskInput, TaskSpec } from './validation/task-spec.js';
-export type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './store/contract.js';
-export type { OpenEntry } from './store/layout.js';
 export {
   DuplicateTaskError,
   JobConflictError,

@@ -2,8 +2,10 @@
  * The public data shapes of k8s-jobs: what a task is, what the runner reports about it.
  * Everything here is plain JSON (no classes, no Dates): records are persisted and streamed as is.
  */
+import type { TaskFailureReason } from './failure-reasons.js';
 import type { TaskSpec } from './validation/task-spec.js';
 
+export type { TaskFailureReason } from './failure-reasons.js';
 export type { TaskSpec } from './validation/task-spec.js';
 
 /** The states of a task's machine, in lifecycle order. */
@@ -17,14 +19,17 @@ export type TaskOutcome = 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
 /** Why a task failed (or timed out, or was cancelled), as structured data. */
 export interface TaskFailure {
   /**
-   * Kubernetes' reason where there is one (`BackoffLimitExceeded`, `DeadlineExceeded`,
-   * `ImagePullBackOff`, `ErrImagePull`, `InvalidImageName`, `CreateContainerConfigError`,
-   * `Unschedulable`, `CrashLoopBackOff`, `OOMKilled`, `Error`), else ours (`PendingTimeout`,
-   * `Timeout`, `Cancelled`, `JobConflict`, `JobVanished`, `ApiError`).
+   * One of `taskFailureReasons`: a Job condition's reason (`BackoffLimitExceeded`,
+   * `DeadlineExceeded`…, `Failed` for one not listed), a stuck pod's (`ErrImagePull`,
+   * `Unschedulable`…), the API's refusal of the create (`Forbidden`, `Invalid`…), or the runner's
+   * own (`Timeout`, `PendingTimeout`, `Cancelled`, `JobConflict`, `JobVanished`, `ApiError`).
+   * An out-of-memory kill or an exit code is not a reason: see `oomKilled` and `exitCode`.
    */
-  reason: string;
+  reason: TaskFailureReason;
   message: string;
+  /** The exit code of the most telling container termination (non-zero first, newest pod first). */
   exitCode?: number;
+  /** That termination's reason was `OOMKilled` (its memory limit was exceeded). */
   oomKilled?: boolean;
   /** Recent Kubernetes events about the Job and its pods (`Reason: message`). */
   events?: string[];

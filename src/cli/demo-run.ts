@@ -1,8 +1,9 @@
 import type { Subscription } from 'rxjs';
-import { createRunner, type Runner } from '../runner/runner.js';
-import { startSimulatedCluster, type SimulatedCluster } from '../sim/cluster.js';
+import { createRunner } from '../runner/create-runner.js';
+import type { Runner } from '../runner/runner-api.js';
+import { startSimulatedCluster, type SimulatedCluster } from '../sim/index.js';
 import type { TaskRecord, Transition } from '../types.js';
-import { demoImagePullGraceMs, demoTasksFor, enforcesMemoryLimits, matchesExpected, taskInputFor, throttledRegistryPath, type DemoRuntime, type DemoTask } from './demo-scenario.js';
+import { demoImagePullGraceMs, demoTasksFor, leftOutNote, matchesExpected, taskInputFor, throttledRegistryPath, type DemoRuntime, type DemoTask } from './demo-scenario.js';
 import { removePreviousStore } from './demo-store.js';
 import { renderSummary, type DemoResult } from './demo-summary.js';
 import { DemoTracker } from './demo-tracker.js';
@@ -68,10 +69,10 @@ async function demo(options: DemoOptions, interrupted: Promise<NodeJS.Signals>):
     });
     print(`k8s-jobs demo: a simulated Kubernetes cluster at ${cluster.url} (in this process; ${runtimeWords(options.runtime)}),`);
     print(`a runner running at most ${demoMaxConcurrentJobs} Jobs at once, its store ${options.store}${removed ? ` (the previous ${removed} was removed first)` : ''},`);
-    print(`and ${tasks.length} tasks:`);
+    const leftOut = leftOutNote(options.runtime);
+    print(`and ${tasks.length} tasks${leftOut ? ` (${leftOut})` : ''}:`);
     const idWidth = Math.max(...tasks.map((t) => t.task.id.length));
     for (const t of tasks) print(`  ${t.task.id.padEnd(idWidth)}  ${t.about}`);
-    if (!enforcesMemoryLimits(options.runtime)) print('(OOMKilled needs a runtime that enforces memory limits, and the process runtime reads memory from /proc, which this host lacks: see `k8s-jobs demo --runtime scripted`.)');
     print();
     return await driveDemo(runner, cluster, tasks, options, idWidth, interrupted);
   } finally {

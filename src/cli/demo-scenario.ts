@@ -3,9 +3,8 @@
  * high-priority task submitted last. Each runs as a `sh -c` command on the process runtime; each
  * also carries a scripted behaviour doing the same, for the scripted runtime.
  */
-import { procAvailable } from '../sim/process-memory.js';
-import { behaviourAnnotation, type ContainerBehaviour } from '../sim/runtime-scripted.js';
-import type { TaskOutcome, TaskRecord } from '../types.js';
+import { behaviourAnnotation, procAvailable, type ContainerBehaviour } from '../sim/index.js';
+import type { TaskFailureReason, TaskOutcome, TaskRecord } from '../types.js';
 import type { TaskInput } from '../validation/task-spec.js';
 
 /** The sim's container runtimes the demo runs on. */
@@ -15,7 +14,7 @@ export type DemoRuntime = 'process' | 'scripted';
 export interface ExpectedOutcome {
   outcome: TaskOutcome;
   /** The failure's reason must be one of these. */
-  reasons?: string[];
+  reasons?: TaskFailureReason[];
   exitCode?: number;
   oomKilled?: boolean;
 }
@@ -143,14 +142,29 @@ export const demoTasks: readonly DemoTask[] = [
   },
 ];
 
-/** Whether `runtime` enforces containers' memory limits on this host. */
-export function enforcesMemoryLimits(runtime: DemoRuntime): boolean {
-  return runtime === 'scripted' || procAvailable();
+/**
+ * Whether `runtime` enforces containers' memory limits: the scripted one always, the process one
+ * where it can read `/proc` (`readsProc`, default: whether this host can, i.e. Linux).
+ */
+export function enforcesMemoryLimits(runtime: DemoRuntime, readsProc = procAvailable()): boolean {
+  return runtime === 'scripted' || readsProc;
 }
 
-/** The tasks that can show their outcome on `runtime` (on this host). */
-export function demoTasksFor(runtime: DemoRuntime): DemoTask[] {
-  return demoTasks.filter((t) => !t.needsMemoryLimits || enforcesMemoryLimits(runtime));
+/** The tasks that can show their outcome on `runtime` (`readsProc`: see `enforcesMemoryLimits`). */
+export function demoTasksFor(runtime: DemoRuntime, readsProc = procAvailable()): DemoTask[] {
+  return demoTasks.filter((t) => !t.needsMemoryLimits || enforcesMemoryLimits(runtime, readsProc));
+}
+
+/**
+ * The demo's opening words about the tasks it leaves out on `runtime` (`readsProc`: see
+ * `enforcesMemoryLimits`), so that a missing outcome is never a surprise; `undefined` when it runs
+ * them all.
+ */
+export function leftOutNote(runtime: DemoRuntime, readsProc = procAvailable()): string | undefined {
+  const kept = new Set(demoTasksFor(runtime, readsProc));
+  const left = demoTasks.filter((t) => !kept.has(t)).map((t) => t.task.id);
+  if (left.length === 0) return undefined;
+  return `left out on this host: ${left.join(', ')} (OOMKilled) — the process runtime enforces memory limits by reading /proc, which only Linux has; \`k8s-jobs demo --runtime scripted\` runs it`;
 }
 
 /** The task to submit: on the scripted runtime, with its behaviour as the pod's annotation. */
@@ -163,7 +177,7 @@ export function taskInputFor(demo: DemoTask, runtime: DemoRuntime): TaskInput {
 export function matchesExpected(record: TaskRecord, expected: ExpectedOutcome): boolean {
   if (record.outcome !== expected.outcome) return false;
   const failure = record.failure;
-  if (expected.reasons && !expected.reasons.includes(failure?.reason ?? '')) return false;
+  if (expected.reasons && (!failure || !expected.reasons.includes(failure.reason))) return false;
   if (expected.exitCode !== undefined && failure?.exitCode !== expected.exitCode) return false;
   if (expected.oomKilled !== undefined && (failure?.oomKilled ?? false) !== expected.oomKilled) return false;
   return true;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createRunner } from '../runner/runner.js';
+import { messageOf } from '../errors.js';
+import { createRunner } from '../runner/create-runner.js';
 import type { TaskRecord } from '../types.js';
 import { exitCodeOf, exitInterrupted } from './exit-codes.js';
 import { reasonOf } from './format.js';
@@ -65,7 +66,7 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
       runner,
       id,
       (text) => process.stdout.write(text),
-      (err) => process.stderr.write(`k8s-jobs: reading the log of task ${id} failed: ${err instanceof Error ? err.message : String(err)}\n`),
+      (err) => process.stderr.write(`k8s-jobs: reading the log of task ${id} failed: ${messageOf(err)}\n`),
     );
     let finished: TaskRecord;
     try {

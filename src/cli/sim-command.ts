@@ -19,7 +19,7 @@ export const defaultKubeconfigFile = 'k8s-jobs-sim.kubeconfig';
  */
 export async function runSim(options: SimCommandOptions): Promise<void> {
   // Loaded on use: the other commands start faster without the simulated API server.
-  const { startSimulatedCluster } = await import('../sim/cluster.js');
+  const { startSimulatedCluster } = await import('../sim/index.js');
   const cluster = await startSimulatedCluster({ port: options.port, timeScale: options.timeScale, kubelet: { runtime: options.runtime } });
   const kubeconfig = resolve(options.kubeconfigOut);
   try {

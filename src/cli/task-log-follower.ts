@@ -4,7 +4,7 @@
  * snapshot adds.
  */
 import type { Subscription } from 'rxjs';
-import type { Runner } from '../runner/runner.js';
+import type { Runner } from '../runner/runner-api.js';
 
 /** A running follower of one task's log. */
 export interface TaskLogFollower {

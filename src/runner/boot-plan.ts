@@ -6,27 +6,18 @@
  * snapshots (see docs/decisions/004-durable-store-layout-and-lock.md): every task resumes into its
  * stored state, and the state's invoked effects run again from the start — which is safe because
  * each one is idempotent (create adopts on 409, delete treats 404 as done, log reads are pure).
- * Stored deadlines are not restored. The cluster then decides the rest through the shared watch: a Job that finished while we were
- * down is seen finished at the first observation (outcome recorded, logs harvested, then cleanup),
- * a Job that is gone is reported `job: null` (→ `JobVanished`, or re-created with `jobVanished: 'retry'`), deadlines are recomputed from the
+ * Stored deadlines are not restored. The cluster then decides the rest through the shared watch:
+ * a Job that finished while we were down is seen finished at the first observation (outcome
+ * recorded, logs harvested, then cleanup), a Job that is gone is reported `job: null`
+ * (→ `JobVanished`, or re-created with `jobVanished: 'retry'`), deadlines are recomputed from the
  * Job's and pods' own timestamps (one already past fires at once).
  */
-import type { V1Job } from '@kubernetes/client-node';
-import { fingerprintSpec } from '../effects/fingerprint.js';
-import { taskIdAnnotation } from '../effects/labels.js';
+import { fingerprintSpec } from '../jobs/fingerprint.js';
 import type { TaskConfig, TaskContext, TaskMachineInput } from '../machines/task/contract.js';
+import { contextFromRecord } from '../machines/task/record.js';
+import type { OwnedJob } from '../ports/jobs-port.js';
 import type { OpenTask } from '../store/contract.js';
 import type { TaskRecord } from '../types.js';
-
-/** A Job carrying our label that no stored task accounts for. */
-export interface OrphanJob {
-  name: string;
-  uid: string;
-  /** The task id its annotation names, if any. */
-  taskId?: string;
-  /** The Job as listed (what `orphans: 'adopt'` rebuilds the task from). */
-  job: V1Job;
-}
 
 /** One task to bring back: the supervisor's `RESUME`. */
 export interface TaskResume {
@@ -49,17 +40,17 @@ export interface BootPlan {
    */
   vanished: string[];
   /** Jobs of ours that no open task will handle; the runner still checks they have no record at all. */
-  orphanCandidates: OrphanJob[];
+  orphanCandidates: OwnedJob[];
   /** The next enqueue sequence number. */
   nextSeq: number;
 }
 
 /** Plans the restart from the open tasks (ordered as `listOpenTasks` returns them) and our Jobs. */
-export function planBoot(open: readonly OpenTask[], jobs: readonly V1Job[], config: TaskConfig): BootPlan {
+export function planBoot(open: readonly OpenTask[], jobs: readonly OwnedJob[], config: TaskConfig): BootPlan {
   const active: TaskResume[] = [];
   const queued: TaskResume[] = [];
   const jobNames = new Set<string>();
-  const listed = new Set(jobs.map((job) => job.metadata?.name));
+  const listed = new Set(jobs.map((job) => job.name));
   const vanished: string[] = [];
   let nextSeq = 0;
   for (const task of open) {
@@ -78,14 +69,9 @@ export function planBoot(open: readonly OpenTask[], jobs: readonly V1Job[], conf
     (record.state === 'queued' ? queued : active).push({ input, priority: task.priority });
     if (record.state === 'running' && !listed.has(record.jobName)) vanished.push(record.id);
   }
-  const orphanCandidates: OrphanJob[] = [];
-  for (const job of jobs) {
-    const name = job.metadata?.name;
-    if (name === undefined || jobNames.has(name)) continue;
-    const taskId = job.metadata?.annotations?.[taskIdAnnotation];
-    orphanCandidates.push({ name, uid: job.metadata?.uid ?? '', ...(taskId !== undefined ? { taskId } : {}), job });
-  }
-  return { records: open.map((task) => task.record), resumes: [...active, ...queued], vanished, orphanCandidates, nextSeq };
+  const orphanCandidates = jobs.filter((job) => job.name !== '' && !jobNames.has(job.name));
+  const records = open.map((task) => task.record);
+  return { records, resumes: [...active, ...queued], vanished, orphanCandidates, nextSeq };
 }
 
 /**
@@ -93,17 +79,10 @@ export function planBoot(open: readonly OpenTask[], jobs: readonly V1Job[], conf
  * persisted has only the record; `initialTaskContext` derives the missing flags conservatively).
  */
 function restoredContext(task: OpenTask): Partial<TaskContext> {
-  const { record } = task;
-  const fromRecord: Partial<TaskContext> = {};
-  if (record.jobUid !== undefined) fromRecord.jobUid = record.jobUid;
-  if (record.startedAt !== undefined) fromRecord.startedAt = record.startedAt;
-  if (record.finishedAt !== undefined) fromRecord.finishedAt = record.finishedAt;
-  if (record.outcome !== undefined) fromRecord.outcome = record.outcome;
-  if (record.failure !== undefined) fromRecord.failure = record.failure;
-  if (record.cleanupError !== undefined) fromRecord.cleanupError = record.cleanupError;
   // Deadlines are dropped: they held as of the last observation before the stop, and the Job may
   // have finished since. The first observation recomputes them from the cluster's timestamps, so
   // the Job's own conditions decide before any deadline can fire (one already past fires then).
-  const { timeoutAt: _timeoutAt, stuckAt: _stuckAt, pendingUntil: _pendingUntil, ...stored } = (task.context ?? {}) as Partial<TaskContext>;
-  return { ...stored, ...fromRecord };
+  const context = (task.context ?? {}) as Partial<TaskContext>;
+  const { timeoutAt: _timeoutAt, stuckAt: _stuckAt, pendingUntil: _pendingUntil, ...stored } = context;
+  return { ...stored, ...contextFromRecord(task.record) };
 }

@@ -64,10 +64,10 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
       get systemId() {
         return ref.systemId;
       },
-      get logic() {
-        return ref.logic;
+      get logic(): unknown {
+        return ref.logic as unknown;
       },
-      get src() {
+      get src(): unknown {
         return ref.src;
       },
       get _parent() {
@@ -93,7 +93,7 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
       if (value instanceof Error) return redactError(value, stack);
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto === Object.prototype || proto === null) return redactRecord(value as Record<string, unknown>, stack);
-      if (value instanceof Map) return redactRecord(Object.fromEntries(value), stack);
+      if (value instanceof Map) return redactRecord(Object.fromEntries(value as Map<string, unknown>), stack);
       if (value instanceof Set) return redactArray([...value], key, stack);
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return redact((toJSON as () => unknown).call(value), key, stack);

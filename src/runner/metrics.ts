@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { KubeTelemetryEvent } from '../effects/telemetry.js';
+import type { KubeTelemetryEvent } from '../kube/telemetry.js';
 import { ValidationError } from '../errors.js';
 import { taskStates, type TaskRecord, type TaskState, type Transition } from '../types.js';
 

@@ -4,6 +4,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import type { StuckPolicy } from '../machines/task/contract.js';
+import { defaultStoreUri } from '../store/open-store.js';
 import type { Logger } from './logger.js';
 import type { MetricsOptions } from './metrics.js';
 import { toValidationIssues } from '../validation/parse.js';
@@ -16,7 +17,12 @@ export interface RunnerOptions {
   maxConcurrentJobs?: number;
   /** Queued (not yet active) tasks; `addTask` rejects with `QueueFullError` past it. @default 100 */
   queueSize?: number;
-  /** `sqlite://<path>`, `memory://`, or any Keyv instance. @default 'sqlite://./k8s-jobs.sqlite' */
+  /**
+   * Where tasks are kept: `sqlite://<path>`, `memory://`, or a Keyv instance. A store of your own
+   * (PostgreSQL, Redis…) is a Keyv storage adapter: pass `new Keyv(adapter)` and the runner keeps
+   * its records, queue and lock through it.
+   * @default 'sqlite://./k8s-jobs.sqlite'
+   */
   store?: string | Keyv;
   /** @default a KubeConfig loaded with `loadFromDefault()` */
   kubeConfig?: KubeConfig;
@@ -99,7 +105,7 @@ const optionsSchema = z.strictObject({
   namespace: z.string().max(63).regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, { error: 'must be a DNS-1123 label (or empty for the current namespace)' }).default(''),
   maxConcurrentJobs: positiveInt(10_000).default(5),
   queueSize: positiveInt(10_000_000).default(100),
-  store: z.union([z.string().regex(/^(sqlite|memory):\/\//, { error: 'must be "sqlite://<path>", "memory://" or a Keyv instance' }), z.custom<Keyv>((v) => typeof v === 'object' && v !== null && typeof (v as Keyv).set === 'function', { error: 'must be a Keyv instance' })]).default('sqlite://./k8s-jobs.sqlite'),
+  store: z.union([z.string().regex(/^(sqlite|memory):\/\//, { error: 'must be "sqlite://<path>", "memory://" or a Keyv instance' }), z.custom<Keyv>((v) => typeof v === 'object' && v !== null && typeof (v as Keyv).set === 'function', { error: 'must be a Keyv instance' })]).default(defaultStoreUri),
   kubeConfig: z.custom<KubeConfig>((v) => typeof v === 'object' && v !== null && typeof (v as KubeConfig).makeApiClient === 'function', { error: 'must be a @kubernetes/client-node KubeConfig' }).optional(),
   inspect: z.custom<RunnerOptions['inspect']>((v) => typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as Observer<InspectionEvent>).next === 'function'), { error: 'must be an inspection observer' }).optional(),
   cleanup: z.strictObject({ propagationPolicy: z.enum(['Background', 'Foreground']).default('Background'), keepJobs: z.boolean().default(false) }).prefault({}),

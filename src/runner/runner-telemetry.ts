@@ -1,4 +1,4 @@
-import type { KubeTelemetry, KubeTelemetryEvent } from '../effects/telemetry.js';
+import type { KubeTelemetry, KubeTelemetryEvent } from '../kube/telemetry.js';
 import type { TaskRecord, Transition } from '../types.js';
 import type { Logger } from './logger.js';
 import type { RunnerMetrics } from './metrics.js';
@@ -36,7 +36,7 @@ export class RunnerTelemetry {
     this.#throttleWindowMs = options.throttleWindowMs ?? 1000;
   }
 
-  /** The hook for `createKubeEffects({ telemetry })`. */
+  /** The hook for `createKubeAdapter({ telemetry })`. */
   readonly kube: KubeTelemetry = (event) => {
     this.#metrics.kube(event);
     this.#onKube(event);

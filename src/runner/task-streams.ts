@@ -1,10 +1,11 @@
 import { concat, defer, EMPTY, filter, finalize, from, map, merge, Observable, of, share, type OperatorFunction, shareReplay, startWith, Subject, switchMap, take, takeUntil, takeWhile } from 'rxjs';
 import { TaskNotFoundError } from '../errors.js';
-import { ChangeSignal, type JobLogFollower } from '../effects/log-follow.js';
+import { truncationMarker } from '../logs/capped-log.js';
 import type { ClusterObservation, PodView } from '../machines/task/contract.js';
+import type { JobsPort } from '../ports/jobs-port.js';
 import type { LogSnapshot } from '../store/contract.js';
-import { truncationMarker } from '../effects/logs.js';
 import type { TaskRecord, TaskState } from '../types.js';
+import { ChangeSignal } from './change-signal.js';
 
 /** What the streams read: the runner's registry, its store, the shared watch and the log follower. */
 export interface TaskStreamsDeps {
@@ -17,7 +18,8 @@ export interface TaskStreamsDeps {
   observeJob(jobName: string, listener: (observation: ClusterObservation) => void): () => void;
   /** The Job's pods as the shared watch knows them now. */
   pods(jobName: string): readonly PodView[];
-  follower: JobLogFollower;
+  /** Follows a Job's live log (the adapter's `JobsPort`). */
+  follower: Pick<JobsPort, 'followJobLog'>;
 }
 
 /** Subscriber counts of the runner's streams, for the leak test (not public API). */
@@ -159,7 +161,7 @@ export class TaskStreams {
       // Owned here, not by the follower, so that unsubscribing releases it at once.
       const watching = merge(task$, jobChanges).subscribe(changes);
       this.deps.follower
-        .follow({
+        .followJobLog({
           pods: () => this.deps.pods(jobName),
           finished: () => !isLive(),
           changes,

@@ -1,6 +1,8 @@
 /**
  * The one interface the runner persists through. Implemented over any Keyv store
- * (`keyv-task-store.ts`); `@keyv/sqlite` on a local file by default.
+ * (`keyv-task-store.ts`); `@keyv/sqlite` on a local file by default. Internal: not exported from
+ * the package. A store of one's own is a Keyv storage adapter (`store: new Keyv(adapter)`), checked
+ * by running the contract suite (`test/store/task-store-contract.ts`) over it.
  */
 import type { TaskRecord, Transition } from '../types.js';
 import type { OpenEntry } from './layout.js';

@@ -6,8 +6,7 @@
  * (its latest value there), and batch n+1 starts only after batch n is written. Under load batches
  * grow by themselves; idle, a write waits one tick.
  */
-import { StoreError } from '../errors.js';
-import { messageOf } from './message-of.js';
+import { messageOf, StoreError } from '../errors.js';
 
 /** Writes one batch (every entry, or throws). */
 export type BatchWriter = (entries: Array<[key: string, value: unknown]>) => Promise<void>;

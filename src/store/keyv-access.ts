@@ -6,9 +6,9 @@
  * deserializer; writes check every result Keyv returns.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import KeyvSqlite from '@keyv/sqlite';
 import type Keyv from 'keyv';
 import { keyvValueSerializer } from './keyv-serialize.js';
+import { isKeyvSqlite } from './sqlite-adapter.js';
 import { upsertRows } from './sqlite-upsert.js';
 
 /** A batch value that deletes its key (in the same transaction as the batch's upserts, on SQLite). */
@@ -57,7 +57,7 @@ const keysPerRead = 500;
 /** Wraps `keyv`; `@keyv/sqlite` adapters get one multi-row transaction per batch, others `setMany`. */
 export function createKeyvAccess(keyv: Keyv): KeyvAccess {
   const store: unknown = keyv.store;
-  const sqlite = store instanceof KeyvSqlite ? store : undefined;
+  const sqlite = isKeyvSqlite(store) ? store : undefined;
 
   // Keyv's `_getKeyPrefix`, reproduced exactly (including keys that already start with the
   // namespace) so that rows we write are the rows `keyv.get` finds.
@@ -71,7 +71,7 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
 
   const decode = async (raw: unknown): Promise<unknown> => {
     if (raw === undefined || raw === null) return undefined;
-    const data = typeof raw === 'string' || keyv.opts.compression ? await keyv.deserializeData(raw as string) : (raw as { value?: unknown });
+    const data = typeof raw === 'string' || keyv.opts.compression ? await keyv.deserializeData(raw) : (raw as { value?: unknown });
     return data?.value;
   };
   const unprefixed = (key: string): string => (keyv.useKeyPrefix && keyv.namespace && key.startsWith(`${keyv.namespace}:`) ? key.slice(keyv.namespace.length + 1) : key);
@@ -89,7 +89,7 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
         const found = new Map<string, unknown>();
         for (let start = 0; start < keys.length; start += keysPerRead) {
           const chunk = keys.slice(start, start + keysPerRead).map(prefixed);
-          const rows = await sqlite.query(`SELECT key, value FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, chunk);
+          const rows: unknown = await sqlite.query(`SELECT key, value FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, chunk);
           for (const [key, value] of await rowsToEntries(rows)) if (value !== undefined) found.set(key, value);
         }
         return found;

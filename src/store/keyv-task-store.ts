@@ -11,7 +11,7 @@
  * first, then the adapter) while that task's later saves wait their turn.
  */
 import type Keyv from 'keyv';
-import { StoreError } from '../errors.js';
+import { messageOf, StoreError } from '../errors.js';
 import type { TaskRecord, Transition } from '../types.js';
 import { BoundedCache } from './bounded-cache.js';
 import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
@@ -19,7 +19,6 @@ import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
 import { openKey, openPrefix, schemaKey, storeSchemaVersion, taskKey, taskPrefix, transitionsKey, type OpenEntry, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
-import { messageOf } from './message-of.js';
 import { checkSchema, ensureSchema } from './schema.js';
 import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
 

@@ -2,12 +2,11 @@
  * Turns the runner's `store` option into an open {@link KeyvTaskStore}.
  */
 import { existsSync } from 'node:fs';
-import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
-import { StoreError } from '../errors.js';
+import { messageOf, StoreError } from '../errors.js';
 import { KeyvTaskStore } from './keyv-task-store.js';
-import { messageOf } from './message-of.js';
 import { storeNamespace } from './layout.js';
+import { isKeyvSqlite, loadKeyvSqlite } from './sqlite-adapter.js';
 import type { LockOptions } from './store-lock.js';
 
 /** The store used when the option is omitted. */
@@ -67,6 +66,7 @@ export async function openTaskStore(option: string | Keyv | undefined, options: 
 async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
   if (path === '') throw new StoreError('the SQLite URI has no path', 'sqlite://');
   if (options.readOnly && !existsSync(path)) throw new StoreError('no store file at this path', path);
+  const KeyvSqlite = await loadKeyvSqlite();
   const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: options.busyTimeoutMs ?? sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
   const keyv = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
   try {
@@ -82,7 +82,7 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
       await keyv.disconnect();
     } catch (closeErr) {
       // The adapter's close replays its connection error when the connection never opened.
-      if (closeErr !== err && closeErr !== (failure.cause as unknown)) {
+      if (closeErr !== err && closeErr !== failure.cause) {
         throw new StoreError(`cannot open the SQLite store (${messageOf(err)}), nor close it (${messageOf(closeErr)})`, path, { cause: new AggregateError([err, closeErr]) });
       }
     }
@@ -92,6 +92,6 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
 
 function describeKeyv(keyv: Keyv): string {
   const store: unknown = keyv.store;
-  const kind = store instanceof KeyvSqlite ? `sqlite:${store.opts.db ?? '?'}` : store instanceof Map ? 'Map' : ((store as object | undefined)?.constructor.name ?? 'unknown');
+  const kind = isKeyvSqlite(store) ? `sqlite:${store.opts.db ?? '?'}` : store instanceof Map ? 'Map' : ((store as object | undefined)?.constructor.name ?? 'unknown');
   return `keyv(${kind}, namespace ${keyv.namespace ?? '(none)'})`;
 }

@@ -8,10 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import KeyvSqlite from '@keyv/sqlite';
 import type Keyv from 'keyv';
 import { StoreLockedError } from '../errors.js';
 import { keyvValueSerializer } from './keyv-serialize.js';
+import { isKeyvSqlite } from './sqlite-adapter.js';
 
 /** Key of the lock row. */
 export const lockKey = 'meta:lock';
@@ -68,7 +68,7 @@ export async function acquireLock(keyv: Keyv, owner: string, location: string, o
   };
   const row: LockRow = { owner, heartbeatAt: options.now() };
   const store: unknown = keyv.store;
-  if (store instanceof KeyvSqlite) {
+  if (isKeyvSqlite(store)) {
     const table = store.opts.table ?? 'keyv';
     await store.query('BEGIN IMMEDIATE');
     try {
@@ -84,6 +84,6 @@ export async function acquireLock(keyv: Keyv, owner: string, location: string, o
     }
     return;
   }
-  decide((await keyv.get(lockKey)) as LockRow | undefined);
+  decide((await keyv.get(lockKey)));
   await keyv.set(lockKey, row);
 }

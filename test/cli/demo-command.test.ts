@@ -69,7 +69,7 @@ describe.concurrent('k8s-jobs demo', () => {
     expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}hello +— +→ queued$/m);
     expect(Object.keys(expectedRows)).toEqual(demoTasksFor('process').map((t) => t.task.id));
     expect(out).toContain('  out-of-memory   killed for exceeding its 32Mi memory limit\n');
-    expect(out).not.toContain('OOMKilled needs');
+    expect(out).not.toContain('left out on this host');
     for (const [id, [outcome, reason]] of Object.entries(expectedRows)) {
       const row = summaryRow(out, id);
       expect(row, id).toBeDefined();

@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
-import { demoTasks, demoTasksFor, describeExpected, matchesExpected, taskInputFor } from '../../src/cli/demo-scenario.js';
+import { demoTasks, demoTasksFor, describeExpected, leftOutNote, matchesExpected, taskInputFor } from '../../src/cli/demo-scenario.js';
 import { DemoTracker } from '../../src/cli/demo-tracker.js';
 import { plainView, renderFrame } from '../../src/cli/demo-views.js';
 import { behaviourAnnotation } from '../../src/sim/index.js';
 import type { TaskRecord, Transition } from '../../src/types.js';
 import { parseTaskSpec } from '../../src/validation/parse.js';
 
-const record = (extra: Partial<TaskRecord>): TaskRecord => ({ id: 'x', spec: { id: 'x', image: 'busybox' }, state: 'deleted', jobName: 'x', createdAt: '2026-01-01T00:00:00.000Z', ...extra }) as TaskRecord;
+const record = (extra: Partial<TaskRecord>): TaskRecord => ({ id: 'x', spec: { id: 'x', image: 'busybox' }, state: 'deleted', jobName: 'x', createdAt: '2026-01-01T00:00:00.000Z', ...extra });
 
 test('every demo task is a valid task, ids are unique, and every outcome is covered', () => {
   for (const runtime of ['process', 'scripted'] as const) {
@@ -19,6 +19,17 @@ test('every demo task is a valid task, ids are unique, and every outcome is cove
   expect(demoTasksFor('process').some((t) => t.expected.oomKilled)).toBe(process.platform === 'linux');
   expect(demoTasksFor('process').length).toBe(process.platform === 'linux' ? 13 : 12);
   expect(demoTasksFor('scripted').length).toBe(13);
+});
+
+test('without /proc the process runtime leaves the out-of-memory task out, and the opening lines say so', () => {
+  expect(demoTasksFor('process', false).map((t) => t.task.id)).not.toContain('out-of-memory');
+  expect(demoTasksFor('process', false)).toHaveLength(demoTasks.length - 1);
+  expect(leftOutNote('process', false)).toMatch(/^left out on this host: out-of-memory \(OOMKilled\) — .*\/proc.*`k8s-jobs demo --runtime scripted`/);
+  // Where memory limits are enforced nothing is left out, and nothing is said.
+  expect(demoTasksFor('process', true)).toHaveLength(demoTasks.length);
+  expect(leftOutNote('process', true)).toBeUndefined();
+  expect(demoTasksFor('scripted', false)).toHaveLength(demoTasks.length);
+  expect(leftOutNote('scripted', false)).toBeUndefined();
 });
 
 test('on the scripted runtime a task carries its behaviour as an annotation; on the process runtime it is left as is', () => {
@@ -34,7 +45,7 @@ test('an outcome other than the expected one is a mismatch (the demo then exits 
   expect(matchesExpected(record({ outcome: 'failed', failure: { reason: 'BackoffLimitExceeded', message: '', exitCode: 2 } }), exit3)).toBe(false);
   expect(matchesExpected(record({ outcome: 'succeeded' }), exit3)).toBe(false);
   const oom = { outcome: 'failed', oomKilled: true } as const;
-  expect(matchesExpected(record({ outcome: 'failed', failure: { reason: 'Error', message: '', exitCode: 137, oomKilled: false } }), oom)).toBe(false);
+  expect(matchesExpected(record({ outcome: 'failed', failure: { reason: 'BackoffLimitExceeded', message: '', exitCode: 137, oomKilled: false } }), oom)).toBe(false);
   expect(matchesExpected(record({ outcome: 'timedOut', failure: { reason: 'Timeout', message: '' } }), { outcome: 'timedOut', reasons: ['DeadlineExceeded'] })).toBe(false);
   expect(describeExpected(exit3)).toBe('failed (exit code 3)');
 });

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { taskIdAnnotation } from '../../src/effects/labels.js';
+import { taskIdAnnotation } from '../../src/jobs/labels.js';
 import type { SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { TaskRecord } from '../../src/types.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { taskIdAnnotation } from '../../src/effects/labels.js';
+import { taskIdAnnotation } from '../../src/jobs/labels.js';
 import { startSimulatedCluster, type ClusterChange, type SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { TaskRecord } from '../../src/types.js';

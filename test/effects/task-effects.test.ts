@@ -1,21 +1,22 @@
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createActor, setup, toPromise, type AnyActorLogic, type EventObject } from 'xstate';
-import { fingerprintSpec } from '../../src/effects/fingerprint.js';
-import { jobNameFor } from '../../src/effects/job-name.js';
-import { createKubeEffects, type KubeEffects } from '../../src/effects/kube-effects.js';
-import { createTaskEffects, troubleSignature, type TaskEffects } from '../../src/effects/task-effects.js';
+import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
+import { jobNameFor } from '../../src/jobs/job-name.js';
+import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
+import { createTaskEffects, type TaskEffects } from '../../src/effects/task-effects.js';
+import { troubleSignature } from '../../src/effects/trouble.js';
 import type { AlarmCommand, ClusterObservation, CreateJobInput, TaskEvent } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { parseTaskSpec } from '../../src/validation/parse.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 let cluster: SimulatedCluster;
 let proxy: TcpProxy;
-let kube: KubeEffects;
+let kube: KubeAdapter;
 let store: KeyvTaskStore;
 let effects: TaskEffects;
 const reported: unknown[] = [];
@@ -23,10 +24,16 @@ const reported: unknown[] = [];
 beforeAll(async () => {
   cluster = await startSimulatedCluster({ timeScale: 0.01, kubelet: { enabled: false } });
   proxy = await startTcpProxy(cluster.url);
-  kube = createKubeEffects({ kubeConfig: proxy.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, watch: { unseenJobCheckMs: 100 } });
+  kube = createKubeAdapter({ kubeConfig: proxy.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, watch: { unseenJobCheckMs: 100 } });
   await kube.watcher.start();
   store = await openTaskStore('memory://');
-  effects = createTaskEffects({ ...kube, store, deleteCheckMs: 100, onError: (error) => reported.push(error) });
+  effects = createTaskEffects({
+    jobs: kube.jobs,
+    observer: kube.watcher,
+    store,
+    deleteCheckMs: 100,
+    onError: (error) => reported.push(error),
+  });
 });
 afterAll(async () => {
   await kube.watcher.stop();
@@ -77,7 +84,7 @@ describe('createJob', () => {
 describe('observeJob', () => {
   test('sends CLUSTER.OBSERVED at once and on every change; cleanup unsubscribes', async () => {
     const input = task('observed');
-    await kube.gateway.createJob(input);
+    await kube.jobs.createJob(input);
     const { actor, received } = harness(effects.observeJob, { taskId: input.taskId, jobName: input.jobName });
     await waitUntil(() => received.length > 0, 'the first observation');
     expect(received[0]).toMatchObject({ type: 'CLUSTER.OBSERVED', observation: { job: { name: 'observed' } } });
@@ -92,7 +99,7 @@ describe('observeJob', () => {
 
   test('a troubled view carries the Job\'s recent Events', async () => {
     const input = task('troubled');
-    await kube.gateway.createJob(input);
+    await kube.jobs.createJob(input);
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespacedEvent({
       namespace: 'default',
@@ -153,7 +160,7 @@ describe('alarm', () => {
 describe('deleteJob', () => {
   test('deletes and resolves once the Job is gone', async () => {
     const input = task('to-delete');
-    const { uid } = await kube.gateway.createJob(input);
+    const { uid } = await kube.jobs.createJob(input);
     const out = await toPromise(createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
     expect(out).toEqual({ at: expect.any(Number) });
     expect(cluster.objects('jobs', 'default').some((j) => j.metadata.name === 'to-delete')).toBe(false);
@@ -171,15 +178,15 @@ describe('deleteJob', () => {
     // The watcher listens through its own proxy, which then swallows everything the server
     // sends; the requests go straight to the cluster.
     const watchProxy = await startTcpProxy(cluster.url);
-    const blind = createKubeEffects({ kubeConfig: watchProxy.kubeConfig, namespace: 'default', watch: { unseenJobCheckMs: 60_000 } });
+    const blind = createKubeAdapter({ kubeConfig: watchProxy.kubeConfig, namespace: 'default', watch: { unseenJobCheckMs: 60_000 } });
     await blind.watcher.start();
     try {
-      const direct = createKubeEffects({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
+      const direct = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
       const input = task('delete-blind');
-      const { uid } = await direct.gateway.createJob(input);
+      const { uid } = await direct.jobs.createJob(input);
       await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
       watchProxy.silenceOpen();
-      const blindEffects = createTaskEffects({ ...direct, watcher: blind.watcher, store, deleteCheckMs: 50 });
+      const blindEffects = createTaskEffects({ jobs: direct.jobs, observer: blind.watcher, store, deleteCheckMs: 50 });
       const out = await toPromise(createActor(blindEffects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
       expect(out).toEqual({ at: expect.any(Number) });
       expect(blind.watcher.current(input.jobName)?.job).not.toBeNull();

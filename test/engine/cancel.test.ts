@@ -111,6 +111,9 @@ test('cancelling a running task deletes its Job; the slot is held until the Job 
   expect((await runner.waitFor('next')).outcome).toBe('succeeded');
   lifecycles.stop();
   expect(lifecycles.events).toEqual(['ADDED long', 'TERMINATING long', 'DELETED long', 'ADDED next', 'TERMINATING next', 'DELETED next']);
+  // The option reached the API server: each DELETE asked for Foreground.
+  const deletes = cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs');
+  expect(deletes.map((r) => [r.name, r.propagationPolicy])).toEqual([['long', 'Foreground'], ['next', 'Foreground']]);
   expect(Object.fromEntries(creationsByName(cluster))).toEqual({ long: 1, next: 1 });
   expect(ourJobs(cluster)).toEqual([]);
 });

@@ -54,7 +54,7 @@ test('examples/inspector.ts serves the inspector on 127.0.0.1 and streams redact
     // The viewer (what the page does): connecting lets the example start its tasks.
     const viewer = new WebSocket(`ws://${url.host}/viewer`);
     const raw: string[] = [];
-    viewer.on('message', (data) => raw.push(String(data)));
+    viewer.on('message', (data) => raw.push((data as Buffer).toString('utf8'))); // ws's default binaryType: one Buffer
     await once(viewer, 'close');
     const [code] = await exited;
     expect(stderr).toBe('');

@@ -2,7 +2,7 @@ import { Registry, register as globalRegistry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { afterEach, expect, test } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
-import { createRunner } from '../../src/runner/runner.js';
+import { createRunner } from '../../src/runner/create-runner.js';
 import type { RunnerEvent } from '../../src/runner/runner-events.js';
 import type { Transition } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';

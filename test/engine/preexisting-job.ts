@@ -1,7 +1,7 @@
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
-import { fingerprintSpec } from '../../src/effects/fingerprint.js';
-import { jobNameFor, taskIdLabelValue } from '../../src/effects/job-name.js';
-import { fingerprintAnnotation, managedByLabel, managedByValue, taskIdAnnotation, taskIdLabel } from '../../src/effects/labels.js';
+import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
+import { jobNameFor, taskIdLabelValue } from '../../src/jobs/job-name.js';
+import { fingerprintAnnotation, managedByLabel, managedByValue, taskIdAnnotation, taskIdLabel } from '../../src/jobs/labels.js';
 import type { SimulatedCluster } from '../../src/sim/index.js';
 import type { TaskInput } from '../../src/validation/task-spec.js';
 import { parseTaskSpec } from '../../src/validation/parse.js';

@@ -1,6 +1,6 @@
 import { firstValueFrom, lastValueFrom, toArray, type Observable, type Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { TaskNotFoundError } from '../../src/errors.js';
+import { RunnerClosedError, TaskNotFoundError } from '../../src/errors.js';
 import { inspectStreams } from '../../src/runner/task-streams.js';
 import type { TaskRecord, Transition } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -127,7 +127,7 @@ describe('on one runner', () => {
   });
 });
 
-test('shutdown completes transitions$, events$, task$ and logs$ and closes the log connection', async () => {
+test('shutdown completes the transitions$, events$, task$ and logs$ open at the time and closes the log connection; task$ and logs$ subscribed after it error with RunnerClosedError', async () => {
   const engine = await startEngine();
   try {
     const { runner, cluster } = engine;
@@ -136,14 +136,18 @@ test('shutdown completes transitions$, events$, task$ and logs$ and closes the l
     const events = record(runner.events$);
     const task = record(runner.task$('forever'));
     const logs = record(runner.logs$('forever'));
+    const madeBefore = runner.logs$('forever');
     await waitUntil(() => logs.values.length === 1 && cluster.stats().openLogStreams === 1, 'the first live line');
     await runner.shutdown();
     await Promise.all([transitions.done, events.done, task.done, logs.done]);
     expect(logs.values).toEqual(['hello']);
     expect(task.values.at(-1)?.state).toBe('running');
     await waitUntil(() => cluster.stats().openLogStreams === 0, 'the log stream to close');
-    // Subscribing after shutdown completes at once.
-    expect(await lastValueFrom(runner.task$('forever').pipe(toArray()))).toEqual([]);
+    // Subscribed after shutdown (even if asked for before): an error, as every method then rejects.
+    await expect(firstValueFrom(runner.task$('forever'))).rejects.toMatchObject({ code: 'RUNNER_CLOSED', operation: 'task$' });
+    await expect(firstValueFrom(runner.logs$('forever'))).rejects.toMatchObject({ code: 'RUNNER_CLOSED', operation: 'logs$' });
+    await expect(firstValueFrom(madeBefore)).rejects.toBeInstanceOf(RunnerClosedError);
+    await expect(firstValueFrom(runner.task$('never-added'))).rejects.toBeInstanceOf(RunnerClosedError);
   } finally {
     await engine.close();
   }

@@ -3,39 +3,76 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { repoRoot } from '../cli/cli-process.js';
+import { allCodeBlocks, asShownInDocs, at, markerValue, matchesOutput } from './markdown.js';
 
 /*
- * Every TypeScript example in README.md is a file in examples/ (type-checked with the rest), shown
- * in the README with the import users write ('k8s-jobs/sim'). These tests keep the two the same
- * and run each file.
+ * Every `<!-- example: examples/x.ts -->` block of README.md and docs/ is a file in examples/
+ * (type-checked with the rest), shown with the import users write ('k8s-jobs', 'k8s-jobs/sim').
+ * These tests keep the two the same, run the files, and compare what they print with the
+ * `<!-- output: examples/x.ts -->` blocks. (The other blocks: doc-blocks.test.ts.)
  */
 
-const marker = /<!-- example: (\S+) -->\n```ts\n([\s\S]*?)```/g;
-
-/** The file as the README shows it: without its leading doc comment, importing the package. */
-function asShownInReadme(source: string): string {
-  return source.replace(/^\/\*\*[\s\S]*?\*\/\n/, '').replaceAll("from '../src/sim/index.js'", "from 'k8s-jobs/sim'").replaceAll("from '../src/index.js'", "from 'k8s-jobs'");
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
-function runExample(path: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function spawnExample(path: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--import', 'tsx', path], { cwd: repoRoot, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') reject(err);
+      if (err && typeof err.code !== 'number') reject(new Error(err.message, { cause: err }));
       else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
     });
   });
 }
 
-describe('README.md', async () => {
-  const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
-  const examples = [...readme.matchAll(marker)].map(([, path, code]) => ({ path: path ?? '', code: code ?? '' }));
+/** Each example runs once per test file, however many tests look at its output. */
+const runs = new Map<string, Promise<Run>>();
+function runExample(path: string): Promise<Run> {
+  let run = runs.get(path);
+  if (!run) {
+    run = spawnExample(path);
+    runs.set(path, run);
+  }
+  return run;
+}
 
-  test('every TypeScript block is an example file, shown as it is', async () => {
+const blocks = await allCodeBlocks();
+const exampleBlocks = blocks.flatMap((block) => {
+  const path = markerValue(block, 'example');
+  return path === undefined ? [] : [{ ...block, path }];
+});
+const outputBlocks = blocks.flatMap((block) => {
+  const path = markerValue(block, 'output');
+  return path?.startsWith('examples/') ? [{ ...block, path }] : [];
+});
+
+describe('the examples shown in README.md and docs/', () => {
+  test('every example block is its file in examples/, shown as it is', async () => {
     // examples/basic.ts and streams.ts need a cluster: test/engine/basic-example.test.ts runs them against the sim.
-    expect(examples.map((e) => e.path)).toEqual(['examples/basic.ts', 'examples/streams.ts', 'examples/sim-with-runner.ts', 'examples/sim-basic.ts', 'examples/sim-faults.ts']);
-    expect(readme.match(/```ts\n/g)).toHaveLength(examples.length);
-    for (const { path, code } of examples) {
-      expect(code, `README block for ${path}`).toBe(asShownInReadme(await readFile(join(repoRoot, path), 'utf8')));
+    expect(exampleBlocks.map((b) => `${b.file}: ${b.path}`)).toEqual([
+      'README.md: examples/basic.ts',
+      'docs/observability.md: examples/streams.ts',
+      'docs/sim.md: examples/sim-with-runner.ts',
+      'docs/sim.md: examples/sim-basic.ts',
+      'docs/sim.md: examples/sim-faults.ts',
+    ]);
+    for (const block of exampleBlocks) {
+      expect(block.language, at(block)).toBe('ts');
+      expect(block.code, `${at(block)} shows ${block.path}`).toBe(
+        asShownInDocs(await readFile(join(repoRoot, block.path), 'utf8')),
+      );
+    }
+  });
+
+  test('every output block is what its example prints', async () => {
+    expect(outputBlocks.map((b) => `${b.file}: ${b.path}`)).toEqual(['docs/sim.md: examples/sim-basic.ts']);
+    for (const block of outputBlocks) {
+      expect(block.language, at(block)).toBe('text');
+      const { code, stdout, stderr } = await runExample(block.path);
+      expect({ code, stderr }, `${block.path} ran cleanly`).toEqual({ code: 0, stderr: '' });
+      expect(matchesOutput(block.code, stdout), `${at(block)} shows what ${block.path} prints:\n${stdout}`).toBe(true);
     }
   });
 
@@ -50,7 +87,9 @@ describe('README.md', async () => {
     const { code, stdout, stderr } = await runExample('examples/sim-basic.ts');
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^conditions: SuccessCriteriaMet, Complete\nlogs: hello from the simulated cluster\nrequests served: \d+\n$/);
+    expect(stdout).toMatch(
+      /^conditions: SuccessCriteriaMet, Complete\nlogs: hello from the simulated cluster\nrequests served: \d+\n$/,
+    );
   });
 
   test('the fault injection example prints the same faults on every run, and the 403', async () => {
@@ -83,4 +122,3 @@ test('every file in examples/ is run by a test (one that spawns it by path)', as
   expect(examples.filter((name) => !spawned(name))).toEqual([]);
   expect(examples.length).toBeGreaterThanOrEqual(5);
 });
-

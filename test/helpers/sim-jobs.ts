@@ -11,7 +11,7 @@ export function jobManifest(name: string, spec: Record<string, unknown> = {}, po
       template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }], ...podSpec } },
       ...spec,
     },
-  } as V1Job;
+  };
 }
 
 export interface RecordedEvent {

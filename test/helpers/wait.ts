@@ -12,12 +12,13 @@ export async function waitUntil<T>(
   for (;;) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      const lastError = last instanceof Error ? `: ${last.name}: ${last.message}` : last === undefined ? '' : `: ${JSON.stringify(last)}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError}`, { cause: last });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -123,7 +123,7 @@ export function startTask(input: TaskMachineInput, behaviour: StubBehaviour = {}
     errors,
     /** Events the task sent its parent, by type. */
     sent: (type?: string) => parent.getSnapshot().context.filter((e) => !type || e.type === type),
-    state: () => actor.getSnapshot().value as TaskState,
+    state: () => actor.getSnapshot().value,
     context: () => actor.getSnapshot().context,
     /** Resolves once the task is in `state` (effects settle on microtasks). */
     reach: (state: TaskState) => waitFor(actor, (s: SnapshotFrom<typeof taskMachine>) => s.value === state, { timeout: 2000 }),

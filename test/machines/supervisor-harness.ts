@@ -64,7 +64,7 @@ export function startSupervisor(maxConcurrentJobs: number, behaviour: StubBehavi
     peak,
     tasks,
     task,
-    stateOf: (id: string): TaskState | undefined => task(id)?.getSnapshot().value as TaskState | undefined,
+    stateOf: (id: string): TaskState | undefined => task(id)?.getSnapshot().value,
     inState: (state: TaskState): string[] => tasks().filter((t) => t.getSnapshot().value === state).map((t) => t.getSnapshot().context.taskId),
     finished: (): string[] => emitted.flatMap((e) => (e.type === 'task.finished' ? [e.taskId] : [])),
     started: (): string[] => emitted.flatMap((e) => (e.type === 'task.started' ? [e.taskId] : [])),

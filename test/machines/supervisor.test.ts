@@ -140,6 +140,20 @@ describe('supervisor: slots', () => {
     expect(s.actor.getSnapshot().status).toBe('active');
   });
 
+  test('RESUME is held to the same duplicate check as ENQUEUE: a live or queued id, either way round', () => {
+    const s = startSupervisor(1);
+    s.actor.send(enqueue(taskInput('a'))); // started: a live actor
+    s.actor.send(enqueue(taskInput('b'))); // queued
+    s.actor.send({ type: 'RESUME', task: resumed('running', { jobUid: 'uid-r' }, 'r') }); // a live actor
+    s.actor.send({ type: 'RESUME', task: resumed('queued', {}, 'a') });
+    s.actor.send({ type: 'RESUME', task: resumed('running', {}, 'b') });
+    s.actor.send(enqueue(taskInput('r')));
+    s.actor.send({ type: 'RESUME', task: resumed('creating', {}, 'r') });
+    expect(s.emitted.filter((e) => e.type === 'task.rejected').map((e) => e.taskId)).toEqual(['a', 'b', 'r', 'r']);
+    expect(s.actor.getSnapshot().context.queue.size).toBe(1);
+    expect(s.actor.getSnapshot().status).toBe('active');
+  });
+
   test('a crashed task actor is stopped, reported, and its slot goes to the next task', async () => {
     const boom = new Error('bug in a guard');
     const s = startSupervisor(1, {}, (m) =>

@@ -54,7 +54,7 @@ test('a persisted XState snapshot restores after a JSON round trip and re-runs t
         expect(restored.getSnapshot().value).toBe('cancelled');
         resolve();
       } catch (err) {
-        reject(err as Error);
+        reject(err);
       }
     });
   });

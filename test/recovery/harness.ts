@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jobNameFor } from '../../src/effects/job-name.js';
-import { createRunner, type Runner } from '../../src/runner/runner.js';
+import { jobNameFor } from '../../src/jobs/job-name.js';
+import { createRunner } from '../../src/runner/create-runner.js';
+import type { Runner } from '../../src/runner/runner-api.js';
 import type { RunnerOptions } from '../../src/runner/options.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';

@@ -1,7 +1,7 @@
 import { BatchV1Api } from '@kubernetes/client-node';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, expect, test } from 'vitest';
-import { DuplicateTaskError } from '../../src/errors.js';
+import { DuplicateTaskError, TaskNotFoundError } from '../../src/errors.js';
 import type { Transition } from '../../src/types.js';
 import { behaviour, creationsByName, ourJobs } from '../engine/harness.js';
 import { createPreexistingJob } from '../engine/preexisting-job.js';
@@ -197,6 +197,31 @@ test('waitFor and getLogs answer for a task that finished before this runner sta
   const second = await recovery.start();
   expect(await second.waitFor('earlier')).toMatchObject({ id: 'earlier', state: 'deleted', outcome: 'succeeded' });
   expect(await second.getLogs('earlier')).toContain('from the first run');
+});
+
+test('cancel of a finished task resolves and leaves it as it is, whether it finished before this runner started or in it; an unknown id is TaskNotFoundError', async () => {
+  recovery = await startRecovery();
+  const first = await recovery.start();
+  await first.addTask({ id: 'finished-earlier', image: 'busybox' });
+  const earlier = await first.waitFor('finished-earlier');
+  await first.shutdown();
+
+  const second = await recovery.start();
+  await second.addTask({ id: 'finished-here', image: 'busybox' });
+  const here = await second.waitFor('finished-here');
+  await expect(second.cancel('finished-earlier')).resolves.toBeUndefined();
+  await expect(second.cancel('finished-here')).resolves.toBeUndefined();
+  await expect(second.cancel('never-added')).rejects.toBeInstanceOf(TaskNotFoundError);
+  expect(await second.getTask('finished-earlier')).toEqual(earlier);
+  expect(await second.getTask('finished-here')).toEqual(here);
+  await second.shutdown();
+  const store = await openTaskStore(recovery.storeUrl);
+  try {
+    expect((await store.getTransitions('finished-earlier')).map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
+    expect((await store.getTransitions('finished-here')).map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
+  } finally {
+    await store.close();
+  }
 });
 
 test("with orphans: 'adopt' an orphan Job becomes a stored task, watched to its outcome, logs harvested, cleaned up", async () => {

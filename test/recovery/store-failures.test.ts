@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
+import type { KeyvSqlite } from '@keyv/sqlite';
 import Keyv from 'keyv';
 import sqlite3 from 'sqlite3';
 import { afterEach, expect, test } from 'vitest';
@@ -9,6 +9,7 @@ import { openTaskStore } from '../../src/store/open-store.js';
 import { lockKey } from '../../src/store/store-lock.js';
 import { storeNamespace } from '../../src/store/layout.js';
 import { creationsByName } from '../engine/harness.js';
+import { waitUntil } from '../helpers/wait.js';
 import { record, transition } from '../store/task-store-contract.js';
 import { startRecovery, type Recovery } from './harness.js';
 
@@ -59,14 +60,26 @@ test("another host's lock is respected while its heartbeat is fresh and taken ov
 test('SQLITE_BUSY from another connection holding the write lock is retried until the write lands', async () => {
   recovery = await startRecovery();
   const store = await openTaskStore(recovery.storeUrl, { busyTimeoutMs: 20 });
+  // Counts the statements SQLite refused with SQLITE_BUSY (after its 20 ms busy timeout).
+  const adapter = store.keyv.store as KeyvSqlite;
+  const query = adapter.query;
+  let busy = 0;
+  adapter.query = async (...args: Parameters<typeof query>) => {
+    try {
+      return await query(...args);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'SQLITE_BUSY') busy++;
+      throw err;
+    }
+  };
   const other = new sqlite3.Database(pathOf(recovery.storeUrl));
   const run = (sql: string) => new Promise<void>((resolve, reject) => other.run(sql, (err) => (err ? reject(err) : resolve())));
   try {
     await run('BEGIN EXCLUSIVE');
     let landed = false;
     const save = store.saveTask(record('busy', 'queued'), transition('busy', null, 'queued')).then(() => (landed = true));
-    // Several busy timeouts (20 ms each) pass while the other connection holds the lock.
-    await delay(300);
+    // Refused, and tried again, while the other connection holds the lock.
+    await waitUntil(() => busy >= 3, 'the write to be refused SQLITE_BUSY three times');
     expect(landed).toBe(false);
     await run('COMMIT');
     await save;

@@ -10,15 +10,7 @@ import type KeyvSqlite from '@keyv/sqlite';
 import Keyv, { type KeyvEntry } from 'keyv';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
-import type { TaskStoreHarness } from './task-store-contract.js';
-
-/** What a harness observes at the adapter, below the task store. */
-export interface AdapterProbe {
-  /** Batches that have reached the adapter so far. */
-  batches(): number;
-  /** Makes the next batch wait at the adapter (in flight, not written) until the returned function is called. */
-  holdNextBatch(): () => void;
-}
+import type { AdapterProbe, TaskStoreHarness } from './task-store-contract.js';
 
 /** Counts batches and can hold one; `startsBatch` says whether a call begins a new batch. */
 function probe<A extends unknown[], R>(call: (...args: A) => Promise<R>, startsBatch: (...args: A) => boolean): { wrapped: (...args: A) => Promise<R>; probe: AdapterProbe } {

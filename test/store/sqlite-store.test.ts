@@ -79,7 +79,7 @@ describe('openTaskStore("sqlite://…")', () => {
   it('rows it writes are read by a separate plain Keyv over @keyv/sqlite', async () => {
     const path = dir.path('plain.sqlite');
     const store = await openTaskStore(`sqlite://${path}`);
-    const saved = record('p', 'failed', { outcome: 'failed', failure: { reason: 'Error', message: ':colon-led' } });
+    const saved = record('p', 'failed', { outcome: 'failed', failure: { reason: 'BackoffLimitExceeded', message: ':colon-led' } });
     await store.saveTask(saved, transition('p', null, 'failed'));
     await store.close();
     const keyv = new Keyv({ store: connect(path), namespace: 'k8s-jobs' });

@@ -9,7 +9,14 @@ import { maxBatchEntries } from '../../src/store/group-commit.js';
 import { storeSchemaVersion } from '../../src/store/layout.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import type { TaskRecord, TaskState, Transition } from '../../src/types.js';
-import type { AdapterProbe } from './harnesses.js';
+
+/** What a harness observes at the adapter, below the task store. */
+export interface AdapterProbe {
+  /** Batches that have reached the adapter so far. */
+  batches: () => number;
+  /** Makes the next batch wait at the adapter (in flight, not written) until the returned function is called. */
+  holdNextBatch: () => () => void;
+}
 
 /** How the suite gets stores of one kind. */
 export interface TaskStoreHarness {
@@ -30,7 +37,7 @@ const createdAt = '2026-01-01T00:00:00.000Z';
 
 export const record = (id: string, state: TaskState = 'queued', extra: Partial<TaskRecord> = {}): TaskRecord => ({
   id,
-  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hi'] } as TaskRecord['spec'],
+  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hi'] },
   state,
   jobName: id,
   createdAt,
@@ -194,7 +201,7 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       let store = await fresh();
       const odd = record('odd:id', 'failed', {
         outcome: 'failed',
-        failure: { reason: 'Error', message: ':starts with a colon', exitCode: 3, lastLogLines: [':a', '::b', 'ünïcødé ✓', ':base64:AAAA'] },
+        failure: { reason: 'BackoffLimitExceeded', message: ':starts with a colon', exitCode: 3, lastLogLines: [':a', '::b', 'ünïcødé ✓', ':base64:AAAA'] },
       });
       await store.saveTask(odd, transition('odd:id', null, 'failed'));
       await store.putLogSnapshot(snapshot('odd:id', ':log\n✓\n'));

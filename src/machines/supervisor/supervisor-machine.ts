@@ -27,6 +27,15 @@ const taskIdOf = (actorId: string): string | undefined => (actorId.startsWith(ch
 const priorityOf = (task: TaskMachineInput, priority: number | undefined): number => priority ?? task.spec.priority ?? 0;
 
 /**
+ * An ENQUEUE or RESUME of a task the supervisor already has (queued, or with a live actor) is
+ * refused: the event to emit, else `undefined`.
+ */
+function duplicateOf(context: SupervisorContext, system: { get(systemId: string): unknown }, taskId: string): SupervisorEmitted | undefined {
+  if (!context.queue.has(taskId) && !system.get(taskSystemId(taskId))) return undefined;
+  return { type: 'task.rejected', taskId, reason: 'duplicate' };
+}
+
+/**
  * Owns the queue and the slots: spawns one task actor per task when a slot is free (never more
  * than `maxConcurrentJobs` slots held), in priority order and FIFO within a priority, and stops
  * each task actor once it is done, so live children stay at most the active tasks.
@@ -48,8 +57,9 @@ export const supervisorMachine = setup({
     enqueueTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'ENQUEUE');
       const { task } = event;
-      if (context.queue.has(task.taskId) || system.get(taskSystemId(task.taskId))) {
-        enqueue.emit({ type: 'task.rejected', taskId: task.taskId, reason: 'duplicate' });
+      const duplicate = duplicateOf(context, system, task.taskId);
+      if (duplicate) {
+        enqueue.emit(duplicate);
         return;
       }
       context.queue.enqueue(task, priorityOf(task, event.priority));
@@ -59,8 +69,9 @@ export const supervisorMachine = setup({
     resumeTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'RESUME');
       const { task } = event;
-      if (context.queue.has(task.taskId) || system.get(taskSystemId(task.taskId))) {
-        enqueue.emit({ type: 'task.rejected', taskId: task.taskId, reason: 'duplicate' });
+      const duplicate = duplicateOf(context, system, task.taskId);
+      if (duplicate) {
+        enqueue.emit(duplicate);
         return;
       }
       if (!task.resume || task.resume.state === 'queued') {
@@ -83,7 +94,7 @@ export const supervisorMachine = setup({
         return;
       }
       // Resolve first: sendTo an unknown target throws (or, with an undefined ref, targets self).
-      const live: ActorRefFrom<typeof taskMachine> | undefined = system.get(id);
+      const live = system.get(id) as ActorRefFrom<typeof taskMachine> | undefined;
       if (live) enqueue.sendTo(live, { type: 'CANCEL', at: event.at });
     }),
     releaseSlot: enqueueActions(({ context, event, enqueue }) => {

@@ -1,3 +1,4 @@
+import { isOneOf, jobConditionReasons } from '../../failure-reasons.js';
 import type { TaskFailure } from '../../types.js';
 import type { ClusterObservation, ConditionView, JobView, PodView, TaskContext } from './contract.js';
 import { dueVerdict } from './deadlines.js';
@@ -76,12 +77,20 @@ function conditionVerdict(job: JobView, pods: readonly PodView[], events: string
 }
 
 function failureVerdict(condition: ConditionView, pods: readonly PodView[], events: string[], jobFinished: boolean): Verdict {
-  const reason = condition.reason ?? 'Failed';
-  const message = condition.message || reason;
+  const { reason, message } = conditionReason(condition);
   // The Job's deadline killed the pods: their exit codes say nothing about the task.
   if (reason === 'DeadlineExceeded') return { outcome: 'timedOut', jobFinished, failure: { reason, message, events } };
   const { detail, ...details } = terminationDetails(findTermination(pods));
   return { outcome: 'failed', jobFinished, failure: { reason, message: detail ? `${message}: ${detail}` : message, ...details, events } };
+}
+
+/**
+ * The condition's reason when the Job controller is known to set it; else `Failed`, with the
+ * condition's own reason (if any) kept at the start of the message.
+ */
+function conditionReason(c: ConditionView): Pick<TaskFailure, 'reason' | 'message'> {
+  if (isOneOf(jobConditionReasons, c.reason)) return { reason: c.reason, message: c.message || c.reason };
+  return { reason: 'Failed', message: [c.reason, c.message].filter(Boolean).join(': ') || 'Failed' };
 }
 
 /**

@@ -1,4 +1,5 @@
-import { JobConflictError, KubernetesApiError } from '../../errors.js';
+import { JobConflictError, KubernetesApiError, messageOf } from '../../errors.js';
+import { createRefusedReasons, isOneOf } from '../../failure-reasons.js';
 import type { TaskFailure } from '../../types.js';
 import type { ContainerView, PodView } from './contract.js';
 
@@ -19,14 +20,16 @@ export function createFailure(error: unknown): CreateFailure {
     return { failure: { reason: 'JobConflict', message: error.message }, jobMayExist: false };
   }
   if (error instanceof KubernetesApiError && !error.transient) {
-    return { failure: { reason: error.reason ?? 'ApiError', message: error.apiMessage }, jobMayExist: false };
+    // The Status reason says why; without a known one (a TLS or DNS error...) the whole error does.
+    if (isOneOf(createRefusedReasons, error.reason)) return { failure: { reason: error.reason, message: error.apiMessage }, jobMayExist: false };
+    return { failure: { reason: 'ApiError', message: error.message }, jobMayExist: false };
   }
   return { failure: apiFailure(error), jobMayExist: true };
 }
 
 /** A failure from an effect that broke for good (transient errors past their retry budget included). */
 export function apiFailure(error: unknown): TaskFailure {
-  return { reason: 'ApiError', message: error instanceof Error ? error.message : String(error) };
+  return { reason: 'ApiError', message: messageOf(error) };
 }
 
 /** The failure of a task cancelled by request. */

@@ -21,15 +21,38 @@ export function stateOf(value: unknown): TaskState {
   throw new Error(`not a task state: ${JSON.stringify(value)}`);
 }
 
+/** The optional fields a record and the task's context share: copied both ways, when defined. */
+const sharedFields = [
+  'outcome',
+  'failure',
+  'jobUid',
+  'startedAt',
+  'finishedAt',
+  'deletedAt',
+  'cleanupError',
+] as const satisfies readonly (keyof TaskRecord & keyof TaskContext)[];
+
+/** The fields of `sharedFields`, as both a record and a context hold them. */
+type SharedPart = Partial<Pick<TaskRecord, (typeof sharedFields)[number]>>;
+
+/** Copies the shared fields that are defined in `from` onto `to` (absent ones stay absent). */
+function copySharedFields(from: SharedPart, to: SharedPart): void {
+  for (const key of sharedFields) {
+    const value = from[key];
+    if (value !== undefined) (to as Record<string, unknown>)[key] = value;
+  }
+}
+
 /** The record of a task in `state` with this context. */
 export function recordFromContext(ctx: TaskContext, state: TaskState): TaskRecord {
   const record: TaskRecord = { id: ctx.taskId, spec: ctx.spec, state, jobName: ctx.jobName, createdAt: ctx.createdAt };
-  if (ctx.outcome !== undefined) record.outcome = ctx.outcome;
-  if (ctx.failure !== undefined) record.failure = ctx.failure;
-  if (ctx.jobUid !== undefined) record.jobUid = ctx.jobUid;
-  if (ctx.startedAt !== undefined) record.startedAt = ctx.startedAt;
-  if (ctx.finishedAt !== undefined) record.finishedAt = ctx.finishedAt;
-  if (ctx.deletedAt !== undefined) record.deletedAt = ctx.deletedAt;
-  if (ctx.cleanupError !== undefined) record.cleanupError = ctx.cleanupError;
+  copySharedFields(ctx, record);
   return record;
+}
+
+/** What a record holds of its task's context (a restart puts it over the stored context). */
+export function contextFromRecord(record: TaskRecord): Partial<TaskContext> {
+  const context: Partial<TaskContext> = {};
+  copySharedFields(record, context);
+  return context;
 }

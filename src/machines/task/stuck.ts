@@ -1,4 +1,4 @@
-import type { TaskFailure } from '../../types.js';
+import type { TaskFailure, TaskFailureReason } from '../../types.js';
 import type { ContainerView, PodView, StuckPolicy } from './contract.js';
 import { findTermination, terminationDetails } from './failures.js';
 
@@ -13,9 +13,6 @@ export interface StuckDeadline {
  * Covers containerd/CRI-O/Docker wording and gRPC codes (`code = NotFound`).
  */
 const permanentPullError = /not ?found|manifest unknown|unauthorized|unauthenticated|access denied|permission ?denied|repository does not exist|requested access to the resource is denied|insufficient_scope/i;
-
-/** Waiting reasons that never resolve on their own: fail at once. */
-const hopelessReasons = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 
 /**
  * The earliest deadline of a pod Kubernetes will never fail by itself (it stays Pending, or
@@ -44,29 +41,30 @@ function podDeadlines(pod: PodView, events: readonly string[], policy: StuckPoli
     found.push({ at, failure: withEvents({ reason: 'Unschedulable', message: pod.unschedulable.message || pod.unschedulable.reason }) });
   }
   for (const c of pod.containers) {
-    const grace = containerGrace(c, events, policy);
-    if (grace === undefined || !c.waiting) continue;
-    found.push({ at: created + grace, failure: withEvents(containerFailure(pod, c)) });
+    const stuck = stuckWaiting(c, events, policy);
+    if (stuck) found.push({ at: created + stuck.graceMs, failure: withEvents(containerFailure(pod, c, stuck.reason)) });
   }
   return found;
 }
 
-/** How long a container may wait with its current reason; `undefined` when the reason is not a stuck one. */
-function containerGrace(c: ContainerView, events: readonly string[], policy: StuckPolicy): number | undefined {
+/** A container's stuck waiting reason and how long it may wait with it; `undefined` when it is not waiting with a stuck one. */
+function stuckWaiting(c: ContainerView, events: readonly string[], policy: StuckPolicy): { reason: TaskFailureReason; graceMs: number } | undefined {
   const reason = c.waiting?.reason;
   switch (reason) {
-    case undefined:
-      return undefined;
     case 'ErrImagePull':
     case 'ImagePullBackOff':
       // Before Kubernetes 1.32 ImagePullBackOff's message omits the cause; the kubelet's events keep it.
-      return isPermanentPullError(c.waiting?.message, events) ? 0 : policy.imagePullGraceMs;
+      return { reason, graceMs: isPermanentPullError(c.waiting?.message, events) ? 0 : policy.imagePullGraceMs };
     case 'CreateContainerConfigError':
-      return policy.createContainerConfigGraceMs;
+      return { reason, graceMs: policy.createContainerConfigGraceMs };
     case 'CrashLoopBackOff':
-      return policy.crashLoopBackOffGraceMs;
+      return { reason, graceMs: policy.crashLoopBackOffGraceMs };
+    case 'InvalidImageName':
+    case 'ErrImageNeverPull':
+      // These never resolve on their own: fail at once.
+      return { reason, graceMs: 0 };
     default:
-      return hopelessReasons.has(reason) ? 0 : undefined;
+      return undefined;
   }
 }
 
@@ -76,8 +74,7 @@ export function isPermanentPullError(message: string | undefined, events: readon
   return events.some((e) => /^Failed: .*pull/i.test(e) && permanentPullError.test(e));
 }
 
-function containerFailure(pod: PodView, c: ContainerView): TaskFailure {
-  const reason = c.waiting?.reason ?? 'Unknown';
+function containerFailure(pod: PodView, c: ContainerView, reason: TaskFailureReason): TaskFailure {
   const message = c.waiting?.message || reason;
   if (reason !== 'CrashLoopBackOff') return { reason, message };
   // A crash loop is about the crashes: keep the last one's exit code and OOM flag.

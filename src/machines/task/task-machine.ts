@@ -1,4 +1,5 @@
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup, type DoneActorEvent, type EventObject } from 'xstate';
+import { messageOf } from '../../errors.js';
 import type { TaskOutcome, TaskRecord, TaskState } from '../../types.js';
 import { classify, type Verdict } from './classify.js';
 import type {
@@ -179,7 +180,7 @@ export const taskMachine = setup({
       enqueue.sendParent({ type: 'TASK.EFFECT_FAILED', taskId: context.taskId, effect: params.effect, error } satisfies TaskToParentEvent);
     }),
     noteDeleted: assign({ lastEventAt: ({ context }, params: { at: number | undefined }) => Math.max(context.lastEventAt, params.at ?? context.lastEventAt) }),
-    recordCleanupError: assign({ cleanupError: (_, params: { error: unknown }) => (params.error instanceof Error ? params.error.message : String(params.error)) }),
+    recordCleanupError: assign({ cleanupError: (_, params: { error: unknown }) => messageOf(params.error) }),
     stampDeleted: assign({ deletedAt: ({ context }) => context.deletedAt ?? iso(context.lastEventAt) }),
   },
 }).createMachine({

@@ -1,0 +1,182 @@
+import { finished } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { KubernetesApiError } from '../errors.js';
+import type { ContainerView } from '../machines/task/contract.js';
+import type { FollowedLine, FollowJobLogOptions } from '../ports/job-logs.js';
+import { kubeCall, type KubeCallPolicy } from './kube-call.js';
+import type { KubeClient } from './kube-client.js';
+import { latestPod, logContainerOf, openPodLog } from './logs.js';
+
+/** The stream ended without the chunked terminator: a dropped connection, to be followed again. */
+class StreamDropped extends Error {}
+
+/** A kubelet log line with `timestamps=true`: RFC 3339 time (nanoseconds, any offset), a space, the text. */
+const timestamped = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) /;
+
+/** Splits a `timestamps=true` line into its time (ns since the epoch) and its text; undefined if it has none. */
+export function parseTimestampedLine(line: string): { ns: bigint; text: string } | undefined {
+  const match = timestamped.exec(line);
+  if (!match) return undefined;
+  const [prefix, seconds = '', fraction = '', zone = 'Z'] = match;
+  const ms = Date.parse(`${seconds}${zone}`);
+  if (Number.isNaN(ms)) return undefined;
+  return { ns: BigInt(ms) * 1_000_000n + BigInt(fraction.padEnd(9, '0') || '0'), text: line.slice(prefix.length) };
+}
+
+/**
+ * Where a follower is in one pod's log, so that a reconnection resumes without loss or repeats.
+ * `sinceTime` has whole-second resolution (the API server forwards it to the kubelet as RFC 3339),
+ * so a resumed stream repeats the lines of that second: those before the last line seen are
+ * skipped, and of those stamped exactly as the last one seen, as many as were already emitted.
+ */
+export class LogCursor {
+  #pod: string | undefined;
+  #lastNs: bigint | undefined;
+  /** Lines emitted with the time `#lastNs`. */
+  #atLast = 0;
+  /** Lines with the time `#lastNs` seen on the current connection. */
+  #seenAtLast = 0;
+  /** Bytes of the pod's log emitted so far. */
+  offset = 0;
+
+  /** Starts over when the followed pod changes (a new pod's log starts empty). */
+  forPod(uid: string): void {
+    if (this.#pod === uid) return;
+    this.#pod = uid;
+    this.#lastNs = undefined;
+    this.#atLast = 0;
+    this.offset = 0;
+  }
+
+  /** A new connection begins: its replay of the last second is yet to come. */
+  connect(): void {
+    this.#seenAtLast = 0;
+  }
+
+  /** The `sinceTime` to resume from (the last line's second), or undefined to read from the start. */
+  sinceTime(): string | undefined {
+    if (this.#lastNs === undefined) return undefined;
+    return `${new Date(Number(this.#lastNs / 1_000_000_000n) * 1000).toISOString().slice(0, 19)}Z`;
+  }
+
+  /** Whether a line stamped `ns` is new (to emit) rather than a repeat; counts it if new. */
+  accept(ns: bigint): boolean {
+    if (this.#lastNs !== undefined) {
+      if (ns < this.#lastNs) return false;
+      if (ns === this.#lastNs) {
+        this.#seenAtLast++;
+        if (this.#seenAtLast <= this.#atLast) return false;
+        this.#atLast++;
+        return true;
+      }
+    }
+    this.#lastNs = ns;
+    this.#atLast = 1;
+    this.#seenAtLast = 1;
+    return true;
+  }
+}
+
+/** A container whose log can be read: it has started at least once. */
+function hasStarted(container: ContainerView | undefined): boolean {
+  return container !== undefined && (container.running !== undefined || container.terminated !== undefined || container.lastTerminated !== undefined);
+}
+
+/**
+ * Follows the live log of a Job's newest pod (`follow=true&timestamps=true`), through every drop:
+ * a stream cut short is requested again from the last line's `sinceTime` and the repeated lines
+ * are skipped (`LogCursor`); a pod not started yet, gone, or replaced is waited for through
+ * `changes`. Every request goes through the runner's `kubeCall` policy (rate limit, retries).
+ *
+ * Requests go through `openPodLog` (client-node's `Log` does not forward stream errors, so a
+ * dropped connection would look like the end of the log).
+ */
+export class JobLogFollower {
+  readonly #client: KubeClient;
+  readonly #policy: KubeCallPolicy;
+
+  constructor(options: { client: KubeClient; policy: KubeCallPolicy }) {
+    this.#client = options.client;
+    this.#policy = options.policy;
+  }
+
+  /**
+   * Resolves once `finished()` holds (or `changes` completed) and the last stream ended, or when
+   * `signal` aborts; rejects with `KubernetesApiError` when a request fails for good (retries exhausted,
+   * or a status other than 400/404).
+   */
+  async follow(options: FollowJobLogOptions): Promise<void> {
+    const { signal, changes } = options;
+    const changedSince = (seen: number): Promise<void> => changes.since(seen, signal);
+    const cursor = new LogCursor();
+    for (;;) {
+      changes.throwIfFailed();
+      if (signal.aborted || changes.ended || options.finished()) return;
+      const seen = changes.version;
+      const pod = latestPod(options.pods());
+      const container = pod ? logContainerOf(pod) : undefined;
+      if (!pod || !container || !hasStarted(pod.containers.find((c) => c.name === container))) {
+        await changedSince(seen);
+        continue;
+      }
+      cursor.forPod(pod.uid);
+      try {
+        await this.#followOnce(pod.name, container, cursor, signal, options.onLine);
+        // The container exited (the kubelet ended the stream): wait for a new pod or the end of the task.
+        await changedSince(seen);
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof StreamDropped) continue;
+        // 400: not started (or no longer readable); 404: the pod is gone. The watch will tell what comes next.
+        if (err instanceof KubernetesApiError && (err.statusCode === 400 || err.statusCode === 404)) await changedSince(seen);
+        else throw err;
+      }
+    }
+  }
+
+  /** One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it is cut. */
+  async #followOnce(pod: string, container: string, cursor: LogCursor, signal: AbortSignal, onLine: (line: FollowedLine) => void): Promise<void> {
+    const sinceTime = cursor.sinceTime();
+    const response = await kubeCall(this.#policy, 'get', `pods/${pod}/log`, (s) => openPodLog(this.#client, pod, { container, follow: 'true', timestamps: 'true', ...(sinceTime !== undefined ? { sinceTime } : {}) }, s), signal);
+    // Aborted while the answer was on its way: the listener below would never fire.
+    if (signal.aborted) {
+      response.destroy();
+      return;
+    }
+    cursor.connect();
+    const emit = (raw: string): void => {
+      const parsed = parseTimestampedLine(raw);
+      // Without a timestamp there is nothing to resume from: pass it on as it is.
+      if (parsed && !cursor.accept(parsed.ns)) return;
+      const text = parsed ? parsed.text : raw;
+      cursor.offset += Buffer.byteLength(text);
+      onLine({ text: text.endsWith('\n') ? text.slice(0, -1) : text, pod, offset: cursor.offset });
+    };
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        response.destroy();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const decoder = new StringDecoder('utf8');
+      let pending = '';
+      response.on('data', (chunk: Buffer) => {
+        pending += decoder.write(chunk);
+        for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
+          emit(pending.slice(0, newline + 1));
+          pending = pending.slice(newline + 1);
+        }
+      });
+      finished(response, (err) => {
+        signal.removeEventListener('abort', onAbort);
+        // A partial line of a cut stream is dropped: the next connection reads it whole.
+        if (err) {
+          reject(new StreamDropped(`the log stream of pod ${pod} was cut`, { cause: err }));
+          return;
+        }
+        pending += decoder.end();
+        if (pending !== '') emit(pending);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,209 @@
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { ClusterObservation } from '../machines/task/contract.js';
+import type { ObservationListener } from '../ports/job-observer.js';
+import { jobNameOfPod, toJobView, toPodView } from './views.js';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchCacheOptions {
+  /** Epoch ms for `ClusterObservation.at`. */
+  now: () => number;
+  /** Deleted Jobs remembered (so late observers still learn they are gone). */
+  tombstoneLimit: number;
+  /** A listener threw: reported, never allowed to break the watch. */
+  onListenerError: (jobName: string, error: unknown) => void;
+}
+
+/**
+ * What the shared watch knows: Jobs by name, their Pods (by the Job controller's job-name label),
+ * Jobs seen deleted, and who observes which Job. Listeners are called on every change to a Job
+ * or its pods, but only once the cache is `live` (both first LISTs are in): before that, an
+ * absent Job could just be not listed yet.
+ */
+export class WatchCache {
+  readonly #jobs = new Map<string, V1Job>();
+  /** Job name → pod name → pod. */
+  readonly #pods = new Map<string, Map<string, V1Pod>>();
+  /** Jobs seen deleted (insertion-ordered, bounded). */
+  readonly #gone = new Set<string>();
+  readonly #listeners = new Map<string, Set<ObservationListener>>();
+  #live = false;
+
+  constructor(private readonly options: WatchCacheOptions) {}
+
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** Both first LISTs are in: tell every observer of a known Job. */
+  goLive(): void {
+    if (this.#live) return;
+    this.#live = true;
+    for (const jobName of this.#listeners.keys()) this.#notify(jobName);
+  }
+
+  /** Whether the cache has seen the Job, present or deleted. */
+  knows(jobName: string): boolean {
+    return this.#jobs.has(jobName) || this.#gone.has(jobName);
+  }
+
+  /** The Job's view, or undefined when it has not been seen (present or deleted). */
+  current(jobName: string): ClusterObservation | undefined {
+    if (!this.knows(jobName)) return undefined;
+    const job = this.#jobs.get(jobName);
+    const pods = [...(this.#pods.get(jobName)?.values() ?? [])].map(toPodView).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    return { job: job ? toJobView(job) : null, pods, at: this.options.now() };
+  }
+
+  /** Names of the Job's newest pods (newest first). */
+  newestPodNames(jobName: string, count: number): string[] {
+    // LIST gives Dates, watch events give strings: compare as epoch ms.
+    const created = (pod: V1Pod): number => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+    return [...(this.#pods.get(jobName)?.values() ?? [])]
+      .sort((a, b) => created(b) - created(a))
+      .slice(0, count)
+      .map((p) => p.metadata?.name ?? '');
+  }
+
+  /** Adds a listener, called at once when the cache is live and knows the Job. Returns its removal. */
+  observe(jobName: string, listener: ObservationListener): () => void {
+    let set = this.#listeners.get(jobName);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(jobName, set);
+    }
+    set.add(listener);
+    const observation = this.#live ? this.current(jobName) : undefined;
+    if (observation) this.#call(jobName, listener, observation);
+    return () => {
+      const listeners = this.#listeners.get(jobName);
+      if (listeners?.delete(listener) && listeners.size === 0) this.#listeners.delete(jobName);
+    };
+  }
+
+  isObserved(jobName: string): boolean {
+    return this.#listeners.has(jobName);
+  }
+
+  observedJobs(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
+  applyJob(type: WatchEventType, job: V1Job): void {
+    const name = job.metadata?.name;
+    if (!name) return;
+    if (type === 'DELETED') this.#tombstone(name);
+    else {
+      this.#jobs.set(name, job);
+      this.#gone.delete(name);
+    }
+    this.#notify(name);
+  }
+
+  applyPod(type: WatchEventType, pod: V1Pod): void {
+    const jobName = jobNameOfPod(pod);
+    const name = pod.metadata?.name;
+    if (!jobName || !name) return;
+    if (type === 'DELETED') {
+      const pods = this.#pods.get(jobName);
+      pods?.delete(name);
+      if (pods?.size === 0) this.#pods.delete(jobName);
+    } else {
+      let pods = this.#pods.get(jobName);
+      if (!pods) {
+        pods = new Map();
+        this.#pods.set(jobName, pods);
+      }
+      pods.set(name, pod);
+    }
+    this.#notify(jobName);
+  }
+
+  /** The Job is gone for sure (a GET answered 404). */
+  markGone(jobName: string): void {
+    this.#tombstone(jobName);
+    this.#notify(jobName);
+  }
+
+  /** A Job of this name was just created: a tombstone of an earlier one must not be reported as its view. */
+  forgetGone(jobName: string): void {
+    this.#gone.delete(jobName);
+  }
+
+  /** A fresh LIST replaces the Jobs: those missing from it are gone, changed ones are reported. */
+  replaceJobs(items: V1Job[]): void {
+    const fresh = new Map<string, V1Job>();
+    for (const job of items) if (job.metadata?.name) fresh.set(job.metadata.name, job);
+    for (const name of [...this.#jobs.keys()]) {
+      if (fresh.has(name)) continue;
+      this.#tombstone(name);
+      this.#notify(name);
+    }
+    for (const [name, job] of fresh) {
+      if (this.#jobs.get(name)?.metadata?.resourceVersion === job.metadata?.resourceVersion) continue;
+      this.#jobs.set(name, job);
+      this.#gone.delete(name);
+      this.#notify(name);
+    }
+  }
+
+  /** A fresh LIST replaces the Pods; the Jobs whose pods changed are reported. */
+  replacePods(items: V1Pod[]): void {
+    const fresh = new Map<string, Map<string, V1Pod>>();
+    for (const pod of items) {
+      const jobName = jobNameOfPod(pod);
+      const name = pod.metadata?.name;
+      if (!jobName || !name) continue;
+      let pods = fresh.get(jobName);
+      if (!pods) {
+        pods = new Map();
+        fresh.set(jobName, pods);
+      }
+      pods.set(name, pod);
+    }
+    const changed = new Set<string>();
+    for (const [jobName, pods] of this.#pods) {
+      for (const [name, pod] of pods) if (fresh.get(jobName)?.get(name)?.metadata?.resourceVersion !== pod.metadata?.resourceVersion) changed.add(jobName);
+    }
+    for (const [jobName, pods] of fresh) {
+      for (const name of pods.keys()) if (!this.#pods.get(jobName)?.has(name)) changed.add(jobName);
+    }
+    this.#pods.clear();
+    for (const [jobName, pods] of fresh) this.#pods.set(jobName, pods);
+    for (const jobName of changed) this.#notify(jobName);
+  }
+
+  size(): { jobs: number; pods: number; observedJobs: number } {
+    let pods = 0;
+    for (const set of this.#pods.values()) pods += set.size;
+    return { jobs: this.#jobs.size, pods, observedJobs: this.#listeners.size };
+  }
+
+  #tombstone(name: string): void {
+    this.#jobs.delete(name);
+    this.#gone.delete(name);
+    this.#gone.add(name);
+    // Bounded memory: forget the oldest deletions nobody is observing.
+    for (const old of this.#gone) {
+      if (this.#gone.size <= this.options.tombstoneLimit) break;
+      if (!this.#listeners.has(old)) this.#gone.delete(old);
+    }
+  }
+
+  #notify(jobName: string): void {
+    const listeners = this.#listeners.get(jobName);
+    if (!this.#live || !listeners) return;
+    const observation = this.current(jobName);
+    if (!observation) return;
+    for (const listener of [...listeners]) this.#call(jobName, listener, observation);
+  }
+
+  #call(jobName: string, listener: ObservationListener, observation: ClusterObservation): void {
+    try {
+      listener(observation);
+    } catch (error) {
+      // A subscriber's bug must not stop the shared watch; it is reported, not swallowed.
+      this.options.onListenerError(jobName, error);
+    }
+  }
+}

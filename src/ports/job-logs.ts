@@ -1,0 +1,58 @@
+/*
+ * What the engine reads of a Job's logs through `JobsPort`: capped reads and a live follow. Plain
+ * data and interfaces only; the Kubernetes adapter implements them.
+ */
+import type { CappedLog } from '../logs/capped-log.js';
+import type { PodView } from '../machines/task/contract.js';
+
+/** A capped log of one container. */
+export interface PodLog extends CappedLog {
+  pod: string;
+  container: string;
+}
+
+/** Options of one capped log read of a Job. */
+export interface JobLogReadOptions {
+  signal?: AbortSignal;
+  /** Cap of this read (head + marker + tail). @default the adapter's `logMaxBytes` */
+  maxBytes?: number;
+  /** The Job's pods as the caller knows them (the shared watch); without them they are listed. */
+  pods?: readonly PodView[];
+}
+
+/** One line of a followed log. */
+export interface FollowedLine {
+  /** The line without its timestamp and newline. */
+  text: string;
+  /** The pod it came from. */
+  pod: string;
+  /** Bytes of that pod's log up to and including this line (as the kubelet counts them, without timestamps). */
+  offset: number;
+}
+
+/**
+ * "Something changed", for a loop that must not miss a change that happens between reading the
+ * state and waiting: each change bumps `version`, which the loop compares with.
+ */
+export interface ChangeSource {
+  /** Bumped by every change. */
+  readonly version: number;
+  /** True once the source completed: nothing will change any more. */
+  readonly ended: boolean;
+  /** Throws what the source failed with, if it did. */
+  throwIfFailed(): void;
+  /** Resolves at the first change after version `seen` (at once if there was one), at the end, or on abort. */
+  since(seen: number, signal: AbortSignal): Promise<void>;
+}
+
+/** What `JobsPort.followJobLog` follows and when it stops. */
+export interface FollowJobLogOptions {
+  /** The Job's pods as currently known (the shared watch); the newest one is followed. */
+  pods: () => readonly PodView[];
+  /** True once no more output is worth waiting for (the task finished): no new connection is made. */
+  finished: () => boolean;
+  /** Told whenever `pods()` or `finished()` may have changed; its end counts as finished. */
+  changes: ChangeSource;
+  signal: AbortSignal;
+  onLine: (line: FollowedLine) => void;
+}

@@ -1,0 +1,43 @@
+/*
+ * The engine's view of the shared watch: what each task actor observes of its Job. One adapter
+ * implements it over client-node's watch (`src/kube/job-watcher.ts`).
+ */
+import type { ClusterObservation } from '../machines/task/contract.js';
+
+/** Told of a Job's current view, and again on every change to the Job or its pods. */
+export type ObservationListener = (observation: ClusterObservation) => void;
+
+/**
+ * The Jobs and Pods of ours as the shared watch knows them. `job: null` in an observation means
+ * the Job is really gone (deleted, absent from a fresh LIST, or a GET found none), never that a
+ * stream ended.
+ */
+export interface JobObserver {
+  /**
+   * Calls `listener` with the Job's current view at once (once the watch knows the Job) and on
+   * every change to the Job or its pods. Returns the unsubscribe function.
+   */
+  observe(jobName: string, listener: ObservationListener): () => void;
+  /** The Job's current view, or undefined when the watch has not seen it (present or deleted). */
+  current(jobName: string): ClusterObservation | undefined;
+  /**
+   * Recent Events about the Job and its newest pods, `Reason: message`, oldest first. Read on
+   * demand: only failing tasks need them.
+   */
+  events(jobName: string, signal?: AbortSignal): Promise<string[]>;
+  /** Resolves once the watch has listed Jobs and Pods; rejects if that failed for good or it was stopped. */
+  ready(): Promise<void>;
+  /**
+   * A Job of this name now exists (our create succeeded or adopted): a remembered deletion of an
+   * earlier Job of that name must not be reported as the new Job's view.
+   */
+  created(jobName: string): void;
+}
+
+/** The observer as its owner (the runner) holds it: started before any task runs, stopped on shutdown. */
+export interface ManagedJobObserver extends JobObserver {
+  /** Starts watching (once); resolves like `ready()`. */
+  start(): Promise<void>;
+  /** Stops watching; listeners are told nothing more. */
+  stop(): Promise<void>;
+}

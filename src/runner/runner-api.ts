@@ -1,0 +1,98 @@
+import type { Registry } from 'prom-client';
+import type { Observable } from 'rxjs';
+import type { TaskRecord, TaskState, Transition } from '../types.js';
+import type { TaskInput } from '../validation/task-spec.js';
+import type { RunnerEvent } from './runner-events.js';
+
+/** How `shutdown` treats tasks that are running. */
+export type ShutdownMode = 'detach' | 'drain' | 'cancel';
+
+/** A running k8s-jobs runner. Create one with `createRunner`. */
+export interface Runner {
+  /** Validates and durably queues a task; resolves with its record once stored. */
+  addTask(task: TaskInput): Promise<TaskRecord>;
+  /**
+   * The task's current record (from the store for a task finished before this process started);
+   * `TaskNotFoundError` if unknown.
+   */
+  getTask(id: string): Promise<TaskRecord>;
+  /**
+   * Every task in the store, finished ones included (optionally only those in `state`), oldest
+   * first; records this runner holds in memory are the freshest and win. Reads the whole store:
+   * prefer `transitions$`/`task$` for following tasks.
+   */
+  listTasks(filter?: { state?: TaskState }): Promise<TaskRecord[]>;
+  /** Resolves with the record once the task is `deleted` (cleaned up); the outcome is on it. */
+  waitFor(id: string): Promise<TaskRecord>;
+  /** The task's logs: from its pod while it exists, else the stored snapshot. */
+  getLogs(id: string): Promise<string>;
+  /**
+   * Cancels a task: a queued one ends `cancelled` without a Job; a running one has its Job deleted
+   * and ends `cancelled` (one being created, once the create has answered). A task whose outcome
+   * is already decided — finished in this process, or before it started (only the store knows it)
+   * — is left as it is, and the call resolves: a no-op. Rejects with `TaskNotFoundError` for an id
+   * neither the runner nor the store knows.
+   */
+  cancel(id: string): Promise<void>;
+  /**
+   * Stops the runner. `detach` (default): stop taking work, persist, close the watch, leave running
+   * Jobs for the next start; `drain`: wait for active tasks first; `cancel`: cancel active tasks
+   * and wait for their Jobs to be deleted. Queued tasks stay queued in the store in every mode.
+   * Afterwards every method rejects with `RunnerClosedError` (a `task$` or `logs$` subscribed then
+   * errors with it), except `shutdown`, which resolves at once; the streams open at the time
+   * complete.
+   */
+  shutdown(options?: { mode?: ShutdownMode }): Promise<void>;
+  /**
+   * Every transition of every task, as it happens: task id, `from` (null for the first), `to`, the
+   * event that caused it, the time, and the outcome once there is one. Hot and shared (late
+   * subscribers see only later transitions; the history is in the store); completes on shutdown.
+   */
+  readonly transitions$: Observable<Transition>;
+  /**
+   * The task's record now, then every change of it; completes after emitting the `deleted` record
+   * (at once for a task already deleted). Errors with `TaskNotFoundError` for an id neither the
+   * runner nor the store knows. Shared per id (a late subscriber starts from the current record).
+   * Completes on shutdown too, whatever the task's state: the last record says where it was left.
+   * Subscribed after shutdown, it errors with `RunnerClosedError`.
+   *
+   * @example
+   * ```ts
+   * const last = await lastValueFrom(runner.task$('unique-job-id')); // the `deleted` record, with its outcome
+   * ```
+   */
+  task$(id: string): Observable<TaskRecord>;
+  /**
+   * The task's log, line by line (without newlines): live from its pod while it runs — a queued
+   * task's stream waits for its pod; a dropped connection is resumed from the last line's time
+   * without repeating lines — then, once the task finished, what its stored final snapshot holds
+   * beyond what was streamed (for a finished task, the whole snapshot); then completes. Errors with
+   * `TaskNotFoundError` for an unknown id, and with `KubernetesApiError` when the log cannot be
+   * requested (retries exhausted). Shared per id: a second subscriber joins the live lines from
+   * then on (`getLogs` has the log so far). Completes on shutdown; subscribed after it, errors
+   * with `RunnerClosedError`.
+   *
+   * @example
+   * ```ts
+   * runner.logs$('unique-job-id').subscribe({
+   *   next: (line) => console.log(line),
+   *   complete: () => console.log('done'),
+   * });
+   * ```
+   */
+  logs$(id: string): Observable<string>;
+  /**
+   * Runner-level events (see `RunnerEvent`): orphan Jobs found at start, watch reconnects,
+   * relists and stalls, client-side throttling (at most one event a second), API retries. Every
+   * subscriber first receives what the start reported about orphans (it happened before
+   * `createRunner` resolved), then live events; completes on shutdown.
+   */
+  readonly events$: Observable<RunnerEvent>;
+  /**
+   * The runner's Prometheus metrics (prom-client): serve `await metrics.metrics()` with
+   * `metrics.contentType`, or combine with `Registry.merge([register, runner.metrics])`.
+   */
+  readonly metrics: Registry;
+  /** The namespace the runner's Jobs live in. */
+  readonly namespace: string;
+}

@@ -1,0 +1,123 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { Subject } from 'rxjs';
+import { createKubeAdapter } from '../kube/kube-adapter.js';
+import type { TaskConfig } from '../machines/task/contract.js';
+import type { ManagedJobObserver } from '../ports/job-observer.js';
+import type { JobsPort } from '../ports/jobs-port.js';
+import type { TaskStore } from '../store/contract.js';
+import type { Transition } from '../types.js';
+import { runnerLogger, type Logger } from './logger.js';
+import { RunnerMetrics } from './metrics.js';
+import type { ResolvedRunnerOptions } from './options.js';
+import type { RunnerEvent } from './runner-events.js';
+import { RunnerTelemetry } from './runner-telemetry.js';
+import { TaskJournal } from './task-journal.js';
+import { TaskRegistry } from './task-registry.js';
+import { TaskStreams } from './task-streams.js';
+
+/** Enqueue sequence numbers: FIFO within a priority, across restarts (a start begins past the stored ones). */
+export class EnqueueSequence {
+  #next = 0;
+
+  /** The next number to hand out (at start: one past the highest stored). */
+  startAt(next: number): void {
+    this.#next = next;
+  }
+
+  /** Hands out the next number. */
+  take(): number {
+    return this.#next++;
+  }
+}
+
+/** The collaborators of one runner, shared by its start, its public methods, its orphans and its stop. */
+export interface RunnerParts {
+  options: ResolvedRunnerOptions;
+  store: TaskStore;
+  log: Logger;
+  /** Kubernetes: the adapter's Jobs of the runner's namespace. */
+  jobs: JobsPort;
+  /** The one shared watch: started at start, stopped at stop. */
+  observer: ManagedJobObserver;
+  /** Every task's latest record in memory. */
+  registry: TaskRegistry;
+  /** Durable writes of records and transitions. */
+  journal: TaskJournal;
+  /** `task$` and `logs$`. */
+  streams: TaskStreams;
+  telemetry: RunnerTelemetry;
+  /** The Prometheus registry (`runner.metrics`). */
+  metrics: Registry;
+  /** Every transition of every task (`runner.transitions$`). */
+  transitions: Subject<Transition>;
+  /** Runner events after start (`runner.events$`). */
+  events: Subject<RunnerEvent>;
+  /** Per-task settings from the options. */
+  taskConfig: TaskConfig;
+  sequence: EnqueueSequence;
+}
+
+/**
+ * Builds the parts of a runner from its resolved options: logger, metrics and telemetry, the
+ * Kubernetes adapter (not started), the registry, the streams and the journal. `onFatal` is told
+ * once when a store write fails (the runner must stop).
+ */
+export function wireRunner(
+  options: ResolvedRunnerOptions,
+  kubeConfig: KubeConfig,
+  store: TaskStore,
+  onFatal: (err: unknown) => void,
+): RunnerParts {
+  const log = runnerLogger(options.logger);
+  const transitions = new Subject<Transition>();
+  const events = new Subject<RunnerEvent>();
+  // The streams are told of every record the registry stores (they exist by the first update).
+  const registry = new TaskRegistry((record) => streams.recordChanged(record));
+  const tasks = { tasks: () => registry.list(), queueDepth: () => registry.queuedCount };
+  const metrics = new RunnerMetrics(tasks, options.metrics);
+  const telemetry = new RunnerTelemetry({ metrics, logger: log, emit: (event) => events.next(event) });
+  transitions.subscribe((t) => telemetry.transition(t, registry.get(t.taskId)));
+  const { retry } = options;
+  const kube = createKubeAdapter({
+    telemetry: telemetry.kube,
+    kubeConfig,
+    namespace: options.namespace,
+    rateLimit: options.rateLimit,
+    retry: { maxAttempts: retry.maxAttempts, baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs },
+    propagationPolicy: options.cleanup.propagationPolicy,
+    watch: options.watch,
+    logMaxBytes: options.logs.maxBytes,
+  });
+  const observer = kube.watcher;
+  const streams = new TaskStreams({
+    current: (id) => registry.get(id),
+    stored: (id) => store.getTask(id),
+    logSnapshot: (id) => store.getLogSnapshot(id),
+    observeJob: (jobName, listener) => observer.observe(jobName, listener),
+    pods: (jobName) => observer.current(jobName)?.pods ?? [],
+    follower: kube.jobs,
+  });
+  const taskConfig: TaskConfig = {
+    stuck: options.stuck,
+    clientTimeoutGraceMs: options.clientTimeoutGraceMs,
+    keepJobs: options.cleanup.keepJobs,
+    jobVanishedRetries: options.jobVanished === 'retry' ? 1 : 0,
+  };
+  return {
+    options,
+    store,
+    log,
+    jobs: kube.jobs,
+    observer,
+    registry,
+    journal: new TaskJournal(store, onFatal),
+    streams,
+    telemetry,
+    metrics: metrics.registry,
+    transitions,
+    events,
+    taskConfig,
+    sequence: new EnqueueSequence(),
+  };
+}

@@ -41,11 +41,23 @@ export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenc
     const writes: Promise<void>[] = [];
     for (let i = 0; i < stored; i++) {
       const id = `task-${i}`;
-      const base: TaskRecord = { id, spec: { id, image: 'busybox', command: ['echo', String(i)] }, state: 'queued', jobName: jobNameFor(id), createdAt: at };
+      const base: TaskRecord = {
+        id,
+        spec: { id, image: 'busybox', command: ['echo', String(i)] },
+        state: 'queued',
+        jobName: jobNameFor(id),
+        createdAt: at,
+      };
       const queuedAt: Transition = { taskId: id, from: null, to: 'queued', event: 'ADD', at };
       writes.push(store.saveTask(base, queuedAt, { queue: { priority: i % 3, seq: i } }));
       if (i >= open) {
-        writes.push(store.saveTask({ ...base, state: 'deleted', outcome: 'succeeded', deletedAt: at }, { taskId: id, from: 'queued', to: 'deleted', event: 'SEED', at, outcome: 'succeeded' }, { context: { jobMayExist: false, jobFinished: true, slotHeld: false } }));
+        writes.push(
+          store.saveTask(
+            { ...base, state: 'deleted', outcome: 'succeeded', deletedAt: at },
+            { taskId: id, from: 'queued', to: 'deleted', event: 'SEED', at, outcome: 'succeeded' },
+            { context: { jobMayExist: false, jobFinished: true, slotHeld: false } },
+          ),
+        );
       }
       if (writes.length >= 20_000) await Promise.all(writes.splice(0));
     }
@@ -54,12 +66,24 @@ export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenc
     const fillSeconds = (performance.now() - filled) / 1000;
 
     const started = performance.now();
-    const runner = await createRunner({ kubeConfig: cluster.kubeConfig, namespace: 'default', store: storeUrl, queueSize: open * 2, maxConcurrentJobs: 1 });
+    const runner = await createRunner({
+      kubeConfig: cluster.kubeConfig,
+      namespace: 'default',
+      store: storeUrl,
+      queueSize: open * 2,
+      maxConcurrentJobs: 1,
+    });
     const bootMs = performance.now() - started;
     const queued = (await runner.listTasks({ state: 'queued' })).length;
     await runner.shutdown({ mode: 'detach' });
     return [
-      { section: 'store', name: `createRunner → ready, ${stored} stored / ${open} open`, value: round(bootMs), unit: 'ms', note: `aim ≤ 3000; ${queued} queued after boot; filling took ${round(fillSeconds, 1)} s` },
+      {
+        section: 'store',
+        name: `createRunner → ready, ${stored} stored / ${open} open`,
+        value: round(bootMs),
+        unit: 'ms',
+        note: `aim ≤ 3000; ${queued} queued after boot; filling took ${round(fillSeconds, 1)} s`,
+      },
     ];
   } finally {
     await cluster.close();
@@ -80,13 +104,21 @@ export interface EnqueueBenchOptions {
  * outstanding, then reads the process's RSS with every task queued. RSS includes the sim, which
  * holds only the one active Job.
  */
-export async function runEnqueueBench({ tasks = 100_000, inFlight = 1000 }: EnqueueBenchOptions = {}): Promise<BenchRow[]> {
+export async function runEnqueueBench({ tasks = 100_000, inFlight = 1000 }: EnqueueBenchOptions = {}): Promise<
+  BenchRow[]
+> {
   const dir = mkdtempSync(join(tmpdir(), 'k8s-jobs-enqueue-'));
   const storeUrl = `sqlite://${join(dir, 'enqueue.sqlite')}`;
   const cluster = await startSimulatedCluster({ timeScale: 0.01 });
   try {
     const rssBefore = process.memoryUsage().rss;
-    const runner = await createRunner({ kubeConfig: cluster.kubeConfig, namespace: 'default', store: storeUrl, queueSize: tasks + 1, maxConcurrentJobs: 1 });
+    const runner = await createRunner({
+      kubeConfig: cluster.kubeConfig,
+      namespace: 'default',
+      store: storeUrl,
+      queueSize: tasks + 1,
+      maxConcurrentJobs: 1,
+    });
     let next = 0;
     const started = performance.now();
     const worker = async (): Promise<void> => {
@@ -101,8 +133,20 @@ export async function runEnqueueBench({ tasks = 100_000, inFlight = 1000 }: Enqu
     const queued = (await runner.listTasks({ state: 'queued' })).length;
     await runner.shutdown({ mode: 'detach' });
     return [
-      { section: 'store', name: `enqueue rate, ${tasks} tasks (${inFlight} in flight, durable)`, value: round(tasks / seconds), unit: 'tasks/s', note: `aim ≥ 10000; ${queued} queued at the end` },
-      { section: 'store', name: `RSS with ${tasks} queued tasks`, value: round(rss / 2 ** 20), unit: 'MiB', note: `aim ≤ 300; ${round(rssBefore / 2 ** 20)} MiB before the runner started` },
+      {
+        section: 'store',
+        name: `enqueue rate, ${tasks} tasks (${inFlight} in flight, durable)`,
+        value: round(tasks / seconds),
+        unit: 'tasks/s',
+        note: `aim ≥ 10000; ${queued} queued at the end`,
+      },
+      {
+        section: 'store',
+        name: `RSS with ${tasks} queued tasks`,
+        value: round(rss / 2 ** 20),
+        unit: 'MiB',
+        note: `aim ≤ 300; ${round(rssBefore / 2 ** 20)} MiB before the runner started`,
+      },
     ];
   } finally {
     await cluster.close();

@@ -57,7 +57,11 @@ function completionClock(cluster: SimulatedCluster): { completedAt: Map<string, 
 }
 
 /** Requests the sim logged from index `from` on, per task by `verb resource`, shared ones apart. */
-function requestsSince(cluster: SimulatedCluster, from: number, tasks: number): { perTask: Map<string, number>; shared: number } {
+function requestsSince(
+  cluster: SimulatedCluster,
+  from: number,
+  tasks: number,
+): { perTask: Map<string, number>; shared: number } {
   const counts = new Map<string, number>();
   let shared = 0;
   for (const r of cluster.requests().slice(from)) {
@@ -81,7 +85,12 @@ async function withCluster<T>(timeScale: number, run: (cluster: SimulatedCluster
 }
 
 /** The runner: `count` tasks at cap `cap`, SQLite store on; a warm-up round first. */
-async function runnerRun(cluster: SimulatedCluster, count: number, cap: number, store: 'sqlite' | 'memory'): Promise<RunFigures> {
+async function runnerRun(
+  cluster: SimulatedCluster,
+  count: number,
+  cap: number,
+  store: 'sqlite' | 'memory',
+): Promise<RunFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-engine-'));
   const runner = await createRunner({
     kubeConfig: cluster.kubeConfig,
@@ -105,7 +114,10 @@ async function runnerRun(cluster: SimulatedCluster, count: number, cap: number, 
       const records = await Promise.all(ids.map((id) => runner.waitFor(id)));
       const elapsed = performance.now() - started;
       const wrong = records.filter((r) => r.outcome !== 'succeeded');
-      if (wrong.length > 0) throw new Error(`engine bench: ${String(wrong.length)} tasks did not succeed, e.g. ${JSON.stringify(wrong[0])}`);
+      if (wrong.length > 0)
+        throw new Error(
+          `engine bench: ${String(wrong.length)} tasks did not succeed, e.g. ${JSON.stringify(wrong[0])}`,
+        );
       return elapsed;
     };
     await round('warmup', 200);
@@ -133,7 +145,8 @@ async function pollingRun(cluster: SimulatedCluster, count: number, cap: number,
   const namespace = 'default';
   const seenAt = new Map<string, number>();
   const clock = completionClock(cluster);
-  const finished = (job: V1Job): boolean => (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  const finished = (job: V1Job): boolean =>
+    (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
   const lifecycle = async (name: string): Promise<void> => {
     await batch.createNamespacedJob({ namespace, body: instantJob(name, 'poll') });
     for (;;) {
@@ -186,12 +199,48 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
   const enginePerTask = sum(engine.perTask);
   const engineP50 = quantile(engine.latencies, 0.5);
   const rows: BenchRow[] = [
-    { section: 'engine', name: 'runner: lifecycles (add → deleted)', value: round(tasks / (engine.elapsedMs / 1000)), unit: '/s', note: `${how}; aim ≥ 2,000` },
-    { section: 'engine', name: 'runner: API requests per task, besides the shared watch', value: round(enginePerTask, 2), unit: 'req', note: 'aim ≤ 3 (create, final log read, delete)' },
-    ...[...engine.perTask].sort(([a], [b]) => a.localeCompare(b)).map(([verb, perTask]): BenchRow => ({ section: 'engine', name: `runner: ${verb} per task`, value: round(perTask, 2), unit: 'req' })),
-    { section: 'engine', name: 'runner: shared watch/list requests in the run', value: engine.shared, unit: 'req', note: 'whole run, not per task' },
-    { section: 'engine', name: 'runner: Complete in sim → succeeded transition, p50', value: round(engineP50, 1), unit: 'ms', note: `${String(engine.latencies.length)} tasks; aim ≤ 20` },
-    { section: 'engine', name: 'runner: Complete in sim → succeeded transition, p99', value: round(quantile(engine.latencies, 0.99), 1), unit: 'ms' },
+    {
+      section: 'engine',
+      name: 'runner: lifecycles (add → deleted)',
+      value: round(tasks / (engine.elapsedMs / 1000)),
+      unit: '/s',
+      note: `${how}; aim ≥ 2,000`,
+    },
+    {
+      section: 'engine',
+      name: 'runner: API requests per task, besides the shared watch',
+      value: round(enginePerTask, 2),
+      unit: 'req',
+      note: 'aim ≤ 3 (create, final log read, delete)',
+    },
+    ...[...engine.perTask]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([verb, perTask]): BenchRow => ({
+        section: 'engine',
+        name: `runner: ${verb} per task`,
+        value: round(perTask, 2),
+        unit: 'req',
+      })),
+    {
+      section: 'engine',
+      name: 'runner: shared watch/list requests in the run',
+      value: engine.shared,
+      unit: 'req',
+      note: 'whole run, not per task',
+    },
+    {
+      section: 'engine',
+      name: 'runner: Complete in sim → succeeded transition, p50',
+      value: round(engineP50, 1),
+      unit: 'ms',
+      note: `${String(engine.latencies.length)} tasks; aim ≤ 20`,
+    },
+    {
+      section: 'engine',
+      name: 'runner: Complete in sim → succeeded transition, p99',
+      value: round(quantile(engine.latencies, 0.99), 1),
+      unit: 'ms',
+    },
   ];
   for (const pollMs of pollIntervals) {
     const poll = await withCluster(timeScale, (cluster) => pollingRun(cluster, tasks, cap, pollMs));
@@ -199,13 +248,45 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
     const pollP50 = quantile(poll.latencies, 0.5);
     const tag = `poll every ${String(pollMs)} ms`;
     rows.push(
-      { section: 'engine', name: `${tag}: lifecycles (create → deleted)`, value: round(tasks / (poll.elapsedMs / 1000)), unit: '/s', note: `client-node, create → GET every ${String(pollMs)} ms until finished → delete, ${String(cap)} at once` },
-      { section: 'engine', name: `${tag}: API requests per task`, value: round(pollPerTask, 2), unit: 'req', note: `${[...poll.perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ')}; instant pods finish before the first GET: a task running D ms costs ≈ 2 + D/${String(pollMs)} requests` },
+      {
+        section: 'engine',
+        name: `${tag}: lifecycles (create → deleted)`,
+        value: round(tasks / (poll.elapsedMs / 1000)),
+        unit: '/s',
+        note: `client-node, create → GET every ${String(pollMs)} ms until finished → delete, ${String(cap)} at once`,
+      },
+      {
+        section: 'engine',
+        name: `${tag}: API requests per task`,
+        value: round(pollPerTask, 2),
+        unit: 'req',
+        note: `${[...poll.perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ')}; instant pods finish before the first GET: a task running D ms costs ≈ 2 + D/${String(pollMs)} requests`,
+      },
       { section: 'engine', name: `${tag}: Complete in sim → seen, p50`, value: round(pollP50, 1), unit: 'ms' },
-      { section: 'engine', name: `${tag}: Complete in sim → seen, p99`, value: round(quantile(poll.latencies, 0.99), 1), unit: 'ms' },
-      { section: 'engine', name: `ratio: requests per task, ${tag} ÷ runner`, value: round(pollPerTask / enginePerTask, 2), unit: '×' },
-      { section: 'engine', name: `ratio: detection p50, ${tag} ÷ runner`, value: round(pollP50 / engineP50, 2), unit: '×' },
-      { section: 'engine', name: `ratio: lifecycles/s, runner ÷ ${tag}`, value: round(poll.elapsedMs / engine.elapsedMs, 2), unit: '×' },
+      {
+        section: 'engine',
+        name: `${tag}: Complete in sim → seen, p99`,
+        value: round(quantile(poll.latencies, 0.99), 1),
+        unit: 'ms',
+      },
+      {
+        section: 'engine',
+        name: `ratio: requests per task, ${tag} ÷ runner`,
+        value: round(pollPerTask / enginePerTask, 2),
+        unit: '×',
+      },
+      {
+        section: 'engine',
+        name: `ratio: detection p50, ${tag} ÷ runner`,
+        value: round(pollP50 / engineP50, 2),
+        unit: '×',
+      },
+      {
+        section: 'engine',
+        name: `ratio: lifecycles/s, runner ÷ ${tag}`,
+        value: round(poll.elapsedMs / engine.elapsedMs, 2),
+        unit: '×',
+      },
     );
   }
   return rows;

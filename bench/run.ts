@@ -22,13 +22,21 @@ const sections: BenchSection[] = [
 
 /** Peak resident set size of this process so far (`resourceUsage().maxRSS` is in KiB). */
 function peakRssRow(after: string): BenchRow {
-  return { section: 'process', name: `peak RSS after the ${after} section`, value: round(process.resourceUsage().maxRSS / 1024), unit: 'MiB', note: 'whole bench process, monotonic' };
+  return {
+    section: 'process',
+    name: `peak RSS after the ${after} section`,
+    value: round(process.resourceUsage().maxRSS / 1024),
+    unit: 'MiB',
+    note: 'whole bench process, monotonic',
+  };
 }
 
 const wanted = process.argv.slice(2);
-const named = (section: BenchSection): boolean => wanted.some((w) => section.name === w || section.name.startsWith(`${w}:`));
+const named = (section: BenchSection): boolean =>
+  wanted.some((w) => section.name === w || section.name.startsWith(`${w}:`));
 const chosen = wanted.length === 0 ? sections : sections.filter(named);
-if (chosen.length === 0) throw new Error(`no bench section named ${wanted.join(', ')}; sections: ${sections.map((s) => s.name).join(', ')}`);
+if (chosen.length === 0)
+  throw new Error(`no bench section named ${wanted.join(', ')}; sections: ${sections.map((s) => s.name).join(', ')}`);
 
 const rows: BenchRow[] = [];
 for (const section of chosen) {
@@ -37,5 +45,10 @@ for (const section of chosen) {
   rows.push(...(await section.run()), peakRssRow(section.name));
   process.stderr.write(`${round((performance.now() - started) / 1000, 1)} s\n`);
 }
-rows.push({ section: 'process', name: 'heap used at the end', value: round(process.memoryUsage().heapUsed / 2 ** 20), unit: 'MiB' });
+rows.push({
+  section: 'process',
+  name: 'heap used at the end',
+  value: round(process.memoryUsage().heapUsed / 2 ** 20),
+  unit: 'MiB',
+});
 console.table(rows.map(({ section, name, value, unit, note }) => ({ section, name, value, unit, note: note ?? '' })));

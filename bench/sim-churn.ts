@@ -5,7 +5,12 @@ import type { SimulatedCluster } from '../src/sim/index.js';
 export function instantJob(name: string, label: string): V1Job {
   return {
     metadata: { name, labels: { bench: label } },
-    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] } } },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] },
+      },
+    },
   };
 }
 
@@ -28,7 +33,10 @@ export interface ChurnResult {
  * HTTP with client-node, at most `inFlight` at a time; completion and deletion are seen on one
  * watch, as a real controller would see them. Resolves once every Job is gone.
  */
-export async function churnJobs(cluster: SimulatedCluster, options: { count: number; inFlight: number; label: string; namespace?: string }): Promise<ChurnResult> {
+export async function churnJobs(
+  cluster: SimulatedCluster,
+  options: { count: number; inFlight: number; label: string; namespace?: string },
+): Promise<ChurnResult> {
   const namespace = options.namespace ?? 'default';
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
   const waiters = new Map<string, Waiter>();
@@ -41,7 +49,10 @@ export async function churnJobs(cluster: SimulatedCluster, options: { count: num
       const name = job.metadata?.name ?? '';
       const waiter = waiters.get(name);
       if (!waiter) return;
-      const reached = waiter.awaiting === 'DELETED' ? type === 'DELETED' : job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+      const reached =
+        waiter.awaiting === 'DELETED'
+          ? type === 'DELETED'
+          : job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
       if (!reached) return;
       waiters.delete(name);
       waiter.resolve();
@@ -55,7 +66,9 @@ export async function churnJobs(cluster: SimulatedCluster, options: { count: num
     },
   );
   const until = (name: string, awaiting: Waiter['awaiting']): Promise<void> =>
-    watchFailure ? Promise.reject(watchFailure) : new Promise((resolve, reject) => waiters.set(name, { awaiting, resolve, reject }));
+    watchFailure
+      ? Promise.reject(watchFailure)
+      : new Promise((resolve, reject) => waiters.set(name, { awaiting, resolve, reject }));
 
   const completeLatencies: number[] = [];
   const started = performance.now();
@@ -65,9 +78,15 @@ export async function churnJobs(cluster: SimulatedCluster, options: { count: num
       const name = `${options.label}-${next++}`;
       const sent = performance.now();
       // Armed before the request: the event may arrive before the response.
-      await Promise.all([until(name, 'Complete'), batch.createNamespacedJob({ namespace, body: instantJob(name, options.label) })]);
+      await Promise.all([
+        until(name, 'Complete'),
+        batch.createNamespacedJob({ namespace, body: instantJob(name, options.label) }),
+      ]);
       completeLatencies.push(performance.now() - sent);
-      await Promise.all([until(name, 'DELETED'), batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' })]);
+      await Promise.all([
+        until(name, 'DELETED'),
+        batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' }),
+      ]);
     }
   };
   try {

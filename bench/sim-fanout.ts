@@ -35,10 +35,15 @@ export async function runSimFanoutBench(options: SimFanoutOptions = {}): Promise
   try {
     for (let i = 0; i < watchers; i++) {
       controllers.push(
-        await new Watch(cluster.kubeConfig).watch('/apis/batch/v1/namespaces/default/jobs', { labelSelector: 'bench=fanout' }, (type) => {
-          counts[i]!++;
-          if (type === 'DELETED') deletions[i]!++;
-        }, () => {}),
+        await new Watch(cluster.kubeConfig).watch(
+          '/apis/batch/v1/namespaces/default/jobs',
+          { labelSelector: 'bench=fanout' },
+          (type) => {
+            counts[i]!++;
+            if (type === 'DELETED') deletions[i]!++;
+          },
+          () => {},
+        ),
       );
     }
     const started = performance.now();
@@ -49,8 +54,20 @@ export async function runSimFanoutBench(options: SimFanoutOptions = {}): Promise
     const delivered = counts.reduce((a, b) => a + b, 0);
     const note = `${watchers} watchers + the churn's own, ${jobs} Jobs churned, ${inFlight} in flight; client and cluster share this process`;
     return [
-      { section: 'sim', name: `watch events delivered to ${watchers} watchers`, value: round(delivered / (elapsedMs / 1000)), unit: 'events/s', note },
-      { section: 'sim', name: 'watch events per Job, per watcher', value: round(delivered / watchers / jobs, 1), unit: 'events', note: 'ADDED, each status change, DELETED' },
+      {
+        section: 'sim',
+        name: `watch events delivered to ${watchers} watchers`,
+        value: round(delivered / (elapsedMs / 1000)),
+        unit: 'events/s',
+        note,
+      },
+      {
+        section: 'sim',
+        name: 'watch events per Job, per watcher',
+        value: round(delivered / watchers / jobs, 1),
+        unit: 'events',
+        note: 'ADDED, each status change, DELETED',
+      },
     ];
   } finally {
     for (const controller of controllers) controller.abort();

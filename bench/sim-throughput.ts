@@ -31,9 +31,27 @@ export async function runSimThroughputBench(options: SimThroughputOptions = {}):
     const { elapsedMs, completeLatencies } = await churnJobs(cluster, { count: jobs, inFlight, label: 'throughput' });
     const how = `${jobs} Jobs, ${inFlight} in flight, scripted instant runtime, timeScale ${timeScale}; client and cluster share this process`;
     return [
-      { section: 'sim', name: 'Jobs through create → Complete → delete', value: round(jobs / (elapsedMs / 1000)), unit: 'Jobs/s', note: how },
-      { section: 'sim', name: 'create sent → Complete seen on the watch, p50', value: round(quantile(completeLatencies, 0.5), 1), unit: 'ms', note: 'per Job, under that load' },
-      { section: 'sim', name: 'create sent → Complete seen on the watch, p99', value: round(quantile(completeLatencies, 0.99), 1), unit: 'ms', note: 'per Job, under that load' },
+      {
+        section: 'sim',
+        name: 'Jobs through create → Complete → delete',
+        value: round(jobs / (elapsedMs / 1000)),
+        unit: 'Jobs/s',
+        note: how,
+      },
+      {
+        section: 'sim',
+        name: 'create sent → Complete seen on the watch, p50',
+        value: round(quantile(completeLatencies, 0.5), 1),
+        unit: 'ms',
+        note: 'per Job, under that load',
+      },
+      {
+        section: 'sim',
+        name: 'create sent → Complete seen on the watch, p99',
+        value: round(quantile(completeLatencies, 0.99), 1),
+        unit: 'ms',
+        note: 'per Job, under that load',
+      },
     ];
   } finally {
     await cluster.close();

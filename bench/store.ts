@@ -41,7 +41,13 @@ const at = '2026-01-01T00:00:00.000Z';
 
 const record = (id: string, state: TaskState): TaskRecord => ({
   id,
-  spec: { id, image: 'busybox:1.36', command: ['sh', '-c', 'echo hello && sleep 1'], timeout: 600, env: [{ name: 'MODE', value: 'bench' }] },
+  spec: {
+    id,
+    image: 'busybox:1.36',
+    command: ['sh', '-c', 'echo hello && sleep 1'],
+    timeout: 600,
+    env: [{ name: 'MODE', value: 'bench' }],
+  },
   state,
   jobName: id,
   jobUid: state === 'queued' ? undefined : '1f0e7c52-8d8b-4f4e-9b55-3c1f5a0d9e21',
@@ -49,7 +55,13 @@ const record = (id: string, state: TaskState): TaskRecord => ({
   startedAt: state === 'queued' || state === 'creating' ? undefined : at,
 });
 
-const transitionAt = (id: string, step: number): Transition => ({ taskId: id, from: step === 0 ? null : (lifecycle[step - 1] ?? null), to: lifecycle[step] ?? 'deleted', event: 'CLUSTER.OBSERVED', at });
+const transitionAt = (id: string, step: number): Transition => ({
+  taskId: id,
+  from: step === 0 ? null : (lifecycle[step - 1] ?? null),
+  to: lifecycle[step] ?? 'deleted',
+  event: 'CLUSTER.OBSERVED',
+  at,
+});
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -57,7 +69,12 @@ const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * Drives `count × steps` saves as a runner would: many tasks, each step after the previous is
  * queued, 1,000 per tick; `onTick` runs between ticks.
  */
-async function driveSaves(save: (id: string, step: number) => Promise<void>, count: number, steps: number, onTick: () => void = () => undefined): Promise<number> {
+async function driveSaves(
+  save: (id: string, step: number) => Promise<void>,
+  count: number,
+  steps: number,
+  onTick: () => void = () => undefined,
+): Promise<number> {
   const started = performance.now();
   const pending: Array<Promise<void>> = [];
   for (let step = 0; step < steps; step++) {
@@ -74,11 +91,17 @@ async function driveSaves(save: (id: string, step: number) => Promise<void>, cou
 }
 
 /** The raw driver on a fresh WAL file: upserts `rows` in transactions of `batch`, two ways. */
-async function rawUpserts(path: string, rows: Array<[string, string]>, batch: number, style: 'prepared' | 'multi-row'): Promise<number> {
+async function rawUpserts(
+  path: string,
+  rows: Array<[string, string]>,
+  batch: number,
+  style: 'prepared' | 'multi-row',
+): Promise<number> {
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
     const opened = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(opened)));
   });
-  const exec = (sql: string, params: unknown[] = []): Promise<void> => new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
+  const exec = (sql: string, params: unknown[] = []): Promise<void> =>
+    new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
   await exec('PRAGMA journal_mode=WAL');
   await exec('PRAGMA synchronous=NORMAL');
   await exec('CREATE TABLE IF NOT EXISTS keyv(key VARCHAR(255) PRIMARY KEY, value TEXT)');
@@ -87,7 +110,10 @@ async function rawUpserts(path: string, rows: Array<[string, string]>, batch: nu
   for (let start = 0; start < rows.length; start += batch) {
     const chunk = rows.slice(start, start + batch);
     if (style === 'multi-row') {
-      await exec(`INSERT INTO keyv (key, value) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ${upsert}`, chunk.flat());
+      await exec(
+        `INSERT INTO keyv (key, value) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ${upsert}`,
+        chunk.flat(),
+      );
       continue;
     }
     await new Promise<void>((resolve, reject) => {
@@ -113,26 +139,53 @@ function sameRows(count: number, steps: number): Array<[string, string]> {
     for (let i = 0; i < count; i++) {
       const id = `task-${i}`;
       const transitions = Array.from({ length: step + 1 }, (_, s) => transitionAt(id, s));
-      rows.push([`k8s-jobs:task:${id}`, JSON.stringify({ value: { schemaVersion: storeSchemaVersion, updatedAt, record: record(id, lifecycle[step] ?? 'deleted') } })]);
-      rows.push([`k8s-jobs:transitions:${id}`, JSON.stringify({ value: { schemaVersion: storeSchemaVersion, updatedAt, transitions } })]);
+      rows.push([
+        `k8s-jobs:task:${id}`,
+        JSON.stringify({
+          value: { schemaVersion: storeSchemaVersion, updatedAt, record: record(id, lifecycle[step] ?? 'deleted') },
+        }),
+      ]);
+      rows.push([
+        `k8s-jobs:transitions:${id}`,
+        JSON.stringify({ value: { schemaVersion: storeSchemaVersion, updatedAt, transitions } }),
+      ]);
     }
   }
   return rows;
 }
 
 /** The machine context a runner stores with a record (its size, roughly). */
-const runnerContext = { jobMayExist: true, jobFinished: false, slotHeld: true, cancelRequested: false, lastEventAt: 1767225600000, timeoutAt: 1767225630000 };
+const runnerContext = {
+  jobMayExist: true,
+  jobFinished: false,
+  slotHeld: true,
+  cancelRequested: false,
+  lastEventAt: 1767225600000,
+  timeoutAt: 1767225630000,
+};
 
 /** `saveTask` over a fresh SQLite file: elapsed ms for `tasks × steps` transitions. */
 async function storeSaves(path: string, tasks: number, steps: number): Promise<number> {
   const store = await openTaskStore(`sqlite://${path}`);
   // As the runner saves: the first save enters the open-task index, every save carries the machine's context.
-  const elapsed = await driveSaves((id, step) => store.saveTask(record(id, lifecycle[step] ?? 'deleted'), transitionAt(id, step), step === 0 ? { queue: { priority: 0, seq: Number(id.slice(id.lastIndexOf('-') + 1)) || 0 } } : { context: runnerContext }), tasks, steps);
+  const elapsed = await driveSaves(
+    (id, step) =>
+      store.saveTask(
+        record(id, lifecycle[step] ?? 'deleted'),
+        transitionAt(id, step),
+        step === 0
+          ? { queue: { priority: 0, seq: Number(id.slice(id.lastIndexOf('-') + 1)) || 0 } }
+          : { context: runnerContext },
+      ),
+    tasks,
+    steps,
+  );
   await store.close();
   return elapsed;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 /** Runs the store bench and returns its figures. */
 export async function runStoreBench(options: StoreBenchOptions = {}): Promise<BenchRow[]> {
@@ -162,9 +215,14 @@ export async function runStoreBench(options: StoreBenchOptions = {}): Promise<Be
 
     const queue = await openTaskStore(`sqlite://${file()}`);
     let peakRss = process.memoryUsage().rss;
-    const enqueueMs = await driveSaves((id) => queue.saveTask(record(id, 'queued'), transitionAt(id, 0), { queue: { priority: 0, seq: 0 } }), enqueues, 1, () => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    });
+    const enqueueMs = await driveSaves(
+      (id) => queue.saveTask(record(id, 'queued'), transitionAt(id, 0), { queue: { priority: 0, seq: 0 } }),
+      enqueues,
+      1,
+      () => {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      },
+    );
     await queue.close();
 
     const storeRate = median(storeRates);
@@ -173,13 +231,55 @@ export async function runStoreBench(options: StoreBenchOptions = {}): Promise<Be
     const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
     const of = `median of ${rounds}`;
     return [
-      { section: 'store', name: 'saveTask: transitions persisted', value: round(storeRate), unit: '/s', note: `${tasks} tasks × ${steps} transitions (record + history rows each), group commit, WAL; ${of}` },
-      { section: 'store', name: `raw sqlite3 upserts, prepared statement, ${rawBatch} per transaction`, value: round(preparedRate), unit: 'rows/s', note: `the same rows, pre-serialized, same file settings; ${of}` },
-      { section: 'store', name: `raw sqlite3 upserts, multi-row VALUES, ${rawBatch} per transaction`, value: round(multiRowRate), unit: 'rows/s', note: `the fastest form of the driver (the store's own SQL); ${of}` },
-      { section: 'store', name: 'ratio: saveTask transitions/s ÷ raw prepared upserts/s', value: round(storeRate / preparedRate, 2), unit: '×', note: "issue 4's figure, aim ≥ 0.66" },
-      { section: 'store', name: 'ratio: saveTask transitions/s ÷ raw multi-row transitions/s (2 rows each)', value: round(storeRate / (multiRowRate / 2), 2), unit: '×', note: 'what the layer costs over the same SQL work (serialization, envelopes, promises)' },
-      { section: 'store', name: `durable enqueues (${enqueues} new tasks)`, value: round(enqueues / (enqueueMs / 1000)), unit: '/s', note: 'first saveTask of each task; issue 4 aims ≥ 10,000/s' },
-      { section: 'store', name: `peak RSS of the bench process while enqueuing ${enqueues} tasks`, value: round(peakRss / 2 ** 20), unit: 'MiB', note: 'store + the bench holding every record and promise; no runner' },
+      {
+        section: 'store',
+        name: 'saveTask: transitions persisted',
+        value: round(storeRate),
+        unit: '/s',
+        note: `${tasks} tasks × ${steps} transitions (record + history rows each), group commit, WAL; ${of}`,
+      },
+      {
+        section: 'store',
+        name: `raw sqlite3 upserts, prepared statement, ${rawBatch} per transaction`,
+        value: round(preparedRate),
+        unit: 'rows/s',
+        note: `the same rows, pre-serialized, same file settings; ${of}`,
+      },
+      {
+        section: 'store',
+        name: `raw sqlite3 upserts, multi-row VALUES, ${rawBatch} per transaction`,
+        value: round(multiRowRate),
+        unit: 'rows/s',
+        note: `the fastest form of the driver (the store's own SQL); ${of}`,
+      },
+      {
+        section: 'store',
+        name: 'ratio: saveTask transitions/s ÷ raw prepared upserts/s',
+        value: round(storeRate / preparedRate, 2),
+        unit: '×',
+        note: "issue 4's figure, aim ≥ 0.66",
+      },
+      {
+        section: 'store',
+        name: 'ratio: saveTask transitions/s ÷ raw multi-row transitions/s (2 rows each)',
+        value: round(storeRate / (multiRowRate / 2), 2),
+        unit: '×',
+        note: 'what the layer costs over the same SQL work (serialization, envelopes, promises)',
+      },
+      {
+        section: 'store',
+        name: `durable enqueues (${enqueues} new tasks)`,
+        value: round(enqueues / (enqueueMs / 1000)),
+        unit: '/s',
+        note: 'first saveTask of each task; issue 4 aims ≥ 10,000/s',
+      },
+      {
+        section: 'store',
+        name: `peak RSS of the bench process while enqueuing ${enqueues} tasks`,
+        value: round(peakRss / 2 ** 20),
+        unit: 'MiB',
+        note: 'store + the bench holding every record and promise; no runner',
+      },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -49,13 +49,16 @@ const page = `<!DOCTYPE html>
 
 /** An HTTP + WebSocket server on 127.0.0.1: the app sends on `/app`, pages listen on `/viewer`. */
 async function startInspectorServer(listenPort: number) {
-  const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
+  const http = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page),
+  );
   http.listen(listenPort, '127.0.0.1');
   await once(http, 'listening');
   const { port: actualPort } = http.address() as AddressInfo;
   const origins = new Set([`http://127.0.0.1:${actualPort}`, `http://localhost:${actualPort}`]);
   // A web page from anywhere may open a WebSocket to localhost: only our own page (or a non-browser client) may listen.
-  const allowed = (req: IncomingMessage): boolean => req.headers.origin === undefined || origins.has(req.headers.origin);
+  const allowed = (req: IncomingMessage): boolean =>
+    req.headers.origin === undefined || origins.has(req.headers.origin);
   const wss = new WebSocketServer({ server: http, verifyClient: ({ req }: { req: IncomingMessage }) => allowed(req) });
   const viewers = new Set<WebSocket>();
   const apps = new Set<WebSocket>();
@@ -89,7 +92,9 @@ async function startInspectorServer(listenPort: number) {
     firstViewer,
     /** Once the app closed its socket (every event it sent is relayed), closes the pages' sockets and the server. */
     async close(): Promise<void> {
-      await Promise.all([...apps].filter((socket) => socket.readyState !== WebSocket.CLOSED).map((socket) => once(socket, 'close')));
+      await Promise.all(
+        [...apps].filter((socket) => socket.readyState !== WebSocket.CLOSED).map((socket) => once(socket, 'close')),
+      );
       for (const socket of wss.clients) socket.close(1001, 'inspector closed');
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
       await new Promise<void>((resolve, reject) => http.close((err) => (err ? reject(err) : resolve())));
@@ -123,7 +128,9 @@ try {
     for (const task of tasks) await runner.addTask(task);
     for (const task of tasks) {
       const done = await runner.waitFor(task.id);
-      console.log(`task ${done.id}: ${done.outcome}${done.failure ? ` (${done.failure.reason}, exit code ${done.failure.exitCode ?? '-'})` : ''}`);
+      console.log(
+        `task ${done.id}: ${done.outcome}${done.failure ? ` (${done.failure.reason}, exit code ${done.failure.exitCode ?? '-'})` : ''}`,
+      );
     }
   } finally {
     await runner.shutdown();

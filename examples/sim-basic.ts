@@ -18,8 +18,18 @@ try {
       spec: {
         template: {
           // What the scripted container does: print a line, run for 200 ms, exit 0.
-          metadata: { annotations: { 'sim.k8s-jobs.io/behaviour': JSON.stringify({ logs: ['hello from the simulated cluster'], durationMs: 200 }) } },
-          spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['echo', 'hello'] }] },
+          metadata: {
+            annotations: {
+              'sim.k8s-jobs.io/behaviour': JSON.stringify({
+                logs: ['hello from the simulated cluster'],
+                durationMs: 200,
+              }),
+            },
+          },
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'main', image: 'busybox:1.36', command: ['echo', 'hello'] }],
+          },
         },
       },
     },
@@ -33,7 +43,10 @@ try {
   }
   console.log('conditions:', job.status?.conditions?.map((c) => c.type).join(', '));
 
-  const pods = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'batch.kubernetes.io/job-name=hello' });
+  const pods = await core.listNamespacedPod({
+    namespace: 'default',
+    labelSelector: 'batch.kubernetes.io/job-name=hello',
+  });
   const pod = pods.items[0]?.metadata?.name ?? '';
   console.log('logs:', (await core.readNamespacedPodLog({ namespace: 'default', name: pod })).trim());
   console.log('requests served:', cluster.stats().totalRequests);

@@ -14,17 +14,30 @@ try {
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
   const job = (name: string) => ({
     metadata: { name },
-    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] } } },
+    spec: {
+      template: {
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] },
+      },
+    },
   });
-  const outcome = (err: unknown) => (err instanceof ApiException ? `HTTP ${err.code}` : `${(err as { code?: string }).code}`);
+  const outcome = (err: unknown) =>
+    err instanceof ApiException ? `HTTP ${err.code}` : `${(err as { code?: string }).code}`;
 
   // Half of the Job creates are throttled as API Priority and Fairness does it (429, Retry-After).
-  const throttle = cluster.faults.failRequests({ verbs: ['create'], resources: ['jobs'], status: 429, retryAfterSeconds: 1, rate: 0.5 });
+  const throttle = cluster.faults.failRequests({
+    verbs: ['create'],
+    resources: ['jobs'],
+    status: 429,
+    retryAfterSeconds: 1,
+    rate: 0.5,
+  });
   // Lists take 50-150 ms longer; open watches are cut every 2 s.
   cluster.faults.delayRequests({ verbs: ['list'], ms: [50, 150] });
   cluster.faults.dropWatchesEvery(2000);
   for (let i = 0; i < 6; i++) {
-    const result = await batch.createNamespacedJob({ namespace: 'default', body: job(`job-${i}`) }).then(() => 'created', outcome);
+    const result = await batch
+      .createNamespacedJob({ namespace: 'default', body: job(`job-${i}`) })
+      .then(() => 'created', outcome);
     console.log(`job-${i}: ${result}`);
   }
   throttle.remove();
@@ -32,8 +45,14 @@ try {
 
   // The next create is applied, but its response is lost: the client sees a reset.
   cluster.faults.resetConnections({ verbs: ['create'], resources: ['jobs'], phase: 'after', times: 1 });
-  console.log('lost-reply:', await batch.createNamespacedJob({ namespace: 'default', body: job('lost-reply') }).then(() => 'created', outcome));
-  console.log('exists anyway:', (await batch.readNamespacedJob({ namespace: 'default', name: 'lost-reply' })).metadata?.name);
+  console.log(
+    'lost-reply:',
+    await batch.createNamespacedJob({ namespace: 'default', body: job('lost-reply') }).then(() => 'created', outcome),
+  );
+  console.log(
+    'exists anyway:',
+    (await batch.readNamespacedJob({ namespace: 'default', name: 'lost-reply' })).metadata?.name,
+  );
 
   // RBAC: delete is not in the allow-list.
   await batch.deleteNamespacedJob({ namespace: 'default', name: 'job-0' }).catch((err: unknown) => {

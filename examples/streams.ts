@@ -13,7 +13,11 @@ try {
   // Runner-level events: orphan Jobs found at start, watch reconnects, throttling, API retries.
   runner.events$.subscribe((event) => console.log(`event: ${event.kind}`));
 
-  await runner.addTask({ id: 'count', image: 'busybox', command: ['sh', '-c', 'for i in 1 2 3; do echo "line $i"; sleep 0.2; done'] });
+  await runner.addTask({
+    id: 'count',
+    image: 'busybox',
+    command: ['sh', '-c', 'for i in 1 2 3; do echo "line $i"; sleep 0.2; done'],
+  });
   // The log, line by line: live while the pod runs (a dropped connection resumes without repeats),
   // then what the stored final snapshot adds; completes once the task is cleaned up.
   const logs = runner.logs$('count').forEach((line) => console.log(`log: ${line}`));

@@ -60,7 +60,10 @@ export class ValidationError extends K8sJobsError {
 export class QueueFullError extends K8sJobsError {
   readonly code = 'QUEUE_FULL' as const;
 
-  constructor(readonly queueSize: number, readonly taskId: string) {
+  constructor(
+    readonly queueSize: number,
+    readonly taskId: string,
+  ) {
     super(`queue is full (${queueSize} queued tasks): task "${taskId}" was not added`);
   }
 }
@@ -86,7 +89,10 @@ export class TaskNotFoundError extends K8sJobsError {
 export class RunnerClosedError extends K8sJobsError {
   readonly code = 'RUNNER_CLOSED' as const;
 
-  constructor(readonly operation: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly operation: string,
+    options?: { cause?: unknown },
+  ) {
     super(`runner is closed: ${operation} rejected`, options);
   }
 }
@@ -129,7 +135,10 @@ export class KubernetesApiError extends K8sJobsError {
     readonly transient: boolean,
     options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(`${verb} ${resource} failed: ${statusCode ? `${statusCode} ${reason ?? ''}`.trim() : 'network error'}: ${apiMessage}`, options);
+    super(
+      `${verb} ${resource} failed: ${statusCode ? `${statusCode} ${reason ?? ''}`.trim() : 'network error'}: ${apiMessage}`,
+      options,
+    );
     this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
@@ -161,6 +170,10 @@ export class StoreLockedError extends StoreError {
     readonly heartbeatAt: string,
     options?: { cause?: unknown },
   ) {
-    super(`the store is in use by another runner (${owner}, last heartbeat ${heartbeatAt}); stop it first, or wait until its lock is stale`, location, options);
+    super(
+      `the store is in use by another runner (${owner}, last heartbeat ${heartbeatAt}); stop it first, or wait until its lock is stale`,
+      location,
+      options,
+    );
   }
 }

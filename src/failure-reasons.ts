@@ -11,13 +11,28 @@
  * `timeout`) makes the outcome `timedOut`. `Failed`: the condition had no reason, or one not listed
  * here (set by a newer Kubernetes or another controller); the message then starts with it.
  */
-export const jobConditionReasons = ['BackoffLimitExceeded', 'DeadlineExceeded', 'PodFailurePolicy', 'MaxFailedIndexesExceeded', 'FailedIndexes', 'Failed'] as const;
+export const jobConditionReasons = [
+  'BackoffLimitExceeded',
+  'DeadlineExceeded',
+  'PodFailurePolicy',
+  'MaxFailedIndexesExceeded',
+  'FailedIndexes',
+  'Failed',
+] as const;
 
 /**
  * A pod Kubernetes never fails by itself (it stays `Pending`, or restarts forever), failed by the
  * runner under `stuck` (`RunnerOptions.stuck`): a container's waiting reason, or `Unschedulable`.
  */
-export const stuckPodReasons = ['Unschedulable', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CrashLoopBackOff'] as const;
+export const stuckPodReasons = [
+  'Unschedulable',
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CreateContainerConfigError',
+  'CrashLoopBackOff',
+] as const;
 
 /**
  * The API refused to create the Job, for good: the `reason` of the `Status` it answered, for the
@@ -47,10 +62,22 @@ export const createRefusedReasons = [
  * from another spec), `JobVanished` (the Job was deleted, or replaced, before it finished),
  * `ApiError` (a Kubernetes call failed past its retries, or was refused without a known reason).
  */
-export const runnerReasons = ['Timeout', 'PendingTimeout', 'Cancelled', 'JobConflict', 'JobVanished', 'ApiError'] as const;
+export const runnerReasons = [
+  'Timeout',
+  'PendingTimeout',
+  'Cancelled',
+  'JobConflict',
+  'JobVanished',
+  'ApiError',
+] as const;
 
 /** Every reason a task's failure can have (see the groups above for what each means). */
-export const taskFailureReasons = [...jobConditionReasons, ...stuckPodReasons, ...createRefusedReasons, ...runnerReasons] as const;
+export const taskFailureReasons = [
+  ...jobConditionReasons,
+  ...stuckPodReasons,
+  ...createRefusedReasons,
+  ...runnerReasons,
+] as const;
 
 /** One of `taskFailureReasons`: why a task failed, timed out or was cancelled. */
 export type TaskFailureReason = (typeof taskFailureReasons)[number];

@@ -9,7 +9,17 @@ export type { TaskFailureReason } from './failure-reasons.js';
 export type { TaskSpec } from './validation/task-spec.js';
 
 /** The states of a task's machine, in lifecycle order. */
-export const taskStates = ['queued', 'creating', 'running', 'succeeded', 'failed', 'timedOut', 'cancelled', 'deleting', 'deleted'] as const;
+export const taskStates = [
+  'queued',
+  'creating',
+  'running',
+  'succeeded',
+  'failed',
+  'timedOut',
+  'cancelled',
+  'deleting',
+  'deleted',
+] as const;
 /** One of `taskStates`: where a task is in its lifecycle. */
 export type TaskState = (typeof taskStates)[number];
 

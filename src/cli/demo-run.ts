@@ -3,7 +3,16 @@ import { createRunner } from '../runner/create-runner.js';
 import type { Runner } from '../runner/runner-api.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../sim/index.js';
 import type { TaskRecord, Transition } from '../types.js';
-import { demoImagePullGraceMs, demoTasksFor, leftOutNote, matchesExpected, taskInputFor, throttledRegistryPath, type DemoRuntime, type DemoTask } from './demo-scenario.js';
+import {
+  demoImagePullGraceMs,
+  demoTasksFor,
+  leftOutNote,
+  matchesExpected,
+  taskInputFor,
+  throttledRegistryPath,
+  type DemoRuntime,
+  type DemoTask,
+} from './demo-scenario.js';
 import { removePreviousStore } from './demo-store.js';
 import { renderSummary, type DemoResult } from './demo-summary.js';
 import { DemoTracker } from './demo-tracker.js';
@@ -53,7 +62,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 async function demo(options: DemoOptions, interrupted: Promise<NodeJS.Signals>): Promise<number> {
   const removed = await removePreviousStore(options.store);
   const tasks = demoTasksFor(options.runtime);
-  const cluster = await startSimulatedCluster({ timeScale: options.timeScale, kubelet: { runtime: options.runtime, throttledImages: [throttledRegistryPath] } });
+  const cluster = await startSimulatedCluster({
+    timeScale: options.timeScale,
+    kubelet: { runtime: options.runtime, throttledImages: [throttledRegistryPath] },
+  });
   let runner: Runner | undefined;
   try {
     runner = await createRunner({
@@ -67,8 +79,12 @@ async function demo(options: DemoOptions, interrupted: Promise<NodeJS.Signals>):
       logs: { snapshotIntervalMs: 1000 },
       rateLimit: { qps: 200, burst: 100 },
     });
-    print(`k8s-jobs demo: a simulated Kubernetes cluster at ${cluster.url} (in this process; ${runtimeWords(options.runtime)}),`);
-    print(`a runner running at most ${demoMaxConcurrentJobs} Jobs at once, its store ${options.store}${removed ? ` (the previous ${removed} was removed first)` : ''},`);
+    print(
+      `k8s-jobs demo: a simulated Kubernetes cluster at ${cluster.url} (in this process; ${runtimeWords(options.runtime)}),`,
+    );
+    print(
+      `a runner running at most ${demoMaxConcurrentJobs} Jobs at once, its store ${options.store}${removed ? ` (the previous ${removed} was removed first)` : ''},`,
+    );
     const leftOut = leftOutNote(options.runtime);
     print(`and ${tasks.length} tasks${leftOut ? ` (${leftOut})` : ''}:`);
     const idWidth = Math.max(...tasks.map((t) => t.task.id.length));
@@ -94,7 +110,14 @@ function runtimeWords(runtime: DemoRuntime): string {
 }
 
 /** Submits the tasks, shows their progress until all are finished, then the summary. */
-async function driveDemo(runner: Runner, cluster: SimulatedCluster, tasks: DemoTask[], options: DemoOptions, idWidth: number, interrupted: Promise<NodeJS.Signals>): Promise<number> {
+async function driveDemo(
+  runner: Runner,
+  cluster: SimulatedCluster,
+  tasks: DemoTask[],
+  options: DemoOptions,
+  idWidth: number,
+  interrupted: Promise<NodeJS.Signals>,
+): Promise<number> {
   const tracker = new DemoTracker(tasks.map((t) => t.task.id));
   const live = options.view === 'live' || (options.view === 'auto' && hasScreen(process.stdout));
   const heading = `${tasks.length} tasks on ${cluster.url}, at most ${demoMaxConcurrentJobs} at once`;
@@ -110,14 +133,20 @@ async function driveDemo(runner: Runner, cluster: SimulatedCluster, tasks: DemoT
       view.transition(transition, tracker.get(transition.taskId)?.reason ?? '');
     });
   };
-  const cancelAfter = new Map(tasks.filter((t) => t.cancelAfterMs !== undefined).map((t) => [t.task.id, t.cancelAfterMs ?? 0]));
+  const cancelAfter = new Map(
+    tasks.filter((t) => t.cancelAfterMs !== undefined).map((t) => [t.task.id, t.cancelAfterMs ?? 0]),
+  );
   const subscription: Subscription = runner.transitions$.subscribe((transition) => {
     show(transition);
     const delay = cancelAfter.get(transition.taskId);
     if (delay !== undefined && transition.to === 'running') {
       const timer = setTimeout(() => {
         timers.delete(timer);
-        runner.cancel(transition.taskId).catch((err: unknown) => process.stderr.write(`k8s-jobs demo: cancelling ${transition.taskId} failed: ${String(err)}\n`));
+        runner
+          .cancel(transition.taskId)
+          .catch((err: unknown) =>
+            process.stderr.write(`k8s-jobs demo: cancelling ${transition.taskId} failed: ${String(err)}\n`),
+          );
       }, delay);
       timers.add(timer);
     }
@@ -126,11 +155,17 @@ async function driveDemo(runner: Runner, cluster: SimulatedCluster, tasks: DemoT
     const submitted = (async () => {
       for (const t of tasks) await runner.addTask(taskInputFor(t, options.runtime));
     })();
-    const finished = submitted.then(() => Promise.all(tasks.map(async (demo): Promise<DemoResult> => ({ demo, record: await runner.waitFor(demo.task.id) }))));
+    const finished = submitted.then(() =>
+      Promise.all(
+        tasks.map(async (demo): Promise<DemoResult> => ({ demo, record: await runner.waitFor(demo.task.id) })),
+      ),
+    );
     const ending = await Promise.race([
       finished.then((results) => ({ kind: 'finished' as const, results })),
       interrupted.then((signal) => ({ kind: 'signal' as const, signal })),
-      new Promise<{ kind: 'timeout' }>((resolve) => timers.add(setTimeout(() => resolve({ kind: 'timeout' }), options.timeout * 1000))),
+      new Promise<{ kind: 'timeout' }>((resolve) =>
+        timers.add(setTimeout(() => resolve({ kind: 'timeout' }), options.timeout * 1000)),
+      ),
     ]);
     subscription.unsubscribe();
     await shown;
@@ -143,7 +178,13 @@ async function driveDemo(runner: Runner, cluster: SimulatedCluster, tasks: DemoT
       return exitInterrupted;
     }
     if (ending.kind === 'timeout') {
-      process.stderr.write(`k8s-jobs demo: not every task finished within ${options.timeout} s (still open: ${tracker.tasks().filter((t) => t.outcome === undefined).map((t) => t.id).join(', ')})\n`);
+      process.stderr.write(
+        `k8s-jobs demo: not every task finished within ${options.timeout} s (still open: ${tracker
+          .tasks()
+          .filter((t) => t.outcome === undefined)
+          .map((t) => t.id)
+          .join(', ')})\n`,
+      );
       return exitFailure;
     }
     return await conclude(runner, ending.results, tracker, options);
@@ -154,7 +195,12 @@ async function driveDemo(runner: Runner, cluster: SimulatedCluster, tasks: DemoT
 }
 
 /** The summary, one task's stored log, where to look next; 1 if an outcome was not the expected one. */
-async function conclude(runner: Runner, results: DemoResult[], tracker: DemoTracker, options: DemoOptions): Promise<number> {
+async function conclude(
+  runner: Runner,
+  results: DemoResult[],
+  tracker: DemoTracker,
+  options: DemoOptions,
+): Promise<number> {
   print();
   print('Summary:');
   print(renderSummary(results, tracker));
@@ -168,8 +214,12 @@ async function conclude(runner: Runner, results: DemoResult[], tracker: DemoTrac
   print(`  k8s-jobs list${storeArg}`);
   print(`  k8s-jobs show exit-3${storeArg}`);
   print(`  k8s-jobs logs ${logTaskId}${storeArg}`);
-  const unexpected: TaskRecord[] = results.filter(({ demo, record }) => !matchesExpected(record, demo.expected)).map((r) => r.record);
+  const unexpected: TaskRecord[] = results
+    .filter(({ demo, record }) => !matchesExpected(record, demo.expected))
+    .map((r) => r.record);
   if (unexpected.length === 0) return 0;
-  process.stderr.write(`k8s-jobs demo: ${unexpected.length} task(s) did not end as expected: ${unexpected.map((r) => `${r.id} (${r.outcome ?? r.state})`).join(', ')}\n`);
+  process.stderr.write(
+    `k8s-jobs demo: ${unexpected.length} task(s) did not end as expected: ${unexpected.map((r) => `${r.id} (${r.outcome ?? r.state})`).join(', ')}\n`,
+  );
   return exitFailure;
 }

@@ -90,7 +90,11 @@ export const demoTasks: readonly DemoTask[] = [
     script: {},
   },
   {
-    task: { id: 'exit-3', image, command: sh('echo "reading input.csv"; sleep 0.2; echo "input.csv is corrupt" >&2; exit 3') },
+    task: {
+      id: 'exit-3',
+      image,
+      command: sh('echo "reading input.csv"; sleep 0.2; echo "input.csv is corrupt" >&2; exit 3'),
+    },
     about: 'exits with code 3',
     expected: { outcome: 'failed', exitCode: 3 },
     script: { durationMs: 200, exitCode: 3, logs: ['reading input.csv', at(200, 'input.csv is corrupt', 'stderr')] },
@@ -114,7 +118,9 @@ export const demoTasks: readonly DemoTask[] = [
     task: {
       id: 'out-of-memory',
       image,
-      command: sh('echo "loading everything into memory"; i=0; while [ $i -lt 256 ]; do head -c 1048576 /dev/zero; sleep 0.01; i=$((i+1)); done | tail >/dev/null'),
+      command: sh(
+        'echo "loading everything into memory"; i=0; while [ $i -lt 256 ]; do head -c 1048576 /dev/zero; sleep 0.01; i=$((i+1)); done | tail >/dev/null',
+      ),
       resources: { limits: { memory: '32Mi' } },
     },
     about: 'killed for exceeding its 32Mi memory limit',
@@ -123,7 +129,11 @@ export const demoTasks: readonly DemoTask[] = [
     needsMemoryLimits: true,
   },
   {
-    task: { id: 'warn-on-stderr', image, command: sh('echo "warning: disk 91% full" >&2; sleep 0.5; echo "done anyway"') },
+    task: {
+      id: 'warn-on-stderr',
+      image,
+      command: sh('echo "warning: disk 91% full" >&2; sleep 0.5; echo "done anyway"'),
+    },
     about: 'succeeds, with a warning on stderr',
     expected: { outcome: 'succeeded' },
     script: { durationMs: 500, logs: [at(0, 'warning: disk 91% full', 'stderr'), at(500, 'done anyway')] },
@@ -170,7 +180,10 @@ export function leftOutNote(runtime: DemoRuntime, readsProc = procAvailable()): 
 /** The task to submit: on the scripted runtime, with its behaviour as the pod's annotation. */
 export function taskInputFor(demo: DemoTask, runtime: DemoRuntime): TaskInput {
   if (runtime === 'process') return demo.task;
-  return { ...demo.task, annotations: { ...demo.task.annotations, [behaviourAnnotation]: JSON.stringify(demo.script) } };
+  return {
+    ...demo.task,
+    annotations: { ...demo.task.annotations, [behaviourAnnotation]: JSON.stringify(demo.script) },
+  };
 }
 
 /** Whether `record` ended as `expected` says. */
@@ -185,6 +198,10 @@ export function matchesExpected(record: TaskRecord, expected: ExpectedOutcome): 
 
 /** The expected outcome in words: `failed (exit code 3)`, `timedOut (DeadlineExceeded)`. */
 export function describeExpected(expected: ExpectedOutcome): string {
-  const detail = expected.oomKilled ? 'OOMKilled' : expected.exitCode !== undefined ? `exit code ${expected.exitCode}` : expected.reasons?.[0];
+  const detail = expected.oomKilled
+    ? 'OOMKilled'
+    : expected.exitCode !== undefined
+      ? `exit code ${expected.exitCode}`
+      : expected.reasons?.[0];
   return detail ? `${expected.outcome} (${detail})` : expected.outcome;
 }

@@ -27,7 +27,8 @@ export async function removePreviousStore(url: string): Promise<string | undefin
   } finally {
     await store.close();
   }
-  if (schema === undefined) throw new CliUsageError(`${path} exists and is not a k8s-jobs store: not removing it (pass another --store)`);
+  if (schema === undefined)
+    throw new CliUsageError(`${path} exists and is not a k8s-jobs store: not removing it (pass another --store)`);
   for (const file of [path, `${path}-wal`, `${path}-shm`]) await rm(file, { force: true });
   return path;
 }

@@ -19,9 +19,15 @@ export interface DemoResult {
 export function renderSummary(results: readonly DemoResult[], tracker: DemoTracker): string {
   const rows = results.map(({ demo, record }) => {
     const tracked = tracker.get(record.id);
-    const wait = tracked?.queuedAt !== undefined && tracked.dequeuedAt !== undefined ? tracked.dequeuedAt - tracked.queuedAt : undefined;
+    const wait =
+      tracked?.queuedAt !== undefined && tracked.dequeuedAt !== undefined
+        ? tracked.dequeuedAt - tracked.queuedAt
+        : undefined;
     // From the transitions (ms precision), not the record's startedAt: Kubernetes' startTime has whole seconds.
-    const run = tracked?.dequeuedAt !== undefined && tracked.finishedAt !== undefined ? tracked.finishedAt - tracked.dequeuedAt : undefined;
+    const run =
+      tracked?.dequeuedAt !== undefined && tracked.finishedAt !== undefined
+        ? tracked.finishedAt - tracked.dequeuedAt
+        : undefined;
     return [
       record.id,
       record.outcome ?? record.state,

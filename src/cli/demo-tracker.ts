@@ -72,7 +72,9 @@ export class DemoTracker {
     const tasks = this.tasks();
     const finished = tasks.filter((t) => t.outcome !== undefined).length;
     const queued = tasks.filter((t) => t.state === 'queued').length;
-    const running = tasks.filter((t) => t.state !== undefined && t.state !== 'queued' && t.outcome === undefined).length;
+    const running = tasks.filter(
+      (t) => t.state !== undefined && t.state !== 'queued' && t.outcome === undefined,
+    ).length;
     return { total: tasks.length, finished, queued, running };
   }
 

@@ -20,7 +20,9 @@ export function plainView(write: (line: string) => void, idWidth: number): DemoV
   return {
     transition(t, reason) {
       const why = t.outcome !== undefined && t.to === t.outcome && reason ? `  ${reason}` : '';
-      write(`${clockTime(t.at)}  ${t.taskId.padEnd(idWidth)}  ${(t.from ?? '—').padEnd(9)} → ${t.to.padEnd(9)}${why}`.trimEnd());
+      write(
+        `${clockTime(t.at)}  ${t.taskId.padEnd(idWidth)}  ${(t.from ?? '—').padEnd(9)} → ${t.to.padEnd(9)}${why}`.trimEnd(),
+      );
     },
     stop() {},
   };
@@ -38,12 +40,21 @@ const marks: Record<string, string> = { succeeded: '✔', failed: '✖', timedOu
 
 /** One task's line: mark, id, state, elapsed time (in the queue, running, or its run), reason. */
 function taskLine(task: TrackedTask, now: number, idWidth: number): string {
-  const mark = task.outcome ? (marks[task.outcome] ?? '•') : task.state === undefined ? ' ' : task.state === 'queued' ? '…' : '▶';
+  const mark = task.outcome
+    ? (marks[task.outcome] ?? '•')
+    : task.state === undefined
+      ? ' '
+      : task.state === 'queued'
+        ? '…'
+        : '▶';
   const elapsed =
-    task.finishedAt !== undefined && task.dequeuedAt !== undefined ? task.finishedAt - task.dequeuedAt
-    : task.dequeuedAt !== undefined ? now - task.dequeuedAt
-    : task.queuedAt !== undefined ? now - task.queuedAt
-    : undefined;
+    task.finishedAt !== undefined && task.dequeuedAt !== undefined
+      ? task.finishedAt - task.dequeuedAt
+      : task.dequeuedAt !== undefined
+        ? now - task.dequeuedAt
+        : task.queuedAt !== undefined
+          ? now - task.queuedAt
+          : undefined;
   const what = task.outcome ? [task.outcome, task.reason].filter((s) => s).join(': ') : '';
   return `  ${mark} ${task.id.padEnd(idWidth)}  ${(task.state ?? '—').padEnd(9)} ${formatDuration(elapsed).padStart(6)}  ${what}`.trimEnd();
 }

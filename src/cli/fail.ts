@@ -14,12 +14,15 @@ export class CliUsageError extends Error {
 /** The line printed for `err`: `k8s-jobs: <message> (cause: <cause's message>)`. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return `k8s-jobs: ${String(err)}`;
-  const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? ` (cause: ${err.cause.message})` : '';
+  const cause =
+    err.cause instanceof Error && !err.message.includes(err.cause.message) ? ` (cause: ${err.cause.message})` : '';
   return `k8s-jobs: ${err.message}${cause}`;
 }
 
 /** Wraps a commander action: an error it throws is printed on stderr and the exit code set to 1. */
-export function reportErrors<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function reportErrors<A extends unknown[]>(
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);

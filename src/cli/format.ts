@@ -33,6 +33,7 @@ export function reasonOf(record: Pick<TaskRecord, 'failure'>): string {
   const failure = record.failure;
   if (!failure) return '';
   if (failure.oomKilled) return `OOMKilled (exit code ${failure.exitCode ?? 137})`;
-  if (failure.exitCode !== undefined && failure.exitCode !== 0) return `exit code ${failure.exitCode} (${failure.reason})`;
+  if (failure.exitCode !== undefined && failure.exitCode !== 0)
+    return `exit code ${failure.exitCode} (${failure.reason})`;
   return failure.reason;
 }

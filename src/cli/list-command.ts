@@ -14,7 +14,15 @@ export interface ListOptions {
 
 /** The table row of one task: id, state, outcome, reason, image, created, run duration. */
 function row(record: TaskRecord): string[] {
-  return [record.id, record.state, record.outcome ?? '', reasonOf(record), record.spec.image, record.createdAt, formatDuration(between(record.startedAt, record.finishedAt))];
+  return [
+    record.id,
+    record.state,
+    record.outcome ?? '',
+    reasonOf(record),
+    record.spec.image,
+    record.createdAt,
+    formatDuration(between(record.startedAt, record.finishedAt)),
+  ];
 }
 
 /**
@@ -32,13 +40,17 @@ export async function runList(options: ListOptions): Promise<void> {
     process.stdout.write(options.state ? `No task in state ${options.state}.\n` : 'No tasks in the store.\n');
     return;
   }
-  process.stdout.write(`${renderTable(['TASK', 'STATE', 'OUTCOME', 'REASON', 'IMAGE', 'CREATED', 'RAN FOR'], selected.map(row))}\n`);
+  process.stdout.write(
+    `${renderTable(['TASK', 'STATE', 'OUTCOME', 'REASON', 'IMAGE', 'CREATED', 'RAN FOR'], selected.map(row))}\n`,
+  );
 }
 
 /** `k8s-jobs list [--state S] [--store URL] [--json]`. */
 export function listCommand(): Command {
   return new Command('list')
-    .description('list the tasks of a store (every task, finished ones included), oldest first; works while a runner uses the store')
+    .description(
+      'list the tasks of a store (every task, finished ones included), oldest first; works while a runner uses the store',
+    )
     .addOption(new Option('--state <state>', 'only tasks in this state').choices(taskStates))
     .addOption(storeOption())
     .option('--json', 'print the task records as a JSON array')

@@ -47,14 +47,18 @@ export function logsCommand(): Command {
   return new Command('logs')
     .description("print a task's logs as stored by the runner (the CLI reads the store only, never the cluster)")
     .argument('<id>', 'the task id')
-    .option('-f, --follow', "keep reading the store and print what is new until the task is deleted")
-    .addOption(new Option('--interval <seconds>', 'with --follow: seconds between two reads of the store').argParser(parsePositiveNumber).default(1))
+    .option('-f, --follow', 'keep reading the store and print what is new until the task is deleted')
+    .addOption(
+      new Option('--interval <seconds>', 'with --follow: seconds between two reads of the store')
+        .argParser(parsePositiveNumber)
+        .default(1),
+    )
     .addOption(storeOption())
     .addHelpText(
       'after',
       [
         '',
-        'The runner stores a snapshot of a running task\'s log every logs.snapshotIntervalMs (30 s by',
+        "The runner stores a snapshot of a running task's log every logs.snapshotIntervalMs (30 s by",
         'default) and the final log when the task finishes; --follow shows each snapshot as it lands.',
         'For a live log of a running pod, use `kubectl logs job/<job name>` (see `k8s-jobs show ID`).',
         '',

@@ -9,7 +9,9 @@ import { showCommand } from './show-command.js';
 import { simCommand } from './sim-command.js';
 
 // ../../package.json from both src/cli (tsx) and dist/cli (installed).
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('k8s-jobs')
   .description('Run your application’s work as Kubernetes Jobs; ships a simulated Kubernetes cluster.')

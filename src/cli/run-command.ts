@@ -8,14 +8,28 @@ import type { RunOptions } from './run-task.js';
 /** `k8s-jobs run --image IMG [--timeout S] [--namespace NS] [--id ID] [--kubeconfig PATH] [--store URL] -- CMD ARGS…`. */
 export function runCommand(): Command {
   return new Command('run')
-    .description("run one task on the cluster of the current kubeconfig, print its log, and exit with the task's exit code")
+    .description(
+      "run one task on the cluster of the current kubeconfig, print its log, and exit with the task's exit code",
+    )
     .argument('<command...>', 'the container command and its arguments (after --)')
     .requiredOption('--image <image>', 'the container image')
-    .addOption(new Option('--timeout <seconds>', "the task's timeout (the Job's activeDeadlineSeconds)").argParser(parsePositiveInteger))
+    .addOption(
+      new Option('--timeout <seconds>', "the task's timeout (the Job's activeDeadlineSeconds)").argParser(
+        parsePositiveInteger,
+      ),
+    )
     .option('--namespace <ns>', "namespace of the Job (default: the kubeconfig context's)")
-    .option('--id <id>', 'the task id (default: run-<random>); running an id again with the same spec reports its stored outcome')
+    .option(
+      '--id <id>',
+      'the task id (default: run-<random>); running an id again with the same spec reports its stored outcome',
+    )
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)')
-    .addOption(new Option('--store <url>', 'the task store: sqlite://<path> or memory:// (a runner using it at the same time makes this fail)').default(defaultStoreUri))
+    .addOption(
+      new Option(
+        '--store <url>',
+        'the task store: sqlite://<path> or memory:// (a runner using it at the same time makes this fail)',
+      ).default(defaultStoreUri),
+    )
     .addHelpText(
       'after',
       [

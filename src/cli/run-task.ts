@@ -58,7 +58,12 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   try {
-    const record = await runner.addTask({ id, image: options.image, command, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) });
+    const record = await runner.addTask({
+      id,
+      image: options.image,
+      command,
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+    });
     added = true;
     process.stderr.write(`k8s-jobs: task ${id} (Job ${record.jobName} in namespace ${runner.namespace})\n`);
     if (interrupted) cancel();

@@ -55,7 +55,9 @@ export async function runShow(id: string, options: ShowOptions): Promise<void> {
     process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`${renderFields(fieldsOf(found.record))}\nTimeline:\n${timeline(found.record, found.transitions)}\n`);
+  process.stdout.write(
+    `${renderFields(fieldsOf(found.record))}\nTimeline:\n${timeline(found.record, found.transitions)}\n`,
+  );
 }
 
 /** `k8s-jobs show ID [--store URL] [--json]`. */

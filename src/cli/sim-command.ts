@@ -20,7 +20,11 @@ export const defaultKubeconfigFile = 'k8s-jobs-sim.kubeconfig';
 export async function runSim(options: SimCommandOptions): Promise<void> {
   // Loaded on use: the other commands start faster without the simulated API server.
   const { startSimulatedCluster } = await import('../sim/index.js');
-  const cluster = await startSimulatedCluster({ port: options.port, timeScale: options.timeScale, kubelet: { runtime: options.runtime } });
+  const cluster = await startSimulatedCluster({
+    port: options.port,
+    timeScale: options.timeScale,
+    kubelet: { runtime: options.runtime },
+  });
   const kubeconfig = resolve(options.kubeconfigOut);
   try {
     await cluster.writeKubeconfig(kubeconfig);
@@ -48,10 +52,26 @@ export async function runSim(options: SimCommandOptions): Promise<void> {
 /** `k8s-jobs sim [--port N] [--kubeconfig-out FILE] [--runtime process|scripted] [--time-scale X]`. */
 export function simCommand(): Command {
   return new Command('sim')
-    .description('serve a simulated Kubernetes API server on 127.0.0.1 (for kubectl and client-node) until SIGINT/SIGTERM')
+    .description(
+      'serve a simulated Kubernetes API server on 127.0.0.1 (for kubectl and client-node) until SIGINT/SIGTERM',
+    )
     .addOption(new Option('--port <n>', 'TCP port on 127.0.0.1; 0 picks a free one').argParser(parsePort).default(0))
     .option('--kubeconfig-out <file>', 'where to write a kubeconfig for kubectl', defaultKubeconfigFile)
-    .addOption(new Option('--runtime <runtime>', 'how containers run: as local processes, or scripted (by the sim.k8s-jobs.io/behaviour annotation; instant success otherwise)').choices(['process', 'scripted']).default('process'))
-    .addOption(new Option('--time-scale <x>', "multiplies the durations the cluster chooses (back-offs, pulls, grace periods); 0.1 runs them 10x faster").argParser(parsePositiveNumber).default(1))
+    .addOption(
+      new Option(
+        '--runtime <runtime>',
+        'how containers run: as local processes, or scripted (by the sim.k8s-jobs.io/behaviour annotation; instant success otherwise)',
+      )
+        .choices(['process', 'scripted'])
+        .default('process'),
+    )
+    .addOption(
+      new Option(
+        '--time-scale <x>',
+        'multiplies the durations the cluster chooses (back-offs, pulls, grace periods); 0.1 runs them 10x faster',
+      )
+        .argParser(parsePositiveNumber)
+        .default(1),
+    )
     .action((options: SimCommandOptions) => runSim(options));
 }

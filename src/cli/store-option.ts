@@ -8,7 +8,9 @@ import { defaultStoreUri, openTaskStore } from '../store/open-store.js';
 
 /** The `--store <url>` option, defaulting to the runner's default store. */
 export function storeOption(): Option {
-  return new Option('--store <url>', 'the task store: sqlite://<path> (relative to the working directory)').default(defaultStoreUri);
+  return new Option('--store <url>', 'the task store: sqlite://<path> (relative to the working directory)').default(
+    defaultStoreUri,
+  );
 }
 
 /** Opens `url` read-only (no lock, no writes; a missing SQLite file is a `StoreError`). */

@@ -19,7 +19,12 @@ export interface TaskLogFollower {
  * Starts printing the log of task `id` with `write`, a line at a time. A stream that fails is
  * reported to `onError` (the task goes on; its log just stops streaming): it never fails the run.
  */
-export function followTaskLog(runner: Pick<Runner, 'logs$'>, id: string, write: (text: string) => void, onError: (err: unknown) => void): TaskLogFollower {
+export function followTaskLog(
+  runner: Pick<Runner, 'logs$'>,
+  id: string,
+  write: (text: string) => void,
+  onError: (err: unknown) => void,
+): TaskLogFollower {
   let subscription: Subscription | undefined;
   const ended = new Promise<void>((resolve) => {
     subscription = runner.logs$(id).subscribe({

@@ -90,18 +90,36 @@ export function toKubernetesApiError(err: unknown, verb: string, resource: strin
     });
   }
   if (isAbort(err)) {
-    return new KubernetesApiError(verb, resource, 0, 'Timeout', 'the request did not complete in time', true, { cause: err });
+    return new KubernetesApiError(verb, resource, 0, 'Timeout', 'the request did not complete in time', true, {
+      cause: err,
+    });
   }
   if (isRecord(err)) {
     // Watch answers a non-200 status as Error(statusText) with `statusCode` (libraries.md §3.6).
     const statusCode = err['statusCode'];
     if (typeof statusCode === 'number' && statusCode > 0) {
-      return new KubernetesApiError(verb, resource, statusCode, undefined, messageField(err) ?? `HTTP ${statusCode}`, isTransientStatus(statusCode), { cause: err });
+      return new KubernetesApiError(
+        verb,
+        resource,
+        statusCode,
+        undefined,
+        messageField(err) ?? `HTTP ${statusCode}`,
+        isTransientStatus(statusCode),
+        { cause: err },
+      );
     }
     const code = err['code'];
     if (typeof code === 'string' || err instanceof FetchError) {
       const transient = typeof code === 'string' && transientSocketCodes.has(code);
-      return new KubernetesApiError(verb, resource, 0, typeof code === 'string' ? code : undefined, messageField(err) ?? String(code), transient, { cause: err });
+      return new KubernetesApiError(
+        verb,
+        resource,
+        0,
+        typeof code === 'string' ? code : undefined,
+        messageField(err) ?? String(code),
+        transient,
+        { cause: err },
+      );
     }
   }
   return new KubernetesApiError(verb, resource, 0, undefined, messageOf(err), false, { cause: err });

@@ -56,7 +56,8 @@ export interface JobWatcherStats {
  * How one watch stream ended. `healthy`: it delivered something or lived long enough, so the
  * server is fine and the back-off starts over.
  */
-type StreamEnd = { type: 'expired'; healthy: boolean } | { type: 'closed'; healthy: boolean; error?: KubernetesApiError };
+type StreamEnd =
+  { type: 'expired'; healthy: boolean } | { type: 'closed'; healthy: boolean; error?: KubernetesApiError };
 
 interface ResourceState {
   /** Where the next watch resumes; undefined = LIST first. */
@@ -70,7 +71,8 @@ const paths = (namespace: string): Record<WatchedResource, string> => ({
 });
 
 /** What `ready()` and `start()` reject with once the watcher was stopped. */
-const stoppedError = (): KubernetesApiError => new KubernetesApiError('watch', 'jobs', 0, 'Stopped', 'the watcher was stopped', false);
+const stoppedError = (): KubernetesApiError =>
+  new KubernetesApiError('watch', 'jobs', 0, 'Stopped', 'the watcher was stopped', false);
 
 function eventTime(event: CoreV1Event): number {
   const at = event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata?.creationTimestamp;
@@ -250,7 +252,8 @@ export class JobWatcher implements ManagedJobObserver {
         failures += 1;
       }
       if (signal.aborted) break;
-      const delayMs = failures === 0 ? 0 : fullJitterMs(failures, this.#reconnectBaseMs, this.#reconnectMaxMs, this.#random);
+      const delayMs =
+        failures === 0 ? 0 : fullJitterMs(failures, this.#reconnectBaseMs, this.#reconnectMaxMs, this.#random);
       this.#stats.reconnects += 1;
       this.#onEvent({ type: 'reconnecting', resource, delayMs, error });
       try {
@@ -317,11 +320,14 @@ export class JobWatcher implements ManagedJobObserver {
       // out the stream's AbortController once headers arrive, so a late one is aborted on arrival.
       const arm = (): void => {
         clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          this.#stats.stalls += 1;
-          this.#onEvent({ type: 'stalled', resource });
-          settle({ type: 'closed', healthy: false });
-        }, this.#timeoutSeconds * 1000 + this.#stallGraceMs);
+        watchdog = setTimeout(
+          () => {
+            this.#stats.stalls += 1;
+            this.#onEvent({ type: 'stalled', resource });
+            settle({ type: 'closed', healthy: false });
+          },
+          this.#timeoutSeconds * 1000 + this.#stallGraceMs,
+        );
       };
       signal.addEventListener('abort', onStop, { once: true });
       arm();
@@ -332,7 +338,17 @@ export class JobWatcher implements ManagedJobObserver {
           const status = (object ?? {}) as { code?: number; reason?: string; message?: string };
           const code = typeof status.code === 'number' ? status.code : 500;
           if (code === 410) settle({ type: 'expired', healthy: healthy() });
-          else settle(new KubernetesApiError('watch', resource, code, status.reason, status.message ?? 'watch error event', isTransientStatus(code)));
+          else
+            settle(
+              new KubernetesApiError(
+                'watch',
+                resource,
+                code,
+                status.reason,
+                status.message ?? 'watch error event',
+                isTransientStatus(code),
+              ),
+            );
           return;
         }
         delivered += 1;
@@ -349,9 +365,15 @@ export class JobWatcher implements ManagedJobObserver {
       this.#client.watch
         .watch(
           paths(this.#client.namespace)[resource],
-          { labelSelector: managedBySelector, resourceVersion: state.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.#timeoutSeconds },
+          {
+            labelSelector: managedBySelector,
+            resourceVersion: state.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.#timeoutSeconds,
+          },
           onEvent,
-          (err: unknown) => settle(err ? toKubernetesApiError(err, 'watch', resource) : { type: 'closed', healthy: healthy() }),
+          (err: unknown) =>
+            settle(err ? toKubernetesApiError(err, 'watch', resource) : { type: 'closed', healthy: healthy() }),
         )
         .then(
           (ctl) => {

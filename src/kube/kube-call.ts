@@ -34,7 +34,13 @@ export interface KubeCallPolicy {
   sleep?: Sleep;
   random?: () => number;
   /** Told of every retry (metrics). */
-  onRetry?: (retry: { verb: string; resource: string; attempt: number; delayMs: number; error: KubernetesApiError }) => void;
+  onRetry?: (retry: {
+    verb: string;
+    resource: string;
+    attempt: number;
+    delayMs: number;
+    error: KubernetesApiError;
+  }) => void;
   /** Told of every attempt's outcome and every retry (resource types, not names). Must not throw. */
   telemetry?: KubeTelemetry;
 }
@@ -65,13 +71,26 @@ export async function kubeCall<T>(
       const startedAt = performance.now();
       try {
         const result = await request(attempt.signal);
-        telemetry?.({ type: 'request', verb, resource: type, outcome: 'ok', durationMs: performance.now() - startedAt });
+        telemetry?.({
+          type: 'request',
+          verb,
+          resource: type,
+          outcome: 'ok',
+          durationMs: performance.now() - startedAt,
+        });
         return result;
       } catch (err) {
         // The caller's own abort is not an outcome of the API.
         if (signal?.aborted) throw signal.reason;
         const error = toKubernetesApiError(err, verb, resource);
-        telemetry?.({ type: 'request', verb, resource: type, outcome: 'error', statusCode: error.statusCode, durationMs: performance.now() - startedAt });
+        telemetry?.({
+          type: 'request',
+          verb,
+          resource: type,
+          outcome: 'error',
+          statusCode: error.statusCode,
+          durationMs: performance.now() - startedAt,
+        });
         throw error;
       } finally {
         clearTimeout(timer);

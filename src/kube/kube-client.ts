@@ -18,7 +18,11 @@ export interface KubeClient {
  * Resolves `namespace: ''` the way kubectl does: the current context's namespace, else (running
  * in a pod) the service account's namespace file, else `default`. Read once, at start.
  */
-export function resolveNamespace(kubeConfig: KubeConfig, namespace: string, serviceAccountNamespaceFile = serviceAccountNamespacePath): string {
+export function resolveNamespace(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  serviceAccountNamespaceFile = serviceAccountNamespacePath,
+): string {
   if (namespace !== '') return namespace;
   const fromContext = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
   if (fromContext) return fromContext;
@@ -42,7 +46,11 @@ export function resolveNamespace(kubeConfig: KubeConfig, namespace: string, serv
  * const client = createKubeClient(cluster.kubeConfig, '');   // the context's namespace
  * ```
  */
-export function createKubeClient(kubeConfig: KubeConfig, namespace: string, options: { serviceAccountNamespaceFile?: string } = {}): KubeClient {
+export function createKubeClient(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  options: { serviceAccountNamespaceFile?: string } = {},
+): KubeClient {
   return {
     kubeConfig,
     namespace: resolveNamespace(kubeConfig, namespace, options.serviceAccountNamespaceFile),

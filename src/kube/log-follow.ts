@@ -79,7 +79,10 @@ export class LogCursor {
 
 /** A container whose log can be read: it has started at least once. */
 function hasStarted(container: ContainerView | undefined): boolean {
-  return container !== undefined && (container.running !== undefined || container.terminated !== undefined || container.lastTerminated !== undefined);
+  return (
+    container !== undefined &&
+    (container.running !== undefined || container.terminated !== undefined || container.lastTerminated !== undefined)
+  );
 }
 
 /**
@@ -128,16 +131,35 @@ export class JobLogFollower {
         if (signal.aborted) return;
         if (err instanceof StreamDropped) continue;
         // 400: not started (or no longer readable); 404: the pod is gone. The watch will tell what comes next.
-        if (err instanceof KubernetesApiError && (err.statusCode === 400 || err.statusCode === 404)) await changedSince(seen);
+        if (err instanceof KubernetesApiError && (err.statusCode === 400 || err.statusCode === 404))
+          await changedSince(seen);
         else throw err;
       }
     }
   }
 
   /** One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it is cut. */
-  async #followOnce(pod: string, container: string, cursor: LogCursor, signal: AbortSignal, onLine: (line: FollowedLine) => void): Promise<void> {
+  async #followOnce(
+    pod: string,
+    container: string,
+    cursor: LogCursor,
+    signal: AbortSignal,
+    onLine: (line: FollowedLine) => void,
+  ): Promise<void> {
     const sinceTime = cursor.sinceTime();
-    const response = await kubeCall(this.#policy, 'get', `pods/${pod}/log`, (s) => openPodLog(this.#client, pod, { container, follow: 'true', timestamps: 'true', ...(sinceTime !== undefined ? { sinceTime } : {}) }, s), signal);
+    const response = await kubeCall(
+      this.#policy,
+      'get',
+      `pods/${pod}/log`,
+      (s) =>
+        openPodLog(
+          this.#client,
+          pod,
+          { container, follow: 'true', timestamps: 'true', ...(sinceTime !== undefined ? { sinceTime } : {}) },
+          s,
+        ),
+      signal,
+    );
     // Aborted while the answer was on its way: the listener below would never fire.
     if (signal.aborted) {
       response.destroy();

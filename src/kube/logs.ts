@@ -68,10 +68,18 @@ export class LogReader {
     try {
       // A long log may take long to stream: the attempt times out when the stream goes quiet
       // for `requestTimeoutMs`, not after a fixed total.
-      const log = await kubeCall(this.#policy, 'get', `pods/${pod}/log`, (s) => this.#stream(pod, container, maxBytes, s), options.signal, Infinity);
+      const log = await kubeCall(
+        this.#policy,
+        'get',
+        `pods/${pod}/log`,
+        (s) => this.#stream(pod, container, maxBytes, s),
+        options.signal,
+        Infinity,
+      );
       return { ...log, pod, container };
     } catch (err) {
-      if (err instanceof KubernetesApiError && err.statusCode === 400) return { text: '', totalBytes: 0, truncated: false, pod, container };
+      if (err instanceof KubernetesApiError && err.statusCode === 400)
+        return { text: '', totalBytes: 0, truncated: false, pod, container };
       if (err instanceof KubernetesApiError && err.statusCode === 404) return undefined;
       throw err;
     }
@@ -118,16 +126,27 @@ export class LogReader {
  * would look like the end of the log. Any other status rejects with an `ApiException` carrying
  * the Status body (for `kubeCall` to classify).
  */
-export async function openPodLog(client: KubeClient, pod: string, params: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+export async function openPodLog(
+  client: KubeClient,
+  pod: string,
+  params: Record<string, string>,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
   const { kubeConfig, namespace } = client;
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+  const url = new URL(
+    `${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`,
+  );
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   const options: https.RequestOptions = {};
   await kubeConfig.applyToHTTPSOptions(options);
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { ...options, method: 'GET', signal }, resolve);
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { ...options, method: 'GET', signal },
+      resolve,
+    );
     request.on('error', reject);
     request.end();
   });
@@ -138,5 +157,10 @@ export async function openPodLog(client: KubeClient, pod: string, params: Record
   response.on('data', (chunk: Buffer) => errorBody.push(chunk));
   // An error body cut short still leaves the status, which is what decides; the cut is not the failure.
   await new Promise<void>((resolve) => finished(response, () => resolve()));
-  throw new ApiException(status, `log request answered ${status}`, errorBody.result().text, response.headers as Record<string, string>);
+  throw new ApiException(
+    status,
+    `log request answered ${status}`,
+    errorBody.result().text,
+    response.headers as Record<string, string>,
+  );
 }

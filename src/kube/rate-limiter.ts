@@ -60,7 +60,8 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions = {}) {
     this.qps = options.qps ?? 20;
     this.burst = options.burst ?? 30;
-    if (!(this.qps > 0) || !(this.burst >= 1)) throw new RangeError(`rate limit needs qps > 0 and burst ≥ 1, got qps ${this.qps}, burst ${this.burst}`);
+    if (!(this.qps > 0) || !(this.burst >= 1))
+      throw new RangeError(`rate limit needs qps > 0 and burst ≥ 1, got qps ${this.qps}, burst ${this.burst}`);
     this.#now = options.now ?? (() => performance.now());
     this.#sleep = options.sleep ?? realSleep;
     this.#onWait = options.onWait;
@@ -86,7 +87,11 @@ export class RateLimiter {
         if (index >= 0) this.#queue.splice(index, 1);
         reject(abortReason(signal));
       };
-      const waiter: Waiter = { since: this.#now(), resolve, detach: () => signal?.removeEventListener('abort', onAbort) };
+      const waiter: Waiter = {
+        since: this.#now(),
+        resolve,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
       this.#startTimer();

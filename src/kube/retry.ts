@@ -29,9 +29,17 @@ export interface RetryOptions extends RetryPolicy {
  * The wait before attempt `attempt + 1`: full jitter, but never shorter than what the server
  * asked for with `Retry-After` on a 429 or 5xx.
  */
-export function retryDelayMs(attempt: number, error: KubernetesApiError, policy: Required<RetryPolicy>, random: () => number): number {
+export function retryDelayMs(
+  attempt: number,
+  error: KubernetesApiError,
+  policy: Required<RetryPolicy>,
+  random: () => number,
+): number {
   const jittered = fullJitterMs(attempt, policy.baseMs, policy.maxMs, random);
-  const askedFor = error.retryAfterSeconds !== undefined && (error.statusCode === 429 || error.statusCode >= 500) ? error.retryAfterSeconds * 1000 : 0;
+  const askedFor =
+    error.retryAfterSeconds !== undefined && (error.statusCode === 429 || error.statusCode >= 500)
+      ? error.retryAfterSeconds * 1000
+      : 0;
   return Math.max(jittered, askedFor);
 }
 
@@ -42,7 +50,11 @@ export function retryDelayMs(attempt: number, error: KubernetesApiError, policy:
  * on a permanent one, and rethrows any other error untouched (those are not API failures).
  */
 export async function withRetries<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const policy: Required<RetryPolicy> = { maxAttempts: options.maxAttempts ?? 8, baseMs: options.baseMs ?? 200, maxMs: options.maxMs ?? 30_000 };
+  const policy: Required<RetryPolicy> = {
+    maxAttempts: options.maxAttempts ?? 8,
+    baseMs: options.baseMs ?? 200,
+    maxMs: options.maxMs ?? 30_000,
+  };
   const { signal, limiter } = options;
   const sleep = options.sleep ?? realSleep;
   const random = options.random ?? Math.random;

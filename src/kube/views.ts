@@ -75,7 +75,14 @@ function toContainerView(status: V1ContainerStatus): ContainerView {
           finishedAt: iso(terminated.finishedAt),
         })
       : undefined,
-    lastTerminated: last ? defined({ exitCode: last.exitCode, reason: last.reason, message: last.message, finishedAt: iso(last.finishedAt) }) : undefined,
+    lastTerminated: last
+      ? defined({
+          exitCode: last.exitCode,
+          reason: last.reason,
+          message: last.message,
+          finishedAt: iso(last.finishedAt),
+        })
+      : undefined,
   });
 }
 
@@ -89,7 +96,11 @@ export function toPodView(pod: V1Pod): PodView {
     createdAt: iso(pod.metadata?.creationTimestamp) ?? '',
     unschedulable:
       scheduled?.status === 'False'
-        ? defined({ reason: scheduled.reason ?? 'Unschedulable', message: scheduled.message ?? '', since: iso(scheduled.lastTransitionTime) })
+        ? defined({
+            reason: scheduled.reason ?? 'Unschedulable',
+            message: scheduled.message ?? '',
+            since: iso(scheduled.lastTransitionTime),
+          })
         : undefined,
     containers: (pod.status?.containerStatuses ?? []).map(toContainerView),
     deletionTimestamp: iso(pod.metadata?.deletionTimestamp),

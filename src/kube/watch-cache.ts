@@ -51,7 +51,9 @@ export class WatchCache {
   current(jobName: string): ClusterObservation | undefined {
     if (!this.knows(jobName)) return undefined;
     const job = this.#jobs.get(jobName);
-    const pods = [...(this.#pods.get(jobName)?.values() ?? [])].map(toPodView).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    const pods = [...(this.#pods.get(jobName)?.values() ?? [])]
+      .map(toPodView)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
     return { job: job ? toJobView(job) : null, pods, at: this.options.now() };
   }
 
@@ -163,7 +165,9 @@ export class WatchCache {
     }
     const changed = new Set<string>();
     for (const [jobName, pods] of this.#pods) {
-      for (const [name, pod] of pods) if (fresh.get(jobName)?.get(name)?.metadata?.resourceVersion !== pod.metadata?.resourceVersion) changed.add(jobName);
+      for (const [name, pod] of pods)
+        if (fresh.get(jobName)?.get(name)?.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
+          changed.add(jobName);
     }
     for (const [jobName, pods] of fresh) {
       for (const name of pods.keys()) if (!this.#pods.get(jobName)?.has(name)) changed.add(jobName);

@@ -34,7 +34,8 @@ export class CappedLogCollector {
   #head: Buffer | undefined;
 
   constructor(maxBytes: number) {
-    if (!(maxBytes > markerReserve * 2)) throw new RangeError(`log cap must exceed ${markerReserve * 2} bytes, got ${maxBytes}`);
+    if (!(maxBytes > markerReserve * 2))
+      throw new RangeError(`log cap must exceed ${markerReserve * 2} bytes, got ${maxBytes}`);
     this.#maxBytes = maxBytes;
     this.#headBytes = Math.floor((maxBytes - markerReserve) / 2);
     this.#tailBytes = maxBytes - markerReserve - this.#headBytes;
@@ -73,7 +74,11 @@ export class CappedLogCollector {
     const head = this.#head.subarray(0, headEnd);
     const tail = rest.subarray(tailStart);
     const omitted = this.#total - head.length - tail.length;
-    return { text: `${head.toString('utf8')}${truncationMarker(omitted)}${tail.toString('utf8')}`, totalBytes: this.#total, truncated: true };
+    return {
+      text: `${head.toString('utf8')}${truncationMarker(omitted)}${tail.toString('utf8')}`,
+      totalBytes: this.#total,
+      truncated: true,
+    };
   }
 }
 

@@ -108,7 +108,10 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
     const envList = key === 'env';
     let changed = false;
     const copy = items.map((item) => {
-      const next = envList && isRecord(item) && 'value' in item ? { ...redactRecord(item, stack), value: redactedValue } : redact(item, undefined, stack);
+      const next =
+        envList && isRecord(item) && 'value' in item
+          ? { ...redactRecord(item, stack), value: redactedValue }
+          : redact(item, undefined, stack);
       if (next !== item) changed = true;
       return next;
     });
@@ -164,7 +167,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isActorRef(value: object): value is AnyActor {
   const candidate = value as Partial<AnyActor>;
-  return typeof candidate.sessionId === 'string' && typeof candidate.getSnapshot === 'function' && typeof candidate.send === 'function';
+  return (
+    typeof candidate.sessionId === 'string' &&
+    typeof candidate.getSnapshot === 'function' &&
+    typeof candidate.send === 'function'
+  );
 }
 
 function isMachineSnapshot(value: object): value is MachineSnapshotLike {

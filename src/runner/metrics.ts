@@ -74,9 +74,19 @@ export class RunnerMetrics {
     const registry = options.registry ?? new Registry();
     const prefix = options.prefix ?? 'k8s_jobs_';
     // Checked before registering any, so a refused runner leaves the app's registry as it was.
-    const taken = metricNames.map((n) => `${prefix}${n}`).filter((name) => registry.getSingleMetric(name) !== undefined);
+    const taken = metricNames
+      .map((n) => `${prefix}${n}`)
+      .filter((name) => registry.getSingleMetric(name) !== undefined);
     if (taken.length > 0) {
-      throw new ValidationError([{ field: 'metrics.prefix', rule: `the registry already has ${taken.join(', ')} (another runner's?): give each runner its own prefix or registry` }], 'runner options');
+      throw new ValidationError(
+        [
+          {
+            field: 'metrics.prefix',
+            rule: `the registry already has ${taken.join(', ')} (another runner's?): give each runner its own prefix or registry`,
+          },
+        ],
+        'runner options',
+      );
     }
     const registers = [registry];
     this.registry = registry;
@@ -99,7 +109,12 @@ export class RunnerMetrics {
         this.set(sources.queueDepth());
       },
     });
-    this.#transitions = new Counter({ name: `${prefix}task_transitions_total`, help: 'Task state transitions; from="none" when a task first appears.', labelNames: ['from', 'to'], registers });
+    this.#transitions = new Counter({
+      name: `${prefix}task_transitions_total`,
+      help: 'Task state transitions; from="none" when a task first appears.',
+      labelNames: ['from', 'to'],
+      registers,
+    });
     this.#queueWait = new Histogram({
       name: `${prefix}task_queue_wait_seconds`,
       help: 'Time tasks spent queued before their Job was created (queued → creating).',
@@ -119,17 +134,42 @@ export class RunnerMetrics {
       labelNames: ['verb', 'resource', 'code'],
       registers,
     });
-    this.#requestDuration = new Histogram({ name: `${prefix}kube_api_request_duration_seconds`, help: 'Duration of Kubernetes API request attempts.', labelNames: ['verb', 'resource'], registers });
-    this.#errors = new Counter({ name: `${prefix}kube_api_errors_total`, help: 'Kubernetes API request attempts that failed, by verb and code.', labelNames: ['verb', 'code'], registers });
-    this.#retries = new Counter({ name: `${prefix}kube_api_retries_total`, help: 'Kubernetes API requests retried after a transient error, by verb.', labelNames: ['verb'], registers });
+    this.#requestDuration = new Histogram({
+      name: `${prefix}kube_api_request_duration_seconds`,
+      help: 'Duration of Kubernetes API request attempts.',
+      labelNames: ['verb', 'resource'],
+      registers,
+    });
+    this.#errors = new Counter({
+      name: `${prefix}kube_api_errors_total`,
+      help: 'Kubernetes API request attempts that failed, by verb and code.',
+      labelNames: ['verb', 'code'],
+      registers,
+    });
+    this.#retries = new Counter({
+      name: `${prefix}kube_api_retries_total`,
+      help: 'Kubernetes API requests retried after a transient error, by verb.',
+      labelNames: ['verb'],
+      registers,
+    });
     this.#throttleWait = new Histogram({
       name: `${prefix}kube_api_throttle_wait_seconds`,
       help: 'Waits of requests held back by the client-side rate limit (only waits > 0).',
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
       registers,
     });
-    this.#reconnects = new Counter({ name: `${prefix}watch_reconnects_total`, help: 'Restarts of the shared watch streams (clean ends included), by resource.', labelNames: ['resource'], registers });
-    this.#relists = new Counter({ name: `${prefix}watch_relists_total`, help: 'LISTs of the shared watch after its first one (410 Gone, or a failed LIST), by resource.', labelNames: ['resource'], registers });
+    this.#reconnects = new Counter({
+      name: `${prefix}watch_reconnects_total`,
+      help: 'Restarts of the shared watch streams (clean ends included), by resource.',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.#relists = new Counter({
+      name: `${prefix}watch_relists_total`,
+      help: 'LISTs of the shared watch after its first one (410 Gone, or a failed LIST), by resource.',
+      labelNames: ['resource'],
+      registers,
+    });
   }
 
   /** Counts a transition and observes the queue wait and run duration it ends. */

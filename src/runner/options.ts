@@ -99,42 +99,117 @@ export interface RunnerOptions {
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
-const nonNegativeMs = z.number().int().min(0).max(7 * 24 * 3600 * 1000);
+const nonNegativeMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 24 * 3600 * 1000);
 
 const optionsSchema = z.strictObject({
-  namespace: z.string().max(63).regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, { error: 'must be a DNS-1123 label (or empty for the current namespace)' }).default(''),
+  namespace: z
+    .string()
+    .max(63)
+    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, {
+      error: 'must be a DNS-1123 label (or empty for the current namespace)',
+    })
+    .default(''),
   maxConcurrentJobs: positiveInt(10_000).default(5),
   queueSize: positiveInt(10_000_000).default(100),
-  store: z.union([z.string().regex(/^(sqlite|memory):\/\//, { error: 'must be "sqlite://<path>", "memory://" or a Keyv instance' }), z.custom<Keyv>((v) => typeof v === 'object' && v !== null && typeof (v as Keyv).set === 'function', { error: 'must be a Keyv instance' })]).default(defaultStoreUri),
-  kubeConfig: z.custom<KubeConfig>((v) => typeof v === 'object' && v !== null && typeof (v as KubeConfig).makeApiClient === 'function', { error: 'must be a @kubernetes/client-node KubeConfig' }).optional(),
-  inspect: z.custom<RunnerOptions['inspect']>((v) => typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as Observer<InspectionEvent>).next === 'function'), { error: 'must be an inspection observer' }).optional(),
-  cleanup: z.strictObject({ propagationPolicy: z.enum(['Background', 'Foreground']).default('Background'), keepJobs: z.boolean().default(false) }).prefault({}),
-  logs: z.strictObject({ maxBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024), snapshotIntervalMs: z.number().int().min(100).default(30_000) }).prefault({}),
-  stuck: z.strictObject({
-    pendingBudgetMs: nonNegativeMs.default(600_000),
-    imagePullGraceMs: nonNegativeMs.default(300_000),
-    createContainerConfigGraceMs: nonNegativeMs.default(120_000),
-    crashLoopBackOffGraceMs: nonNegativeMs.default(300_000),
-    unschedulableGraceMs: nonNegativeMs.optional(),
-  }).prefault({}),
+  store: z
+    .union([
+      z.string().regex(/^(sqlite|memory):\/\//, { error: 'must be "sqlite://<path>", "memory://" or a Keyv instance' }),
+      z.custom<Keyv>((v) => typeof v === 'object' && v !== null && typeof (v as Keyv).set === 'function', {
+        error: 'must be a Keyv instance',
+      }),
+    ])
+    .default(defaultStoreUri),
+  kubeConfig: z
+    .custom<KubeConfig>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as KubeConfig).makeApiClient === 'function',
+      { error: 'must be a @kubernetes/client-node KubeConfig' },
+    )
+    .optional(),
+  inspect: z
+    .custom<RunnerOptions['inspect']>(
+      (v) =>
+        typeof v === 'function' ||
+        (typeof v === 'object' && v !== null && typeof (v as Observer<InspectionEvent>).next === 'function'),
+      { error: 'must be an inspection observer' },
+    )
+    .optional(),
+  cleanup: z
+    .strictObject({
+      propagationPolicy: z.enum(['Background', 'Foreground']).default('Background'),
+      keepJobs: z.boolean().default(false),
+    })
+    .prefault({}),
+  logs: z
+    .strictObject({
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(256 * 1024 * 1024)
+        .default(1024 * 1024),
+      snapshotIntervalMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
+  stuck: z
+    .strictObject({
+      pendingBudgetMs: nonNegativeMs.default(600_000),
+      imagePullGraceMs: nonNegativeMs.default(300_000),
+      createContainerConfigGraceMs: nonNegativeMs.default(120_000),
+      crashLoopBackOffGraceMs: nonNegativeMs.default(300_000),
+      unschedulableGraceMs: nonNegativeMs.optional(),
+    })
+    .prefault({}),
   clientTimeoutGraceMs: nonNegativeMs.default(2000),
-  rateLimit: z.strictObject({ qps: z.number().positive().max(100_000).default(20), burst: positiveInt(100_000).default(30) }).prefault({}),
-  retry: z.strictObject({ maxAttempts: positiveInt(100).default(8), baseDelayMs: nonNegativeMs.default(200), maxDelayMs: nonNegativeMs.default(30_000) }).prefault({}),
-  watch: z.strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) }).prefault({}),
+  rateLimit: z
+    .strictObject({ qps: z.number().positive().max(100_000).default(20), burst: positiveInt(100_000).default(30) })
+    .prefault({}),
+  retry: z
+    .strictObject({
+      maxAttempts: positiveInt(100).default(8),
+      baseDelayMs: nonNegativeMs.default(200),
+      maxDelayMs: nonNegativeMs.default(30_000),
+    })
+    .prefault({}),
+  watch: z
+    .strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) })
+    .prefault({}),
   orphans: z.enum(['report', 'delete', 'adopt']).default('report'),
   jobVanished: z.enum(['fail', 'retry']).default('fail'),
   metrics: z
     .strictObject({
-      registry: z.custom<NonNullable<MetricsOptions['registry']>>((v) => isObjectWith(v, ['registerMetric', 'metrics', 'getMetricsAsJSON']), { error: 'must be a prom-client Registry' }).optional(),
-      prefix: z.string().max(100).regex(/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/, { error: 'must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)' }).default('k8s_jobs_'),
+      registry: z
+        .custom<NonNullable<MetricsOptions['registry']>>(
+          (v) => isObjectWith(v, ['registerMetric', 'metrics', 'getMetricsAsJSON']),
+          { error: 'must be a prom-client Registry' },
+        )
+        .optional(),
+      prefix: z
+        .string()
+        .max(100)
+        .regex(/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/, {
+          error: 'must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
+        })
+        .default('k8s_jobs_'),
     })
     .prefault({}),
-  logger: z.custom<Logger>((v) => isObjectWith(v, ['debug', 'info', 'warn', 'error']), { error: 'must be a logger with debug, info, warn and error methods (pino-compatible)' }).optional(),
+  logger: z
+    .custom<Logger>((v) => isObjectWith(v, ['debug', 'info', 'warn', 'error']), {
+      error: 'must be a logger with debug, info, warn and error methods (pino-compatible)',
+    })
+    .optional(),
 });
 
 /** Duck typing: an app may hold another copy of prom-client (or its own logger class). */
 function isObjectWith(value: unknown, methods: readonly string[]): boolean {
-  return typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+  );
 }
 
 /** Options with every default filled in. */
@@ -143,6 +218,7 @@ export type ResolvedRunnerOptions = z.output<typeof optionsSchema>;
 /** Validates `createRunner` options; throws `ValidationError` naming the field and rule. */
 export function resolveRunnerOptions(options: RunnerOptions = {}): ResolvedRunnerOptions {
   const result = optionsSchema.safeParse(options);
-  if (!result.success) throw new ValidationError(toValidationIssues(result.error), 'runner options', { cause: result.error });
+  if (!result.success)
+    throw new ValidationError(toValidationIssues(result.error), 'runner options', { cause: result.error });
   return result.data;
 }

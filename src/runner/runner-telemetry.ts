@@ -46,11 +46,19 @@ export class RunnerTelemetry {
   report(event: RunnerEvent): void {
     switch (event.kind) {
       case 'orphanJob':
-        this.#log.warn({ job: event.name, uid: event.uid, taskId: event.taskId, action: event.action, error: event.error }, 'orphan Job found');
+        this.#log.warn(
+          { job: event.name, uid: event.uid, taskId: event.taskId, action: event.action, error: event.error },
+          'orphan Job found',
+        );
         break;
       case 'watchReconnect':
-        if (event.error === undefined) this.#log.debug({ resource: event.resource, delayMs: event.delayMs }, 'watch restarted');
-        else this.#log.warn({ resource: event.resource, delayMs: event.delayMs, error: event.error }, 'watch failed, reconnecting');
+        if (event.error === undefined)
+          this.#log.debug({ resource: event.resource, delayMs: event.delayMs }, 'watch restarted');
+        else
+          this.#log.warn(
+            { resource: event.resource, delayMs: event.delayMs, error: event.error },
+            'watch failed, reconnecting',
+          );
         break;
       case 'watchExpired':
         this.#log.info({ resource: event.resource }, 'watch expired (410 Gone), relisting');
@@ -59,10 +67,20 @@ export class RunnerTelemetry {
         this.#log.warn({ resource: event.resource }, 'watch stalled, restarting it');
         break;
       case 'throttled':
-        this.#log.debug({ requests: event.requests, waitedMs: event.waitedMs }, 'client-side rate limit held requests back');
+        this.#log.debug(
+          { requests: event.requests, waitedMs: event.waitedMs },
+          'client-side rate limit held requests back',
+        );
         break;
       case 'apiRetry': {
-        const fields = { verb: event.verb, resource: event.resource, attempt: event.attempt, delayMs: event.delayMs, statusCode: event.statusCode, error: event.error };
+        const fields = {
+          verb: event.verb,
+          resource: event.resource,
+          attempt: event.attempt,
+          delayMs: event.delayMs,
+          statusCode: event.statusCode,
+          error: event.error,
+        };
         // One retry is routine; a request still failing after several attempts is worth a look.
         if (event.attempt >= 3) this.#log.warn(fields, 'Kubernetes API request still failing, retrying');
         else this.#log.debug(fields, 'Kubernetes API request failed, retrying');
@@ -77,7 +95,10 @@ export class RunnerTelemetry {
     this.#metrics.transition(t, record);
     this.#log.debug({ taskId: t.taskId, from: t.from, to: t.to, event: t.event }, 'task transition');
     if (t.outcome !== undefined && t.to === t.outcome) {
-      this.#log.info({ taskId: t.taskId, outcome: t.outcome, reason: record?.failure?.reason, exitCode: record?.failure?.exitCode }, 'task finished');
+      this.#log.info(
+        { taskId: t.taskId, outcome: t.outcome, reason: record?.failure?.reason, exitCode: record?.failure?.exitCode },
+        'task finished',
+      );
     }
   }
 
@@ -95,10 +116,22 @@ export class RunnerTelemetry {
       case 'request':
         return;
       case 'retry':
-        this.report({ kind: 'apiRetry', verb: event.verb, resource: event.resource, attempt: event.attempt, delayMs: Math.round(event.delayMs), statusCode: event.error.statusCode, error: event.error.message });
+        this.report({
+          kind: 'apiRetry',
+          verb: event.verb,
+          resource: event.resource,
+          attempt: event.attempt,
+          delayMs: Math.round(event.delayMs),
+          statusCode: event.error.statusCode,
+          error: event.error.message,
+        });
         return;
       case 'throttled':
-        this.#throttled ??= { requests: 0, waitedMs: 0, timer: setTimeout(() => this.flush(), this.#throttleWindowMs).unref() };
+        this.#throttled ??= {
+          requests: 0,
+          waitedMs: 0,
+          timer: setTimeout(() => this.flush(), this.#throttleWindowMs).unref(),
+        };
         this.#throttled.requests += 1;
         this.#throttled.waitedMs += event.waitedMs;
         return;
@@ -106,7 +139,12 @@ export class RunnerTelemetry {
         const watch = event.event;
         switch (watch.type) {
           case 'reconnecting':
-            this.report({ kind: 'watchReconnect', resource: watch.resource, delayMs: Math.round(watch.delayMs), ...(watch.error ? { error: watch.error.message } : {}) });
+            this.report({
+              kind: 'watchReconnect',
+              resource: watch.resource,
+              delayMs: Math.round(watch.delayMs),
+              ...(watch.error ? { error: watch.error.message } : {}),
+            });
             return;
           case 'expired':
             this.report({ kind: 'watchExpired', resource: watch.resource });
@@ -118,7 +156,10 @@ export class RunnerTelemetry {
             this.#log.debug({ resource: watch.resource, items: watch.items }, 'watch listed');
             return;
           case 'lookup-failed':
-            this.#log.warn({ job: watch.jobName, error: messageOf(watch.error) }, 'could not look up a Job the watch has not shown');
+            this.#log.warn(
+              { job: watch.jobName, error: messageOf(watch.error) },
+              'could not look up a Job the watch has not shown',
+            );
             return;
           case 'listener-error':
             this.#log.error({ job: watch.jobName, error: messageOf(watch.error) }, 'a task observer threw');

@@ -49,13 +49,28 @@ export function createTaskObserver(options: {
     const transition: Transition | undefined =
       from === record.state
         ? undefined
-        : { taskId: record.id, from, to: record.state, event: event.event.type, at: new Date(options.now()).toISOString(), ...(record.outcome ? { outcome: record.outcome } : {}) };
+        : {
+            taskId: record.id,
+            from,
+            to: record.state,
+            event: event.event.type,
+            at: new Date(options.now()).toISOString(),
+            ...(record.outcome ? { outcome: record.outcome } : {}),
+          };
     options.onChange({ record, context: resumableContext(snapshot.context), transition });
   };
 }
 
 /** The context without what the machine's input provides again on restore (identity, settings). */
 function resumableContext(ctx: TaskContext): Record<string, unknown> {
-  const { taskId: _taskId, spec: _spec, jobName: _jobName, fingerprint: _fingerprint, config: _config, createdAt: _createdAt, ...rest } = ctx;
+  const {
+    taskId: _taskId,
+    spec: _spec,
+    jobName: _jobName,
+    fingerprint: _fingerprint,
+    config: _config,
+    createdAt: _createdAt,
+    ...rest
+  } = ctx;
   return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
 }

@@ -1,4 +1,24 @@
-import { concat, defer, EMPTY, filter, finalize, from, map, merge, Observable, of, share, type OperatorFunction, shareReplay, startWith, Subject, switchMap, take, takeUntil, takeWhile } from 'rxjs';
+import {
+  concat,
+  defer,
+  EMPTY,
+  filter,
+  finalize,
+  from,
+  map,
+  merge,
+  Observable,
+  of,
+  share,
+  type OperatorFunction,
+  shareReplay,
+  startWith,
+  Subject,
+  switchMap,
+  take,
+  takeUntil,
+  takeWhile,
+} from 'rxjs';
 import { TaskNotFoundError } from '../errors.js';
 import { truncationMarker } from '../logs/capped-log.js';
 import type { ClusterObservation, PodView } from '../machines/task/contract.js';
@@ -91,7 +111,9 @@ export class TaskStreams {
   /** The task's log lines: live from its pod, then the stored tail (see `Runner.logs$`). */
   logs$(id: string): Observable<string> {
     // A late subscriber joins the live lines from then on (the log so far is `getLogs`).
-    return defer(() => this.#shared(this.#logs, id, () => this.#resolve(id).pipe(switchMap((record) => this.#lines(record))), share()));
+    return defer(() =>
+      this.#shared(this.#logs, id, () => this.#resolve(id).pipe(switchMap((record) => this.#lines(record))), share()),
+    );
   }
 
   /** Completes every stream (shutdown); later subscriptions complete at once. */
@@ -112,7 +134,12 @@ export class TaskStreams {
    * The one shared source of this id, made on the first subscription and forgotten when it is torn
    * down (last unsubscribe, completion or error), so idle ids hold nothing.
    */
-  #shared<T>(cache: Map<string, Observable<T>>, id: string, make: () => Observable<T>, multicast: OperatorFunction<T, T>): Observable<T> {
+  #shared<T>(
+    cache: Map<string, Observable<T>>,
+    id: string,
+    make: () => Observable<T>,
+    multicast: OperatorFunction<T, T>,
+  ): Observable<T> {
     if (this.#closed) return EMPTY;
     const known = cache.get(id);
     if (known) return known;
@@ -153,7 +180,10 @@ export class TaskStreams {
     const jobChanges = task$.pipe(
       filter((r) => r.state === 'running'),
       take(1),
-      switchMap(() => new Observable<ClusterObservation>((subscriber) => this.deps.observeJob(jobName, (o) => subscriber.next(o)))),
+      switchMap(
+        () =>
+          new Observable<ClusterObservation>((subscriber) => this.deps.observeJob(jobName, (o) => subscriber.next(o))),
+      ),
     );
     const live = new Observable<string>((subscriber) => {
       const abort = new AbortController();
@@ -193,7 +223,9 @@ export class TaskStreams {
 
   /** What the stored snapshot holds beyond what was streamed (`undefined`: nothing was), as lines. */
   #storedTail(id: string, streamed: { pod?: string; offset: number } | undefined): Observable<string> {
-    return from(this.deps.logSnapshot(id)).pipe(switchMap((snapshot) => from(snapshot ? unstreamedLines(snapshot, streamed) : [])));
+    return from(this.deps.logSnapshot(id)).pipe(
+      switchMap((snapshot) => from(snapshot ? unstreamedLines(snapshot, streamed) : [])),
+    );
   }
 }
 
@@ -206,7 +238,10 @@ const markerPattern = /\n… \[\d+ bytes truncated\] …\n/;
  * A capped snapshot keeps only the log's last bytes: if the stream stopped before them, the gap is
  * shown as a truncation marker line.
  */
-export function unstreamedLines(snapshot: LogSnapshot, streamed: { pod?: string; offset: number } | undefined): string[] {
+export function unstreamedLines(
+  snapshot: LogSnapshot,
+  streamed: { pod?: string; offset: number } | undefined,
+): string[] {
   if (!streamed?.pod || snapshot.pod !== streamed.pod) return splitLines(snapshot.text);
   if (streamed.offset >= snapshot.totalBytes) return [];
   if (!snapshot.truncated) return splitLines(Buffer.from(snapshot.text).subarray(streamed.offset).toString('utf8'));

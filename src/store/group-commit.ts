@@ -117,7 +117,11 @@ export class GroupCommit {
         await this.writeBatch([...batch.entries]);
         batch.waiters.resolve();
       } catch (err) {
-        this.#failure = new StoreError(`writing a batch of ${batch.entries.size} entries failed: ${messageOf(err)}`, this.location, { cause: err });
+        this.#failure = new StoreError(
+          `writing a batch of ${batch.entries.size} entries failed: ${messageOf(err)}`,
+          this.location,
+          { cause: err },
+        );
         batch.waiters.reject(this.#failure);
         for (const behind of this.#queue.splice(0)) behind.waiters.reject(this.#failedBefore());
       } finally {
@@ -127,6 +131,8 @@ export class GroupCommit {
   }
 
   #failedBefore(): StoreError {
-    return new StoreError('an earlier write failed, the store accepts no more writes', this.location, { cause: this.#failure });
+    return new StoreError('an earlier write failed, the store accepts no more writes', this.location, {
+      cause: this.#failure,
+    });
   }
 }

@@ -67,21 +67,31 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
     return `${namespace}:${key}`;
   };
 
-  const read = async (key: string): Promise<unknown> => decode(await (keyv.store as { get(key: string): unknown }).get(prefixed(key)));
+  const read = async (key: string): Promise<unknown> =>
+    decode(await (keyv.store as { get(key: string): unknown }).get(prefixed(key)));
 
   const decode = async (raw: unknown): Promise<unknown> => {
     if (raw === undefined || raw === null) return undefined;
-    const data = typeof raw === 'string' || keyv.opts.compression ? await keyv.deserializeData(raw) : (raw as { value?: unknown });
+    const data =
+      typeof raw === 'string' || keyv.opts.compression ? await keyv.deserializeData(raw) : (raw as { value?: unknown });
     return data?.value;
   };
-  const unprefixed = (key: string): string => (keyv.useKeyPrefix && keyv.namespace && key.startsWith(`${keyv.namespace}:`) ? key.slice(keyv.namespace.length + 1) : key);
+  const unprefixed = (key: string): string =>
+    keyv.useKeyPrefix && keyv.namespace && key.startsWith(`${keyv.namespace}:`)
+      ? key.slice(keyv.namespace.length + 1)
+      : key;
 
   if (sqlite) {
     // The value format Keyv's own `set` produces: `{ value }` through its serializer.
     const serialize = keyvValueSerializer(keyv);
     const table = sqlite.opts.table ?? 'keyv';
     const rowsToEntries = async (rows: unknown): Promise<Array<[string, unknown]>> =>
-      Promise.all((rows as Array<{ key: string; value: string }>).map(async (row): Promise<[string, unknown]> => [unprefixed(row.key), await decode(row.value)]));
+      Promise.all(
+        (rows as Array<{ key: string; value: string }>).map(async (row): Promise<[string, unknown]> => [
+          unprefixed(row.key),
+          await decode(row.value),
+        ]),
+      );
     return {
       mode: 'sqlite-transaction',
       read,
@@ -89,7 +99,10 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
         const found = new Map<string, unknown>();
         for (let start = 0; start < keys.length; start += keysPerRead) {
           const chunk = keys.slice(start, start + keysPerRead).map(prefixed);
-          const rows: unknown = await sqlite.query(`SELECT key, value FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, chunk);
+          const rows: unknown = await sqlite.query(
+            `SELECT key, value FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`,
+            chunk,
+          );
           for (const [key, value] of await rowsToEntries(rows)) if (value !== undefined) found.set(key, value);
         }
         return found;
@@ -98,12 +111,16 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
         const from = prefixed(prefix);
         // Keys are compared as text: every key with the prefix sorts in [prefix, prefix with its last character + 1).
         const to = from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1);
-        return rowsToEntries(await sqlite.query(`SELECT key, value FROM ${table} WHERE key >= ? AND key < ? ORDER BY key`, [from, to]));
+        return rowsToEntries(
+          await sqlite.query(`SELECT key, value FROM ${table} WHERE key >= ? AND key < ? ORDER BY key`, [from, to]),
+        );
       },
       async write(entries) {
         const upserts = entries.filter(([, value]) => value !== removal);
         const deletes = entries.filter(([, value]) => value === removal).map(([key]) => prefixed(key));
-        const rows = await Promise.all(upserts.map(async ([key, value]): Promise<[string, string]> => [prefixed(key), await serialize(value)]));
+        const rows = await Promise.all(
+          upserts.map(async ([key, value]): Promise<[string, string]> => [prefixed(key), await serialize(value)]),
+        );
         for (let attempt = 1; ; attempt++) {
           try {
             await upsertRows(sqlite, rows, deletes);
@@ -134,12 +151,16 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       const entries: Array<[string, unknown]> = [];
       if (store instanceof Map) {
         const from = prefixed(prefix);
-        for (const [key, raw] of store as Map<string, unknown>) if (typeof key === 'string' && key.startsWith(from)) entries.push([unprefixed(key), await decode(raw)]);
+        for (const [key, raw] of store as Map<string, unknown>)
+          if (typeof key === 'string' && key.startsWith(from)) entries.push([unprefixed(key), await decode(raw)]);
       } else if (keyv.iterator) {
         // Keyv's iterator yields keys without the namespace and values already decoded.
-        for await (const [key, value] of keyv.iterator(keyv.namespace) as AsyncGenerator<[string, unknown]>) if (key.startsWith(prefix)) entries.push([key, value]);
+        for await (const [key, value] of keyv.iterator(keyv.namespace) as AsyncGenerator<[string, unknown]>)
+          if (key.startsWith(prefix)) entries.push([key, value]);
       } else {
-        throw new Error('the Keyv adapter can neither be iterated nor range-scanned: k8s-jobs cannot find the open tasks in it');
+        throw new Error(
+          'the Keyv adapter can neither be iterated nor range-scanned: k8s-jobs cannot find the open tasks in it',
+        );
       }
       return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     },

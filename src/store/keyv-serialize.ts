@@ -12,7 +12,8 @@ import Keyv from 'keyv';
 /** The serializer a Keyv instance has unless given another (same function for every instance of this Keyv copy). */
 const keyvDefaultSerialize = new Keyv().serialize;
 
-const escapeColonStrings = (_key: string, value: unknown): unknown => (typeof value === 'string' && value.startsWith(':') ? `:${value}` : value);
+const escapeColonStrings = (_key: string, value: unknown): unknown =>
+  typeof value === 'string' && value.startsWith(':') ? `:${value}` : value;
 
 /** Serializes `{ value }` exactly as `keyv.serializeData` would, given a plain JSON value. */
 export type ValueSerializer = (value: unknown) => Promise<string>;
@@ -27,7 +28,8 @@ export function keyvValueSerializer(keyv: Keyv): ValueSerializer {
   }
   return async (value) => {
     const serialized = await keyv.serializeData({ value, expires: undefined });
-    if (typeof serialized !== 'string') throw new TypeError(`the Keyv serializer produced a ${typeof serialized}, @keyv/sqlite stores strings`);
+    if (typeof serialized !== 'string')
+      throw new TypeError(`the Keyv serializer produced a ${typeof serialized}, @keyv/sqlite stores strings`);
     return serialized;
   };
 }

@@ -17,7 +17,18 @@ import { BoundedCache } from './bounded-cache.js';
 import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
 import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
-import { openKey, openPrefix, schemaKey, storeSchemaVersion, taskKey, taskPrefix, transitionsKey, type OpenEntry, type TaskEnvelope, type TransitionsEnvelope } from './layout.js';
+import {
+  openKey,
+  openPrefix,
+  schemaKey,
+  storeSchemaVersion,
+  taskKey,
+  taskPrefix,
+  transitionsKey,
+  type OpenEntry,
+  type TaskEnvelope,
+  type TransitionsEnvelope,
+} from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
 import { checkSchema, ensureSchema } from './schema.js';
 import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
@@ -84,7 +95,11 @@ export class KeyvTaskStore implements TaskStore {
       return store;
     }
     await ensureSchema(
-      { read: (key) => store.#read(key), write: (key, value) => store.#commit.enqueue([[key, value]]), migrate: (from) => store.#migrate(from) },
+      {
+        read: (key) => store.#read(key),
+        write: (key, value) => store.#commit.enqueue([[key, value]]),
+        migrate: (from) => store.#migrate(from),
+      },
       options.location,
       store.#isoNow(),
     );
@@ -92,7 +107,12 @@ export class KeyvTaskStore implements TaskStore {
     return store;
   }
 
-  async #lock({ owner, heartbeatMs = 5000, staleAfterMs = 3 * heartbeatMs, now = this.#now }: LockOptions & { owner: string }): Promise<void> {
+  async #lock({
+    owner,
+    heartbeatMs = 5000,
+    staleAfterMs = 3 * heartbeatMs,
+    now = this.#now,
+  }: LockOptions & { owner: string }): Promise<void> {
     try {
       await acquireLock(this.keyv, owner, this.options.location, { staleAfterMs, now });
     } catch (err) {
@@ -110,8 +130,12 @@ export class KeyvTaskStore implements TaskStore {
   async #migrate(from: number): Promise<void> {
     if (from !== 1) throw new Error(`no migration from schema v${from}`);
     const envelopes = (await this.#access.scan(taskPrefix)).map(([, value]) => value as TaskEnvelope);
-    const open = envelopes.filter((e) => e.record.state !== 'deleted').sort((a, b) => (a.record.createdAt < b.record.createdAt ? -1 : a.record.createdAt > b.record.createdAt ? 1 : 0));
-    await this.#commit.enqueue(open.map((e, seq): [string, OpenEntry] => [openKey(e.record.id), { priority: e.record.spec.priority ?? 0, seq }]));
+    const open = envelopes
+      .filter((e) => e.record.state !== 'deleted')
+      .sort((a, b) => (a.record.createdAt < b.record.createdAt ? -1 : a.record.createdAt > b.record.createdAt ? 1 : 0));
+    await this.#commit.enqueue(
+      open.map((e, seq): [string, OpenEntry] => [openKey(e.record.id), { priority: e.record.spec.priority ?? 0, seq }]),
+    );
   }
 
   /**
@@ -132,7 +156,12 @@ export class KeyvTaskStore implements TaskStore {
         // An index entry without its record cannot be written by this code (same batch); skip it.
         if (!envelope || envelope.record.state === 'deleted') return;
         const { priority, seq } = value as OpenEntry;
-        open.push({ record: envelope.record, ...(envelope.context ? { context: envelope.context } : {}), priority, seq });
+        open.push({
+          record: envelope.record,
+          ...(envelope.context ? { context: envelope.context } : {}),
+          priority,
+          seq,
+        });
       });
       return open.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     } catch (err) {
@@ -154,7 +183,9 @@ export class KeyvTaskStore implements TaskStore {
       throw new StoreError(`reading the tasks failed: ${messageOf(err)}`, this.options.location, { cause: err });
     }
     const records = entries.map(([, value]) => (value as TaskEnvelope).record);
-    return records.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return records.sort((a, b) =>
+      a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
   }
 
   /** How batches reach the adapter: one SQLite transaction, or Keyv's `setMany`. */
@@ -170,7 +201,9 @@ export class KeyvTaskStore implements TaskStore {
     if (this.#closing) return Promise.reject(this.#closedError('saveTask'));
     if (this.options.readOnly) return Promise.reject(this.#readOnlyError('saveTask'));
     if (transition && transition.taskId !== record.id) {
-      return Promise.reject(new RangeError(`transition of task "${transition.taskId}" passed with the record of task "${record.id}"`));
+      return Promise.reject(
+        new RangeError(`transition of task "${transition.taskId}" passed with the record of task "${record.id}"`),
+      );
     }
     const id = record.id;
     const gate = this.#gates.get(id);
@@ -252,7 +285,12 @@ export class KeyvTaskStore implements TaskStore {
   /** Queues the task's entries; the history (if a transition is given) is in memory by now. */
   #enqueueSave(record: TaskRecord, transition: Transition | undefined, extras: SaveExtras): Promise<void> {
     const updatedAt = this.#isoNow();
-    const task: TaskEnvelope = { schemaVersion: storeSchemaVersion, updatedAt, record, ...(extras.context ? { context: extras.context } : {}) };
+    const task: TaskEnvelope = {
+      schemaVersion: storeSchemaVersion,
+      updatedAt,
+      record,
+      ...(extras.context ? { context: extras.context } : {}),
+    };
     const entries: Array<[string, unknown]> = [[taskKey(record.id), task]];
     if (record.state === 'deleted') entries.push([openKey(record.id), removal]);
     else if (extras.queue) entries.push([openKey(record.id), extras.queue]);

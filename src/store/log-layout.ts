@@ -17,12 +17,19 @@ export interface LogSnapshotEnvelope {
 }
 
 /** The entries that store one snapshot, written together in one batch. */
-export function logSnapshotEntries(snapshot: LogSnapshot, schemaVersion: number, updatedAt: string): Array<[key: string, value: LogSnapshotEnvelope]> {
+export function logSnapshotEntries(
+  snapshot: LogSnapshot,
+  schemaVersion: number,
+  updatedAt: string,
+): Array<[key: string, value: LogSnapshotEnvelope]> {
   return [[logsKey(snapshot.taskId), { schemaVersion, updatedAt, snapshot }]];
 }
 
 /** Reads a task's snapshot back through `read` (which sees queued writes before the disk). */
-export async function readLogSnapshot(taskId: string, read: (key: string) => Promise<unknown>): Promise<LogSnapshot | undefined> {
+export async function readLogSnapshot(
+  taskId: string,
+  read: (key: string) => Promise<unknown>,
+): Promise<LogSnapshot | undefined> {
   const envelope = (await read(logsKey(taskId))) as LogSnapshotEnvelope | undefined;
   return envelope?.snapshot;
 }

@@ -51,13 +51,20 @@ export interface OpenTaskStoreOptions {
  * @example
  * const store = await openTaskStore('sqlite:///var/lib/app/jobs.sqlite');
  */
-export async function openTaskStore(option: string | Keyv | undefined, options: OpenTaskStoreOptions = {}): Promise<KeyvTaskStore> {
+export async function openTaskStore(
+  option: string | Keyv | undefined,
+  options: OpenTaskStoreOptions = {},
+): Promise<KeyvTaskStore> {
   const target = option ?? defaultStoreUri;
   if (typeof target !== 'string') {
     return KeyvTaskStore.open(target, { ...options, location: describeKeyv(target), ownsKeyv: false });
   }
   if (target === 'memory://') {
-    return KeyvTaskStore.open(new Keyv({ store: new Map(), namespace: storeNamespace, throwOnErrors: true }), { ...options, location: target, ownsKeyv: true });
+    return KeyvTaskStore.open(new Keyv({ store: new Map(), namespace: storeNamespace, throwOnErrors: true }), {
+      ...options,
+      location: target,
+      ownsKeyv: true,
+    });
   }
   if (target.startsWith('sqlite://')) return openSqlite(target.slice('sqlite://'.length), options);
   throw new StoreError('unsupported store URI: expected "sqlite://<path>" or "memory://"', target);
@@ -67,7 +74,11 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
   if (path === '') throw new StoreError('the SQLite URI has no path', 'sqlite://');
   if (options.readOnly && !existsSync(path)) throw new StoreError('no store file at this path', path);
   const KeyvSqlite = await loadKeyvSqlite();
-  const sqlite = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: options.busyTimeoutMs ?? sqliteBusyTimeoutMs, iterationLimit: sqliteIterationLimit });
+  const sqlite = new KeyvSqlite({
+    uri: `sqlite://${path}`,
+    busyTimeout: options.busyTimeoutMs ?? sqliteBusyTimeoutMs,
+    iterationLimit: sqliteIterationLimit,
+  });
   const keyv = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
   try {
     // Per connection: WAL persists in the file, `synchronous` does not. With WAL + NORMAL a
@@ -77,13 +88,20 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
     await sqlite.query('PRAGMA synchronous=NORMAL');
     return await KeyvTaskStore.open(keyv, { ...options, location: path, ownsKeyv: true });
   } catch (err) {
-    const failure = err instanceof StoreError ? err : new StoreError(`cannot open the SQLite store: ${messageOf(err)}`, path, { cause: err });
+    const failure =
+      err instanceof StoreError
+        ? err
+        : new StoreError(`cannot open the SQLite store: ${messageOf(err)}`, path, { cause: err });
     try {
       await keyv.disconnect();
     } catch (closeErr) {
       // The adapter's close replays its connection error when the connection never opened.
       if (closeErr !== err && closeErr !== failure.cause) {
-        throw new StoreError(`cannot open the SQLite store (${messageOf(err)}), nor close it (${messageOf(closeErr)})`, path, { cause: new AggregateError([err, closeErr]) });
+        throw new StoreError(
+          `cannot open the SQLite store (${messageOf(err)}), nor close it (${messageOf(closeErr)})`,
+          path,
+          { cause: new AggregateError([err, closeErr]) },
+        );
       }
     }
     throw failure;
@@ -92,6 +110,10 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
 
 function describeKeyv(keyv: Keyv): string {
   const store: unknown = keyv.store;
-  const kind = isKeyvSqlite(store) ? `sqlite:${store.opts.db ?? '?'}` : store instanceof Map ? 'Map' : ((store as object | undefined)?.constructor.name ?? 'unknown');
+  const kind = isKeyvSqlite(store)
+    ? `sqlite:${store.opts.db ?? '?'}`
+    : store instanceof Map
+      ? 'Map'
+      : ((store as object | undefined)?.constructor.name ?? 'unknown');
   return `keyv(${kind}, namespace ${keyv.namespace ?? '(none)'})`;
 }

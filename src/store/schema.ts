@@ -28,7 +28,10 @@ export function checkSchema(found: unknown, location: string): Partial<SchemaMet
     throw new StoreError(`"${schemaKey}" holds no schema version: not a k8s-jobs store`, location);
   }
   if (meta?.schemaVersion !== undefined && meta.schemaVersion > storeSchemaVersion) {
-    throw new StoreError(`the store was written by a newer k8s-jobs (schema v${meta.schemaVersion}; this version reads up to v${storeSchemaVersion})`, location);
+    throw new StoreError(
+      `the store was written by a newer k8s-jobs (schema v${meta.schemaVersion}; this version reads up to v${storeSchemaVersion})`,
+      location,
+    );
   }
   return meta;
 }
@@ -44,7 +47,9 @@ export async function ensureSchema(access: SchemaAccess, location: string, opene
     try {
       await access.migrate(version);
     } catch (err) {
-      throw new StoreError(`migrating the store from schema v${version} to v${version + 1} failed`, location, { cause: err });
+      throw new StoreError(`migrating the store from schema v${version} to v${version + 1} failed`, location, {
+        cause: err,
+      });
     }
   }
   const meta: SchemaMeta = { schemaVersion: storeSchemaVersion, createdAt: found?.createdAt ?? openedAt, openedAt };

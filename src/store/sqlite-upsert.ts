@@ -18,7 +18,11 @@ export const rowsPerStatement = 500;
  * Keyv's namespace prefix and values be exactly what Keyv's serializer produced, so that Keyv reads
  * them back as its own.
  */
-export async function upsertRows(store: KeyvSqlite, rows: ReadonlyArray<readonly [string, string]>, deletes: readonly string[] = []): Promise<void> {
+export async function upsertRows(
+  store: KeyvSqlite,
+  rows: ReadonlyArray<readonly [string, string]>,
+  deletes: readonly string[] = [],
+): Promise<void> {
   const statements: Array<{ sql: string; params: string[] }> = [];
   const table = store.opts.table ?? 'keyv';
   for (let start = 0; start < rows.length; start += rowsPerStatement) {

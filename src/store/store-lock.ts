@@ -59,10 +59,20 @@ function holderIsDead(owner: string): boolean {
  * adapters (a `Map`, or a shared server store) it is a read then a write, atomic only within one
  * process's turn of the event loop.
  */
-export async function acquireLock(keyv: Keyv, owner: string, location: string, options: Required<Omit<LockOptions, 'heartbeatMs'>>): Promise<void> {
+export async function acquireLock(
+  keyv: Keyv,
+  owner: string,
+  location: string,
+  options: Required<Omit<LockOptions, 'heartbeatMs'>>,
+): Promise<void> {
   const key = keyv.namespace && keyv.useKeyPrefix ? `${keyv.namespace}:${lockKey}` : lockKey;
   const decide = (found: LockRow | undefined): void => {
-    if (found && found.owner !== owner && options.now() - found.heartbeatAt < options.staleAfterMs && !holderIsDead(found.owner)) {
+    if (
+      found &&
+      found.owner !== owner &&
+      options.now() - found.heartbeatAt < options.staleAfterMs &&
+      !holderIsDead(found.owner)
+    ) {
       throw new StoreLockedError(location, found.owner, new Date(found.heartbeatAt).toISOString());
     }
   };
@@ -76,7 +86,10 @@ export async function acquireLock(keyv: Keyv, owner: string, location: string, o
       const raw = rows[0]?.value;
       decide(raw === undefined ? undefined : ((await keyv.deserializeData(raw))?.value as LockRow | undefined));
       const value = await keyvValueSerializer(keyv)(row);
-      await store.query(`INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, [key, value]);
+      await store.query(
+        `INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+        [key, value],
+      );
       await store.query('COMMIT');
     } catch (err) {
       await store.query('ROLLBACK');
@@ -84,6 +97,6 @@ export async function acquireLock(keyv: Keyv, owner: string, location: string, o
     }
     return;
   }
-  decide((await keyv.get(lockKey)));
+  decide(await keyv.get(lockKey));
   await keyv.set(lockKey, row);
 }

@@ -19,7 +19,8 @@ const suffixes: Record<string, number> = {
   Ei: 2 ** 60,
 };
 
-const quantityPattern = /^([+]?[0-9]+(?:\.[0-9]*)?|[+]?\.[0-9]+)(?:(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?[0-9]+))?$/;
+const quantityPattern =
+  /^([+]?[0-9]+(?:\.[0-9]*)?|[+]?\.[0-9]+)(?:(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?[0-9]+))?$/;
 
 /** The quantity's value in base units, or undefined when it is not a valid quantity. */
 export function parseQuantity(text: string): number | undefined {

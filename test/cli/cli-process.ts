@@ -22,7 +22,12 @@ export interface CliProcess {
  * to `child` reaches the CLI itself (npx does not forward SIGTERM).
  */
 export function startCli(args: string[]): CliProcess {
-  return track(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return track(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 /** Quotes `arg` for `sh`. */

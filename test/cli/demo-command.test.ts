@@ -36,7 +36,10 @@ const demo = (args: string[], tty = false): CliProcess => {
 function summaryRow(out: string, id: string): string[] | undefined {
   const summary = out.slice(out.indexOf('Summary:'));
   const line = summary.split('\n').find((l) => l.startsWith(`│ ${id} `));
-  return line?.split('│').slice(1, -1).map((cell) => cell.trim());
+  return line
+    ?.split('│')
+    .slice(1, -1)
+    .map((cell) => cell.trim());
 }
 
 /** The outcome and reason columns every demo task must show on the process runtime (memory limits enforced: Linux). */
@@ -81,7 +84,9 @@ describe.concurrent('k8s-jobs demo', () => {
       expect(asExpected, id).toBe('✔');
     }
     // One task's log, as stored, follows the summary.
-    expect(out).toContain('The log of count-to-five, as the runner stored it:\n  step 1/5\n  step 2/5\n  step 3/5\n  step 4/5\n  step 5/5\n');
+    expect(out).toContain(
+      'The log of count-to-five, as the runner stored it:\n  step 1/5\n  step 2/5\n  step 3/5\n  step 4/5\n  step 5/5\n',
+    );
     const reader = await openTaskStore(`sqlite://${store}`, { readOnly: true });
     try {
       const records = await reader.listTasks();
@@ -109,7 +114,14 @@ describe.concurrent('k8s-jobs demo', () => {
     expect(out).toMatch(/▶ count-to-five +running +\d+(ms|\.\d+s)/);
     expect(out).toMatch(/✖ exit-3 +(failed|deleting|deleted) +\d+(ms|\.\d+s) +failed: exit code 3/);
     // The scripted runtime has the OOMKilled task too.
-    expect(summaryRow(out, 'out-of-memory')).toEqual(['out-of-memory', 'failed', 'OOMKilled (exit code 137)', expect.any(String), expect.any(String), '✔']);
+    expect(summaryRow(out, 'out-of-memory')).toEqual([
+      'out-of-memory',
+      'failed',
+      'OOMKilled (exit code 137)',
+      expect.any(String),
+      expect.any(String),
+      '✔',
+    ]);
     expect(out.match(/│ ✔ +│/g)).toHaveLength(13);
   });
 

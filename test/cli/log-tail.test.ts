@@ -25,5 +25,8 @@ test('a capped snapshot whose middle changed is printed from where it differs, a
   const { tail, out } = tailOf();
   tail.update('head\nline 1\n');
   tail.update('head\n[… 10 bytes omitted …]\nline 9\n');
-  expect(out).toEqual(['head\nline 1\n', '\n[… the stored log was truncated; its tail follows]\n[… 10 bytes omitted …]\nline 9\n']);
+  expect(out).toEqual([
+    'head\nline 1\n',
+    '\n[… the stored log was truncated; its tail follows]\n[… 10 bytes omitted …]\nline 9\n',
+  ]);
 });

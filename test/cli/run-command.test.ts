@@ -35,7 +35,18 @@ afterAll(async () => {
 
 /** `k8s-jobs run` with its own store file, on the test's cluster. */
 function run(id: string, args: string[]): CliProcess {
-  const cli = startCli(['run', '--kubeconfig', kubeconfig, '--store', `sqlite://${join(dir, `${id}.sqlite`)}`, '--id', id, '--image', 'busybox:1.36', ...args]);
+  const cli = startCli([
+    'run',
+    '--kubeconfig',
+    kubeconfig,
+    '--store',
+    `sqlite://${join(dir, `${id}.sqlite`)}`,
+    '--id',
+    id,
+    '--image',
+    'busybox:1.36',
+    ...args,
+  ]);
   started.push(cli);
   return cli;
 }
@@ -44,7 +55,12 @@ describe.concurrent('k8s-jobs run', () => {
   test('streams the log while the task runs, and exits 0 when it succeeds', async () => {
     const gate = join(dir, 'go');
     // The task waits for the test: its first line must be printed while it still runs.
-    const cli = run('streams', ['--', 'sh', '-c', `echo "first line"; while [ ! -e ${gate} ]; do sleep 0.05; done; echo "second line"`]);
+    const cli = run('streams', [
+      '--',
+      'sh',
+      '-c',
+      `echo "first line"; while [ ! -e ${gate} ]; do sleep 0.05; done; echo "second line"`,
+    ]);
     await cli.waitForOutput(/first line\n/);
     expect(cli.child.exitCode).toBeNull();
     expect(cli.stdout()).not.toContain('second line');
@@ -64,7 +80,9 @@ describe.concurrent('k8s-jobs run', () => {
     const cli = run('exit-three', ['--', 'sh', '-c', 'echo "about to fail" >&2; exit 3']);
     expect(await cli.exited).toBe(3);
     expect(cli.stdout()).toBe('about to fail\n');
-    expect(cli.stderr()).toMatch(/k8s-jobs: task exit-three failed — exit code 3 \(BackoffLimitExceeded\): .*exited with code 3/);
+    expect(cli.stderr()).toMatch(
+      /k8s-jobs: task exit-three failed — exit code 3 \(BackoffLimitExceeded\): .*exited with code 3/,
+    );
   });
 
   test('exits 124 when the task times out, like timeout(1)', async () => {
@@ -92,7 +110,17 @@ describe.concurrent('k8s-jobs run', () => {
 
   test('a kubeconfig that does not exist: exit 1 with the reason, no store created', async () => {
     const store = join(dir, 'unused.sqlite');
-    const cli = startCli(['run', '--kubeconfig', join(dir, 'missing-kubeconfig'), '--store', `sqlite://${store}`, '--image', 'busybox', '--', 'true']);
+    const cli = startCli([
+      'run',
+      '--kubeconfig',
+      join(dir, 'missing-kubeconfig'),
+      '--store',
+      `sqlite://${store}`,
+      '--image',
+      'busybox',
+      '--',
+      'true',
+    ]);
     started.push(cli);
     expect(await cli.exited).toBe(1);
     expect(cli.stderr()).toMatch(/^k8s-jobs: .*missing-kubeconfig/);

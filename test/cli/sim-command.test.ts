@@ -28,7 +28,11 @@ function sim(...args: string[]): CliProcess {
   return cli;
 }
 
-function run(file: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(err);
@@ -52,13 +56,25 @@ test('k8s-jobs sim serves a cluster client-node and kubectl use as printed, and 
   await batch.createNamespacedJob({
     namespace: 'default',
     // `false` would fail as a process: Complete proves the scripted runtime (instant success) runs it.
-    body: { metadata: { name: 'from-client-node' }, spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['false'] }] } } } },
+    body: {
+      metadata: { name: 'from-client-node' },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['false'] }] },
+        },
+      },
+    },
   });
 
   const [file, ...args] = (kubectlLine ?? '').split(' ');
   const listed = await run(file ?? 'kubectl', [...args, '-o', 'name'], { KUBECACHEDIR: join(dir, 'kubectl-cache') });
   expect(listed).toMatchObject({ code: 0, stdout: 'job.batch/from-client-node\n' });
-  const waited = await run(file ?? 'kubectl', [...args.slice(0, 2), 'wait', '--for=condition=complete', 'job/from-client-node', '--timeout=30s'], { KUBECACHEDIR: join(dir, 'kubectl-cache') });
+  const waited = await run(
+    file ?? 'kubectl',
+    [...args.slice(0, 2), 'wait', '--for=condition=complete', 'job/from-client-node', '--timeout=30s'],
+    { KUBECACHEDIR: join(dir, 'kubectl-cache') },
+  );
   expect(waited).toMatchObject({ code: 0, stdout: 'job.batch/from-client-node condition met\n' });
 
   cli.child.kill('SIGTERM');
@@ -88,6 +104,8 @@ test('SIGINT (Ctrl+C) stops it cleanly too, with a watch open', async () => {
 test('bad options are refused before anything starts', async () => {
   const cli = sim('--runtime', 'docker');
   expect(await cli.exited).toBe(1);
-  expect(cli.stderr()).toContain(`error: option '--runtime <runtime>' argument 'docker' is invalid. Allowed choices are process, scripted.`);
+  expect(cli.stderr()).toContain(
+    `error: option '--runtime <runtime>' argument 'docker' is invalid. Allowed choices are process, scripted.`,
+  );
   expect(cli.stdout()).toBe('');
 });

@@ -44,7 +44,11 @@ async function cli(...args: string[]): Promise<{ code: number | NodeJS.Signals; 
 
 describe.concurrent('reading the store of a running runner', () => {
   test('list: every task, finished ones included, as a table or JSON; --state filters', async () => {
-    const [table, json, running] = await Promise.all([cli('list', '--store', store), cli('list', '--store', store, '--json'), cli('list', '--store', store, '--state', 'running', '--json')]);
+    const [table, json, running] = await Promise.all([
+      cli('list', '--store', store),
+      cli('list', '--store', store, '--json'),
+      cli('list', '--store', store, '--state', 'running', '--json'),
+    ]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/│ ok +│ deleted +│ succeeded +│/);
     expect(table.stdout).toMatch(/│ boom +│ deleted +│ failed +│ exit code 3 \(BackoffLimitExceeded\) +│/);
@@ -60,21 +64,41 @@ describe.concurrent('reading the store of a running runner', () => {
   });
 
   test('show: the record and its timeline of transitions with times; --json', async () => {
-    const [table, json] = await Promise.all([cli('show', 'boom', '--store', store), cli('show', 'boom', '--store', store, '--json')]);
+    const [table, json] = await Promise.all([
+      cli('show', 'boom', '--store', store),
+      cli('show', 'boom', '--store', store, '--json'),
+    ]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/│ reason +│ exit code 3 \(BackoffLimitExceeded\) +│/);
     expect(table.stdout).toMatch(/│ last log lines +│ boom +│/);
     const timeline = table.stdout.slice(table.stdout.indexOf('Timeline:'));
-    for (const [from, to] of [['—', 'queued'], ['queued', 'creating'], ['creating', 'running'], ['running', 'failed'], ['failed', 'deleting'], ['deleting', 'deleted']]) {
+    for (const [from, to] of [
+      ['—', 'queued'],
+      ['queued', 'creating'],
+      ['creating', 'running'],
+      ['running', 'failed'],
+      ['failed', 'deleting'],
+      ['deleting', 'deleted'],
+    ]) {
       expect(timeline).toMatch(new RegExp(`│ \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z │ \\+\\S+ +│ ${from} +│ ${to} +│`));
     }
     const shown = JSON.parse(json.stdout) as { record: TaskRecord; transitions: Transition[] };
     expect(shown.record).toMatchObject({ id: 'boom', state: 'deleted', outcome: 'failed', failure: { exitCode: 3 } });
-    expect(shown.transitions.map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'failed', 'deleting', 'deleted']);
+    expect(shown.transitions.map((t) => t.to)).toEqual([
+      'queued',
+      'creating',
+      'running',
+      'failed',
+      'deleting',
+      'deleted',
+    ]);
   });
 
   test('show and logs of an unknown id exit 1 with a readable message', async () => {
-    const [show, logs] = await Promise.all([cli('show', 'nope', '--store', store), cli('logs', 'nope', '--store', store)]);
+    const [show, logs] = await Promise.all([
+      cli('show', 'nope', '--store', store),
+      cli('logs', 'nope', '--store', store),
+    ]);
     expect(show).toMatchObject({ code: 1, stdout: '', stderr: `k8s-jobs: no task "nope" in the store ${store}\n` });
     expect(logs).toMatchObject({ code: 1, stdout: '', stderr: `k8s-jobs: no task "nope" in the store ${store}\n` });
   });

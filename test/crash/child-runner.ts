@@ -19,7 +19,12 @@ import { storeNamespace } from '../../src/store/layout.js';
 import { stuckPendingBudgetMs, type ChildConfig, type ChildMessage, type CrashTask } from './protocol.js';
 
 /** Stuck graces over one second (pod timestamps have one-second resolution), as the engine tests use. */
-const stuck = { pendingBudgetMs: stuckPendingBudgetMs, imagePullGraceMs: 1200, createContainerConfigGraceMs: 1200, crashLoopBackOffGraceMs: 1200 };
+const stuck = {
+  pendingBudgetMs: stuckPendingBudgetMs,
+  imagePullGraceMs: 1200,
+  createContainerConfigGraceMs: 1200,
+  crashLoopBackOffGraceMs: 1200,
+};
 
 function say(message: ChildMessage): void {
   // Writes to a pipe are synchronous on Linux: a line printed right before a freeze reaches the parent.
@@ -38,7 +43,8 @@ interface Row {
 }
 
 /** The store's key without Keyv's namespace prefix. */
-const unprefixed = (key: string): string => (key.startsWith(`${storeNamespace}:`) ? key.slice(storeNamespace.length + 1) : key);
+const unprefixed = (key: string): string =>
+  key.startsWith(`${storeNamespace}:`) ? key.slice(storeNamespace.length + 1) : key;
 
 /** `[key, value, key, value…]` of a multi-row upsert, decoded. */
 function rowsOf(params: unknown): Row[] {
@@ -46,7 +52,10 @@ function rowsOf(params: unknown): Row[] {
   const rows: Row[] = [];
   for (let i = 0; i + 1 < params.length; i += 2) {
     const raw = params[i + 1];
-    rows.push({ key: unprefixed(String(params[i])), value: typeof raw === 'string' ? (JSON.parse(raw) as { value?: unknown }).value : undefined });
+    rows.push({
+      key: unprefixed(String(params[i])),
+      value: typeof raw === 'string' ? (JSON.parse(raw) as { value?: unknown }).value : undefined,
+    });
   }
   return rows;
 }
@@ -63,7 +72,11 @@ function observeWrites(sqlite: KeyvSqlite, config: ChildConfig): void {
   let transaction: Row[] | undefined;
   const burst = (rows: Row[], inTransaction: boolean): void => {
     if (point.at === 'burst' && rows.length >= point.minRows) {
-      freeze({ event: 'frozen', point: 'burst', detail: `${rows.length} rows ${inTransaction ? 'inside an open transaction, before COMMIT' : 'before its one statement was sent'}` });
+      freeze({
+        event: 'frozen',
+        point: 'burst',
+        detail: `${rows.length} rows ${inTransaction ? 'inside an open transaction, before COMMIT' : 'before its one statement was sent'}`,
+      });
     }
   };
   const committed = (rows: Row[]): void => {
@@ -74,7 +87,12 @@ function observeWrites(sqlite: KeyvSqlite, config: ChildConfig): void {
       }
       if (point.at === 'final-log-persisted' && key === `logs:${point.taskId}`) {
         const snapshot = (value as { snapshot?: { final?: boolean; text?: string } } | undefined)?.snapshot;
-        if (snapshot?.final) freeze({ event: 'frozen', point: point.at, detail: `${point.taskId} ${JSON.stringify(snapshot.text ?? '')}` });
+        if (snapshot?.final)
+          freeze({
+            event: 'frozen',
+            point: point.at,
+            detail: `${point.taskId} ${JSON.stringify(snapshot.text ?? '')}`,
+          });
       }
     }
   };
@@ -170,7 +188,8 @@ async function main(): Promise<void> {
     if (!task) throw new Error(`add: unknown task ${id}`);
     await runner.addTask(taskInput(task));
     say({ event: 'added', id });
-    if (config.freeze?.at === 'added' && config.freeze.taskId === id) freeze({ event: 'frozen', point: 'added', detail: id });
+    if (config.freeze?.at === 'added' && config.freeze.taskId === id)
+      freeze({ event: 'frozen', point: 'added', detail: id });
   };
   if (config.addConcurrently) await Promise.all(config.add.map(add));
   else for (const id of config.add) await add(id);

@@ -120,7 +120,11 @@ export class ChildRun {
           resolve(found);
         } else if (!this.alive) {
           this.#listeners.delete(check);
-          reject(new Error(`the child ended (${this.child.exitCode ?? this.child.signalCode}) before ${what}; last lines:\n${this.tail()}`));
+          reject(
+            new Error(
+              `the child ended (${this.child.exitCode ?? this.child.signalCode}) before ${what}; last lines:\n${this.tail()}`,
+            ),
+          );
         }
       };
       this.#listeners.add(check);
@@ -184,7 +188,10 @@ export class CrashRun {
     this.log.launches++;
     const configPath = join(this.dir, `${this.name}-${this.log.launches}.json`);
     await writeFile(configPath, JSON.stringify(config));
-    const child = spawn(process.execPath, ['--import', tsxLoader, childScript, configPath], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', tsxLoader, childScript, configPath], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const run = new ChildRun(child, (m) => {
       if (m.event === 'added') this.acknowledged.add(m.id);
     });
@@ -215,17 +222,25 @@ export class CrashRun {
    * Restarts the child (without a freeze point) until one reports `done` and exits 0. Each launch
    * may be interrupted by `between(run)` (e.g. a random SIGKILL); `maxLaunches` bounds the loop.
    */
-  async runToCompletion(options: { maxLaunches?: number; during?: (run: ChildRun) => Promise<void> | void } = {}): Promise<void> {
+  async runToCompletion(
+    options: { maxLaunches?: number; during?: (run: ChildRun) => Promise<void> | void } = {},
+  ): Promise<void> {
     const maxLaunches = options.maxLaunches ?? 40;
     for (;;) {
       if (this.#current?.alive) await this.#current.kill();
       if (this.log.launches >= maxLaunches) throw new Error(`${this.name}: not done after ${maxLaunches} launches`);
       const run = await this.launch();
       const during = options.during?.(run);
-      const code = await within(run.exited, launchTimeoutMs, () => `${this.name}: launch #${this.log.launches} neither finished nor died within ${launchTimeoutMs} ms; last lines:\n${run.tail()}`);
+      const code = await within(
+        run.exited,
+        launchTimeoutMs,
+        () =>
+          `${this.name}: launch #${this.log.launches} neither finished nor died within ${launchTimeoutMs} ms; last lines:\n${run.tail()}`,
+      );
       await during;
       if (code === 0 && run.messages.some((m) => m.event === 'done')) return;
-      if (code !== 'SIGKILL') throw new Error(`${this.name}: launch #${this.log.launches} ended with ${code}; last lines:\n${run.tail()}`);
+      if (code !== 'SIGKILL')
+        throw new Error(`${this.name}: launch #${this.log.launches} ended with ${code}; last lines:\n${run.tail()}`);
     }
   }
 
@@ -242,7 +257,9 @@ export class CrashRun {
       const id = c.annotations[taskIdAnnotation];
       if (id !== undefined && ids.has(id)) creations.set(id, (creations.get(id) ?? 0) + 1);
     }
-    const left = this.cluster.objects('jobs').filter((job) => ids.has(job.metadata.annotations?.[taskIdAnnotation] ?? ''));
+    const left = this.cluster
+      .objects('jobs')
+      .filter((job) => ids.has(job.metadata.annotations?.[taskIdAnnotation] ?? ''));
     for (const job of left) problems.push(`Job ${job.metadata.name} is still in the sim`);
     const store = await openTaskStore(`sqlite://${this.storePath}`);
     try {
@@ -253,7 +270,9 @@ export class CrashRun {
         if (created > 1) problems.push(`${task.id}: ${created} Jobs created`);
         const record = await store.getTask(task.id);
         if (!record) {
-          problems.push(`${task.id}: no record in the store${this.acknowledged.has(task.id) ? ' although addTask had resolved' : ''}`);
+          problems.push(
+            `${task.id}: no record in the store${this.acknowledged.has(task.id) ? ' although addTask had resolved' : ''}`,
+          );
           continue;
         }
         const history = await store.getTransitions(task.id);
@@ -269,8 +288,14 @@ export class CrashRun {
           // A Job that hits its deadline while no runner is up has its pods deleted by Kubernetes:
           // their logs are gone for anyone, and the final snapshot must say so rather than be missing.
           else if (task.expect === 'timedOut' && snapshot.text === '' && snapshot.unavailable) continue;
-          else if (task.expect !== 'cancelled' && printed.length > 0 && !snapshot.text.includes(printed[printed.length - 1] as string)) {
-            problems.push(`${task.id}: the stored log ${JSON.stringify(snapshot.text)} lacks ${JSON.stringify(printed[printed.length - 1])}`);
+          else if (
+            task.expect !== 'cancelled' &&
+            printed.length > 0 &&
+            !snapshot.text.includes(printed[printed.length - 1] as string)
+          ) {
+            problems.push(
+              `${task.id}: the stored log ${JSON.stringify(snapshot.text)} lacks ${JSON.stringify(printed[printed.length - 1])}`,
+            );
           }
         }
       }
@@ -284,7 +309,10 @@ export class CrashRun {
 /** The record's end state against what the task's behaviour implies. */
 function recordProblems(task: CrashTask, record: TaskRecord, created: number): string[] {
   const problems: string[] = [];
-  const say = (what: string): void => void problems.push(`${task.id}: ${what} (record ${JSON.stringify({ state: record.state, outcome: record.outcome, failure: record.failure && { reason: record.failure.reason, exitCode: record.failure.exitCode, message: record.failure.message } })})`);
+  const say = (what: string): void =>
+    void problems.push(
+      `${task.id}: ${what} (record ${JSON.stringify({ state: record.state, outcome: record.outcome, failure: record.failure && { reason: record.failure.reason, exitCode: record.failure.exitCode, message: record.failure.message } })})`,
+    );
   if (record.state !== 'deleted') say('not deleted');
   if (record.outcome !== task.expect) say(`outcome ${record.outcome}, expected ${task.expect}`);
   if (record.cleanupError !== undefined) say(`cleanup error ${record.cleanupError}`);
@@ -292,9 +320,11 @@ function recordProblems(task: CrashTask, record: TaskRecord, created: number): s
   if (created === 0 && task.expect !== 'cancelled') say('no Job was ever created');
   const b = task.behaviour;
   if (task.expect === 'failed') {
-    if (b.pull === 'notFound' && !['ErrImagePull', 'ImagePullBackOff'].includes(record.failure?.reason ?? '')) say('expected an image pull failure');
+    if (b.pull === 'notFound' && !['ErrImagePull', 'ImagePullBackOff'].includes(record.failure?.reason ?? ''))
+      say('expected an image pull failure');
     if (b.oomKilled && record.failure?.oomKilled !== true) say('expected oomKilled');
-    if (!b.oomKilled && b.exitCode !== undefined && record.failure?.exitCode !== b.exitCode) say(`expected exit code ${b.exitCode}`);
+    if (!b.oomKilled && b.exitCode !== undefined && record.failure?.exitCode !== b.exitCode)
+      say(`expected exit code ${b.exitCode}`);
   }
   if (task.expect === 'succeeded' && record.failure !== undefined) say('a succeeded task carries a failure');
   return problems;

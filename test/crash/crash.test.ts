@@ -35,21 +35,50 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const succeeds = (id: string, durationMs = 100): CrashTask => ({ id, behaviour: { durationMs, logs: [`${id} working`, `${id} done`] }, expect: 'succeeded' });
-const exits = (id: string, exitCode: number, durationMs = 60): CrashTask => ({ id, behaviour: { durationMs, exitCode, logs: [`${id} exiting ${exitCode}`] }, expect: 'failed' });
-const oom = (id: string): CrashTask => ({ id, behaviour: { durationMs: 60, oomKilled: true, logs: [`${id} allocating`] }, expect: 'failed' });
+const succeeds = (id: string, durationMs = 100): CrashTask => ({
+  id,
+  behaviour: { durationMs, logs: [`${id} working`, `${id} done`] },
+  expect: 'succeeded',
+});
+const exits = (id: string, exitCode: number, durationMs = 60): CrashTask => ({
+  id,
+  behaviour: { durationMs, exitCode, logs: [`${id} exiting ${exitCode}`] },
+  expect: 'failed',
+});
+const oom = (id: string): CrashTask => ({
+  id,
+  behaviour: { durationMs: 60, oomKilled: true, logs: [`${id} allocating`] },
+  expect: 'failed',
+});
 // 2 s, not 1: Kubernetes measures activeDeadlineSeconds from status.startTime, which has
 // one-second resolution, so a 1 s deadline can pass before the container ever runs.
-const timesOut = (id: string): CrashTask => ({ id, timeout: 2, behaviour: { durationMs: -1, logs: [`${id} never ends`] }, expect: 'timedOut' });
-const unpullable = (id: string): CrashTask => ({ id, image: `registry.example/missing/${id}:1`, behaviour: { pull: 'notFound' }, expect: 'failed' });
-const cancelled = (id: string): CrashTask => ({ id, cancelWhenRunning: true, behaviour: { durationMs: -1, logs: [`${id} waiting`] }, expect: 'cancelled' });
+const timesOut = (id: string): CrashTask => ({
+  id,
+  timeout: 2,
+  behaviour: { durationMs: -1, logs: [`${id} never ends`] },
+  expect: 'timedOut',
+});
+const unpullable = (id: string): CrashTask => ({
+  id,
+  image: `registry.example/missing/${id}:1`,
+  behaviour: { pull: 'notFound' },
+  expect: 'failed',
+});
+const cancelled = (id: string): CrashTask => ({
+  id,
+  cancelWhenRunning: true,
+  behaviour: { durationMs: -1, logs: [`${id} waiting`] },
+  expect: 'cancelled',
+});
 
 const limits = { maxConcurrentJobs: 3, queueSize: 50 };
 
 /** Was a Job for this task id accepted by the API server so far? */
-const jobCreated = (taskId: string): boolean => cluster.jobCreations().some((c) => c.annotations[taskIdAnnotation] === taskId);
+const jobCreated = (taskId: string): boolean =>
+  cluster.jobCreations().some((c) => c.annotations[taskIdAnnotation] === taskId);
 /** Is a Job for this task id in the sim now? */
-const jobExists = (taskId: string): boolean => cluster.objects('jobs').some((j) => j.metadata.annotations?.[taskIdAnnotation] === taskId);
+const jobExists = (taskId: string): boolean =>
+  cluster.objects('jobs').some((j) => j.metadata.annotations?.[taskIdAnnotation] === taskId);
 
 /** The stored record of a task, read with the child gone. */
 async function storedRecord(run: CrashRun, taskId: string): Promise<TaskRecord | undefined> {
@@ -64,7 +93,11 @@ async function storedRecord(run: CrashRun, taskId: string): Promise<TaskRecord |
 /** First launch: the child freezes at `freeze`, then it is SIGKILLed. */
 async function crashAt(run: CrashRun, freeze: FreezePoint): Promise<string> {
   const child = await run.launch(freeze);
-  const frozen = await within(child.waitFor((m) => m.event === 'frozen', `the freeze at ${freeze.at}`), launchTimeoutMs, () => `no freeze at ${freeze.at} within ${launchTimeoutMs} ms:\n${child.tail()}`);
+  const frozen = await within(
+    child.waitFor((m) => m.event === 'frozen', `the freeze at ${freeze.at}`),
+    launchTimeoutMs,
+    () => `no freeze at ${freeze.at} within ${launchTimeoutMs} ms:\n${child.tail()}`,
+  );
   await run.kill(`frozen at ${freeze.at}`);
   return frozen.event === 'frozen' ? frozen.detail : '';
 }
@@ -76,7 +109,11 @@ async function crashOnChange(run: CrashRun, what: string, trigger: (change: Clus
   });
   try {
     const child = await run.launch();
-    const code = await within(child.exited, launchTimeoutMs, () => `no kill at "${what}" within ${launchTimeoutMs} ms:\n${child.tail()}`);
+    const code = await within(
+      child.exited,
+      launchTimeoutMs,
+      () => `no kill at "${what}" within ${launchTimeoutMs} ms:\n${child.tail()}`,
+    );
     expect(code, `the child ended by itself before ${what}:\n${child.tail()}`).toBe('SIGKILL');
   } finally {
     stop();
@@ -84,7 +121,8 @@ async function crashOnChange(run: CrashRun, what: string, trigger: (change: Clus
 }
 
 /** A change of a pod of this task's Job (the Job name is the task id for these ids). */
-const podOf = (change: ClusterChange, taskId: string): boolean => change.resource === 'pods' && change.object.metadata.labels?.['job-name'] === taskId;
+const podOf = (change: ClusterChange, taskId: string): boolean =>
+  change.resource === 'pods' && change.object.metadata.labels?.['job-name'] === taskId;
 
 /** Restarts until every task is done, then checks the end state. */
 async function finishAndCheck(run: CrashRun): Promise<void> {
@@ -93,7 +131,13 @@ async function finishAndCheck(run: CrashRun): Promise<void> {
 }
 
 test('killed right after addTask resolved: the acknowledged task is run once, the rest are added on restart', async () => {
-  const run = new CrashRun(cluster, dir, 'enqueue', [succeeds('enq-1'), succeeds('enq-2'), exits('enq-3', 2), succeeds('enq-4')], limits);
+  const run = new CrashRun(
+    cluster,
+    dir,
+    'enqueue',
+    [succeeds('enq-1'), succeeds('enq-2'), exits('enq-3', 2), succeeds('enq-4')],
+    limits,
+  );
   await crashAt(run, { at: 'added', taskId: 'enq-2' });
   expect((await storedRecord(run, 'enq-2'))?.id).toBe('enq-2');
   expect(run.acknowledged.has('enq-3')).toBe(false);
@@ -110,7 +154,11 @@ test('killed between `creating` on disk and the create request: the restart crea
 
 test('killed after the API server stored the Job, before the runner heard back: the restart adopts it', async () => {
   const run = new CrashRun(cluster, dir, 'created', [succeeds('crt-1', 300), succeeds('crt-2')], limits);
-  await crashOnChange(run, 'Job crt-1 created', (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'crt-1');
+  await crashOnChange(
+    run,
+    'Job crt-1 created',
+    (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'crt-1',
+  );
   const record = await storedRecord(run, 'crt-1');
   expect(record?.state).toBe('creating');
   expect(record?.jobUid).toBeUndefined();
@@ -125,8 +173,14 @@ test('killed while the container runs; it finishes while the runner is down: out
   await finishAndCheck(run);
 });
 
-test('down longer than the pending budget while Jobs failed: each keeps Kubernetes\' reason, not a stale deadline', async () => {
-  const run = new CrashRun(cluster, dir, 'long-down', [exits('lng-1', 5, 300), oom('lng-2'), unpullable('lng-3'), succeeds('lng-4', 300)], { maxConcurrentJobs: 4, queueSize: 50 });
+test("down longer than the pending budget while Jobs failed: each keeps Kubernetes' reason, not a stale deadline", async () => {
+  const run = new CrashRun(
+    cluster,
+    dir,
+    'long-down',
+    [exits('lng-1', 5, 300), oom('lng-2'), unpullable('lng-3'), succeeds('lng-4', 300)],
+    { maxConcurrentJobs: 4, queueSize: 50 },
+  );
   await crashOnChange(run, 'pod of lng-1 Running', (c) => podOf(c, 'lng-1') && c.object.status?.phase === 'Running');
   // The runner stays down until every deadline it may have stored for these pods (pending budget
   // from the pod's creation, second-resolution timestamps) lies in the past: a restart must then
@@ -144,14 +198,20 @@ test('killed while a task runs, down past its timeout: it ends timedOut at once 
   // restart finds a finished Job, a due timer, and no pod left to read logs from.
   const downUntil = Date.now() + 2000 + 1000 + 1000;
   const podGone = (): boolean => !cluster.objects('pods').some((p) => p.metadata.labels?.['job-name'] === 'tmo-1');
-  await waitUntil(() => Date.now() >= downUntil && podGone(), 'the timeout to pass and the pod to go while the runner is down');
+  await waitUntil(
+    () => Date.now() >= downUntil && podGone(),
+    'the timeout to pass and the pod to go while the runner is down',
+  );
   await finishAndCheck(run);
 });
 
 test('killed while an unpullable image is failing to pull: it ends failed with the pull error', async () => {
   const run = new CrashRun(cluster, dir, 'unpullable', [unpullable('pull-1'), succeeds('pull-2')], limits);
   const pullError = (c: ClusterChange): boolean =>
-    podOf(c, 'pull-1') && ((c.object.status?.containerStatuses ?? []) as { state?: { waiting?: { reason?: string } } }[]).some((s) => s.state?.waiting?.reason === 'ErrImagePull');
+    podOf(c, 'pull-1') &&
+    ((c.object.status?.containerStatuses ?? []) as { state?: { waiting?: { reason?: string } } }[]).some(
+      (s) => s.state?.waiting?.reason === 'ErrImagePull',
+    );
   await crashOnChange(run, 'pod of pull-1 in ErrImagePull', pullError);
   await finishAndCheck(run);
 });
@@ -174,7 +234,12 @@ test('killed with `deleting` on disk before the delete request: the restart dele
 
 test('killed after the API server removed the Job, before the runner heard back: the restart treats 404 as done', async () => {
   const run = new CrashRun(cluster, dir, 'deleted', [succeeds('dls-1'), succeeds('dls-2')], limits);
-  await crashOnChange(run, 'Job dls-1 removed', (c) => c.resource === 'jobs' && c.type === 'DELETED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'dls-1');
+  await crashOnChange(
+    run,
+    'Job dls-1 removed',
+    (c) =>
+      c.resource === 'jobs' && c.type === 'DELETED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'dls-1',
+  );
   expect(jobExists('dls-1')).toBe(false);
   await finishAndCheck(run);
 });
@@ -189,11 +254,24 @@ test('killed mid-cancel, with `cancelled` on disk: the restart harvests and dele
 
 test('killed with a queued backlog: queued tasks survive and still start in FIFO order', async () => {
   const ids = Array.from({ length: 8 }, (_, i) => `bl-${i + 1}`);
-  const run = new CrashRun(cluster, dir, 'backlog', ids.map((id) => succeeds(id, 40)), { maxConcurrentJobs: 1, queueSize: 50 });
-  await crashOnChange(run, 'Job bl-3 created', (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'bl-3');
+  const run = new CrashRun(
+    cluster,
+    dir,
+    'backlog',
+    ids.map((id) => succeeds(id, 40)),
+    { maxConcurrentJobs: 1, queueSize: 50 },
+  );
+  await crashOnChange(
+    run,
+    'Job bl-3 created',
+    (c) => c.resource === 'jobs' && c.type === 'ADDED' && c.object.metadata.annotations?.[taskIdAnnotation] === 'bl-3',
+  );
   expect(run.acknowledged.size).toBe(ids.length);
   await finishAndCheck(run);
-  const order = cluster.jobCreations().map((c) => c.annotations[taskIdAnnotation]).filter((id) => id?.startsWith('bl-'));
+  const order = cluster
+    .jobCreations()
+    .map((c) => c.annotations[taskIdAnnotation])
+    .filter((id) => id?.startsWith('bl-'));
   expect(order).toEqual(ids);
 });
 
@@ -202,7 +280,11 @@ test('killed during a burst of store writes (300 concurrent addTask): no acknowl
   // batch of at least 200 rows: inside its open transaction when it spans several INSERTs (over
   // 500 rows), else right before its one INSERT. Either way that batch is not on disk.
   const tasks = Array.from({ length: 300 }, (_, i) => succeeds(`burst-${i}`, 10));
-  const run = new CrashRun(cluster, dir, 'burst', tasks, { maxConcurrentJobs: 40, queueSize: 400, addConcurrently: true });
+  const run = new CrashRun(cluster, dir, 'burst', tasks, {
+    maxConcurrentJobs: 40,
+    queueSize: 400,
+    addConcurrently: true,
+  });
   const detail = await crashAt(run, { at: 'burst', minRows: 200 });
   expect(detail).toMatch(/^\d+ rows/);
   const store = await openTaskStore(`sqlite://${run.storePath}`);
@@ -217,7 +299,14 @@ test('killed during a burst of store writes (300 concurrent addTask): no acknowl
 
 /** 300 tasks with mixed outcomes: successes of varied length, exit codes, OOM, timeouts, unpullable images, cancels. */
 function mixedTasks(): CrashTask[] {
-  const special: Record<number, (id: string) => CrashTask> = { 50: timesOut, 120: timesOut, 80: unpullable, 200: unpullable, 150: cancelled, 250: cancelled };
+  const special: Record<number, (id: string) => CrashTask> = {
+    50: timesOut,
+    120: timesOut,
+    80: unpullable,
+    200: unpullable,
+    150: cancelled,
+    250: cancelled,
+  };
   return Array.from({ length: 300 }, (_, i) => {
     const id = `mix-${i}`;
     const make = special[i];
@@ -234,7 +323,11 @@ function mixedTasks(): CrashTask[] {
 test('300 tasks with mixed outcomes, SIGKILLed at 12 random instants: every task ends once, correctly', async () => {
   const seed = Number(process.env.CRASH_SEED ?? 20261129);
   const random = seededRandom(seed);
-  const run = new CrashRun(cluster, dir, 'random', mixedTasks(), { maxConcurrentJobs: 30, queueSize: 400, addConcurrently: true });
+  const run = new CrashRun(cluster, dir, 'random', mixedTasks(), {
+    maxConcurrentJobs: 30,
+    queueSize: 400,
+    addConcurrently: true,
+  });
   const plannedKills = Number(process.env.CRASH_KILLS ?? 12);
   await run.runToCompletion({
     maxLaunches: plannedKills + 10,

@@ -36,15 +36,20 @@ export function historyProblems(taskId: string, history: readonly Transition[], 
   const path: TaskState[] = [];
   let current: TaskState | null = null;
   history.forEach((t, i) => {
-    if (t.from !== current) problems.push(`${taskId}: transition #${i} says from ${t.from} but the task was ${current}`);
+    if (t.from !== current)
+      problems.push(`${taskId}: transition #${i} says from ${t.from} but the task was ${current}`);
     if (t.to === current) return;
-    if (!taskEdges[current ?? 'null'].includes(t.to)) problems.push(`${taskId}: ${current} → ${t.to} (#${i}, event ${t.event}) is not an edge of the task machine`);
+    if (!taskEdges[current ?? 'null'].includes(t.to))
+      problems.push(`${taskId}: ${current} → ${t.to} (#${i}, event ${t.event}) is not an edge of the task machine`);
     current = t.to;
     path.push(t.to);
   });
   const reached = path.filter((s) => outcomes.has(s));
-  if (current !== 'deleted') problems.push(`${taskId}: history ends in ${current}, not deleted (path ${path.join(' → ')})`);
-  if (reached.length !== 1) problems.push(`${taskId}: ${reached.length} outcome states on the path (${path.join(' → ')})`);
-  else if (reached[0] !== expected) problems.push(`${taskId}: outcome state ${reached[0]} on the path, expected ${expected}`);
+  if (current !== 'deleted')
+    problems.push(`${taskId}: history ends in ${current}, not deleted (path ${path.join(' → ')})`);
+  if (reached.length !== 1)
+    problems.push(`${taskId}: ${reached.length} outcome states on the path (${path.join(' → ')})`);
+  else if (reached[0] !== expected)
+    problems.push(`${taskId}: outcome state ${reached[0]} on the path, expected ${expected}`);
   return problems;
 }

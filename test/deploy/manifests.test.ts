@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { BatchV1Api, type V1Deployment, type V1PersistentVolumeClaim, type V1Role, type V1RoleBinding, type V1ServiceAccount } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  type V1Deployment,
+  type V1PersistentVolumeClaim,
+  type V1Role,
+  type V1RoleBinding,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
 // The generated model serializer (not re-exported at the root): it knows every field of every kind.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { parseAllDocuments } from 'yaml';
@@ -72,19 +79,27 @@ describe('deploy/example-deployment.yaml', () => {
     expect(spec.selector.matchLabels).toEqual(expect.objectContaining(spec.template.metadata?.labels ?? {}));
     expect(pod.serviceAccountName).toBe(account.metadata?.name);
     expect(claim.spec?.accessModes).toEqual(['ReadWriteOnce']);
-    expect(pod.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName).toBe(claim.metadata?.name);
+    expect(pod.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName).toBe(
+      claim.metadata?.name,
+    );
     const [container] = pod.containers;
-    expect(container?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(container?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
+      'metadata.namespace',
+    );
     const store = container?.env?.find((e) => e.name === 'K8S_JOBS_STORE')?.value ?? '';
     const storeMount = container?.volumeMounts?.find((m) => store.startsWith(`${m.mountPath}/`));
     expect(pod.volumes?.find((v) => v.name === storeMount?.name)?.persistentVolumeClaim).toBeDefined();
     for (const mount of container?.volumeMounts ?? []) expect(pod.volumes?.map((v) => v.name)).toContain(mount.name);
     expect(pod.securityContext?.runAsNonRoot).toBe(true);
-    expect(container?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container?.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(container?.resources?.requests).toBeDefined();
   });
 
-  test("its pod template is a pod template the API server accepts (in a Job, on the simulated cluster)", async () => {
+  test('its pod template is a pod template the API server accepts (in a Job, on the simulated cluster)', async () => {
     const [, deployment] = (await loadManifest('example-deployment.yaml')) as [V1PersistentVolumeClaim, V1Deployment];
     const cluster = await startSimulatedCluster({ timeScale: 0.01, kubelet: { runtime: 'scripted' } });
     try {
@@ -92,7 +107,12 @@ describe('deploy/example-deployment.yaml', () => {
       const created = await cluster.kubeConfig.makeApiClient(BatchV1Api).createNamespacedJob({
         namespace: 'default',
         fieldValidation: 'Strict',
-        body: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'template-check' }, spec: { template: { ...template, spec: { ...template.spec!, restartPolicy: 'Never' } } } },
+        body: {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: 'template-check' },
+          spec: { template: { ...template, spec: { ...template.spec!, restartPolicy: 'Never' } } },
+        },
       });
       expect(created.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
     } finally {

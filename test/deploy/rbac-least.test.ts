@@ -19,7 +19,9 @@ const { rules } = await rbacFromManifest(manifest);
 
 /** The Role's rules without one verb on one resource. */
 function without(resource: string, verb: string): PolicyRule[] {
-  return rules.map((rule) => (rule.resources.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule));
+  return rules.map((rule) =>
+    rule.resources.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule,
+  );
 }
 
 async function withEngine<T>(roleRules: PolicyRule[], body: (engine: Engine) => Promise<T>): Promise<T> {
@@ -33,12 +35,20 @@ async function withEngine<T>(roleRules: PolicyRule[], body: (engine: Engine) => 
 }
 
 /** A short task that logs a line and succeeds; its record, its logs, and the runner events seen meanwhile. */
-async function quickTask(roleRules: PolicyRule[]): Promise<{ record: TaskRecord; logs: string; runnerEvents: string[] }> {
+async function quickTask(
+  roleRules: PolicyRule[],
+): Promise<{ record: TaskRecord; logs: string; runnerEvents: string[] }> {
   return withEngine(roleRules, async ({ runner }) => {
     const runnerEvents: string[] = [];
-    const subscription: Subscription = runner.events$.subscribe((event) => runnerEvents.push(JSON.stringify(event, (_k, v: unknown) => (v instanceof Error ? v.message : v))));
+    const subscription: Subscription = runner.events$.subscribe((event) =>
+      runnerEvents.push(JSON.stringify(event, (_k, v: unknown) => (v instanceof Error ? v.message : v))),
+    );
     try {
-      await runner.addTask({ id: 'quick', image: 'busybox', ...behaviour({ durationMs: 20, logs: ['hello from the pod'] }) });
+      await runner.addTask({
+        id: 'quick',
+        image: 'busybox',
+        ...behaviour({ durationMs: 20, logs: ['hello from the pod'] }),
+      });
       const record = await runner.waitFor('quick');
       return { record, logs: await runner.getLogs('quick'), runnerEvents };
     } finally {
@@ -66,7 +76,9 @@ async function missingImage(roleRules: PolicyRule[]): Promise<TaskRecord> {
 }
 
 const jobConditions = (job: KubeObject): string[] =>
-  ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).filter((c) => c.status === 'True').map((c) => c.type);
+  ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [])
+    .filter((c) => c.status === 'True')
+    .map((c) => c.type);
 
 const forbidden = (verb: string, resource: string): string => `cannot ${verb} resource "${resource}"`;
 
@@ -91,8 +103,20 @@ describe(`${manifest} is sufficient for each scenario below`, () => {
 
 describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
   test('every (resource, verb) the Role grants has a case here', () => {
-    const granted = rules.flatMap((rule) => rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${resource} ${verb}`)));
-    expect(granted.sort()).toEqual(['events list', 'jobs create', 'jobs delete', 'jobs get', 'jobs list', 'jobs watch', 'pods list', 'pods watch', 'pods/log get']);
+    const granted = rules.flatMap((rule) =>
+      rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${resource} ${verb}`)),
+    );
+    expect(granted.sort()).toEqual([
+      'events list',
+      'jobs create',
+      'jobs delete',
+      'jobs get',
+      'jobs list',
+      'jobs watch',
+      'pods list',
+      'pods watch',
+      'pods/log get',
+    ]);
   });
 
   test.concurrent('without jobs create, the task fails with Forbidden', async () => {
@@ -115,30 +139,43 @@ describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
     await expect(quickTask(without('pods', 'list'))).rejects.toThrow(forbidden('list', 'pods'));
   });
 
-  test.concurrent('without jobs watch, the runner never learns that its Job completed: the task stays running', async () => {
-    await withEngine(without('jobs', 'watch'), async ({ runner, cluster }) => {
-      let refusedWatches = 0;
-      const subscription = runner.events$.subscribe((event) => {
-        if (event.kind === 'watchReconnect' && event.resource === 'jobs' && event.error?.includes('403')) refusedWatches += 1;
+  test.concurrent(
+    'without jobs watch, the runner never learns that its Job completed: the task stays running',
+    async () => {
+      await withEngine(without('jobs', 'watch'), async ({ runner, cluster }) => {
+        let refusedWatches = 0;
+        const subscription = runner.events$.subscribe((event) => {
+          if (event.kind === 'watchReconnect' && event.resource === 'jobs' && event.error?.includes('403'))
+            refusedWatches += 1;
+        });
+        try {
+          await runner.addTask({ id: 'quick', image: 'busybox', ...behaviour({ durationMs: 20 }) });
+          await waitUntil(
+            () =>
+              cluster
+                .objects('jobs')
+                .some((job) => job.metadata.name === 'quick' && jobConditions(job).includes('Complete')),
+            'the Job to complete',
+          );
+          // Once the Job is complete, a watch attempt is refused again: the runner still has no way to see it.
+          const refusedBefore = refusedWatches;
+          // The watch's back-off grows with each refusal (capped at 30 s): usually a second or two here.
+          await waitUntil(() => refusedWatches > refusedBefore, 'another refused watch of Jobs', { timeoutMs: 45_000 });
+          expect((await runner.getTask('quick')).state).toBe('running');
+        } finally {
+          subscription.unsubscribe();
+        }
       });
-      try {
-        await runner.addTask({ id: 'quick', image: 'busybox', ...behaviour({ durationMs: 20 }) });
-        await waitUntil(() => cluster.objects('jobs').some((job) => job.metadata.name === 'quick' && jobConditions(job).includes('Complete')), 'the Job to complete');
-        // Once the Job is complete, a watch attempt is refused again: the runner still has no way to see it.
-        const refusedBefore = refusedWatches;
-        // The watch's back-off grows with each refusal (capped at 30 s): usually a second or two here.
-        await waitUntil(() => refusedWatches > refusedBefore, 'another refused watch of Jobs', { timeoutMs: 45_000 });
-        expect((await runner.getTask('quick')).state).toBe('running');
-      } finally {
-        subscription.unsubscribe();
-      }
-    });
-  });
+    },
+  );
 
-  test.concurrent("without pods watch, the pull failure is never seen: the task fails later, with PendingTimeout instead of the registry's answer", async () => {
-    const record = await missingImage(without('pods', 'watch'));
-    expect(record).toMatchObject({ outcome: 'failed', failure: { reason: 'PendingTimeout' } });
-  });
+  test.concurrent(
+    "without pods watch, the pull failure is never seen: the task fails later, with PendingTimeout instead of the registry's answer",
+    async () => {
+      const record = await missingImage(without('pods', 'watch'));
+      expect(record).toMatchObject({ outcome: 'failed', failure: { reason: 'PendingTimeout' } });
+    },
+  );
 
   test.concurrent('without jobs delete, cleanup fails and the record says so', async () => {
     const { record } = await quickTask(without('jobs', 'delete'));

@@ -22,7 +22,9 @@ test('with K8S_JOBS_TEST_RBAC=deploy/rbac.yaml the runner works as the service a
     expect(await engine.runner.waitFor('rbac-mode')).toMatchObject({ outcome: 'succeeded' });
     const asServiceAccount = kubeConfigWithToken(engine.cluster, serviceAccountToken).makeApiClient(CoreV1Api);
     await expect(asServiceAccount.listNamespacedSecret({ namespace: 'default' })).rejects.toMatchObject({ code: 403 });
-    await expect(engine.cluster.kubeConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: 'default' })).resolves.toBeDefined();
+    await expect(
+      engine.cluster.kubeConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: 'default' }),
+    ).resolves.toBeDefined();
   } finally {
     await engine.close();
   }

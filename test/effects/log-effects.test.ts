@@ -37,7 +37,12 @@ beforeAll(async () => {
       script: (pod) => behaviours[pod.metadata.labels?.['batch.kubernetes.io/job-name'] ?? ''] ?? {},
     },
   });
-  kube = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, rateLimit: { qps: 1000, burst: 1000 } });
+  kube = createKubeAdapter({
+    kubeConfig: cluster.kubeConfig,
+    namespace: 'default',
+    retry: { baseMs: 5, maxMs: 50 },
+    rateLimit: { qps: 1000, burst: 1000 },
+  });
   await kube.watcher.start();
   store = await openTaskStore('memory://');
   effects = createTaskEffects({ jobs: kube.jobs, observer: kube.watcher, store, logSnapshotIntervalMs: 50 });
@@ -53,7 +58,10 @@ function task(id: string): CreateJobInput {
   return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
 }
 
-async function runJob(id: string, until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean): Promise<CreateJobInput> {
+async function runJob(
+  id: string,
+  until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean,
+): Promise<CreateJobInput> {
   const input = task(id);
   await kube.jobs.createJob(input);
   await waitUntil(() => {
@@ -63,7 +71,8 @@ async function runJob(id: string, until: (o: NonNullable<ReturnType<KubeAdapter[
   return input;
 }
 
-const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) => o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
+const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) =>
+  o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
 
 /** Runs a callback actor under a parent, as the task machine would invoke it. */
 function invoke<TInput>(src: AnyActorLogic, input: TInput) {
@@ -74,21 +83,36 @@ function invoke<TInput>(src: AnyActorLogic, input: TInput) {
 describe('log effects', () => {
   test('harvestLogs stores the final capped log durably, then returns the last lines', async () => {
     const input = await runJob('big-log-harvest', finished);
-    const out = await toPromise(createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start());
+    const out = await toPromise(
+      createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start(),
+    );
     const snapshot = await store.getLogSnapshot(input.taskId);
     expect(snapshot).toMatchObject({ taskId: input.taskId, final: true, container: 'task' });
-    expect(out.lastLines).toEqual(snapshot?.text.split('\n').filter((l) => l !== '').slice(-20));
+    expect(out.lastLines).toEqual(
+      snapshot?.text
+        .split('\n')
+        .filter((l) => l !== '')
+        .slice(-20),
+    );
   });
 
   test('snapshotLogs keeps a growing snapshot while the task runs; the harvest replaces it', async () => {
     const input = await runJob('slow-talker', (o) => o.pods.some((p) => p.containers.some((c) => c.running)));
     const actor = invoke(effects.snapshotLogs, { taskId: input.taskId, jobName: input.jobName });
-    await waitUntil(async () => (await store.getLogSnapshot(input.taskId))?.text.includes('tick 5'), 'a snapshot with a few ticks');
+    await waitUntil(
+      async () => (await store.getLogSnapshot(input.taskId))?.text.includes('tick 5'),
+      'a snapshot with a few ticks',
+    );
     const early = await store.getLogSnapshot(input.taskId);
     expect(early?.final).toBe(false);
-    await waitUntil(async () => (await store.getLogSnapshot(input.taskId))?.text.includes('tick 20'), 'a later snapshot');
+    await waitUntil(
+      async () => (await store.getLogSnapshot(input.taskId))?.text.includes('tick 20'),
+      'a later snapshot',
+    );
     actor.stop();
-    const out = await toPromise(createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start());
+    const out = await toPromise(
+      createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start(),
+    );
     expect((await store.getLogSnapshot(input.taskId))?.final).toBe(true);
     expect(out.lastLines.at(-1)).toMatch(/^tick \d+$/);
   });
@@ -96,11 +120,18 @@ describe('log effects', () => {
   test('harvestLogs after the pod is gone keeps the last snapshot, marked final', async () => {
     const input = await runJob('short-lived', finished);
     const actor = invoke(effects.snapshotLogs, { taskId: input.taskId, jobName: input.jobName });
-    await waitUntil(async () => (await store.getLogSnapshot(input.taskId))?.text === 'one\ntwo\nthree\n', 'the snapshot');
+    await waitUntil(
+      async () => (await store.getLogSnapshot(input.taskId))?.text === 'one\ntwo\nthree\n',
+      'the snapshot',
+    );
     actor.stop();
-    await toPromise(createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName } }).start());
+    await toPromise(
+      createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName } }).start(),
+    );
     await waitUntil(() => (kube.watcher.current(input.jobName)?.pods.length ?? 0) === 0, 'the pods to go');
-    const out = await toPromise(createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start());
+    const out = await toPromise(
+      createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start(),
+    );
     expect(out.lastLines).toEqual(['one', 'two', 'three']);
     expect(await store.getLogSnapshot(input.taskId)).toMatchObject({ final: true, text: 'one\ntwo\nthree\n' });
   });

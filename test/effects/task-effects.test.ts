@@ -24,7 +24,12 @@ const reported: unknown[] = [];
 beforeAll(async () => {
   cluster = await startSimulatedCluster({ timeScale: 0.01, kubelet: { enabled: false } });
   proxy = await startTcpProxy(cluster.url);
-  kube = createKubeAdapter({ kubeConfig: proxy.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, watch: { unseenJobCheckMs: 100 } });
+  kube = createKubeAdapter({
+    kubeConfig: proxy.kubeConfig,
+    namespace: 'default',
+    retry: { baseMs: 5, maxMs: 50 },
+    watch: { unseenJobCheckMs: 100 },
+  });
   await kube.watcher.start();
   store = await openTaskStore('memory://');
   effects = createTaskEffects({
@@ -89,7 +94,10 @@ describe('observeJob', () => {
     await waitUntil(() => received.length > 0, 'the first observation');
     expect(received[0]).toMatchObject({ type: 'CLUSTER.OBSERVED', observation: { job: { name: 'observed' } } });
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
-    await batch.patchNamespacedJob({ name: 'observed', namespace: 'default', body: { metadata: { annotations: { touched: 'yes' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await batch.patchNamespacedJob(
+      { name: 'observed', namespace: 'default', body: { metadata: { annotations: { touched: 'yes' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const count = received.length;
     await waitUntil(() => received.length > count, 'an observation of the change');
     const observedBefore = kube.watcher.stats().observedJobs;
@@ -97,25 +105,52 @@ describe('observeJob', () => {
     expect(kube.watcher.stats().observedJobs).toBe(observedBefore - 1);
   });
 
-  test('a troubled view carries the Job\'s recent Events', async () => {
+  test("a troubled view carries the Job's recent Events", async () => {
     const input = task('troubled');
     await kube.jobs.createJob(input);
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespacedEvent({
       namespace: 'default',
-      body: { metadata: { name: 'troubled.1' }, involvedObject: { kind: 'Job', name: 'troubled', namespace: 'default' }, reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', type: 'Warning', lastTimestamp: new Date() },
+      body: {
+        metadata: { name: 'troubled.1' },
+        involvedObject: { kind: 'Job', name: 'troubled', namespace: 'default' },
+        reason: 'BackoffLimitExceeded',
+        message: 'Job has reached the specified backoff limit',
+        type: 'Warning',
+        lastTimestamp: new Date(),
+      },
     });
     const { actor, received } = harness(effects.observeJob, { taskId: input.taskId, jobName: input.jobName });
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
     await batch.patchNamespacedJobStatus(
-      { name: 'troubled', namespace: 'default', body: { status: { conditions: [{ type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } } },
+      {
+        name: 'troubled',
+        namespace: 'default',
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'FailureTarget',
+                status: 'True',
+                reason: 'BackoffLimitExceeded',
+                message: 'Job has reached the specified backoff limit',
+              },
+            ],
+          },
+        },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     const failed = await waitUntil(
-      () => (received as TaskEvent[]).find((e) => e.type === 'CLUSTER.OBSERVED' && e.observation.job?.conditions.some((c) => c.type === 'FailureTarget')),
+      () =>
+        (received as TaskEvent[]).find(
+          (e) => e.type === 'CLUSTER.OBSERVED' && e.observation.job?.conditions.some((c) => c.type === 'FailureTarget'),
+        ),
       'the failing observation',
     );
-    expect(failed.type === 'CLUSTER.OBSERVED' && failed.observation.events).toContain('BackoffLimitExceeded: Job has reached the specified backoff limit');
+    expect(failed.type === 'CLUSTER.OBSERVED' && failed.observation.events).toContain(
+      'BackoffLimitExceeded: Job has reached the specified backoff limit',
+    );
     actor.stop();
   });
 
@@ -124,7 +159,15 @@ describe('observeJob', () => {
     expect(troubleSignature(base)).toBe('');
     const waiting = (reason: string): ClusterObservation => ({
       ...base,
-      pods: [{ name: 'p', uid: 'u', phase: 'Pending', createdAt: '', containers: [{ name: 'task', restartCount: 0, waiting: { reason } }] }],
+      pods: [
+        {
+          name: 'p',
+          uid: 'u',
+          phase: 'Pending',
+          createdAt: '',
+          containers: [{ name: 'task', restartCount: 0, waiting: { reason } }],
+        },
+      ],
     });
     expect(troubleSignature(waiting('ContainerCreating'))).toBe('');
     expect(troubleSignature(waiting('ImagePullBackOff'))).toBe('p/task:ImagePullBackOff');
@@ -146,7 +189,7 @@ describe('alarm', () => {
     actor.stop();
   });
 
-  test('a deadline beyond a Node timer\'s range does not fire early', async () => {
+  test("a deadline beyond a Node timer's range does not fire early", async () => {
     const far = harness(effects.alarm, { at: Date.now() + 2 ** 31 + 10_000 });
     const near = harness(effects.alarm, { at: Date.now() + 30 });
     await waitUntil(() => near.received.length === 1, 'the near alarm');
@@ -161,7 +204,9 @@ describe('deleteJob', () => {
   test('deletes and resolves once the Job is gone', async () => {
     const input = task('to-delete');
     const { uid } = await kube.jobs.createJob(input);
-    const out = await toPromise(createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
+    const out = await toPromise(
+      createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start(),
+    );
     expect(out).toEqual({ at: expect.any(Number) });
     expect(cluster.objects('jobs', 'default').some((j) => j.metadata.name === 'to-delete')).toBe(false);
     const deletes = cluster.requests().filter((r) => r.verb === 'delete' && r.name === 'to-delete');
@@ -170,15 +215,23 @@ describe('deleteJob', () => {
 
   test('a Job that is already gone is done (404), again and again', async () => {
     const input = { taskId: 'gone', jobName: 'gone-already' };
-    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({ at: expect.any(Number) });
-    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({ at: expect.any(Number) });
+    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({
+      at: expect.any(Number),
+    });
+    await expect(toPromise(createActor(effects.deleteJob, { input }).start())).resolves.toEqual({
+      at: expect.any(Number),
+    });
   });
 
   test('when the watch cannot show the deletion, a GET 404 confirms it', async () => {
     // The watcher listens through its own proxy, which then swallows everything the server
     // sends; the requests go straight to the cluster.
     const watchProxy = await startTcpProxy(cluster.url);
-    const blind = createKubeAdapter({ kubeConfig: watchProxy.kubeConfig, namespace: 'default', watch: { unseenJobCheckMs: 60_000 } });
+    const blind = createKubeAdapter({
+      kubeConfig: watchProxy.kubeConfig,
+      namespace: 'default',
+      watch: { unseenJobCheckMs: 60_000 },
+    });
     await blind.watcher.start();
     try {
       const direct = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
@@ -187,10 +240,16 @@ describe('deleteJob', () => {
       await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
       watchProxy.silenceOpen();
       const blindEffects = createTaskEffects({ jobs: direct.jobs, observer: blind.watcher, store, deleteCheckMs: 50 });
-      const out = await toPromise(createActor(blindEffects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start());
+      const out = await toPromise(
+        createActor(blindEffects.deleteJob, {
+          input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid },
+        }).start(),
+      );
       expect(out).toEqual({ at: expect.any(Number) });
       expect(blind.watcher.current(input.jobName)?.job).not.toBeNull();
-      expect(cluster.requests().some((r) => r.verb === 'get' && r.name === input.jobName && r.status === 404)).toBe(true);
+      expect(cluster.requests().some((r) => r.verb === 'get' && r.name === input.jobName && r.status === 404)).toBe(
+        true,
+      );
     } finally {
       await blind.watcher.stop();
       await watchProxy.close();

@@ -25,7 +25,12 @@ test('a pre-existing Job with the same name and fingerprint is adopted: one Job,
   expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded', jobUid: existing.metadata?.uid });
   // The runner's create was answered 409 and nothing else was created; the adopted Job was cleaned up.
   expect(creationsByName(cluster).get('adopt-me')).toBe(1);
-  expect(cluster.requests().filter((r) => r.verb === 'create' && r.resource === 'jobs').map((r) => r.status)).toEqual([201, 409]);
+  expect(
+    cluster
+      .requests()
+      .filter((r) => r.verb === 'create' && r.resource === 'jobs')
+      .map((r) => r.status),
+  ).toEqual([201, 409]);
   expect(ourJobs(cluster)).toEqual([]);
 });
 
@@ -40,8 +45,12 @@ test('a pre-existing Job with the same name and another fingerprint is refused w
   expect(record.jobUid).toBeUndefined();
   // Not ours, so not deleted: the foreign Job is still there, and nothing else was created.
   expect(ourJobs(cluster).map((j) => j.metadata.uid)).toEqual([foreign.metadata?.uid]);
-  expect(cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === 'not-mine')).toEqual([]);
+  expect(
+    cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === 'not-mine'),
+  ).toEqual([]);
   expect(creationsByName(cluster).get('not-mine')).toBe(1);
-  await cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'not-mine', namespace: 'default', propagationPolicy: 'Background' });
+  await cluster.kubeConfig
+    .makeApiClient(BatchV1Api)
+    .deleteNamespacedJob({ name: 'not-mine', namespace: 'default', propagationPolicy: 'Background' });
   expect(ourJobs(cluster)).toEqual([]);
 });

@@ -29,9 +29,15 @@ afterAll(async () => {
   await engine.close();
 });
 
-const valid = (id: string): Record<string, unknown> => ({ id, image: 'busybox:1.36', command: ['echo', 'hi'], timeout: 30 });
+const valid = (id: string): Record<string, unknown> => ({
+  id,
+  image: 'busybox:1.36',
+  command: ['echo', 'hi'],
+  timeout: 30,
+});
 /** A valid task with `patch` applied (a field set to `undefined` is removed). */
-const broken = (id: string, patch: Record<string, unknown>): unknown => Object.fromEntries(Object.entries({ ...valid(id), ...patch }).filter(([, v]) => v !== undefined));
+const broken = (id: string, patch: Record<string, unknown>): unknown =>
+  Object.fromEntries(Object.entries({ ...valid(id), ...patch }).filter(([, v]) => v !== undefined));
 
 /** [what is wrong, the input, the field the error must name]. */
 const cases: [string, unknown, string][] = [
@@ -55,16 +61,45 @@ const cases: [string, unknown, string][] = [
   ['timeout as a string', broken('bad-timeout-string', { timeout: '30' }), 'timeout'],
   ['env name with a space', broken('bad-env-name', { env: [{ name: 'MY VAR', value: 'x' }] }), 'env.0.name'],
   ['env value as a number', broken('bad-env-value', { env: [{ name: 'N', value: 1 }] }), 'env.0'],
-  ['duplicate env names', broken('bad-env-dup', { env: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }), 'env.1.name'],
-  ['env secret with an invalid name', broken('bad-env-secret', { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 'Bad_Name', key: 'k' } } }] }), 'env.0.valueFrom.secretKeyRef.name'],
+  [
+    'duplicate env names',
+    broken('bad-env-dup', {
+      env: [
+        { name: 'A', value: '1' },
+        { name: 'A', value: '2' },
+      ],
+    }),
+    'env.1.name',
+  ],
+  [
+    'env secret with an invalid name',
+    broken('bad-env-secret', { env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 'Bad_Name', key: 'k' } } }] }),
+    'env.0.valueFrom.secretKeyRef.name',
+  ],
   ['env as an object', broken('bad-env-object', { env: { A: '1' } }), 'env'],
-  ['cpu limit that is no quantity', broken('bad-res-cpu', { resources: { limits: { cpu: 'lots' } } }), 'resources.limits.cpu'],
-  ['memory request over its limit', broken('bad-res-order', { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } }), 'resources.requests.memory'],
+  [
+    'cpu limit that is no quantity',
+    broken('bad-res-cpu', { resources: { limits: { cpu: 'lots' } } }),
+    'resources.limits.cpu',
+  ],
+  [
+    'memory request over its limit',
+    broken('bad-res-order', { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } }),
+    'resources.requests.memory',
+  ],
   ['unknown resources key', broken('bad-res-key', { resources: { gpus: { count: 1 } } }), 'resources.gpus'],
   ['label key with a space', broken('bad-label-key', { labels: { 'bad key': 'v' } }), 'labels.bad key'],
   ['label value over 63 characters', broken('bad-label-value', { labels: { team: 'x'.repeat(64) } }), 'labels.team'],
-  ['reserved label', broken('bad-label-reserved', { labels: { 'app.kubernetes.io/managed-by': 'me' } }), 'labels.app.kubernetes.io/managed-by'],
-  ['reserved annotation', broken('bad-annotation', { annotations: { 'k8s-jobs.io/fingerprint': 'x' } }), 'annotations.k8s-jobs.io/fingerprint'],
+  [
+    'reserved label',
+    broken('bad-label-reserved', { labels: { 'app.kubernetes.io/managed-by': 'me' } }),
+    'labels.app.kubernetes.io/managed-by',
+  ],
+  [
+    'reserved annotation',
+    broken('bad-annotation', { annotations: { 'k8s-jobs.io/fingerprint': 'x' } }),
+    'annotations.k8s-jobs.io/fingerprint',
+  ],
   ['fractional priority', broken('bad-priority-fraction', { priority: 1.5 }), 'priority'],
   ['priority out of range', broken('bad-priority-range', { priority: 2_000_000 }), 'priority'],
   ['negative backoffLimit', broken('bad-backoff', { backoffLimit: -1 }), 'backoffLimit'],
@@ -87,12 +122,22 @@ test(`${String(cases.length)} malformed tasks each get a ValidationError naming 
       () => undefined,
       (err: unknown) => err,
     );
-    results.push({ what, isValidationError: error instanceof ValidationError, field: error instanceof ValidationError ? error.field : String(error), namesIt: error instanceof Error && error.message.includes(`${field}:`) });
+    results.push({
+      what,
+      isValidationError: error instanceof ValidationError,
+      field: error instanceof ValidationError ? error.field : String(error),
+      namesIt: error instanceof Error && error.message.includes(`${field}:`),
+    });
   }
   expect(results).toEqual(cases.map(([what, , field]) => ({ what, isValidationError: true, field, namesIt: true })));
   // Nothing stored, nothing sent: only the shared watch may have talked to the sim meanwhile.
   expect(writes.slice(writesBefore)).toEqual([]);
-  expect(cluster.requests().slice(requestsBefore).filter((r) => r.verb !== 'watch' && r.verb !== 'list')).toEqual([]);
+  expect(
+    cluster
+      .requests()
+      .slice(requestsBefore)
+      .filter((r) => r.verb !== 'watch' && r.verb !== 'list'),
+  ).toEqual([]);
   expect(cluster.jobCreations()).toEqual([]);
   expect(await runner.listTasks()).toEqual([]);
 });

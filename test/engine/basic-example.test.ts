@@ -18,7 +18,10 @@ function runExample(path: string): Promise<{ stdout: string; stderr: string; cod
       process.execPath,
       exampleArgs(path),
       { cwd: sim.dir, env: sim.env, timeout: 60_000 },
-      (err, out, errOut) => (err && typeof err.code !== 'number' ? reject(err) : resolve({ stdout: out, stderr: errOut, code: typeof err?.code === 'number' ? err.code : 0 })),
+      (err, out, errOut) =>
+        err && typeof err.code !== 'number'
+          ? reject(err)
+          : resolve({ stdout: out, stderr: errOut, code: typeof err?.code === 'number' ? err.code : 0 }),
     );
   });
 }

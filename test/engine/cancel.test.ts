@@ -85,7 +85,13 @@ test('cancelling a task mid-create waits for the create, then deletes the Job; t
   // The create succeeded in the cluster: the task knows its Job, and deleted it.
   expect(record.jobUid).toBe(cluster.jobCreations().find((c) => c.name === 'mid-create')?.uid);
   // Cancelled while creating: it went from creating to cancelled (on the create's answer), never running.
-  expect(paths.path('mid-create')).toEqual(['null>queued', 'queued>creating', 'creating>cancelled', 'cancelled>deleting', 'deleting>deleted']);
+  expect(paths.path('mid-create')).toEqual([
+    'null>queued',
+    'queued>creating',
+    'creating>cancelled',
+    'cancelled>deleting',
+    'deleting>deleted',
+  ]);
   paths.stop();
   expect((await runner.waitFor('next')).outcome).toBe('succeeded');
   lifecycles.stop();
@@ -102,18 +108,41 @@ test('cancelling a running task deletes its Job; the slot is held until the Job 
   const paths = recordPaths(engine);
   await runner.addTask({ id: 'long', image: 'busybox', ...forever });
   await runner.addTask({ id: 'next', image: 'busybox', ...behaviour({ durationMs: 10 }) });
-  await waitUntil(() => cluster.objects('pods').some((p) => p.metadata.labels?.['batch.kubernetes.io/job-name'] === 'long' && p.status?.phase === 'Running'), 'the pod to run');
+  await waitUntil(
+    () =>
+      cluster
+        .objects('pods')
+        .some((p) => p.metadata.labels?.['batch.kubernetes.io/job-name'] === 'long' && p.status?.phase === 'Running'),
+    'the pod to run',
+  );
   expect((await runner.getTask('long')).state).toBe('running');
   await runner.cancel('long');
   expectCancelled(await runner.waitFor('long'));
-  expect(paths.path('long')).toEqual(['null>queued', 'queued>creating', 'creating>running', 'running>cancelled', 'cancelled>deleting', 'deleting>deleted']);
+  expect(paths.path('long')).toEqual([
+    'null>queued',
+    'queued>creating',
+    'creating>running',
+    'running>cancelled',
+    'cancelled>deleting',
+    'deleting>deleted',
+  ]);
   paths.stop();
   expect((await runner.waitFor('next')).outcome).toBe('succeeded');
   lifecycles.stop();
-  expect(lifecycles.events).toEqual(['ADDED long', 'TERMINATING long', 'DELETED long', 'ADDED next', 'TERMINATING next', 'DELETED next']);
+  expect(lifecycles.events).toEqual([
+    'ADDED long',
+    'TERMINATING long',
+    'DELETED long',
+    'ADDED next',
+    'TERMINATING next',
+    'DELETED next',
+  ]);
   // The option reached the API server: each DELETE asked for Foreground.
   const deletes = cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs');
-  expect(deletes.map((r) => [r.name, r.propagationPolicy])).toEqual([['long', 'Foreground'], ['next', 'Foreground']]);
+  expect(deletes.map((r) => [r.name, r.propagationPolicy])).toEqual([
+    ['long', 'Foreground'],
+    ['next', 'Foreground'],
+  ]);
   expect(Object.fromEntries(creationsByName(cluster))).toEqual({ long: 1, next: 1 });
   expect(ourJobs(cluster)).toEqual([]);
 });

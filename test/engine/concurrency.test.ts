@@ -62,13 +62,21 @@ test('with stuck, timed-out, failing and cancelled tasks in the mix, the cap sti
       { prefix: 'crash', task: behaviour({ durationMs: 20, exitCode: 3 }), outcome: 'failed' },
       { prefix: 'fine', task: behaviour({ durationMs: 20 }), outcome: 'succeeded' },
     ] as const;
-    const tasks = [0, 1, 2, 3].flatMap((round) => kinds.map((kind) => ({ id: `mixed-${kind.prefix}-${String(round)}`, kind })));
+    const tasks = [0, 1, 2, 3].flatMap((round) =>
+      kinds.map((kind) => ({ id: `mixed-${kind.prefix}-${String(round)}`, kind })),
+    );
     for (const { id, kind } of tasks) await runner.addTask({ id, image: 'busybox', ...kind.task });
     const cancelled = tasks.filter((_, i) => i % 5 === 0).map((t) => t.id);
     for (const id of cancelled) await runner.cancel(id);
     const records = await Promise.all(tasks.map(({ id }) => runner.waitFor(id)));
     // A cancel may land after a quick task already ended: then its own outcome stands.
-    const expected = tasks.map(({ id, kind }) => ({ id, outcome: cancelled.includes(id) && records.find((r) => r.id === id)?.outcome === 'cancelled' ? 'cancelled' : kind.outcome }));
+    const expected = tasks.map(({ id, kind }) => ({
+      id,
+      outcome:
+        cancelled.includes(id) && records.find((r) => r.id === id)?.outcome === 'cancelled'
+          ? 'cancelled'
+          : kind.outcome,
+    }));
     expect(records.map(({ id, outcome }) => ({ id, outcome }))).toEqual(expected);
     expect(tracker.most()).toBeLessThanOrEqual(5);
     const created = creationsByName(cluster);

@@ -9,7 +9,14 @@ import { storeNamespace } from '../../src/store/layout.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { RunnerOptions } from '../../src/runner/options.js';
 import { kubeConfigWithToken, rbacFromEnv } from './rbac-mode.js';
-import { behaviourAnnotation, startSimulatedCluster, type ContainerBehaviour, type KubeObject, type SimulatedCluster, type SimulatedClusterOptions } from '../../src/sim/index.js';
+import {
+  behaviourAnnotation,
+  startSimulatedCluster,
+  type ContainerBehaviour,
+  type KubeObject,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from '../../src/sim/index.js';
 
 /*
  * Shared harness of the engine tests: a simulated cluster (scripted runtime, 100× faster cluster
@@ -66,7 +73,8 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   // K8S_JOBS_TEST_STORE=memory runs the suite on Keyv over a Map (the second adapter of issue 4).
   const memory = process.env.K8S_JOBS_TEST_STORE === 'memory' ? new Map<string, unknown>() : undefined;
   const storeUrl = memory ? 'memory://' : `sqlite://${join(dir, 'store.sqlite')}`;
-  const openStore = (): Promise<KeyvTaskStore> => (memory ? openTaskStore(new Keyv({ store: memory, namespace: storeNamespace })) : openTaskStore(storeUrl));
+  const openStore = (): Promise<KeyvTaskStore> =>
+    memory ? openTaskStore(new Keyv({ store: memory, namespace: storeNamespace })) : openTaskStore(storeUrl);
   let runner: Runner;
   try {
     runner = await createRunner({
@@ -107,12 +115,18 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
  * The `podTemplate` of a task whose container behaves as scripted (see `ContainerBehaviour`;
  * `durationMs: -1` runs until killed). Spread into a task: `{ id, image, ...behaviour({ exitCode: 3 }) }`.
  */
-export function behaviour(script: ContainerBehaviour, podTemplate: Record<string, unknown> = {}): { podTemplate: Record<string, unknown> } {
+export function behaviour(
+  script: ContainerBehaviour,
+  podTemplate: Record<string, unknown> = {},
+): { podTemplate: Record<string, unknown> } {
   const metadata = (podTemplate.metadata ?? {}) as { annotations?: Record<string, string> };
   return {
     podTemplate: {
       ...podTemplate,
-      metadata: { ...metadata, annotations: { ...metadata.annotations, [behaviourAnnotation]: JSON.stringify(script) } },
+      metadata: {
+        ...metadata,
+        annotations: { ...metadata.annotations, [behaviourAnnotation]: JSON.stringify(script) },
+      },
     },
   };
 }

@@ -70,10 +70,28 @@ test('examples/inspector.ts serves the inspector on 127.0.0.1 and streams redact
     expect(all).toContain('[redacted]');
     const messages = raw.map((m) => JSON.parse(m) as InspectorMessage);
     const actors = messages.filter((m) => m.type === '@xstate.actor');
-    expect(actors.map((a) => a.name)).toEqual(expect.arrayContaining(['supervisor', 'task:inspector-hello', 'task:inspector-exit-3', 'task:inspector-secret', 'createJob', 'deleteJob']));
+    expect(actors.map((a) => a.name)).toEqual(
+      expect.arrayContaining([
+        'supervisor',
+        'task:inspector-hello',
+        'task:inspector-exit-3',
+        'task:inspector-secret',
+        'createJob',
+        'deleteJob',
+      ]),
+    );
     const secretTask = actors.find((a) => a.name === 'task:inspector-secret');
-    const states = messages.filter((m) => m.type === '@xstate.snapshot' && m.sessionId === secretTask?.sessionId).map((m) => m.snapshot?.value);
-    expect(states.filter((v, i) => v !== states[i - 1])).toEqual(['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
+    const states = messages
+      .filter((m) => m.type === '@xstate.snapshot' && m.sessionId === secretTask?.sessionId)
+      .map((m) => m.snapshot?.value);
+    expect(states.filter((v, i) => v !== states[i - 1])).toEqual([
+      'queued',
+      'creating',
+      'running',
+      'succeeded',
+      'deleting',
+      'deleted',
+    ]);
   } finally {
     if (child.exitCode === null) child.kill();
   }

@@ -28,7 +28,17 @@ function secretTask(id: string, exitCode: number) {
     podTemplate: {
       spec: {
         initContainers: [{ name: 'init', image: 'busybox:1.36', env: [{ name: 'API_KEY', value: patchSecret }] }],
-        containers: [{ name: 'task', image: 'busybox:1.36', command: ['sh', '-c', 'echo "token is $TOKEN"'], env: [{ name: 'TOKEN', value: envSecret }, { name: 'API_KEY', value: patchSecret }] }],
+        containers: [
+          {
+            name: 'task',
+            image: 'busybox:1.36',
+            command: ['sh', '-c', 'echo "token is $TOKEN"'],
+            env: [
+              { name: 'TOKEN', value: envSecret },
+              { name: 'API_KEY', value: patchSecret },
+            ],
+          },
+        ],
       },
     },
   };
@@ -37,8 +47,12 @@ function secretTask(id: string, exitCode: number) {
 /** The sim's containers: `task` prints its TOKEN (as the command says) and exits with the annotated code. */
 const script: ContainerScript = (pod, container) => {
   if (container.name !== 'task') return {};
-  const token = (container.env as { name: string; value?: string }[] | undefined)?.find((e) => e.name === 'TOKEN')?.value ?? '';
-  return { exitCode: Number(pod.metadata.annotations?.['test.k8s-jobs.io/exit-code'] ?? 0), logs: [`token is ${token}`] };
+  const token =
+    (container.env as { name: string; value?: string }[] | undefined)?.find((e) => e.name === 'TOKEN')?.value ?? '';
+  return {
+    exitCode: Number(pod.metadata.annotations?.['test.k8s-jobs.io/exit-code'] ?? 0),
+    logs: [`token is ${token}`],
+  };
 };
 
 /**
@@ -98,7 +112,10 @@ test('a user inspector sees the supervisor, every task and its effects, with env
 
   // The task really ran with the values: they are in the Jobs' pod templates and the records.
   const containerEnv = (job: KubeObject | undefined, container: 'containers' | 'initContainers') =>
-    ((job?.spec as { template: { spec: Record<string, { env?: { value?: string }[] }[]> } } | undefined)?.template.spec[container]?.[0]?.env ?? []).map((e) => e.value);
+    (
+      (job?.spec as { template: { spec: Record<string, { env?: { value?: string }[] }[]> } } | undefined)?.template
+        .spec[container]?.[0]?.env ?? []
+    ).map((e) => e.value);
   const job = cluster.objects('jobs').find((j) => j.metadata.name === 'ok');
   expect(containerEnv(job, 'containers')).toEqual([envSecret, patchSecret]);
   expect(containerEnv(job, 'initContainers')).toEqual([patchSecret]);
@@ -115,7 +132,9 @@ test('a user inspector sees the supervisor, every task and its effects, with env
   expect(all).toContain('"secretKeyRef":{"name":"db","key":"password"}');
 
   // Events of the supervisor, of both task actors and of their invoked effects all arrived.
-  const actors = received.filter((r) => r.event.type === '@xstate.actor').map((r) => r.event.actorRef as InspectedActorRef);
+  const actors = received
+    .filter((r) => r.event.type === '@xstate.actor')
+    .map((r) => r.event.actorRef as InspectedActorRef);
   const root = actors.find((a) => a._parent === undefined);
   expect(root?.id).toBe(root?.sessionId);
   const tasks = actors.filter((a) => a.systemId?.startsWith('task:'));
@@ -132,7 +151,9 @@ test('a user inspector sees the supervisor, every task and its effects, with env
   // The task's snapshots show its states in lifecycle order.
   const statesOf = (systemId: string): unknown[] => {
     const values = received
-      .filter((r) => r.event.type === '@xstate.snapshot' && (r.event.actorRef as InspectedActorRef).systemId === systemId)
+      .filter(
+        (r) => r.event.type === '@xstate.snapshot' && (r.event.actorRef as InspectedActorRef).systemId === systemId,
+      )
       .map((r) => (r.event as unknown as { snapshot: { value: unknown } }).snapshot.value);
     return values.filter((v, i) => v !== values[i - 1]);
   };
@@ -156,7 +177,12 @@ test('an inspector that throws does not disturb the runner: tasks run to the end
       inspect: () => {
         throw new Error('inspector bug');
       },
-      logger: { debug: discard, info: discard, warn: discard, error: (fields, message) => errors.push({ fields, ...(message !== undefined ? { message } : {}) }) },
+      logger: {
+        debug: discard,
+        info: discard,
+        warn: discard,
+        error: (fields, message) => errors.push({ fields, ...(message !== undefined ? { message } : {}) }),
+      },
     },
   });
   await engine.runner.addTask(secretTask('survives', 0));

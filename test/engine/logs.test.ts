@@ -16,11 +16,17 @@ const bigTask = 'big-log';
 const lineBody = 'x'.repeat(1023);
 const lineCount = 5 * 1024;
 /** 5 MiB of output: a first line, 5,118 filler lines and a last line, 1 KiB each with its newline. */
-const bigLog = [`FIRST${lineBody.slice(5)}`, ...Array.from({ length: lineCount - 2 }, () => lineBody), `LAST${lineBody.slice(4)}`];
+const bigLog = [
+  `FIRST${lineBody.slice(5)}`,
+  ...Array.from({ length: lineCount - 2 }, () => lineBody),
+  `LAST${lineBody.slice(4)}`,
+];
 
 /** The big task's pods print the 5 MiB log; every other pod follows its behaviour annotation. */
 const script: ContainerScript = (pod, container, context) =>
-  pod.metadata.labels?.['job-name'] === bigTask ? { durationMs: 100, logs: bigLog } : defaultScript(pod, container, context);
+  pod.metadata.labels?.['job-name'] === bigTask
+    ? { durationMs: 100, logs: bigLog }
+    : defaultScript(pod, container, context);
 
 /** Every `logs:<id>` write that reached the store's Map, with when it completed. */
 const logWrites: { key: string; at: number }[] = [];
@@ -36,14 +42,18 @@ const keyv = new Keyv({ store: new ObservedMap<unknown>(), namespace: 'k8s-jobs'
 const cap = 64 * 1024;
 let engine: Engine;
 beforeAll(async () => {
-  engine = await startEngine({ cluster: { kubelet: { runtime: 'scripted', script } }, runner: { store: keyv, logs: { maxBytes: cap } } });
+  engine = await startEngine({
+    cluster: { kubelet: { runtime: 'scripted', script } },
+    runner: { store: keyv, logs: { maxBytes: cap } },
+  });
 });
 afterAll(async () => {
   await engine.close();
 });
 
 const writesOf = (id: string) => logWrites.filter((w) => w.key.endsWith(`logs:${id}`));
-const deleteOf = (e: Engine, jobName: string) => e.cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === jobName);
+const deleteOf = (e: Engine, jobName: string) =>
+  e.cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === jobName);
 
 test('a 5 MiB log is stored capped, with its head, a truncation marker and its tail, and is still readable after cleanup', async () => {
   const { runner, cluster } = engine;
@@ -52,14 +62,21 @@ test('a 5 MiB log is stored capped, with its head, a truncation marker and its t
   expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
   // The Job is gone; its pod follows (Background propagation: the garbage collector deletes it later)...
   expect(ourJobs(cluster)).toEqual([]);
-  await waitUntil(() => cluster.objects('pods').every((p) => p.metadata.labels?.['job-name'] !== bigTask), 'the pod to be deleted');
+  await waitUntil(
+    () => cluster.objects('pods').every((p) => p.metadata.labels?.['job-name'] !== bigTask),
+    'the pod to be deleted',
+  );
   // ...and the logs come from the store.
   const logs = await runner.getLogs(bigTask);
   expect(Buffer.byteLength(logs)).toBeLessThanOrEqual(cap);
   expect(logs.startsWith('FIRST')).toBe(true);
   expect(logs.trimEnd().endsWith(`LAST${lineBody.slice(4)}`)).toBe(true);
   expect(logs).toMatch(/… \[\d+ bytes truncated\] …/);
-  const stored = (await keyv.get<{ snapshot: { text: string; totalBytes: number; truncated: boolean; final: boolean } }>(`logs:${bigTask}`))?.snapshot;
+  const stored = (
+    await keyv.get<{ snapshot: { text: string; totalBytes: number; truncated: boolean; final: boolean } }>(
+      `logs:${bigTask}`,
+    )
+  )?.snapshot;
   expect(stored).toMatchObject({ truncated: true, final: true, totalBytes: lineCount * 1024 });
   expect(stored?.text).toBe(logs);
   const omitted = Number(/\[(\d+) bytes truncated\]/.exec(logs)?.[1]);
@@ -67,12 +84,20 @@ test('a 5 MiB log is stored capped, with its head, a truncation marker and its t
   expect(creationsByName(cluster).get(bigTask)).toBe(1);
 });
 
-test("the final log snapshot is on the store before the runner asks to delete the Job", async () => {
+test('the final log snapshot is on the store before the runner asks to delete the Job', async () => {
   const { runner, cluster } = engine;
   const ids = ['order-ok', 'order-fail', 'order-slow'];
   await runner.addTask({ id: 'order-ok', image: 'busybox', ...behaviour({ durationMs: 30, logs: ['one', 'two'] }) });
-  await runner.addTask({ id: 'order-fail', image: 'busybox', ...behaviour({ durationMs: 30, exitCode: 3, logs: ['about to fail'] }) });
-  await runner.addTask({ id: 'order-slow', image: 'busybox', ...behaviour({ durationMs: 300, logs: ['early', { line: 'late', afterMs: 250 }] }) });
+  await runner.addTask({
+    id: 'order-fail',
+    image: 'busybox',
+    ...behaviour({ durationMs: 30, exitCode: 3, logs: ['about to fail'] }),
+  });
+  await runner.addTask({
+    id: 'order-slow',
+    image: 'busybox',
+    ...behaviour({ durationMs: 300, logs: ['early', { line: 'late', afterMs: 250 }] }),
+  });
   const records = await Promise.all(ids.map((id) => runner.waitFor(id)));
   expect(records.map((r) => r.outcome)).toEqual(['succeeded', 'failed', 'succeeded']);
   for (const id of ids) {

@@ -14,7 +14,11 @@ afterAll(async () => {
 });
 
 /** Resolves with the first stdout line matching `pattern`; rejects if the process exits first. */
-function lineMatching(proc: ChildProcessWithoutNullStreams, output: { stdout: string; stderr: string }, pattern: RegExp): Promise<RegExpMatchArray> {
+function lineMatching(
+  proc: ChildProcessWithoutNullStreams,
+  output: { stdout: string; stderr: string },
+  pattern: RegExp,
+): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const match = output.stdout.match(pattern);
@@ -23,7 +27,8 @@ function lineMatching(proc: ChildProcessWithoutNullStreams, output: { stdout: st
       proc.off('exit', exited);
       resolve(match);
     };
-    const exited = (code: number | null): void => reject(new Error(`the example exited (${code}) before printing ${pattern}:\n${output.stdout}\n${output.stderr}`));
+    const exited = (code: number | null): void =>
+      reject(new Error(`the example exited (${code}) before printing ${pattern}:\n${output.stdout}\n${output.stderr}`));
     proc.stdout.on('data', check);
     proc.once('exit', exited);
     check();

@@ -30,7 +30,9 @@ async function engine(options: Parameters<typeof startEngine>[0] = {}): Promise<
 /** Every event of `events$` from now on; `completed` once the stream completes. */
 function collectEvents(e: Engine): RunnerEvent[] & { completed?: boolean } {
   const events: RunnerEvent[] & { completed?: boolean } = [];
-  subscriptions.push(e.runner.events$.subscribe({ next: (event) => events.push(event), complete: () => (events.completed = true) }));
+  subscriptions.push(
+    e.runner.events$.subscribe({ next: (event) => events.push(event), complete: () => (events.completed = true) }),
+  );
   return events;
 }
 
@@ -46,7 +48,18 @@ async function series(registry: Registry, name: string): Promise<Series[]> {
 
 /** `label=value,...` → value, for exact comparisons; zero-valued series left out. */
 async function byLabels(registry: Registry, name: string): Promise<Record<string, number>> {
-  const entries = (await series(registry, name)).filter((s) => s.value !== 0).map((s) => [Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).sort().join(','), s.value] as const);
+  const entries = (await series(registry, name))
+    .filter((s) => s.value !== 0)
+    .map(
+      (s) =>
+        [
+          Object.entries(s.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .sort()
+            .join(','),
+          s.value,
+        ] as const,
+    );
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
@@ -55,7 +68,11 @@ test('after one task succeeds and one fails, transitions, durations, tasks by st
   const transitions: Transition[] = [];
   subscriptions.push(e.runner.transitions$.subscribe((t) => transitions.push(t)));
   await e.runner.addTask({ id: 'good', image: 'busybox', ...behaviour({ durationMs: 50, exitCode: 0, logs: ['ok'] }) });
-  await e.runner.addTask({ id: 'bad', image: 'busybox', ...behaviour({ durationMs: 50, exitCode: 3, logs: ['broken'] }) });
+  await e.runner.addTask({
+    id: 'bad',
+    image: 'busybox',
+    ...behaviour({ durationMs: 50, exitCode: 3, logs: ['broken'] }),
+  });
   await Promise.all([e.runner.waitFor('good'), e.runner.waitFor('bad')]);
   // Stopped: every request the runner will make is made, and the registry stays readable.
   await e.runner.shutdown();
@@ -70,8 +87,11 @@ test('after one task succeeds and one fails, transitions, durations, tasks by st
     'from=deleting,to=deleted': 1,
   });
   const expected: Record<string, number> = {};
-  for (const [key, n] of [...Object.entries(path('succeeded')), ...Object.entries(path('failed'))]) expected[key] = (expected[key] ?? 0) + n;
-  expect(await byLabels(registry, 'k8s_jobs_task_transitions_total')).toEqual(Object.fromEntries(Object.entries(expected).sort(([a], [b]) => a.localeCompare(b))));
+  for (const [key, n] of [...Object.entries(path('succeeded')), ...Object.entries(path('failed'))])
+    expected[key] = (expected[key] ?? 0) + n;
+  expect(await byLabels(registry, 'k8s_jobs_task_transitions_total')).toEqual(
+    Object.fromEntries(Object.entries(expected).sort(([a], [b]) => a.localeCompare(b))),
+  );
   // The counter is the transitions$ stream, counted.
   expect(transitions).toHaveLength(12);
 
@@ -79,7 +99,10 @@ test('after one task succeeds and one fails, transitions, durations, tasks by st
   expect(await series(registry, 'k8s_jobs_tasks')).toHaveLength(9);
   expect(await byLabels(registry, 'k8s_jobs_queue_depth')).toEqual({});
   expect(await byLabels(registry, 'k8s_jobs_task_queue_wait_seconds')).toEqual({ '': 2 });
-  expect(await byLabels(registry, 'k8s_jobs_task_run_duration_seconds')).toEqual({ 'outcome=failed': 1, 'outcome=succeeded': 1 });
+  expect(await byLabels(registry, 'k8s_jobs_task_run_duration_seconds')).toEqual({
+    'outcome=failed': 1,
+    'outcome=succeeded': 1,
+  });
 
   // Every request the sim served (watch streams aside) is counted once, with its verb, resource and code.
   const served: Record<string, number> = {};
@@ -91,7 +114,10 @@ test('after one task succeeds and one fails, transitions, durations, tasks by st
   const counted = await byLabels(registry, 'k8s_jobs_kube_api_requests_total');
   expect(counted).toEqual(Object.fromEntries(Object.entries(served).sort(([a], [b]) => a.localeCompare(b))));
   expect(counted).toMatchObject({ 'code=2xx,resource=jobs,verb=create': 2, 'code=2xx,resource=jobs,verb=delete': 2 });
-  expect(await byLabels(registry, 'k8s_jobs_kube_api_request_duration_seconds')).toHaveProperty(['resource=jobs,verb=create'], 2);
+  expect(await byLabels(registry, 'k8s_jobs_kube_api_request_duration_seconds')).toHaveProperty(
+    ['resource=jobs,verb=create'],
+    2,
+  );
   // No fault, no retry.
   expect(await byLabels(registry, 'k8s_jobs_kube_api_retries_total')).toEqual({});
 
@@ -110,12 +136,16 @@ test('retried API errors and watch reconnects are counted and reported on events
   // A watch answered 500, then one resumed after a drop and refused with 410 (relist).
   cluster.faults.failRequests({ verbs: ['watch'], resources: ['jobs'], status: 500, times: 1 });
   cluster.faults.dropWatches({ resources: ['jobs'] });
-  const answered500 = (ev: RunnerEvent): boolean => ev.kind === 'watchReconnect' && ev.resource === 'jobs' && /\b500\b/.test(ev.error ?? '');
+  const answered500 = (ev: RunnerEvent): boolean =>
+    ev.kind === 'watchReconnect' && ev.resource === 'jobs' && /\b500\b/.test(ev.error ?? '');
   await waitUntil(() => events.some(answered500), 'the watch answered 500 to be reported');
   cluster.faults.expireNextWatches(1, { resources: ['pods'] });
   cluster.faults.dropWatches({ resources: ['pods'] });
   await waitUntil(() => events.some((ev) => ev.kind === 'watchExpired'), 'the 410 to be reported');
-  await waitUntil(async () => (await byLabels(runner.metrics, 'k8s_jobs_watch_relists_total'))['resource=pods'] === 1, 'the relist to be counted');
+  await waitUntil(
+    async () => (await byLabels(runner.metrics, 'k8s_jobs_watch_relists_total'))['resource=pods'] === 1,
+    'the relist to be counted',
+  );
   await runner.shutdown();
   const registry = runner.metrics;
 
@@ -126,14 +156,20 @@ test('retried API errors and watch reconnects are counted and reported on events
   ]);
   expect(await byLabels(registry, 'k8s_jobs_kube_api_retries_total')).toEqual({ 'verb=create': 2 });
   expect(await byLabels(registry, 'k8s_jobs_kube_api_errors_total')).toEqual({ 'code=503,verb=create': 2 });
-  expect(await byLabels(registry, 'k8s_jobs_kube_api_requests_total')).toMatchObject({ 'code=503,resource=jobs,verb=create': 2, 'code=2xx,resource=jobs,verb=create': 1 });
+  expect(await byLabels(registry, 'k8s_jobs_kube_api_requests_total')).toMatchObject({
+    'code=503,resource=jobs,verb=create': 2,
+    'code=2xx,resource=jobs,verb=create': 1,
+  });
 
   // Every reconnect reported is counted, per resource; a failed one carries the API's error.
   const reconnects = events.filter((ev) => ev.kind === 'watchReconnect');
   const perResource = (resource: string) => reconnects.filter((ev) => ev.resource === resource).length;
   expect(perResource('jobs')).toBeGreaterThanOrEqual(2);
   expect(perResource('pods')).toBeGreaterThanOrEqual(1);
-  expect(await byLabels(registry, 'k8s_jobs_watch_reconnects_total')).toEqual({ 'resource=jobs': perResource('jobs'), 'resource=pods': perResource('pods') });
+  expect(await byLabels(registry, 'k8s_jobs_watch_reconnects_total')).toEqual({
+    'resource=jobs': perResource('jobs'),
+    'resource=pods': perResource('pods'),
+  });
   expect(reconnects.filter(answered500)).toHaveLength(1);
   expect(events.filter((ev) => ev.kind === 'watchExpired')).toEqual([{ kind: 'watchExpired', resource: 'pods' }]);
 });

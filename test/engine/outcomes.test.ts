@@ -35,10 +35,19 @@ test('a container that exits 0 makes the task succeed, with no failure recorded'
 
 test('a container that exits 3 fails the task with exit code 3 and its last log lines', async () => {
   const { runner } = engine;
-  await runner.addTask({ id: 'exit-3', image: 'busybox', ...behaviour({ durationMs: 30, exitCode: 3, logs: ['working', 'boom'] }) });
+  await runner.addTask({
+    id: 'exit-3',
+    image: 'busybox',
+    ...behaviour({ durationMs: 30, exitCode: 3, logs: ['working', 'boom'] }),
+  });
   const record = await runner.waitFor('exit-3');
   expect(record).toMatchObject({ state: 'deleted', outcome: 'failed' });
-  expect(record.failure).toMatchObject({ reason: 'BackoffLimitExceeded', exitCode: 3, oomKilled: false, lastLogLines: ['working', 'boom'] });
+  expect(record.failure).toMatchObject({
+    reason: 'BackoffLimitExceeded',
+    exitCode: 3,
+    oomKilled: false,
+    lastLogLines: ['working', 'boom'],
+  });
   expect(record.failure?.message).toContain('exited with code 3');
   expectCleanAudit('exit-3');
 });
@@ -61,7 +70,8 @@ test("the Job's own activeDeadlineSeconds times the task out with Kubernetes' De
     const conditions = (change.object.status?.conditions ?? []) as { type: string; reason?: string }[];
     // FailureTarget is enough: the runner decides on it and may delete the Job before the
     // controller adds Failed (which waits for the pods to finish terminating).
-    if (conditions.some((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.reason === 'DeadlineExceeded')) deadlineCondition = true;
+    if (conditions.some((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.reason === 'DeadlineExceeded'))
+      deadlineCondition = true;
   });
   try {
     await runner.addTask({ id: 'job-deadline', image: 'busybox', timeout: 1, ...behaviour({ durationMs: -1 }) });
@@ -84,7 +94,12 @@ test("the runner's own timer times the task out when its Job carries no deadline
   expect(existing.spec?.activeDeadlineSeconds).toBeUndefined();
   await runner.addTask(task);
   const record = await runner.waitFor('client-deadline');
-  expect(record).toMatchObject({ state: 'deleted', outcome: 'timedOut', jobUid: existing.metadata?.uid, failure: { reason: 'Timeout' } });
+  expect(record).toMatchObject({
+    state: 'deleted',
+    outcome: 'timedOut',
+    jobUid: existing.metadata?.uid,
+    failure: { reason: 'Timeout' },
+  });
   expect(record.failure?.message).toContain('timeout of 1 seconds');
   // The adopted Job was the only one, and the runner deleted it.
   expectCleanAudit('client-deadline');

@@ -15,7 +15,8 @@ import { behaviour, startEngine, type Engine } from './harness.js';
  */
 
 /** Consecutive duplicates removed: the states a sequence of records went through. */
-const statesOf = (records: TaskRecord[]): string[] => records.map((r) => r.state).filter((s, i, all) => s !== all[i - 1]);
+const statesOf = (records: TaskRecord[]): string[] =>
+  records.map((r) => r.state).filter((s, i, all) => s !== all[i - 1]);
 
 /** Collects what a stream emits and how it ended. */
 function record<T>(stream: Observable<T>): { values: T[]; done: Promise<void>; subscription: Subscription } {
@@ -75,7 +76,10 @@ describe('on one runner', () => {
     const { runner, cluster } = engine;
     // 28 lines over about 2 s; every fifth entry prints three lines at once (one timestamp), so
     // a resumed stream must tell apart lines of the very same time.
-    const entries = Array.from({ length: 20 }, (_, i) => ({ line: i % 5 === 0 ? `line ${i}a\nline ${i}b\nline ${i}c` : `line ${i}`, afterMs: 20 + i * 100 }));
+    const entries = Array.from({ length: 20 }, (_, i) => ({
+      line: i % 5 === 0 ? `line ${i}a\nline ${i}b\nline ${i}c` : `line ${i}`,
+      afterMs: 20 + i * 100,
+    }));
     const expected = entries.flatMap((e) => e.line.split('\n'));
     await runner.addTask({ id: 'chatty', image: 'busybox', ...behaviour({ durationMs: 2100, logs: entries }) });
     // Subscribed while queued: the stream waits for the pod.
@@ -83,7 +87,10 @@ describe('on one runner', () => {
     const drops = 4;
     for (let drop = 0; drop < drops; drop++) {
       const seen = lines.values.length;
-      await waitUntil(() => lines.values.length > seen && cluster.stats().openLogStreams === 1, 'a new line on a connected stream');
+      await waitUntil(
+        () => lines.values.length > seen && cluster.stats().openLogStreams === 1,
+        'a new line on a connected stream',
+      );
       expect(cluster.faults.dropLogStreams()).toBe(1);
     }
     await lines.done;
@@ -108,7 +115,12 @@ describe('on one runner', () => {
     // Its container has started (it printed), so no pending budget runs while the loops below hold the event loop.
     expect(await firstValueFrom(runner.logs$('long-runner'))).toBe('started');
     const before = inspectStreams(runner);
-    const streams = [runner.transitions$, runner.task$('long-runner'), runner.logs$('long-runner'), runner.events$] as Observable<unknown>[];
+    const streams = [
+      runner.transitions$,
+      runner.task$('long-runner'),
+      runner.logs$('long-runner'),
+      runner.events$,
+    ] as Observable<unknown>[];
     // One at a time...
     for (let i = 0; i < 10_000; i++) for (const stream of streams) stream.subscribe().unsubscribe();
     // ...and all at once, connected: the 10,000 share one log connection and one record source.
@@ -144,8 +156,14 @@ test('shutdown completes the transitions$, events$, task$ and logs$ open at the 
     expect(task.values.at(-1)?.state).toBe('running');
     await waitUntil(() => cluster.stats().openLogStreams === 0, 'the log stream to close');
     // Subscribed after shutdown (even if asked for before): an error, as every method then rejects.
-    await expect(firstValueFrom(runner.task$('forever'))).rejects.toMatchObject({ code: 'RUNNER_CLOSED', operation: 'task$' });
-    await expect(firstValueFrom(runner.logs$('forever'))).rejects.toMatchObject({ code: 'RUNNER_CLOSED', operation: 'logs$' });
+    await expect(firstValueFrom(runner.task$('forever'))).rejects.toMatchObject({
+      code: 'RUNNER_CLOSED',
+      operation: 'task$',
+    });
+    await expect(firstValueFrom(runner.logs$('forever'))).rejects.toMatchObject({
+      code: 'RUNNER_CLOSED',
+      operation: 'logs$',
+    });
     await expect(firstValueFrom(madeBefore)).rejects.toBeInstanceOf(RunnerClosedError);
     await expect(firstValueFrom(runner.task$('never-added'))).rejects.toBeInstanceOf(RunnerClosedError);
   } finally {

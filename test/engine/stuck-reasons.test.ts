@@ -47,7 +47,15 @@ describe('reasons that fail at once', () => {
   let engine: Engine;
   beforeAll(async () => {
     engine = await startEngine({
-      runner: { maxConcurrentJobs: 10, stuck: { pendingBudgetMs: tenMinutes, imagePullGraceMs: tenMinutes, createContainerConfigGraceMs: tenMinutes, crashLoopBackOffGraceMs: tenMinutes } },
+      runner: {
+        maxConcurrentJobs: 10,
+        stuck: {
+          pendingBudgetMs: tenMinutes,
+          imagePullGraceMs: tenMinutes,
+          createContainerConfigGraceMs: tenMinutes,
+          crashLoopBackOffGraceMs: tenMinutes,
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -68,7 +76,11 @@ describe('reasons that fail at once', () => {
   test('an image reference the kubelet cannot parse fails the task at once with InvalidImageName', async () => {
     const { runner } = engine;
     // The task schema refuses bad references, so the bad one comes in through the pod template patch.
-    await runner.addTask({ id: 'invalid-image', image: 'busybox', podTemplate: { spec: { containers: [{ name: 'task', image: 'Busy_Box:Latest!' }] } } });
+    await runner.addTask({
+      id: 'invalid-image',
+      image: 'busybox',
+      podTemplate: { spec: { containers: [{ name: 'task', image: 'Busy_Box:Latest!' }] } },
+    });
     const record = await runner.waitFor('invalid-image');
     expectFailed(record, 'InvalidImageName');
     expect(record.failure?.message).toContain('Busy_Box:Latest!');
@@ -80,7 +92,10 @@ describe.concurrent('reasons that fail after their grace', () => {
   let engine: Engine;
   let pods: ReturnType<typeof trackPodCreations>;
   beforeAll(async () => {
-    engine = await startEngine({ runner: { maxConcurrentJobs: 10 }, cluster: { kubelet: { throttledImages: ['throttled-registry'] } } });
+    engine = await startEngine({
+      runner: { maxConcurrentJobs: 10 },
+      cluster: { kubelet: { throttledImages: ['throttled-registry'] } },
+    });
     pods = trackPodCreations(engine);
   });
   afterAll(async () => {
@@ -94,17 +109,25 @@ describe.concurrent('reasons that fail after their grace', () => {
     const record = await runner.waitFor('throttled-pull');
     expectFailed(record, record.failure?.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull');
     expect(record.failure?.message).toContain('429 Too Many Requests');
-    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(pods.podCreatedAt('throttled-pull') + testStuckPolicy.imagePullGraceMs);
+    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
+      pods.podCreatedAt('throttled-pull') + testStuckPolicy.imagePullGraceMs,
+    );
     expectCleanAudit(engine, 'throttled-pull');
   });
 
   test('env from a missing Secret fails the task with CreateContainerConfigError after its grace', async () => {
     const { runner } = engine;
-    await runner.addTask({ id: 'missing-secret', image: 'busybox', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'no-such-secret', key: 'token' } } }] });
+    await runner.addTask({
+      id: 'missing-secret',
+      image: 'busybox',
+      env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'no-such-secret', key: 'token' } } }],
+    });
     const record = await runner.waitFor('missing-secret');
     expectFailed(record, 'CreateContainerConfigError');
     expect(record.failure?.message).toContain('secret "no-such-secret" not found');
-    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(pods.podCreatedAt('missing-secret') + testStuckPolicy.createContainerConfigGraceMs);
+    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
+      pods.podCreatedAt('missing-secret') + testStuckPolicy.createContainerConfigGraceMs,
+    );
     expectCleanAudit(engine, 'missing-secret');
   });
 
@@ -114,18 +137,27 @@ describe.concurrent('reasons that fail after their grace', () => {
     const record = await runner.waitFor('too-big');
     expectFailed(record, 'Unschedulable');
     expect(record.failure?.message).toContain('Insufficient cpu');
-    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(pods.podCreatedAt('too-big') + testStuckPolicy.pendingBudgetMs);
+    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
+      pods.podCreatedAt('too-big') + testStuckPolicy.pendingBudgetMs,
+    );
     expectCleanAudit(engine, 'too-big');
   });
 
   test('a container that keeps crashing under restartPolicy OnFailure fails the task with CrashLoopBackOff after its grace', async () => {
     const { runner } = engine;
     // backoffLimit counts restarts under OnFailure: high enough that the Job itself does not fail first.
-    await runner.addTask({ id: 'crash-loop', image: 'busybox', backoffLimit: 1000, ...behaviour({ exitCode: 1, logs: ['crash'] }, { spec: { restartPolicy: 'OnFailure' } }) });
+    await runner.addTask({
+      id: 'crash-loop',
+      image: 'busybox',
+      backoffLimit: 1000,
+      ...behaviour({ exitCode: 1, logs: ['crash'] }, { spec: { restartPolicy: 'OnFailure' } }),
+    });
     const record = await runner.waitFor('crash-loop');
     expectFailed(record, 'CrashLoopBackOff');
     expect(record.failure).toMatchObject({ exitCode: 1 });
-    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(pods.podCreatedAt('crash-loop') + testStuckPolicy.crashLoopBackOffGraceMs);
+    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
+      pods.podCreatedAt('crash-loop') + testStuckPolicy.crashLoopBackOffGraceMs,
+    );
     expectCleanAudit(engine, 'crash-loop');
   });
 
@@ -134,7 +166,9 @@ describe.concurrent('reasons that fail after their grace', () => {
     await runner.addTask({ id: 'never-starts', image: 'busybox', ...behaviour({ neverStart: true }) });
     const record = await runner.waitFor('never-starts');
     expectFailed(record, 'PendingTimeout');
-    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(pods.podCreatedAt('never-starts') + testStuckPolicy.pendingBudgetMs);
+    expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
+      pods.podCreatedAt('never-starts') + testStuckPolicy.pendingBudgetMs,
+    );
     expectCleanAudit(engine, 'never-starts');
   });
 });

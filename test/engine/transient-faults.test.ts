@@ -22,7 +22,11 @@ beforeAll(async () => {
         ],
       },
     },
-    runner: { maxConcurrentJobs: 6, rateLimit: { qps, burst }, retry: { maxAttempts: 12, baseDelayMs: 20, maxDelayMs: 500 } },
+    runner: {
+      maxConcurrentJobs: 6,
+      rateLimit: { qps, burst },
+      retry: { maxAttempts: 12, baseDelayMs: 20, maxDelayMs: 500 },
+    },
   });
 });
 afterAll(async () => {
@@ -55,12 +59,21 @@ function worstExcess(times: number[]): { excess: number; count: number; spanMs: 
 
 test('with 10% of every request failing 500, 503 or 429 + Retry-After, every task still ends right, once', async () => {
   const { runner, cluster } = engine;
-  const tasks = Array.from({ length: 24 }, (_, i) => ({ id: `flaky-${String(i).padStart(2, '0')}`, fails: i % 4 === 3 }));
+  const tasks = Array.from({ length: 24 }, (_, i) => ({
+    id: `flaky-${String(i).padStart(2, '0')}`,
+    fails: i % 4 === 3,
+  }));
   for (const { id, fails } of tasks) {
-    await runner.addTask({ id, image: 'busybox', ...behaviour({ durationMs: 40, exitCode: fails ? 3 : 0, logs: [`out ${id}`] }) });
+    await runner.addTask({
+      id,
+      image: 'busybox',
+      ...behaviour({ durationMs: 40, exitCode: fails ? 3 : 0, logs: [`out ${id}`] }),
+    });
   }
   const records = await Promise.all(tasks.map(({ id }) => runner.waitFor(id)));
-  expect(records.map((r) => ({ id: r.id, state: r.state, outcome: r.outcome }))).toEqual(tasks.map(({ id, fails }) => ({ id, state: 'deleted', outcome: fails ? 'failed' : 'succeeded' })));
+  expect(records.map((r) => ({ id: r.id, state: r.state, outcome: r.outcome }))).toEqual(
+    tasks.map(({ id, fails }) => ({ id, state: 'deleted', outcome: fails ? 'failed' : 'succeeded' })),
+  );
   for (const [i, record] of records.entries()) {
     if (tasks[i]?.fails) expect(record.failure).toMatchObject({ reason: 'BackoffLimitExceeded' });
     else expect(record.failure).toBeUndefined();

@@ -19,7 +19,14 @@ function mixedTasks(prefix: string, count: number): { task: TaskInput; expected:
   return Array.from({ length: count }, (_, i) => {
     const fails = i % 3 === 1;
     const id = `${prefix}-${String(i).padStart(2, '0')}`;
-    return { task: { id, image: 'busybox', ...behaviour({ durationMs: 50 + (i % 5) * 120, exitCode: fails ? 3 : 0, logs: [`task ${id}`] }) }, expected: fails ? 'failed' : 'succeeded' };
+    return {
+      task: {
+        id,
+        image: 'busybox',
+        ...behaviour({ durationMs: 50 + (i % 5) * 120, exitCode: fails ? 3 : 0, logs: [`task ${id}`] }),
+      },
+      expected: fails ? 'failed' : 'succeeded',
+    };
   });
 }
 
@@ -28,12 +35,21 @@ function mixedTasks(prefix: string, count: number): { task: TaskInput; expected:
  * audit. `exitCodes: false` checks only the Job's reason: after a relist, the Pods stream can
  * still lag the Jobs stream when the Job's Failed condition arrives (see the report on the exit code).
  */
-async function runAndAudit(e: Engine, tasks: { task: TaskInput; expected: 'succeeded' | 'failed' }[], exitCodes = true): Promise<void> {
+async function runAndAudit(
+  e: Engine,
+  tasks: { task: TaskInput; expected: 'succeeded' | 'failed' }[],
+  exitCodes = true,
+): Promise<void> {
   for (const { task } of tasks) await e.runner.addTask(task);
   const records = await Promise.all(tasks.map(({ task }) => e.runner.waitFor(task.id)));
-  expect(records.map((r) => ({ id: r.id, state: r.state, outcome: r.outcome }))).toEqual(tasks.map(({ task, expected }) => ({ id: task.id, state: 'deleted', outcome: expected })));
+  expect(records.map((r) => ({ id: r.id, state: r.state, outcome: r.outcome }))).toEqual(
+    tasks.map(({ task, expected }) => ({ id: task.id, state: 'deleted', outcome: expected })),
+  );
   for (const [i, record] of records.entries()) {
-    if (tasks[i]?.expected === 'failed') expect(record.failure).toMatchObject(exitCodes ? { reason: 'BackoffLimitExceeded', exitCode: 3 } : { reason: 'BackoffLimitExceeded' });
+    if (tasks[i]?.expected === 'failed')
+      expect(record.failure).toMatchObject(
+        exitCodes ? { reason: 'BackoffLimitExceeded', exitCode: 3 } : { reason: 'BackoffLimitExceeded' },
+      );
     else expect(record.failure).toBeUndefined();
   }
   const created = creationsByName(e.cluster);

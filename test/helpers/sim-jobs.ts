@@ -1,14 +1,32 @@
-import { CoreV1Api, PatchStrategy, setHeaderOptions, Watch, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type KubeConfig,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import type { SimulatedCluster } from '../../src/sim/index.js';
 import type { KubeObject } from '../../src/sim/types.js';
 import { waitUntil } from './wait.js';
 
 /** A minimal Job manifest (one container), with `spec` fields merged in. */
-export function jobManifest(name: string, spec: Record<string, unknown> = {}, podSpec: Record<string, unknown> = {}): V1Job {
+export function jobManifest(
+  name: string,
+  spec: Record<string, unknown> = {},
+  podSpec: Record<string, unknown> = {},
+): V1Job {
   return {
     metadata: { name },
     spec: {
-      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }], ...podSpec } },
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }],
+          ...podSpec,
+        },
+      },
       ...spec,
     },
   };
@@ -21,7 +39,11 @@ export interface RecordedEvent {
 }
 
 /** Records every event of a watch (real client-node `Watch`) until `stop()`. */
-export async function recordWatch(kubeConfig: KubeConfig, path: string, query: Record<string, string> = {}): Promise<{ events: RecordedEvent[]; stop: () => void }> {
+export async function recordWatch(
+  kubeConfig: KubeConfig,
+  path: string,
+  query: Record<string, string> = {},
+): Promise<{ events: RecordedEvent[]; stop: () => void }> {
   const events: RecordedEvent[] = [];
   const controller = await new Watch(kubeConfig).watch(
     path,
@@ -34,7 +56,9 @@ export async function recordWatch(kubeConfig: KubeConfig, path: string, query: R
 
 /** The pods the simulated cluster stores for a Job (controller reference by uid). */
 export function podsOf(cluster: SimulatedCluster, job: KubeObject | V1Job, namespace = 'default'): KubeObject[] {
-  return cluster.objects('pods', namespace).filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === job.metadata?.uid));
+  return cluster
+    .objects('pods', namespace)
+    .filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === job.metadata?.uid));
 }
 
 export function jobNamed(cluster: SimulatedCluster, name: string, namespace = 'default'): KubeObject | undefined {
@@ -42,13 +66,22 @@ export function jobNamed(cluster: SimulatedCluster, name: string, namespace = 'd
 }
 
 export function conditionTypes(job: KubeObject | undefined): string[] {
-  return ((job?.status?.conditions ?? []) as { type: string; status: string }[]).filter((c) => c.status === 'True').map((c) => c.type);
+  return ((job?.status?.conditions ?? []) as { type: string; status: string }[])
+    .filter((c) => c.status === 'True')
+    .map((c) => c.type);
 }
 
 /** Waits until the Job's pods (not being deleted) number `count`, and returns them. */
-export async function activePods(cluster: SimulatedCluster, job: KubeObject | V1Job, count: number, namespace = 'default'): Promise<KubeObject[]> {
+export async function activePods(
+  cluster: SimulatedCluster,
+  job: KubeObject | V1Job,
+  count: number,
+  namespace = 'default',
+): Promise<KubeObject[]> {
   return waitUntil(() => {
-    const pods = podsOf(cluster, job, namespace).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(p.status?.phase)));
+    const pods = podsOf(cluster, job, namespace).filter(
+      (p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(p.status?.phase)),
+    );
     return pods.length === count ? pods : undefined;
   }, `${count} active pods of ${job.metadata?.name}`);
 }
@@ -62,12 +95,18 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export class FakeKubelet {
   readonly #core: CoreV1Api;
 
-  constructor(kubeConfig: KubeConfig, readonly namespace = 'default') {
+  constructor(
+    kubeConfig: KubeConfig,
+    readonly namespace = 'default',
+  ) {
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
   }
 
   async #patchStatus(pod: KubeObject, status: Record<string, unknown>): Promise<V1Pod> {
-    return this.#core.patchNamespacedPodStatus({ name: pod.metadata.name, namespace: this.namespace, body: { status } }, mergePatch);
+    return this.#core.patchNamespacedPodStatus(
+      { name: pod.metadata.name, namespace: this.namespace, body: { status } },
+      mergePatch,
+    );
   }
 
   /** Running, all containers ready. */
@@ -76,7 +115,17 @@ export class FakeKubelet {
     return this.#patchStatus(pod, {
       phase: 'Running',
       conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-      containerStatuses: [{ name: 'main', image: 'busybox:1.36', imageID: '', ready: true, restartCount, started: true, state: { running: { startedAt: now } } }],
+      containerStatuses: [
+        {
+          name: 'main',
+          image: 'busybox:1.36',
+          imageID: '',
+          ready: true,
+          restartCount,
+          started: true,
+          state: { running: { startedAt: now } },
+        },
+      ],
     });
   }
 
@@ -85,7 +134,14 @@ export class FakeKubelet {
     const now = new Date().toISOString();
     return this.#patchStatus(pod, {
       phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-      conditions: [{ type: 'Ready', status: 'False', reason: exitCode === 0 ? 'PodCompleted' : 'PodFailed', lastTransitionTime: now }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: exitCode === 0 ? 'PodCompleted' : 'PodFailed',
+          lastTransitionTime: now,
+        },
+      ],
       containerStatuses: [
         {
           name: 'main',
@@ -94,7 +150,9 @@ export class FakeKubelet {
           ready: false,
           restartCount: 0,
           started: false,
-          state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: now } },
+          state: {
+            terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: now },
+          },
         },
       ],
     });
@@ -102,7 +160,13 @@ export class FakeKubelet {
 }
 
 /** Waits until the stored Job satisfies `predicate`, and returns it. */
-export async function jobWhen(cluster: SimulatedCluster, name: string, what: string, predicate: (job: KubeObject) => boolean, namespace = 'default'): Promise<KubeObject> {
+export async function jobWhen(
+  cluster: SimulatedCluster,
+  name: string,
+  what: string,
+  predicate: (job: KubeObject) => boolean,
+  namespace = 'default',
+): Promise<KubeObject> {
   return waitUntil(() => {
     const job = jobNamed(cluster, name, namespace);
     return job && predicate(job) ? job : undefined;
@@ -110,6 +174,11 @@ export async function jobWhen(cluster: SimulatedCluster, name: string, what: str
 }
 
 /** Waits until the stored Job has a True condition of `type`, and returns it. */
-export async function jobWithCondition(cluster: SimulatedCluster, name: string, type: string, namespace = 'default'): Promise<KubeObject> {
+export async function jobWithCondition(
+  cluster: SimulatedCluster,
+  name: string,
+  type: string,
+  namespace = 'default',
+): Promise<KubeObject> {
   return jobWhen(cluster, name, `${type}=True`, (job) => conditionTypes(job).includes(type), namespace);
 }

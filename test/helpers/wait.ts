@@ -17,7 +17,12 @@ export async function waitUntil<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      const lastError = last instanceof Error ? `: ${last.name}: ${last.message}` : last === undefined ? '' : `: ${JSON.stringify(last)}`;
+      const lastError =
+        last instanceof Error
+          ? `: ${last.name}: ${last.message}`
+          : last === undefined
+            ? ''
+            : `: ${JSON.stringify(last)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError}`, { cause: last });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -60,10 +60,24 @@ describe('taskIdLabelValue', () => {
 });
 
 describe('fingerprintSpec', () => {
-  const spec = parseTaskSpec({ id: 't', image: 'busybox', command: ['echo', 'hi'], env: [{ name: 'A', value: '1' }], resources: { limits: { memory: '64Mi', cpu: '1' } } });
+  const spec = parseTaskSpec({
+    id: 't',
+    image: 'busybox',
+    command: ['echo', 'hi'],
+    env: [{ name: 'A', value: '1' }],
+    resources: { limits: { memory: '64Mi', cpu: '1' } },
+  });
 
   test('does not depend on key order', () => {
-    const reordered = JSON.parse(JSON.stringify({ resources: { limits: { cpu: '1', memory: '64Mi' } }, env: spec.env, command: spec.command, image: spec.image, id: spec.id })) as TaskSpec;
+    const reordered = JSON.parse(
+      JSON.stringify({
+        resources: { limits: { cpu: '1', memory: '64Mi' } },
+        env: spec.env,
+        command: spec.command,
+        image: spec.image,
+        id: spec.id,
+      }),
+    ) as TaskSpec;
     expect(fingerprintSpec(reordered)).toBe(fingerprintSpec(spec));
     expect(canonicalJson({ b: 1, a: { d: 2, c: 3 } })).toBe('{"a":{"c":3,"d":2},"b":1}');
   });
@@ -82,22 +96,38 @@ describe('buildJobManifest', () => {
     command: ['sh', '-c'],
     args: ['echo hi'],
     timeout: 30,
-    env: [{ name: 'A', value: '1' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'creds', key: 'token' } } }],
+    env: [
+      { name: 'A', value: '1' },
+      { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'creds', key: 'token' } } },
+    ],
     resources: { requests: { cpu: '100m' }, limits: { memory: '64Mi' } },
     labels: { team: 'data' },
     annotations: { 'example.com/owner': 'ana' },
     serviceAccountName: 'runner',
     backoffLimit: 2,
     ttlSecondsAfterFinished: 600,
-    podTemplate: { spec: { nodeSelector: { disk: 'ssd' }, restartPolicy: 'OnFailure' }, metadata: { labels: { 'app.kubernetes.io/managed-by': null, extra: 'yes' } } },
+    podTemplate: {
+      spec: { nodeSelector: { disk: 'ssd' }, restartPolicy: 'OnFailure' },
+      metadata: { labels: { 'app.kubernetes.io/managed-by': null, extra: 'yes' } },
+    },
   });
-  const manifest = buildJobManifest({ taskId: spec.id, jobName: jobNameFor(spec.id), namespace: 'default', spec, fingerprint: fingerprintSpec(spec) });
+  const manifest = buildJobManifest({
+    taskId: spec.id,
+    jobName: jobNameFor(spec.id),
+    namespace: 'default',
+    spec,
+    fingerprint: fingerprintSpec(spec),
+  });
 
   test('carries identity labels and annotations on the Job and the pod template', () => {
     const identity = { 'app.kubernetes.io/managed-by': 'k8s-jobs', 'k8s-jobs.io/task-id': 'Report_42' };
     expect(manifest.metadata?.name).toBe(jobNameFor('Report_42'));
     expect(manifest.metadata?.labels).toEqual({ team: 'data', ...identity });
-    expect(manifest.metadata?.annotations).toEqual({ 'example.com/owner': 'ana', 'k8s-jobs.io/task-id': 'Report_42', 'k8s-jobs.io/fingerprint': fingerprintSpec(spec) });
+    expect(manifest.metadata?.annotations).toEqual({
+      'example.com/owner': 'ana',
+      'k8s-jobs.io/task-id': 'Report_42',
+      'k8s-jobs.io/fingerprint': fingerprintSpec(spec),
+    });
     // The patch tried to remove the managed-by label: identity labels are put back after it.
     expect(manifest.spec?.template.metadata?.labels).toEqual({ team: 'data', extra: 'yes', ...identity });
   });
@@ -121,7 +151,9 @@ describe('buildJobManifest', () => {
 
   test('the pod template patch is applied last (a merge patch)', () => {
     expect(manifest.spec?.template.spec?.restartPolicy).toBe('OnFailure');
-    expect(applyMergePatch({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: null }, d: null })).toEqual({ a: { b: 1, c: [3] } });
+    expect(applyMergePatch({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: null }, d: null })).toEqual({
+      a: { b: 1, c: [3] },
+    });
   });
 
   test('defaults: runs once, restartPolicy Never, no deadline without a timeout', () => {

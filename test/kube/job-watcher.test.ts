@@ -33,7 +33,9 @@ afterEach(async () => {
 });
 
 /** A watcher through the proxy, with short timings so faults heal within a test. */
-async function startWatcher(options: { timeoutSeconds?: number; stallGraceMs?: number; unseenJobCheckMs?: number } = {}) {
+async function startWatcher(
+  options: { timeoutSeconds?: number; stallGraceMs?: number; unseenJobCheckMs?: number } = {},
+) {
   const events: WatcherEvent[] = [];
   const kube = createKubeAdapter({
     kubeConfig: proxy.kubeConfig,
@@ -53,13 +55,21 @@ async function createJob(name: string): Promise<V1Job> {
     namespace: 'default',
     body: {
       metadata: { name, labels: managed },
-      spec: { template: { metadata: { labels: managed }, spec: { restartPolicy: 'Never', containers: [{ name: 'task', image: 'busybox' }] } } },
+      spec: {
+        template: {
+          metadata: { labels: managed },
+          spec: { restartPolicy: 'Never', containers: [{ name: 'task', image: 'busybox' }] },
+        },
+      },
     },
   });
 }
 
 async function touch(name: string, step: number): Promise<string> {
-  const job = await batch.patchNamespacedJob({ name, namespace: 'default', body: { metadata: { annotations: { step: String(step) } } } }, mergePatch);
+  const job = await batch.patchNamespacedJob(
+    { name, namespace: 'default', body: { metadata: { annotations: { step: String(step) } } } },
+    mergePatch,
+  );
   return job.metadata?.resourceVersion ?? '';
 }
 
@@ -69,7 +79,8 @@ function record(kube: KubeAdapter, jobName: string): ClusterObservation[] {
   return seen;
 }
 
-const rvs = (seen: ClusterObservation[]) => seen.map((o) => o.job?.resourceVersion).filter((rv): rv is string => rv !== undefined);
+const rvs = (seen: ClusterObservation[]) =>
+  seen.map((o) => o.job?.resourceVersion).filter((rv): rv is string => rv !== undefined);
 
 describe('JobWatcher', () => {
   test('shows a Job and its pods: at once on observe, then on every change', async () => {
@@ -80,16 +91,40 @@ describe('JobWatcher', () => {
     expect(seen[0]?.job).toMatchObject({ name: 'watched', uid: expect.any(String), conditions: expect.any(Array) });
 
     await batch.patchNamespacedJobStatus(
-      { name: 'watched', namespace: 'default', body: { status: { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } } },
+      {
+        name: 'watched',
+        namespace: 'default',
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'Failed',
+                status: 'True',
+                reason: 'BackoffLimitExceeded',
+                message: 'Job has reached the specified backoff limit',
+              },
+            ],
+          },
+        },
+      },
       mergePatch,
     );
     await waitUntil(() => seen.some((o) => o.job?.conditions.some((c) => c.type === 'Failed')), 'the Failed condition');
 
     await core.createNamespacedPod({
       namespace: 'default',
-      body: { metadata: { name: 'watched-abcde', labels: { ...managed, 'batch.kubernetes.io/job-name': 'watched', 'job-name': 'watched' } }, spec: { containers: [{ name: 'task', image: 'busybox' }] } },
+      body: {
+        metadata: {
+          name: 'watched-abcde',
+          labels: { ...managed, 'batch.kubernetes.io/job-name': 'watched', 'job-name': 'watched' },
+        },
+        spec: { containers: [{ name: 'task', image: 'busybox' }] },
+      },
     });
-    await waitUntil(() => seen.at(-1)?.pods.some((p) => p.name === 'watched-abcde' && p.phase === 'Pending'), 'the pod');
+    await waitUntil(
+      () => seen.at(-1)?.pods.some((p) => p.name === 'watched-abcde' && p.phase === 'Pending'),
+      'the pod',
+    );
     expect(seen.every((o) => o.job !== null)).toBe(true);
   });
 
@@ -141,7 +176,7 @@ describe('JobWatcher', () => {
     for (let step = 1; step <= 100; step++) last = await touch('survivor', step);
     await batch.deleteNamespacedJob({ name: 'vanishes', namespace: 'default', propagationPolicy: 'Background' });
     proxy.setMode('pass');
-    await waitUntil(() => survivor.at(-1)?.job?.resourceVersion === last, 'the survivor\'s last change');
+    await waitUntil(() => survivor.at(-1)?.job?.resourceVersion === last, "the survivor's last change");
     await waitUntil(() => vanishes.at(-1)?.job === null, 'the vanished Job reported gone');
     expect(events.some((e) => e.type === 'expired')).toBe(true);
     expect(kube.watcher.stats().relists).toBeGreaterThanOrEqual(1);
@@ -167,8 +202,13 @@ describe('JobWatcher', () => {
     const before = proxy.connections();
     proxy.setMode('refuse');
     proxy.dropAll();
-    await waitUntil(() => events.filter((e) => e.type === 'reconnecting' && e.delayMs > 0).length >= 8, 'eight reconnect attempts');
-    const delays = events.filter((e): e is Extract<WatcherEvent, { type: 'reconnecting' }> => e.type === 'reconnecting').map((e) => e.delayMs);
+    await waitUntil(
+      () => events.filter((e) => e.type === 'reconnecting' && e.delayMs > 0).length >= 8,
+      'eight reconnect attempts',
+    );
+    const delays = events
+      .filter((e): e is Extract<WatcherEvent, { type: 'reconnecting' }> => e.type === 'reconnecting')
+      .map((e) => e.delayMs);
     expect(Math.max(...delays)).toBeLessThanOrEqual(100);
     // Connections are bounded by the back-off: far fewer than a tight loop would open.
     expect(proxy.connections() - before).toBeLessThan(200);
@@ -183,7 +223,9 @@ describe('JobWatcher', () => {
     const seen = record(kube, 'never-created');
     await waitUntil(() => seen.length > 0, 'an answer');
     expect(seen[0]?.job).toBeNull();
-    expect(cluster.requests().some((r) => r.verb === 'get' && r.name === 'never-created' && r.status === 404)).toBe(true);
+    expect(cluster.requests().some((r) => r.verb === 'get' && r.name === 'never-created' && r.status === 404)).toBe(
+      true,
+    );
   });
 
   test('events(): the Job\'s and its pods\' Events, oldest first, as "Reason: message"', async () => {
@@ -192,13 +234,30 @@ describe('JobWatcher', () => {
     const event = (name: string, kind: string, reason: string, message: string, at: string) =>
       core.createNamespacedEvent({
         namespace: 'default',
-        body: { metadata: { name: `${name}.${reason.toLowerCase()}` }, involvedObject: { kind, name, namespace: 'default' }, reason, message, type: 'Warning', lastTimestamp: new Date(at), firstTimestamp: new Date(at) },
+        body: {
+          metadata: { name: `${name}.${reason.toLowerCase()}` },
+          involvedObject: { kind, name, namespace: 'default' },
+          reason,
+          message,
+          type: 'Warning',
+          lastTimestamp: new Date(at),
+          firstTimestamp: new Date(at),
+        },
       });
-    await event('eventful', 'Job', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', '2026-01-01T00:00:05Z');
+    await event(
+      'eventful',
+      'Job',
+      'BackoffLimitExceeded',
+      'Job has reached the specified backoff limit',
+      '2026-01-01T00:00:05Z',
+    );
     await event('eventful', 'Job', 'SuccessfulCreate', 'Created pod: eventful-x', '2026-01-01T00:00:01Z');
     const events = await kube.watcher.events('eventful');
     // The Job controller's own events (now) come after these two (dated in the past).
-    expect(events.slice(0, 2)).toEqual(['SuccessfulCreate: Created pod: eventful-x', 'BackoffLimitExceeded: Job has reached the specified backoff limit']);
+    expect(events.slice(0, 2)).toEqual([
+      'SuccessfulCreate: Created pod: eventful-x',
+      'BackoffLimitExceeded: Job has reached the specified backoff limit',
+    ]);
   });
 
   test('stop() ends both loops and every open watch', async () => {
@@ -211,7 +270,7 @@ describe('JobWatcher', () => {
   });
 });
 
-describe('JobWatcher under the simulator\'s own watch faults', () => {
+describe("JobWatcher under the simulator's own watch faults", () => {
   afterEach(() => cluster.faults.clear());
 
   async function startDirect(options: { timeoutSeconds?: number; stallGraceMs?: number } = {}) {
@@ -265,7 +324,10 @@ describe('JobWatcher under the simulator\'s own watch faults', () => {
     const seen = record(kube, 'sim-expired');
     cluster.faults.expireNextWatches(2);
     cluster.faults.dropWatches();
-    await waitUntil(() => cluster.faults.counts().watchesExpired >= 2 && kube.watcher.stats().relists >= 2, 'both resources relisted');
+    await waitUntil(
+      () => cluster.faults.counts().watchesExpired >= 2 && kube.watcher.stats().relists >= 2,
+      'both resources relisted',
+    );
     const rv = await touch('sim-expired', 1);
     await waitUntil(() => seen.at(-1)?.job?.resourceVersion === rv, 'a change after the relist');
     expect(seen.every((o) => o.job !== null)).toBe(true);

@@ -32,8 +32,14 @@ describe('createJob', () => {
     expect(out.adopted).toBe(false);
     const [created] = cluster.jobCreations().filter((c) => c.name === input.jobName);
     expect(created?.uid).toBe(out.uid);
-    expect(created?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'k8s-jobs', 'k8s-jobs.io/task-id': 'Create_Me' });
-    expect(created?.annotations).toMatchObject({ 'k8s-jobs.io/task-id': 'Create_Me', 'k8s-jobs.io/fingerprint': input.fingerprint });
+    expect(created?.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'k8s-jobs',
+      'k8s-jobs.io/task-id': 'Create_Me',
+    });
+    expect(created?.annotations).toMatchObject({
+      'k8s-jobs.io/task-id': 'Create_Me',
+      'k8s-jobs.io/fingerprint': input.fingerprint,
+    });
   });
 
   test('adopts our Job on 409 when the fingerprint matches (no second Job)', async () => {
@@ -42,7 +48,10 @@ describe('createJob', () => {
     const again = await kube.jobs.createJob(input);
     expect(again).toEqual({ uid: first.uid, adopted: true });
     expect(cluster.jobCreations().filter((c) => c.name === 'adopt-me')).toHaveLength(1);
-    const statuses = cluster.requests().filter((r) => r.verb === 'create' && r.name === undefined && r.resource === 'jobs').map((r) => r.status);
+    const statuses = cluster
+      .requests()
+      .filter((r) => r.verb === 'create' && r.name === undefined && r.resource === 'jobs')
+      .map((r) => r.status);
     expect(statuses).toContain(409);
   });
 
@@ -52,26 +61,39 @@ describe('createJob', () => {
     await kube.jobs.createJob(theirs);
     const err: unknown = await kube.jobs.createJob(mine).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobConflictError);
-    expect(err).toMatchObject({ code: 'JOB_CONFLICT', jobName: 'taken', expectedFingerprint: mine.fingerprint, foundFingerprint: theirs.fingerprint });
+    expect(err).toMatchObject({
+      code: 'JOB_CONFLICT',
+      jobName: 'taken',
+      expectedFingerprint: mine.fingerprint,
+      foundFingerprint: theirs.fingerprint,
+    });
   });
 
-  test('refuses a Job without our annotation too (someone else\'s Job)', async () => {
+  test("refuses a Job without our annotation too (someone else's Job)", async () => {
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
     const input = task('foreign');
     const body = buildJobManifest({ ...input, namespace: 'default' });
     delete body.metadata?.annotations?.['k8s-jobs.io/fingerprint'];
     await batch.createNamespacedJob({ namespace: 'default', body });
-    await expect(kube.jobs.createJob(input)).rejects.toMatchObject({ code: 'JOB_CONFLICT', foundFingerprint: undefined });
+    await expect(kube.jobs.createJob(input)).rejects.toMatchObject({
+      code: 'JOB_CONFLICT',
+      foundFingerprint: undefined,
+    });
   });
 
-  test('a spec the API server rejects fails for good with the API\'s message (no retries)', async () => {
+  test("a spec the API server rejects fails for good with the API's message (no retries)", async () => {
     const input = task('bad-restart-policy', { podTemplate: { spec: { restartPolicy: 'Always' } } });
     const before = cluster.requests().length;
     const err: unknown = await kube.jobs.createJob(input).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesApiError);
     expect(err).toMatchObject({ verb: 'create', statusCode: 422, reason: 'Invalid', transient: false });
     expect((err as KubernetesApiError).apiMessage).toContain('spec.template.spec.restartPolicy');
-    expect(cluster.requests().slice(before).filter((r) => r.verb === 'create')).toHaveLength(1);
+    expect(
+      cluster
+        .requests()
+        .slice(before)
+        .filter((r) => r.verb === 'create'),
+    ).toHaveLength(1);
   });
 });
 
@@ -80,16 +102,26 @@ describe('deleteJob', () => {
     [undefined, 'Background'],
     ['Background', 'Background'],
     ['Foreground', 'Foreground'],
-  ] as const)('deletes with the configured propagation policy (%s): the API server receives %s', async (configured, received) => {
-    const adapter = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 20 }, ...(configured ? { propagationPolicy: configured } : {}) });
-    const input = task(`delete-${configured ?? 'default'}`.toLowerCase());
-    const { uid } = await adapter.jobs.createJob(input);
-    await expect(adapter.jobs.deleteJob(input.jobName, { uid })).resolves.toBe('deleted');
-    const deletes = cluster.requests().filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === input.jobName);
-    expect(deletes.map((r) => [r.status, r.propagationPolicy])).toEqual([[200, received]]);
-    // Foreground: the Job stays (with a finalizer) until the garbage collector has deleted its pods.
-    await waitUntil(async () => (await adapter.jobs.getJob(input.jobName)) === undefined, 'the Job to be gone');
-  });
+  ] as const)(
+    'deletes with the configured propagation policy (%s): the API server receives %s',
+    async (configured, received) => {
+      const adapter = createKubeAdapter({
+        kubeConfig: cluster.kubeConfig,
+        namespace: 'default',
+        retry: { baseMs: 5, maxMs: 20 },
+        ...(configured ? { propagationPolicy: configured } : {}),
+      });
+      const input = task(`delete-${configured ?? 'default'}`.toLowerCase());
+      const { uid } = await adapter.jobs.createJob(input);
+      await expect(adapter.jobs.deleteJob(input.jobName, { uid })).resolves.toBe('deleted');
+      const deletes = cluster
+        .requests()
+        .filter((r) => r.verb === 'delete' && r.resource === 'jobs' && r.name === input.jobName);
+      expect(deletes.map((r) => [r.status, r.propagationPolicy])).toEqual([[200, received]]);
+      // Foreground: the Job stays (with a finalizer) until the garbage collector has deleted its pods.
+      await waitUntil(async () => (await adapter.jobs.getJob(input.jobName)) === undefined, 'the Job to be gone');
+    },
+  );
 
   test('404 is done', async () => {
     await expect(kube.jobs.deleteJob('never-existed')).resolves.toBe('absent');
@@ -110,7 +142,10 @@ describe('listJobs', () => {
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
     await batch.createNamespacedJob({
       namespace: 'default',
-      body: { metadata: { name: 'not-ours' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } } },
+      body: {
+        metadata: { name: 'not-ours' },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } },
+      },
     });
     await kube.jobs.createJob(task('listed'));
     const list = await kube.api.listJobs();
@@ -126,7 +161,11 @@ describe('toKubernetesApiError', () => {
     const closed = await startSimulatedCluster({ kubelet: { enabled: false } });
     const kubeConfig = closed.kubeConfig;
     await closed.close();
-    const gone = createKubeAdapter({ kubeConfig, namespace: 'default', retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 } });
+    const gone = createKubeAdapter({
+      kubeConfig,
+      namespace: 'default',
+      retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 },
+    });
     const err: unknown = await gone.jobs.getJob('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesApiError);
     expect(err).toMatchObject({ statusCode: 0, reason: 'ECONNREFUSED', transient: true });
@@ -145,10 +184,12 @@ describe('toKubernetesApiError', () => {
     }
   });
 
-  test('403 (RBAC) is permanent, with the API\'s message; the watcher\'s ready() rejects with it', async () => {
+  test("403 (RBAC) is permanent, with the API's message; the watcher's ready() rejects with it", async () => {
     const restricted = await startSimulatedCluster({
       kubelet: { enabled: false },
-      rbac: { rules: [{ apiGroups: [''], resources: ['pods', 'pods/log', 'events'], verbs: ['get', 'list', 'watch'] }] },
+      rbac: {
+        rules: [{ apiGroups: [''], resources: ['pods', 'pods/log', 'events'], verbs: ['get', 'list', 'watch'] }],
+      },
     });
     try {
       const other = createKubeAdapter({ kubeConfig: restricted.kubeConfig, namespace: 'default' });
@@ -163,22 +204,56 @@ describe('toKubernetesApiError', () => {
   });
 
   test('an ApiException is classified by its status; its string body is parsed as a Status', () => {
-    const status = JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'slow down', details: { retryAfterSeconds: 3 } });
-    expect(toKubernetesApiError(new ApiException(429, 'HTTP-Code: 429', status, {}), 'create', 'jobs/x')).toMatchObject({ statusCode: 429, reason: 'TooManyRequests', apiMessage: 'slow down', transient: true, retryAfterSeconds: 3 });
-    expect(toKubernetesApiError(new ApiException(503, 'x', 'upstream down', { 'retry-after': '7' }), 'get', 'jobs/x')).toMatchObject({ apiMessage: 'upstream down', transient: true, retryAfterSeconds: 7 });
-    expect(toKubernetesApiError(new ApiException(401, 'Unauthorized', undefined, {}), 'get', 'jobs/x')).toMatchObject({ statusCode: 401, apiMessage: 'Unauthorized', transient: false });
-    expect(toKubernetesApiError(new ApiException(403, 'x', '{"reason":"Forbidden","message":"no"}', {}), 'get', 'jobs/x')).toMatchObject({ reason: 'Forbidden', transient: false });
+    const status = JSON.stringify({
+      kind: 'Status',
+      code: 429,
+      reason: 'TooManyRequests',
+      message: 'slow down',
+      details: { retryAfterSeconds: 3 },
+    });
+    expect(toKubernetesApiError(new ApiException(429, 'HTTP-Code: 429', status, {}), 'create', 'jobs/x')).toMatchObject(
+      { statusCode: 429, reason: 'TooManyRequests', apiMessage: 'slow down', transient: true, retryAfterSeconds: 3 },
+    );
+    expect(
+      toKubernetesApiError(new ApiException(503, 'x', 'upstream down', { 'retry-after': '7' }), 'get', 'jobs/x'),
+    ).toMatchObject({ apiMessage: 'upstream down', transient: true, retryAfterSeconds: 7 });
+    expect(toKubernetesApiError(new ApiException(401, 'Unauthorized', undefined, {}), 'get', 'jobs/x')).toMatchObject({
+      statusCode: 401,
+      apiMessage: 'Unauthorized',
+      transient: false,
+    });
+    expect(
+      toKubernetesApiError(new ApiException(403, 'x', '{"reason":"Forbidden","message":"no"}', {}), 'get', 'jobs/x'),
+    ).toMatchObject({ reason: 'Forbidden', transient: false });
   });
 
   test('classifies by status and code, never by message', () => {
     const withCode = (code: string, message: string) => Object.assign(new Error(message), { code });
-    expect(toKubernetesApiError(withCode('ECONNRESET', 'anything'), 'get', 'jobs/x')).toMatchObject({ transient: true, statusCode: 0 });
-    expect(toKubernetesApiError(withCode('ERR_STREAM_PREMATURE_CLOSE', 'Premature close'), 'watch', 'jobs')).toMatchObject({ transient: true });
-    expect(toKubernetesApiError(withCode('ENOTFOUND', 'timeout and reset'), 'get', 'jobs/x')).toMatchObject({ transient: false });
-    expect(toKubernetesApiError(Object.assign(new Error('Gone'), { statusCode: 410 }), 'watch', 'jobs')).toMatchObject({ statusCode: 410, transient: false });
-    expect(toKubernetesApiError(Object.assign(new Error('x'), { statusCode: 503 }), 'watch', 'jobs')).toMatchObject({ statusCode: 503, transient: true });
-    expect(toKubernetesApiError(new DOMException('This operation was aborted', 'AbortError'), 'get', 'jobs/x')).toMatchObject({ reason: 'Timeout', transient: true });
-    expect(toKubernetesApiError(new TypeError('bug'), 'get', 'jobs/x')).toMatchObject({ transient: false, apiMessage: 'bug' });
+    expect(toKubernetesApiError(withCode('ECONNRESET', 'anything'), 'get', 'jobs/x')).toMatchObject({
+      transient: true,
+      statusCode: 0,
+    });
+    expect(
+      toKubernetesApiError(withCode('ERR_STREAM_PREMATURE_CLOSE', 'Premature close'), 'watch', 'jobs'),
+    ).toMatchObject({ transient: true });
+    expect(toKubernetesApiError(withCode('ENOTFOUND', 'timeout and reset'), 'get', 'jobs/x')).toMatchObject({
+      transient: false,
+    });
+    expect(toKubernetesApiError(Object.assign(new Error('Gone'), { statusCode: 410 }), 'watch', 'jobs')).toMatchObject({
+      statusCode: 410,
+      transient: false,
+    });
+    expect(toKubernetesApiError(Object.assign(new Error('x'), { statusCode: 503 }), 'watch', 'jobs')).toMatchObject({
+      statusCode: 503,
+      transient: true,
+    });
+    expect(
+      toKubernetesApiError(new DOMException('This operation was aborted', 'AbortError'), 'get', 'jobs/x'),
+    ).toMatchObject({ reason: 'Timeout', transient: true });
+    expect(toKubernetesApiError(new TypeError('bug'), 'get', 'jobs/x')).toMatchObject({
+      transient: false,
+      apiMessage: 'bug',
+    });
   });
 });
 
@@ -189,7 +264,10 @@ describe('resolveNamespace', () => {
     expect(resolveNamespace(withNs, '')).toBe('team-a');
     expect(resolveNamespace(withNs, 'explicit')).toBe('explicit');
     const withoutNs = new KubeConfig();
-    withoutNs.loadFromClusterAndUser({ name: 'c', server: 'http://127.0.0.1:1', skipTLSVerify: true }, { name: 'u', token: 't' });
+    withoutNs.loadFromClusterAndUser(
+      { name: 'c', server: 'http://127.0.0.1:1', skipTLSVerify: true },
+      { name: 'u', token: 't' },
+    );
     expect(resolveNamespace(withoutNs, '', '/nonexistent/namespace')).toBe('default');
     expect(resolveNamespace(withoutNs, '', new URL('./fixtures/namespace', import.meta.url).pathname)).toBe('from-pod');
   });

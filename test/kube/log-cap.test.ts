@@ -12,7 +12,11 @@ function collect(maxBytes: number, chunks: (string | Buffer)[]) {
 describe('CappedLogCollector', () => {
   test('a log within the cap is kept whole', () => {
     const text = 'line 1\nline 2\n';
-    expect(collect(1024, [text.slice(0, 3), text.slice(3)])).toEqual({ text, totalBytes: text.length, truncated: false });
+    expect(collect(1024, [text.slice(0, 3), text.slice(3)])).toEqual({
+      text,
+      totalBytes: text.length,
+      truncated: false,
+    });
     expect(collect(1024, ['x'.repeat(1024)])).toMatchObject({ truncated: false, totalBytes: 1024 });
   });
 
@@ -65,8 +69,17 @@ describe('lastLines and latestPod', () => {
   });
 
   test('latestPod is the newest by creation time', () => {
-    const pod = (name: string, createdAt: string): PodView => ({ name, uid: name, phase: 'Failed', createdAt, containers: [] });
-    expect(latestPod([pod('a', '2026-01-01T00:00:02Z'), pod('b', '2026-01-01T00:00:05Z'), pod('c', '2026-01-01T00:00:01Z')])?.name).toBe('b');
+    const pod = (name: string, createdAt: string): PodView => ({
+      name,
+      uid: name,
+      phase: 'Failed',
+      createdAt,
+      containers: [],
+    });
+    expect(
+      latestPod([pod('a', '2026-01-01T00:00:02Z'), pod('b', '2026-01-01T00:00:05Z'), pod('c', '2026-01-01T00:00:01Z')])
+        ?.name,
+    ).toBe('b');
     expect(latestPod([])).toBeUndefined();
   });
 });

@@ -10,7 +10,10 @@ import type { LogSnapshot } from '../../src/store/contract.js';
  */
 
 test('a timestamped line gives its time in nanoseconds and its text, whatever the fraction length and offset', () => {
-  expect(parseTimestampedLine('2026-01-02T03:04:05.123456789Z hello world\n')).toEqual({ ns: 1767323045123456789n, text: 'hello world\n' });
+  expect(parseTimestampedLine('2026-01-02T03:04:05.123456789Z hello world\n')).toEqual({
+    ns: 1767323045123456789n,
+    text: 'hello world\n',
+  });
   expect(parseTimestampedLine('2026-01-02T03:04:05.5Z x')).toEqual({ ns: 1767323045500000000n, text: 'x' });
   expect(parseTimestampedLine('2026-01-02T04:04:05+01:00 y')?.ns).toBe(1767323045000000000n);
   expect(parseTimestampedLine('no timestamp here')).toBeUndefined();

@@ -29,7 +29,12 @@ beforeAll(async () => {
       script: (pod) => behaviours[pod.metadata.labels?.['batch.kubernetes.io/job-name'] ?? ''] ?? {},
     },
   });
-  kube = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default', retry: { baseMs: 5, maxMs: 50 }, rateLimit: { qps: 1000, burst: 1000 } });
+  kube = createKubeAdapter({
+    kubeConfig: cluster.kubeConfig,
+    namespace: 'default',
+    retry: { baseMs: 5, maxMs: 50 },
+    rateLimit: { qps: 1000, burst: 1000 },
+  });
   await kube.watcher.start();
 });
 afterAll(async () => {
@@ -42,7 +47,10 @@ function task(id: string): CreateJobInput {
   return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
 }
 
-async function runJob(id: string, until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean): Promise<CreateJobInput> {
+async function runJob(
+  id: string,
+  until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean,
+): Promise<CreateJobInput> {
   const input = task(id);
   await kube.jobs.createJob(input);
   await waitUntil(() => {
@@ -52,7 +60,8 @@ async function runJob(id: string, until: (o: NonNullable<ReturnType<KubeAdapter[
   return input;
 }
 
-const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) => o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
+const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) =>
+  o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
 
 describe('reading logs', () => {
   test('a 5 MB log is read capped: head + marker + tail, within 1 MiB', async () => {
@@ -64,7 +73,9 @@ describe('reading logs', () => {
     const [head, tail] = text.split(/\n… \[\d+ bytes truncated\] …\n/);
     expect(head?.startsWith(`0000 ${'x'.repeat(994)}\n0001`)).toBe(true);
     expect(tail?.endsWith(`4999 ${'x'.repeat(994)}\n`)).toBe(true);
-    expect(text).toContain(truncationMarker(bigLogBytes - Buffer.byteLength(head ?? '') - Buffer.byteLength(tail ?? '')));
+    expect(text).toContain(
+      truncationMarker(bigLogBytes - Buffer.byteLength(head ?? '') - Buffer.byteLength(tail ?? '')),
+    );
     expect(Buffer.byteLength(head ?? '')).toBeGreaterThan(400_000);
     expect(Buffer.byteLength(tail ?? '')).toBeGreaterThan(400_000);
   });
@@ -76,11 +87,20 @@ describe('reading logs', () => {
   });
 
   test('a container waiting to start has an empty log (400 is not an error)', async () => {
-    const input = await runJob('never-starts', (o) => o.pods.some((p) => p.containers.some((c) => c.waiting)) || o.pods.length > 0);
+    const input = await runJob(
+      'never-starts',
+      (o) => o.pods.some((p) => p.containers.some((c) => c.waiting)) || o.pods.length > 0,
+    );
     const since = cluster.requests().length;
     const log = await kube.jobs.readJobLog(input.jobName);
     expect(log).toMatchObject({ text: '', totalBytes: 0, truncated: false });
-    expect(cluster.requests().slice(since).filter((r) => r.resource === 'pods/log').map((r) => r.status)).toEqual([400]);
+    expect(
+      cluster
+        .requests()
+        .slice(since)
+        .filter((r) => r.resource === 'pods/log')
+        .map((r) => r.status),
+    ).toEqual([400]);
   });
 
   test('a pod that is gone gives undefined (404)', async () => {

@@ -65,7 +65,12 @@ describe('RateLimiter', () => {
     let t = 0;
     let wake: (() => void) | undefined;
     // A timer that fires late: the event loop was blocked for 5 s meanwhile.
-    const limiter = new RateLimiter({ qps: 10, burst: 3, now: () => t, sleep: () => new Promise<void>((resolve) => (wake = resolve)) });
+    const limiter = new RateLimiter({
+      qps: 10,
+      burst: 3,
+      now: () => t,
+      sleep: () => new Promise<void>((resolve) => (wake = resolve)),
+    });
     for (let i = 0; i < 3; i++) await limiter.acquire();
     const released: number[] = [];
     const calls = Array.from({ length: 10 }, () => limiter.acquire().then(() => released.push(t)));
@@ -116,7 +121,9 @@ describe('rate limit ceiling, measured by the API server', () => {
         most = Math.max(most, i - j + 1);
       }
       // +2: arrival times carry network jitter that can bring two neighbours a little closer.
-      expect(most, `requests within ${windowMs} ms`).toBeLessThanOrEqual(burst + Math.ceil((qps * windowMs) / 1000) + 2);
+      expect(most, `requests within ${windowMs} ms`).toBeLessThanOrEqual(
+        burst + Math.ceil((qps * windowMs) / 1000) + 2,
+      );
     }
     expect(kube.limiter.stats().delayed).toBe(55);
   });

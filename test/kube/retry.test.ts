@@ -6,15 +6,20 @@ import type { Sleep } from '../../src/time/sleep.js';
 import { KubernetesApiError } from '../../src/errors.js';
 
 const apiError = (statusCode: number, transient: boolean, retryAfterSeconds?: number) =>
-  new KubernetesApiError('create', 'jobs/x', statusCode, undefined, `status ${statusCode}`, transient, { retryAfterSeconds });
+  new KubernetesApiError('create', 'jobs/x', statusCode, undefined, `status ${statusCode}`, transient, {
+    retryAfterSeconds,
+  });
 
 /** Records the waits instead of waiting. */
 function recordingSleep(): { sleep: Sleep; waits: number[] } {
   const waits: number[] = [];
-  return { waits, sleep: async (ms, signal) => {
-    signal?.throwIfAborted();
-    waits.push(ms);
-  } };
+  return {
+    waits,
+    sleep: async (ms, signal) => {
+      signal?.throwIfAborted();
+      waits.push(ms);
+    },
+  };
 }
 
 /** Fails with the given errors in turn, then succeeds. */
@@ -69,7 +74,7 @@ describe('withRetries', () => {
     expect(waits).toEqual([2000, 45_000]);
   });
 
-  test('an abort stops the waiting and rejects with the signal\'s reason', async () => {
+  test("an abort stops the waiting and rejects with the signal's reason", async () => {
     const controller = new AbortController();
     const op = failing(apiError(500, true), apiError(500, true));
     const sleep: Sleep = async (_ms, signal) => {

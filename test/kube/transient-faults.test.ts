@@ -30,7 +30,10 @@ function task(id: string): CreateJobInput {
   return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
 }
 
-const requestsFor = (name: string, verb: string) => cluster.requests().filter((r) => r.verb === verb && (r.name === name || (verb === 'create' && r.resource === 'jobs')));
+const requestsFor = (name: string, verb: string) =>
+  cluster
+    .requests()
+    .filter((r) => r.verb === verb && (r.name === name || (verb === 'create' && r.resource === 'jobs')));
 
 describe('transient API errors are retried', () => {
   test('500 and 503 on create: retried until the Job is created, exactly once', async () => {
@@ -40,7 +43,11 @@ describe('transient API errors are retried', () => {
     const since = cluster.requests().length;
     const out = await kube.jobs.createJob(input);
     expect(out.adopted).toBe(false);
-    const statuses = cluster.requests().slice(since).filter((r) => r.verb === 'create').map((r) => r.status);
+    const statuses = cluster
+      .requests()
+      .slice(since)
+      .filter((r) => r.verb === 'create')
+      .map((r) => r.status);
     expect(statuses).toEqual([500, 500, 503, 201]);
     expect(retries.map((r) => r.status)).toEqual([500, 500, 503]);
     expect(cluster.jobCreations().filter((c) => c.name === 'retry-create')).toHaveLength(1);
@@ -48,7 +55,14 @@ describe('transient API errors are retried', () => {
 
   test('429 with Retry-After: the next attempt waits at least that long', async () => {
     await kube.jobs.createJob(task('throttled'));
-    cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], name: 'throttled', status: 429, retryAfterSeconds: 1, times: 1 });
+    cluster.faults.failRequests({
+      verbs: ['get'],
+      resources: ['jobs'],
+      name: 'throttled',
+      status: 429,
+      retryAfterSeconds: 1,
+      times: 1,
+    });
     const job = await kube.jobs.getJob('throttled');
     expect(job?.name).toBe('throttled');
     const [rejected, served] = requestsFor('throttled', 'get').slice(-2);
@@ -82,7 +96,8 @@ describe('transient API errors are retried', () => {
     cluster.faults.failRequests({ resources: ['*'], status: 503, rate: 0.1 });
     const inputs = Array.from({ length: 12 }, (_, i) => task(`flaky-${i}`));
     const created = await Promise.all(inputs.map((i) => kube.jobs.createJob(i)));
-    for (const [i, input] of inputs.entries()) expect((await kube.jobs.getJob(input.jobName))?.uid).toBe(created[i]?.uid);
+    for (const [i, input] of inputs.entries())
+      expect((await kube.jobs.getJob(input.jobName))?.uid).toBe(created[i]?.uid);
     await Promise.all(inputs.map((i, n) => kube.jobs.deleteJob(i.jobName, { uid: created[n]?.uid })));
     expect((await kube.jobs.listJobs()).filter((j) => j.name.startsWith('flaky-'))).toHaveLength(0);
     expect(cluster.faults.counts().errors).toBeGreaterThan(0);
@@ -90,7 +105,13 @@ describe('transient API errors are retried', () => {
   });
 
   test('past maxAttempts the last KubernetesApiError is thrown', async () => {
-    cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], name: 'always-failing', status: 503, message: 'the server is shutting down' });
+    cluster.faults.failRequests({
+      verbs: ['get'],
+      resources: ['jobs'],
+      name: 'always-failing',
+      status: 503,
+      message: 'the server is shutting down',
+    });
     const err: unknown = await kube.jobs.getJob('always-failing').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesApiError);
     expect(err).toMatchObject({ verb: 'get', statusCode: 503, transient: true });

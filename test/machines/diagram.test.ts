@@ -60,7 +60,10 @@ describe('toMermaid', () => {
         },
         broken: {
           type: 'parallel',
-          states: { frame: { initial: 'bent', states: { bent: {} } }, 'lock-state': { initial: 'stuck', states: { stuck: { type: 'final' } } } },
+          states: {
+            frame: { initial: 'bent', states: { bent: {} } },
+            'lock-state': { initial: 'stuck', states: { stuck: { type: 'final' } } },
+          },
         },
         end: { type: 'final' },
       },
@@ -106,7 +109,10 @@ describe('toMermaid', () => {
 describe('npm run diagram', () => {
   let dir: string;
   let copy: string;
-  const diagram = (...args: string[]) => run(process.execPath, ['--import', 'tsx', join(root, 'scripts/diagram.ts'), '--readme', copy, ...args], { cwd: root });
+  const diagram = (...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', join(root, 'scripts/diagram.ts'), '--readme', copy, ...args], {
+      cwd: root,
+    });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-diagram-'));

@@ -1,18 +1,39 @@
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { JobConflictError, KubernetesApiError } from '../../src/errors.js';
-import { createRefusedReasons, jobConditionReasons, stuckPodReasons, taskFailureReasons, type TaskFailureReason } from '../../src/failure-reasons.js';
+import {
+  createRefusedReasons,
+  jobConditionReasons,
+  stuckPodReasons,
+  taskFailureReasons,
+  type TaskFailureReason,
+} from '../../src/failure-reasons.js';
 import { classify } from '../../src/machines/task/classify.js';
 import type { PodView } from '../../src/machines/task/contract.js';
 import type { TaskFailure, TaskSpec } from '../../src/types.js';
-import { T0, condition, container, jobView, observation, observed, podView, runningContext, runningPod, sec, taskInput, waiting } from './fixtures.js';
+import {
+  T0,
+  condition,
+  container,
+  jobView,
+  observation,
+  observed,
+  podView,
+  runningContext,
+  runningPod,
+  sec,
+  taskInput,
+  waiting,
+} from './fixtures.js';
 import { startTask, type StubBehaviour } from './harness.js';
 
 /* Every member of `taskFailureReasons` is a failure the task machine can end with, and nothing else is. */
 
 /** Long after every deadline a task can have: an observation then decides at once. */
 const later = T0 + 24 * 3600_000;
-const ours = (conditions: ReturnType<typeof condition>[] = []) => jobView({ name: 'job-t1', uid: 'uid-t1', conditions });
-const refused = (statusCode: number, reason: string | undefined, transient = false) => new KubernetesApiError('create', 'jobs/job-t1', statusCode, reason, 'the API said no', transient);
+const ours = (conditions: ReturnType<typeof condition>[] = []) =>
+  jobView({ name: 'job-t1', uid: 'uid-t1', conditions });
+const refused = (statusCode: number, reason: string | undefined, transient = false) =>
+  new KubernetesApiError('create', 'jobs/job-t1', statusCode, reason, 'the API said no', transient);
 
 /** How to make a task end with one reason: its spec, the effects' answers, what the cluster shows while it runs. */
 interface Scenario {
@@ -22,9 +43,13 @@ interface Scenario {
   events?: Parameters<ReturnType<typeof startTask>['actor']['send']>[0][];
 }
 
-const failedWith = (reason: string | undefined): Scenario => ({ events: [observed(later, ours([condition('Failed', reason, 'the Job failed')]))] });
+const failedWith = (reason: string | undefined): Scenario => ({
+  events: [observed(later, ours([condition('Failed', reason, 'the Job failed')]))],
+});
 const stuckAs = (pod: PodView): Scenario => ({ events: [observed(later, ours(), [pod])] });
-const refusedAs = (statusCode: number, reason: string): Scenario => ({ behaviour: { create: () => Promise.reject(refused(statusCode, reason)) } });
+const refusedAs = (statusCode: number, reason: string): Scenario => ({
+  behaviour: { create: () => Promise.reject(refused(statusCode, reason)) },
+});
 
 /** One way to each reason. The type makes it exhaustive: a new reason without a scenario does not compile. */
 const scenarios: Record<TaskFailureReason, Scenario> = {
@@ -34,13 +59,20 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   MaxFailedIndexesExceeded: failedWith('MaxFailedIndexesExceeded'),
   FailedIndexes: failedWith('FailedIndexes'),
   Failed: failedWith(undefined),
-  Unschedulable: stuckAs(podView({ unschedulable: { reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' } })),
+  Unschedulable: stuckAs(
+    podView({ unschedulable: { reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' } }),
+  ),
   ErrImagePull: stuckAs(waiting('ErrImagePull', 'failed to pull: 429 Too Many Requests')),
   ImagePullBackOff: stuckAs(waiting('ImagePullBackOff', 'Back-off pulling image "busybox"')),
   InvalidImageName: stuckAs(waiting('InvalidImageName', 'couldn\'t parse image reference "Foo/Bar"')),
   ErrImageNeverPull: stuckAs(waiting('ErrImageNeverPull', 'image is not present with pull policy of Never')),
   CreateContainerConfigError: stuckAs(waiting('CreateContainerConfigError', 'secret "db" not found')),
-  CrashLoopBackOff: stuckAs(podView({ phase: 'Running', containers: [container({ restartCount: 3, waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } })] })),
+  CrashLoopBackOff: stuckAs(
+    podView({
+      phase: 'Running',
+      containers: [container({ restartCount: 3, waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } })],
+    }),
+  ),
   BadRequest: refusedAs(400, 'BadRequest'),
   Unauthorized: refusedAs(401, 'Unauthorized'),
   Forbidden: refusedAs(403, 'Forbidden'),
@@ -57,7 +89,9 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   Timeout: { spec: { timeout: 30 }, events: [observed(later, ours(), [runningPod()])] },
   PendingTimeout: stuckAs(waiting('ContainerCreating')),
   Cancelled: { events: [{ type: 'CANCEL', at: T0 + sec(1) }] },
-  JobConflict: { behaviour: { create: () => Promise.reject(new JobConflictError('default', 'job-t1', 't1', 'fp-t1', 'fp-other')) } },
+  JobConflict: {
+    behaviour: { create: () => Promise.reject(new JobConflictError('default', 'job-t1', 't1', 'fp-t1', 'fp-other')) },
+  },
   JobVanished: { events: [observed(later, null)] },
   ApiError: { behaviour: { observeThrows: new Error('watch forbidden') } },
 };
@@ -85,7 +119,9 @@ describe('TaskFailure.reason: taskFailureReasons', () => {
   });
 
   test('the classifier and the machine can only answer with a member (checked by the type)', () => {
-    expectTypeOf(classify(runningContext(), observation(later, null)).verdict?.failure?.reason).toEqualTypeOf<TaskFailureReason | undefined>();
+    expectTypeOf(classify(runningContext(), observation(later, null)).verdict?.failure?.reason).toEqualTypeOf<
+      TaskFailureReason | undefined
+    >();
     expectTypeOf<TaskFailure['reason']>().toEqualTypeOf<TaskFailureReason>();
   });
 });
@@ -93,7 +129,10 @@ describe('TaskFailure.reason: taskFailureReasons', () => {
 describe('TaskFailure.reason: what Kubernetes passes through is kept to the list', () => {
   test('a Job condition reason not in the list is `Failed`, its own reason first in the message', async () => {
     expect(jobConditionReasons).not.toContain('SomethingNew');
-    expect(await failureOf(failedWith('SomethingNew'))).toMatchObject({ reason: 'Failed', message: 'SomethingNew: the Job failed' });
+    expect(await failureOf(failedWith('SomethingNew'))).toMatchObject({
+      reason: 'Failed',
+      message: 'SomethingNew: the Job failed',
+    });
     expect(await failureOf(failedWith(undefined))).toMatchObject({ reason: 'Failed', message: 'the Job failed' });
   });
 
@@ -106,7 +145,9 @@ describe('TaskFailure.reason: what Kubernetes passes through is kept to the list
   });
 
   test('a transient error past its retries is `ApiError` whatever its Status reason', async () => {
-    const failure = await failureOf({ behaviour: { create: () => Promise.reject(refused(503, 'ServiceUnavailable', true)) } });
+    const failure = await failureOf({
+      behaviour: { create: () => Promise.reject(refused(503, 'ServiceUnavailable', true)) },
+    });
     expect(failure).toMatchObject({ reason: 'ApiError' });
   });
 

@@ -1,4 +1,14 @@
-import type { ClusterObservation, ConditionView, ContainerView, JobView, PodView, TaskConfig, TaskContext, TaskEvent, TaskMachineInput } from '../../src/machines/task/contract.js';
+import type {
+  ClusterObservation,
+  ConditionView,
+  ContainerView,
+  JobView,
+  PodView,
+  TaskConfig,
+  TaskContext,
+  TaskEvent,
+  TaskMachineInput,
+} from '../../src/machines/task/contract.js';
 import type { TaskSpec, TaskState } from '../../src/types.js';
 
 /** A fixed epoch for every test: times are data here, never the wall clock. */
@@ -7,12 +17,21 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 export const sec = (s: number): number => s * 1000;
 
 export const config: TaskConfig = {
-  stuck: { pendingBudgetMs: 600_000, imagePullGraceMs: 300_000, createContainerConfigGraceMs: 120_000, crashLoopBackOffGraceMs: 300_000 },
+  stuck: {
+    pendingBudgetMs: 600_000,
+    imagePullGraceMs: 300_000,
+    createContainerConfigGraceMs: 120_000,
+    crashLoopBackOffGraceMs: 300_000,
+  },
   clientTimeoutGraceMs: 2000,
   keepJobs: false,
 };
 
-export function taskInput(id = 't1', spec: Partial<TaskSpec> = {}, more: Partial<TaskMachineInput> = {}): TaskMachineInput {
+export function taskInput(
+  id = 't1',
+  spec: Partial<TaskSpec> = {},
+  more: Partial<TaskMachineInput> = {},
+): TaskMachineInput {
   return {
     taskId: id,
     spec: { id, image: 'busybox', command: ['echo', 'hi'], ...spec },
@@ -24,32 +43,74 @@ export function taskInput(id = 't1', spec: Partial<TaskSpec> = {}, more: Partial
   };
 }
 
-export function resumed(state: TaskState, context: Partial<TaskContext>, id = 't1', spec: Partial<TaskSpec> = {}): TaskMachineInput {
+export function resumed(
+  state: TaskState,
+  context: Partial<TaskContext>,
+  id = 't1',
+  spec: Partial<TaskSpec> = {},
+): TaskMachineInput {
   return taskInput(id, spec, { resume: { state, context } });
 }
 
 export function jobView(more: Partial<JobView> = {}): JobView {
-  return { name: 'job-t1', uid: 'uid-1', resourceVersion: '1', createdAt: iso(T0), startTime: iso(T0), active: 1, ready: 0, succeeded: 0, failed: 0, terminating: 0, conditions: [], ...more };
+  return {
+    name: 'job-t1',
+    uid: 'uid-1',
+    resourceVersion: '1',
+    createdAt: iso(T0),
+    startTime: iso(T0),
+    active: 1,
+    ready: 0,
+    succeeded: 0,
+    failed: 0,
+    terminating: 0,
+    conditions: [],
+    ...more,
+  };
 }
 
-export const condition = (type: string, reason?: string, message?: string): ConditionView => ({ type, status: 'True', ...(reason ? { reason } : {}), ...(message ? { message } : {}) });
+export const condition = (type: string, reason?: string, message?: string): ConditionView => ({
+  type,
+  status: 'True',
+  ...(reason ? { reason } : {}),
+  ...(message ? { message } : {}),
+});
 
 export function container(more: Partial<ContainerView> = {}): ContainerView {
   return { name: 'task', restartCount: 0, ...more };
 }
 
 export function podView(more: Partial<PodView> = {}): PodView {
-  return { name: 'job-t1-abcde', uid: 'pod-1', phase: 'Pending', createdAt: iso(T0), containers: [container()], ...more };
+  return {
+    name: 'job-t1-abcde',
+    uid: 'pod-1',
+    phase: 'Pending',
+    createdAt: iso(T0),
+    containers: [container()],
+    ...more,
+  };
 }
 
-export const waiting = (reason: string, message?: string): PodView => podView({ containers: [container({ waiting: { reason, ...(message ? { message } : {}) } })] });
-export const runningPod = (): PodView => podView({ phase: 'Running', containers: [container({ running: { startedAt: iso(T0) } })] });
+export const waiting = (reason: string, message?: string): PodView =>
+  podView({ containers: [container({ waiting: { reason, ...(message ? { message } : {}) } })] });
+export const runningPod = (): PodView =>
+  podView({ phase: 'Running', containers: [container({ running: { startedAt: iso(T0) } })] });
 
-export function observation(at: number, job: JobView | null = jobView(), pods: PodView[] = [], events?: string[]): ClusterObservation {
+export function observation(
+  at: number,
+  job: JobView | null = jobView(),
+  pods: PodView[] = [],
+  events?: string[],
+): ClusterObservation {
   return { job, pods, at, ...(events ? { events } : {}) };
 }
 
-export function observed(at: number, job: JobView | null = jobView(), pods: PodView[] = [], events?: string[]): TaskEvent {
+export function observed(
+  at: number,
+  job: JobView | null = jobView(),
+  pods: PodView[] = [],
+  events?: string[],
+): TaskEvent {
   return { type: 'CLUSTER.OBSERVED', observation: observation(at, job, pods, events) };
 }
 
@@ -57,8 +118,18 @@ export function observed(at: number, job: JobView | null = jobView(), pods: PodV
 export function runningContext(more: Partial<TaskContext> = {}, spec: Partial<TaskSpec> = {}): TaskContext {
   const input = taskInput('t1', spec);
   return {
-    taskId: input.taskId, spec: input.spec, jobName: input.jobName, fingerprint: input.fingerprint, config: input.config, createdAt: input.createdAt,
-    jobUid: 'uid-1', jobMayExist: true, jobFinished: false, slotHeld: true, cancelRequested: false, lastEventAt: T0,
+    taskId: input.taskId,
+    spec: input.spec,
+    jobName: input.jobName,
+    fingerprint: input.fingerprint,
+    config: input.config,
+    createdAt: input.createdAt,
+    jobUid: 'uid-1',
+    jobMayExist: true,
+    jobFinished: false,
+    slotHeld: true,
+    cancelRequested: false,
+    lastEventAt: T0,
     ...more,
   };
 }

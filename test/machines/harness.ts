@@ -1,4 +1,13 @@
-import { createActor, fromCallback, fromPromise, fromTransition, waitFor, type AnyEventObject, type EventObject, type SnapshotFrom } from 'xstate';
+import {
+  createActor,
+  fromCallback,
+  fromPromise,
+  fromTransition,
+  waitFor,
+  type AnyEventObject,
+  type EventObject,
+  type SnapshotFrom,
+} from 'xstate';
 import type {
   AlarmCommand,
   AlarmInput,
@@ -53,7 +62,16 @@ export interface StubBehaviour {
   snapshotThrows?: Error;
 }
 
-export const emptyLog = (): EffectLog => ({ created: [], observing: [], observeStops: 0, alarmInputs: [], arms: [], snapshotting: [], harvested: [], deleted: [] });
+export const emptyLog = (): EffectLog => ({
+  created: [],
+  observing: [],
+  observeStops: 0,
+  alarmInputs: [],
+  arms: [],
+  snapshotting: [],
+  harvested: [],
+  deleted: [],
+});
 
 /** Stub effects (injected with `.provide`, the same way the runner injects the real ones). */
 export function stubActors(behaviour: StubBehaviour = {}, logs = new Map<string, EffectLog>()) {
@@ -68,7 +86,9 @@ export function stubActors(behaviour: StubBehaviour = {}, logs = new Map<string,
     createJob: fromPromise<CreateJobOutput, CreateJobInput>(({ input }) => {
       logOf(input.taskId).created.push(input);
       timeline.push(`create:${input.taskId}`);
-      return behaviour.create ? behaviour.create(input) : Promise.resolve({ uid: `uid-${input.taskId}`, adopted: false });
+      return behaviour.create
+        ? behaviour.create(input)
+        : Promise.resolve({ uid: `uid-${input.taskId}`, adopted: false });
     }),
     observeJob: fromCallback<EventObject, ObserveJobInput>(({ input }) => {
       if (behaviour.observeThrows) throw behaviour.observeThrows;
@@ -80,7 +100,8 @@ export function stubActors(behaviour: StubBehaviour = {}, logs = new Map<string,
     }),
     alarm: fromCallback<AlarmCommand, AlarmInput>(({ input, receive, self }) => {
       // The alarm's owner is the task actor; its id is the task id in these tests' inputs.
-      const taskId = (self._parent?.getSnapshot() as { context?: { taskId?: string } } | undefined)?.context?.taskId ?? '?';
+      const taskId =
+        (self._parent?.getSnapshot() as { context?: { taskId?: string } } | undefined)?.context?.taskId ?? '?';
       const log = logOf(taskId);
       log.alarmInputs.push(input);
       receive((command) => log.arms.push(command));
@@ -105,7 +126,9 @@ export function stubActors(behaviour: StubBehaviour = {}, logs = new Map<string,
 
 /** A parent that records every event a task sends it (what the supervisor would receive). */
 function recordingParent() {
-  return createActor(fromTransition((events: AnyEventObject[], event: AnyEventObject) => [...events, event], [] as AnyEventObject[])).start();
+  return createActor(
+    fromTransition((events: AnyEventObject[], event: AnyEventObject) => [...events, event], [] as AnyEventObject[]),
+  ).start();
 }
 
 /** Starts one task actor with stub effects under a recording parent. */
@@ -126,6 +149,7 @@ export function startTask(input: TaskMachineInput, behaviour: StubBehaviour = {}
     state: () => actor.getSnapshot().value,
     context: () => actor.getSnapshot().context,
     /** Resolves once the task is in `state` (effects settle on microtasks). */
-    reach: (state: TaskState) => waitFor(actor, (s: SnapshotFrom<typeof taskMachine>) => s.value === state, { timeout: 2000 }),
+    reach: (state: TaskState) =>
+      waitFor(actor, (s: SnapshotFrom<typeof taskMachine>) => s.value === state, { timeout: 2000 }),
   };
 }

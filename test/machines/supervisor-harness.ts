@@ -22,9 +22,15 @@ export async function until(probe: () => boolean, what: string): Promise<void> {
  * A supervisor over the real task machine with stub effects. Every actor snapshot in the system
  * is inspected, so the tests can check invariants at every instant, not just at the end.
  */
-export function startSupervisor(maxConcurrentJobs: number, behaviour: StubBehaviour = {}, provideTask: (m: typeof taskMachine) => typeof taskMachine = (m) => m) {
+export function startSupervisor(
+  maxConcurrentJobs: number,
+  behaviour: StubBehaviour = {},
+  provideTask: (m: typeof taskMachine) => typeof taskMachine = (m) => m,
+) {
   const stubs = stubActors(behaviour);
-  const machine = supervisorMachine.provide({ actors: { task: provideTask(taskMachine.provide({ actors: stubs.actors })) } });
+  const machine = supervisorMachine.provide({
+    actors: { task: provideTask(taskMachine.provide({ actors: stubs.actors })) },
+  });
   const emitted: SupervisorEmitted[] = [];
   const errors: unknown[] = [];
   const peak = { slotsHeld: 0, ledger: 0, active: 0, children: 0, doneChildren: 0 };
@@ -65,10 +71,14 @@ export function startSupervisor(maxConcurrentJobs: number, behaviour: StubBehavi
     tasks,
     task,
     stateOf: (id: string): TaskState | undefined => task(id)?.getSnapshot().value,
-    inState: (state: TaskState): string[] => tasks().filter((t) => t.getSnapshot().value === state).map((t) => t.getSnapshot().context.taskId),
+    inState: (state: TaskState): string[] =>
+      tasks()
+        .filter((t) => t.getSnapshot().value === state)
+        .map((t) => t.getSnapshot().context.taskId),
     finished: (): string[] => emitted.flatMap((e) => (e.type === 'task.finished' ? [e.taskId] : [])),
     started: (): string[] => emitted.flatMap((e) => (e.type === 'task.started' ? [e.taskId] : [])),
-    createdOrder: (): string[] => stubs.timeline.filter((c) => c.startsWith('create:')).map((c) => c.slice('create:'.length)),
+    createdOrder: (): string[] =>
+      stubs.timeline.filter((c) => c.startsWith('create:')).map((c) => c.slice('create:'.length)),
     ledger: () => actor.getSnapshot().context.slots.size,
     children: (): AnyActorRef[] => Object.values(actor.getSnapshot().children) as AnyActorRef[],
   };

@@ -4,7 +4,8 @@ import { T0, condition, iso, jobView, observed, resumed, runningPod, sec, taskIn
 import { deferred } from './harness.js';
 import { startSupervisor, until } from './supervisor-harness.js';
 
-const complete = (id: string) => observed(T0 + sec(10), jobView({ name: `job-${id}`, uid: `uid-${id}`, conditions: [condition('Complete')] }));
+const complete = (id: string) =>
+  observed(T0 + sec(10), jobView({ name: `job-${id}`, uid: `uid-${id}`, conditions: [condition('Complete')] }));
 const enqueue = (task: TaskMachineInput, priority = 0) => ({ type: 'ENQUEUE' as const, task, priority });
 
 type Supervisor = ReturnType<typeof startSupervisor>;
@@ -12,9 +13,15 @@ type Supervisor = ReturnType<typeof startSupervisor>;
 /** Finishes every running task, until `count` tasks have finished. */
 async function runAll(s: Supervisor, count: number): Promise<void> {
   while (s.finished().length < count) {
-    await until(() => s.inState('creating').length === 0 && s.tasks().every((t) => ['running', 'queued'].includes(t.getSnapshot().value as string)), 'tasks to settle');
+    await until(
+      () =>
+        s.inState('creating').length === 0 &&
+        s.tasks().every((t) => ['running', 'queued'].includes(t.getSnapshot().value as string)),
+      'tasks to settle',
+    );
     const running = s.inState('running');
-    if (running.length === 0 && s.finished().length < count) throw new Error(`stuck: nothing running, ${s.finished().length}/${count} finished`);
+    if (running.length === 0 && s.finished().length < count)
+      throw new Error(`stuck: nothing running, ${s.finished().length}/${count} finished`);
     for (const id of running) s.task(id)?.send(complete(id));
   }
 }
@@ -45,12 +52,18 @@ describe('supervisor: slots', () => {
     expect(s.peak.children).toBeLessThanOrEqual(6);
     expect(s.actor.getSnapshot().children).toEqual({});
     const finished = s.emitted.find((e) => e.type === 'task.finished');
-    expect(finished).toMatchObject({ type: 'task.finished', taskId: 't0', record: { id: 't0', state: 'deleted', outcome: 'succeeded' } });
+    expect(finished).toMatchObject({
+      type: 'task.finished',
+      taskId: 't0',
+      record: { id: 't0', state: 'deleted', outcome: 'succeeded' },
+    });
   });
 
   test('a timed-out task keeps its slot until its Job is deleted', async () => {
     const del = deferred<DeleteJobOutput>();
-    const s = startSupervisor(1, { delete: (input) => (input.taskId === 'a' ? del.promise : Promise.resolve(undefined)) });
+    const s = startSupervisor(1, {
+      delete: (input) => (input.taskId === 'a' ? del.promise : Promise.resolve(undefined)),
+    });
     s.actor.send(enqueue(taskInput('a', { timeout: 30 })));
     s.actor.send(enqueue(taskInput('b')));
     await until(() => s.stateOf('a') === 'running', 'a running');
@@ -68,7 +81,9 @@ describe('supervisor: slots', () => {
 
   test('a task whose Job completed frees its slot before its cleanup finishes', async () => {
     const del = deferred<DeleteJobOutput>();
-    const s = startSupervisor(1, { delete: (input) => (input.taskId === 'a' ? del.promise : Promise.resolve(undefined)) });
+    const s = startSupervisor(1, {
+      delete: (input) => (input.taskId === 'a' ? del.promise : Promise.resolve(undefined)),
+    });
     s.actor.send(enqueue(taskInput('a')));
     s.actor.send(enqueue(taskInput('b')));
     await until(() => s.stateOf('a') === 'running', 'a running');
@@ -86,7 +101,9 @@ describe('supervisor: slots', () => {
     await until(() => s.stateOf('a') === 'running', 'a running');
     s.actor.send({ type: 'CANCEL', taskId: 'b', at: T0 + sec(2) });
     expect(s.finished()).toEqual(['b']);
-    expect(s.emitted.find((e) => e.type === 'task.finished' && e.taskId === 'b')).toMatchObject({ record: { outcome: 'cancelled', state: 'deleted', finishedAt: iso(T0 + sec(2)) } });
+    expect(s.emitted.find((e) => e.type === 'task.finished' && e.taskId === 'b')).toMatchObject({
+      record: { outcome: 'cancelled', state: 'deleted', finishedAt: iso(T0 + sec(2)) },
+    });
     expect(s.ledger()).toBe(1);
     expect(s.peak.ledger).toBe(1);
     s.task('a')?.send(complete('a'));
@@ -102,7 +119,9 @@ describe('supervisor: slots', () => {
     await until(() => s.stateOf('a') === 'running', 'a running');
     s.actor.send({ type: 'CANCEL', taskId: 'a', at: T0 + sec(3) });
     await until(() => s.finished().includes('a'), 'a finished');
-    expect(s.emitted.find((e) => e.type === 'task.finished' && e.taskId === 'a')).toMatchObject({ record: { outcome: 'cancelled' } });
+    expect(s.emitted.find((e) => e.type === 'task.finished' && e.taskId === 'a')).toMatchObject({
+      record: { outcome: 'cancelled' },
+    });
     expect(s.stubs.logOf('a').deleted).toHaveLength(1);
     await until(() => s.stateOf('b') === 'running', 'b running');
   });
@@ -169,7 +188,10 @@ describe('supervisor: slots', () => {
     s.actor.send(enqueue(taskInput('a')));
     s.actor.send(enqueue(taskInput('b')));
     await until(() => s.emitted.some((e) => e.type === 'task.crashed'), 'a crashed');
-    expect(s.emitted.find((e) => e.type === 'task.crashed')).toMatchObject({ taskId: 'a', error: expect.objectContaining({ message: expect.stringContaining(boom.message) }) });
+    expect(s.emitted.find((e) => e.type === 'task.crashed')).toMatchObject({
+      taskId: 'a',
+      error: expect.objectContaining({ message: expect.stringContaining(boom.message) }),
+    });
     expect(s.task('a')).toBeUndefined();
     await until(() => s.stateOf('b') === 'running', 'b running');
     expect(s.ledger()).toBe(1);
@@ -180,7 +202,10 @@ describe('supervisor: slots', () => {
     const s = startSupervisor(1, { snapshotThrows: new Error('snapshot failed') });
     s.actor.send(enqueue(taskInput('a')));
     await until(() => s.emitted.some((e) => e.type === 'task.effectFailed'), 'effect failure');
-    expect(s.emitted.find((e) => e.type === 'task.effectFailed')).toMatchObject({ taskId: 'a', effect: 'snapshotLogs' });
+    expect(s.emitted.find((e) => e.type === 'task.effectFailed')).toMatchObject({
+      taskId: 'a',
+      effect: 'snapshotLogs',
+    });
   });
 });
 
@@ -195,7 +220,15 @@ describe('supervisor: queue order', () => {
     s.actor.send(enqueue(taskInput('p5-b'), 5));
     s.actor.send(enqueue(taskInput('p9'), 9));
     s.actor.send(enqueue(taskInput('p0-c'), 0));
-    expect([...s.actor.getSnapshot().context.queue].map((t) => t.taskId)).toEqual(['p9', 'p5-a', 'p5-b', 'p0-a', 'p0-b', 'p0-c', 'neg']);
+    expect([...s.actor.getSnapshot().context.queue].map((t) => t.taskId)).toEqual([
+      'p9',
+      'p5-a',
+      'p5-b',
+      'p0-a',
+      'p0-b',
+      'p0-c',
+      'neg',
+    ]);
     await runAll(s, 8);
     expect(s.createdOrder()).toEqual(['blocker', 'p9', 'p5-a', 'p5-b', 'p0-a', 'p0-b', 'p0-c', 'neg']);
   });
@@ -212,7 +245,9 @@ describe('supervisor: queue order', () => {
     const s = startSupervisor(1);
     s.actor.send({ type: 'PAUSE' });
     for (let i = 0; i < 50; i++) s.actor.send(enqueue(taskInput(`t${i}`), i % 2));
-    const json = JSON.parse(JSON.stringify(s.actor.getSnapshot().context)) as { queue: { size: number; next: string[] } };
+    const json = JSON.parse(JSON.stringify(s.actor.getSnapshot().context)) as {
+      queue: { size: number; next: string[] };
+    };
     expect(json.queue.size).toBe(50);
     expect(json.queue.next).toEqual(['t1', 't3', 't5', 't7', 't9', 't11', 't13', 't15', 't17', 't19']);
   });
@@ -226,7 +261,9 @@ describe('supervisor: RESUME', () => {
     expect(s.ledger()).toBe(1);
     s.actor.send(enqueue(taskInput('q')));
     expect(s.started()).toEqual([]);
-    s.task('r')?.send(observed(T0 + sec(5), jobView({ name: 'job-r', uid: 'uid-r', conditions: [condition('Complete')] })));
+    s.task('r')?.send(
+      observed(T0 + sec(5), jobView({ name: 'job-r', uid: 'uid-r', conditions: [condition('Complete')] })),
+    );
     await until(() => s.stateOf('q') === 'running', 'q running');
     expect(s.peak.ledger).toBe(1);
   });
@@ -234,7 +271,14 @@ describe('supervisor: RESUME', () => {
   test('restored tasks that hold no slot do not count; finished ones are stopped', async () => {
     const s = startSupervisor(1);
     s.actor.send({ type: 'RESUME', task: resumed('deleted', { outcome: 'succeeded', finishedAt: iso(T0) }, 'gone') });
-    s.actor.send({ type: 'RESUME', task: resumed('deleting', { outcome: 'succeeded', jobUid: 'uid-d', jobFinished: true, slotHeld: false, finishedAt: iso(T0) }, 'd') });
+    s.actor.send({
+      type: 'RESUME',
+      task: resumed(
+        'deleting',
+        { outcome: 'succeeded', jobUid: 'uid-d', jobFinished: true, slotHeld: false, finishedAt: iso(T0) },
+        'd',
+      ),
+    });
     expect(s.ledger()).toBe(0);
     s.actor.send(enqueue(taskInput('q')));
     expect(s.started()).toEqual(['q']);

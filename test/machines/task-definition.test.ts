@@ -31,7 +31,9 @@ test('every invoke has an explicit id, a string src and an onError', () => {
 test('a persisted XState snapshot restores after a JSON round trip and re-runs the running effects', () => {
   const stubs = stubActors();
   const machine = taskMachine.provide({ actors: stubs.actors });
-  const parent = createActor(fromTransition((s: AnyEventObject[], e: AnyEventObject) => [...s, e], [] as AnyEventObject[])).start();
+  const parent = createActor(
+    fromTransition((s: AnyEventObject[], e: AnyEventObject) => [...s, e], [] as AnyEventObject[]),
+  ).start();
   const first = createActor(machine, { input: taskInput('t1', { timeout: 30 }), parent });
   first.start();
   first.send({ type: 'START', at: T0 });
@@ -40,10 +42,16 @@ test('a persisted XState snapshot restores after a JSON round trip and re-runs t
       if (snap.value !== 'running') return;
       sub.unsubscribe();
       try {
-        const persisted = JSON.parse(JSON.stringify(first.getPersistedSnapshot())) as ReturnType<typeof first.getPersistedSnapshot>;
+        const persisted = JSON.parse(JSON.stringify(first.getPersistedSnapshot())) as ReturnType<
+          typeof first.getPersistedSnapshot
+        >;
         // A second process: fresh effects, the same machine.
         const after = stubActors();
-        const restored = createActor(taskMachine.provide({ actors: after.actors }), { snapshot: persisted, parent, input: taskInput('t1', { timeout: 30 }) }).start();
+        const restored = createActor(taskMachine.provide({ actors: after.actors }), {
+          snapshot: persisted,
+          parent,
+          input: taskInput('t1', { timeout: 30 }),
+        }).start();
         expect(restored.getSnapshot().value).toBe('running');
         expect(restored.getSnapshot().context).toMatchObject({ jobUid: 'uid-t1', slotHeld: true });
         const log = after.logOf('t1');

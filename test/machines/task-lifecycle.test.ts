@@ -14,7 +14,9 @@ describe('task machine: the happy path', () => {
     t.actor.send({ type: 'START', at: T0 + sec(1) });
     expect(t.state()).toBe('creating');
     expect(t.context()).toMatchObject({ slotHeld: true, jobMayExist: true });
-    expect(t.log.created).toEqual([{ taskId: 't1', jobName: 'job-t1', spec: taskInput('t1').spec, fingerprint: 'fp-t1' }]);
+    expect(t.log.created).toEqual([
+      { taskId: 't1', jobName: 'job-t1', spec: taskInput('t1').spec, fingerprint: 'fp-t1' },
+    ]);
 
     await t.reach('running');
     expect(t.context().jobUid).toBe('uid-t1');
@@ -25,7 +27,12 @@ describe('task machine: the happy path', () => {
     t.actor.send(observed(T0 + sec(10), jobView({ uid: 'uid-t1', conditions: [condition('Complete')] })));
     // A terminal condition frees the slot at once, before cleanup.
     expect(t.sent('TASK.SLOT_RELEASED')).toEqual([{ type: 'TASK.SLOT_RELEASED', taskId: 't1', at: T0 + sec(10) }]);
-    expect(t.context()).toMatchObject({ outcome: 'succeeded', jobFinished: true, finishedAt: iso(T0 + sec(10)), startedAt: iso(T0) });
+    expect(t.context()).toMatchObject({
+      outcome: 'succeeded',
+      jobFinished: true,
+      finishedAt: iso(T0 + sec(10)),
+      startedAt: iso(T0),
+    });
     expect(t.log.observeStops).toBe(1);
 
     const done = await t.reach('deleted');
@@ -33,8 +40,16 @@ describe('task machine: the happy path', () => {
     expect(t.log.deleted).toEqual([{ taskId: 't1', jobName: 'job-t1', jobUid: 'uid-t1' }]);
     expect(done.status).toBe('done');
     expect(done.output).toEqual({
-      id: 't1', spec: taskInput('t1').spec, state: 'deleted', outcome: 'succeeded', jobName: 'job-t1', jobUid: 'uid-t1',
-      createdAt: iso(T0), startedAt: iso(T0), finishedAt: iso(T0 + sec(10)), deletedAt: iso(T0 + sec(12)),
+      id: 't1',
+      spec: taskInput('t1').spec,
+      state: 'deleted',
+      outcome: 'succeeded',
+      jobName: 'job-t1',
+      jobUid: 'uid-t1',
+      createdAt: iso(T0),
+      startedAt: iso(T0),
+      finishedAt: iso(T0 + sec(10)),
+      deletedAt: iso(T0 + sec(12)),
     });
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
     expect(t.errors).toEqual([]);
@@ -63,7 +78,14 @@ describe('task machine: the happy path', () => {
   });
 
   test('a delete that fails for good is recorded as cleanupError and the task still ends', async () => {
-    const apiError = new KubernetesApiError('delete', 'jobs/job-t1', 403, 'Forbidden', 'jobs.batch "job-t1" is forbidden', false);
+    const apiError = new KubernetesApiError(
+      'delete',
+      'jobs/job-t1',
+      403,
+      'Forbidden',
+      'jobs.batch "job-t1" is forbidden',
+      false,
+    );
     const t = startTask(taskInput('t1'), { delete: () => Promise.reject(apiError) });
     t.actor.send({ type: 'START', at: T0 });
     await t.reach('running');
@@ -82,7 +104,9 @@ describe('task machine: the happy path', () => {
     t.actor.send(observed(T0 + sec(5), jobView({ uid: 'uid-t1', conditions: [condition('Complete')] })));
     await t.reach('deleted');
     expect(t.log.deleted).toHaveLength(1);
-    expect(t.sent('TASK.EFFECT_FAILED')).toEqual([{ type: 'TASK.EFFECT_FAILED', taskId: 't1', effect: 'harvestLogs', error: boom }]);
+    expect(t.sent('TASK.EFFECT_FAILED')).toEqual([
+      { type: 'TASK.EFFECT_FAILED', taskId: 't1', effect: 'harvestLogs', error: boom },
+    ]);
   });
 
   test('a failing periodic log snapshot is reported and the task keeps running', async () => {
@@ -90,7 +114,9 @@ describe('task machine: the happy path', () => {
     const t = startTask(taskInput('t1'), { snapshotThrows: boom });
     t.actor.send({ type: 'START', at: T0 });
     await t.reach('running');
-    expect(t.sent('TASK.EFFECT_FAILED')).toEqual([{ type: 'TASK.EFFECT_FAILED', taskId: 't1', effect: 'snapshotLogs', error: boom }]);
+    expect(t.sent('TASK.EFFECT_FAILED')).toEqual([
+      { type: 'TASK.EFFECT_FAILED', taskId: 't1', effect: 'snapshotLogs', error: boom },
+    ]);
     expect(t.state()).toBe('running');
     t.actor.send(observed(T0 + sec(5), jobView({ uid: 'uid-t1', conditions: [condition('Complete')] })));
     await t.reach('deleted');
@@ -100,7 +126,10 @@ describe('task machine: the happy path', () => {
     const t = startTask(taskInput('t1'), { observeThrows: new Error('watch forbidden') });
     t.actor.send({ type: 'START', at: T0 });
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'failed', failure: { reason: 'ApiError', message: 'watch forbidden', lastLogLines: ['last line'] } });
+    expect(done.output).toMatchObject({
+      outcome: 'failed',
+      failure: { reason: 'ApiError', message: 'watch forbidden', lastLogLines: ['last line'] },
+    });
     expect(t.log.deleted).toHaveLength(1);
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
@@ -124,7 +153,11 @@ describe('task machine: create errors', () => {
     const t = startTask(taskInput('t1'), { create: () => Promise.reject(conflict) });
     t.actor.send({ type: 'START', at: T0 + sec(1) });
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'failed', failure: { reason: 'JobConflict', message: conflict.message }, finishedAt: iso(T0 + sec(1)) });
+    expect(done.output).toMatchObject({
+      outcome: 'failed',
+      failure: { reason: 'JobConflict', message: conflict.message },
+      finishedAt: iso(T0 + sec(1)),
+    });
     expect(t.log.harvested).toEqual([]);
     expect(t.log.deleted).toEqual([]);
     // It held a slot from `creating` and gives it back exactly once.
@@ -132,21 +165,45 @@ describe('task machine: create errors', () => {
   });
 
   test('a permanent API error fails with the API reason and message; nothing to delete', async () => {
-    const forbidden = new KubernetesApiError('create', 'jobs', 403, 'Forbidden', 'jobs.batch is forbidden: User "x" cannot create', false);
+    const forbidden = new KubernetesApiError(
+      'create',
+      'jobs',
+      403,
+      'Forbidden',
+      'jobs.batch is forbidden: User "x" cannot create',
+      false,
+    );
     const t = startTask(taskInput('t1'), { create: () => Promise.reject(forbidden) });
     t.actor.send({ type: 'START', at: T0 });
     const done = await t.reach('deleted');
-    expect(done.output?.failure).toEqual({ reason: 'Forbidden', message: 'jobs.batch is forbidden: User "x" cannot create' });
+    expect(done.output?.failure).toEqual({
+      reason: 'Forbidden',
+      message: 'jobs.batch is forbidden: User "x" cannot create',
+    });
     expect(t.log.deleted).toEqual([]);
 
-    const invalid = new KubernetesApiError('create', 'jobs', 422, 'Invalid', 'Job.batch "job-t1" is invalid: spec.template...', false);
+    const invalid = new KubernetesApiError(
+      'create',
+      'jobs',
+      422,
+      'Invalid',
+      'Job.batch "job-t1" is invalid: spec.template...',
+      false,
+    );
     const t2 = startTask(taskInput('t2'), { create: () => Promise.reject(invalid) });
     t2.actor.send({ type: 'START', at: T0 });
     expect((await t2.reach('deleted')).output?.failure?.reason).toBe('Invalid');
   });
 
   test('a transient error past its retries (the create may have landed) → ApiError, and cleanup deletes', async () => {
-    const unavailable = new KubernetesApiError('create', 'jobs', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request', true);
+    const unavailable = new KubernetesApiError(
+      'create',
+      'jobs',
+      503,
+      'ServiceUnavailable',
+      'the server is currently unable to handle the request',
+      true,
+    );
     const t = startTask(taskInput('t1'), { create: () => Promise.reject(unavailable) });
     t.actor.send({ type: 'START', at: T0 });
     const done = await t.reach('deleted');
@@ -168,7 +225,13 @@ describe('task machine: cancel', () => {
     t.actor.send({ type: 'CANCEL', at: T0 + sec(3) });
     const snap = t.actor.getSnapshot();
     expect(snap.status).toBe('done');
-    expect(snap.output).toMatchObject({ state: 'deleted', outcome: 'cancelled', failure: { reason: 'Cancelled' }, finishedAt: iso(T0 + sec(3)), deletedAt: iso(T0 + sec(3)) });
+    expect(snap.output).toMatchObject({
+      state: 'deleted',
+      outcome: 'cancelled',
+      failure: { reason: 'Cancelled' },
+      finishedAt: iso(T0 + sec(3)),
+      deletedAt: iso(T0 + sec(3)),
+    });
     expect(t.log.created).toEqual([]);
     expect(t.log.harvested).toEqual([]);
     expect(t.log.deleted).toEqual([]);
@@ -184,7 +247,12 @@ describe('task machine: cancel', () => {
     expect(t.context().cancelRequested).toBe(true);
     create.resolve({ uid: 'uid-late', adopted: false });
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'cancelled', jobUid: 'uid-late', finishedAt: iso(T0 + sec(2)), failure: { reason: 'Cancelled', lastLogLines: ['last line'] } });
+    expect(done.output).toMatchObject({
+      outcome: 'cancelled',
+      jobUid: 'uid-late',
+      finishedAt: iso(T0 + sec(2)),
+      failure: { reason: 'Cancelled', lastLogLines: ['last line'] },
+    });
     expect(t.log.observing).toEqual([]);
     expect(t.log.deleted).toEqual([{ taskId: 't1', jobName: 'job-t1', jobUid: 'uid-late' }]);
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
@@ -228,7 +296,15 @@ describe('task machine: cancel', () => {
     const t = startTask(taskInput('t1'), { harvest: () => harvest.promise, delete: () => del.promise });
     t.actor.send({ type: 'START', at: T0 });
     await t.reach('running');
-    t.actor.send(observed(T0 + sec(1), jobView({ uid: 'uid-t1', conditions: [condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit')] })));
+    t.actor.send(
+      observed(
+        T0 + sec(1),
+        jobView({
+          uid: 'uid-t1',
+          conditions: [condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit')],
+        }),
+      ),
+    );
     expect(t.state()).toBe('failed');
     t.actor.send({ type: 'CANCEL', at: T0 + sec(2) });
     expect(t.context()).toMatchObject({ outcome: 'failed', failure: { reason: 'BackoffLimitExceeded' } });

@@ -60,7 +60,11 @@ describe('TaskQueue', () => {
     for (let i = 0; i < 30; i++) q.enqueue(taskInput(`t${i}`), i % 3);
     expect(q.toJSON()).toEqual({
       size: 30,
-      priorities: [{ priority: 2, size: 10 }, { priority: 1, size: 10 }, { priority: 0, size: 10 }],
+      priorities: [
+        { priority: 2, size: 10 },
+        { priority: 1, size: 10 },
+        { priority: 0, size: 10 },
+      ],
       next: ['t2', 't5', 't8', 't11', 't14', 't17', 't20', 't23', 't26', 't29'],
     });
   });
@@ -79,7 +83,8 @@ describe('TaskQueue', () => {
       const index = Number(t.taskId);
       const priority = (index * 7919) % 1000;
       // Removed ids never come out; priorities never rise; within one, enqueue order holds.
-      if (index % 10 === 0 || !(priority < last.priority || (priority === last.priority && index > last.index))) outOfOrder.push(t.taskId);
+      if (index % 10 === 0 || !(priority < last.priority || (priority === last.priority && index > last.index)))
+        outOfOrder.push(t.taskId);
       last = { priority, index };
       count++;
     }

@@ -5,7 +5,13 @@ import { T0, condition, iso, jobView, observed, resumed, sec } from './fixtures.
 import { startTask } from './harness.js';
 
 const min = (m: number): number => m * 60_000;
-const failure: TaskFailure = { reason: 'BackoffLimitExceeded', message: 'limit', exitCode: 3, oomKilled: false, events: [] };
+const failure: TaskFailure = {
+  reason: 'BackoffLimitExceeded',
+  message: 'limit',
+  exitCode: 3,
+  oomKilled: false,
+  events: [],
+};
 
 describe('task machine: resume from a stored record re-enters the state and re-runs its effect', () => {
   test('queued: stays queued until START', async () => {
@@ -36,7 +42,14 @@ describe('task machine: resume from a stored record re-enters the state and re-r
   });
 
   test('running: re-attaches the watch and re-arms the alarm at the stored deadline', async () => {
-    const t = startTask(resumed('running', { jobUid: 'uid-1', startedAt: iso(T0), timeoutAt: T0 + sec(32), pendingUntil: T0 + min(10) }, 't1', { timeout: 30 }));
+    const t = startTask(
+      resumed(
+        'running',
+        { jobUid: 'uid-1', startedAt: iso(T0), timeoutAt: T0 + sec(32), pendingUntil: T0 + min(10) },
+        't1',
+        { timeout: 30 },
+      ),
+    );
     expect(t.state()).toBe('running');
     expect(t.log.observing).toEqual([{ taskId: 't1', jobName: 'job-t1' }]);
     expect(t.log.snapshotting).toHaveLength(1);
@@ -46,7 +59,11 @@ describe('task machine: resume from a stored record re-enters the state and re-r
     t.actor.send({ type: 'ALARM', at: T0 + min(5) });
     expect(t.state()).toBe('timedOut');
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'timedOut', failure: { reason: 'Timeout' }, finishedAt: iso(T0 + min(5)) });
+    expect(done.output).toMatchObject({
+      outcome: 'timedOut',
+      failure: { reason: 'Timeout' },
+      finishedAt: iso(T0 + min(5)),
+    });
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
 
@@ -60,23 +77,53 @@ describe('task machine: resume from a stored record re-enters the state and re-r
   });
 
   test('an outcome state: the outcome and times are kept, logs harvested again, then the Job deleted', async () => {
-    const t = startTask(resumed('failed', { outcome: 'failed', failure, jobUid: 'uid-1', jobMayExist: true, jobFinished: true, slotHeld: false, finishedAt: iso(T0 + sec(9)) }));
+    const t = startTask(
+      resumed('failed', {
+        outcome: 'failed',
+        failure,
+        jobUid: 'uid-1',
+        jobMayExist: true,
+        jobFinished: true,
+        slotHeld: false,
+        finishedAt: iso(T0 + sec(9)),
+      }),
+    );
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'failed', finishedAt: iso(T0 + sec(9)), failure: { ...failure, lastLogLines: ['last line'] } });
+    expect(done.output).toMatchObject({
+      outcome: 'failed',
+      finishedAt: iso(T0 + sec(9)),
+      failure: { ...failure, lastLogLines: ['last line'] },
+    });
     expect(t.log.harvested).toHaveLength(1);
     expect(t.log.deleted).toEqual([{ taskId: 't1', jobName: 'job-t1', jobUid: 'uid-1' }]);
     expect(t.sent('TASK.SLOT_RELEASED')).toEqual([]);
   });
 
   test('an outcome state whose slot was still held releases it (once) as the Job already finished', async () => {
-    const t = startTask(resumed('succeeded', { outcome: 'succeeded', jobUid: 'uid-1', jobMayExist: true, jobFinished: true, slotHeld: true, finishedAt: iso(T0) }));
+    const t = startTask(
+      resumed('succeeded', {
+        outcome: 'succeeded',
+        jobUid: 'uid-1',
+        jobMayExist: true,
+        jobFinished: true,
+        slotHeld: true,
+        finishedAt: iso(T0),
+      }),
+    );
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
     await t.reach('deleted');
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
 
   test('an outcome state without a Job goes straight to deleted, touching nothing', () => {
-    const t = startTask(resumed('failed', { outcome: 'failed', failure: { reason: 'JobConflict', message: 'x' }, jobMayExist: false, finishedAt: iso(T0) }));
+    const t = startTask(
+      resumed('failed', {
+        outcome: 'failed',
+        failure: { reason: 'JobConflict', message: 'x' },
+        jobMayExist: false,
+        finishedAt: iso(T0),
+      }),
+    );
     expect(t.actor.getSnapshot().status).toBe('done');
     expect(t.log.harvested).toEqual([]);
     expect(t.log.deleted).toEqual([]);
@@ -91,14 +138,25 @@ describe('task machine: resume from a stored record re-enters the state and re-r
   });
 
   test('a record without flags and without a Job uid: nothing is deleted (the Job may not be ours)', () => {
-    const t = startTask(resumed('failed', { outcome: 'failed', failure: { reason: 'JobConflict', message: 'x' }, finishedAt: iso(T0) }));
+    const t = startTask(
+      resumed('failed', { outcome: 'failed', failure: { reason: 'JobConflict', message: 'x' }, finishedAt: iso(T0) }),
+    );
     expect(t.actor.getSnapshot().status).toBe('done');
     expect(t.log.harvested).toEqual([]);
     expect(t.log.deleted).toEqual([]);
   });
 
   test('deleting: the delete is sent again', async () => {
-    const t = startTask(resumed('deleting', { outcome: 'succeeded', jobUid: 'uid-1', jobMayExist: true, jobFinished: true, slotHeld: false, finishedAt: iso(T0) }));
+    const t = startTask(
+      resumed('deleting', {
+        outcome: 'succeeded',
+        jobUid: 'uid-1',
+        jobMayExist: true,
+        jobFinished: true,
+        slotHeld: false,
+        finishedAt: iso(T0),
+      }),
+    );
     expect(t.state()).toBe('deleting');
     expect(t.log.harvested).toEqual([]);
     await t.reach('deleted');
@@ -106,11 +164,19 @@ describe('task machine: resume from a stored record re-enters the state and re-r
   });
 
   test('deleted: done at once with its record, no effects', () => {
-    const t = startTask(resumed('deleted', { outcome: 'succeeded', jobUid: 'uid-1', finishedAt: iso(T0), deletedAt: iso(T0 + sec(1)) }));
+    const t = startTask(
+      resumed('deleted', { outcome: 'succeeded', jobUid: 'uid-1', finishedAt: iso(T0), deletedAt: iso(T0 + sec(1)) }),
+    );
     const snap = t.actor.getSnapshot();
     expect(snap.status).toBe('done');
     expect(snap.output).toMatchObject({ state: 'deleted', outcome: 'succeeded', deletedAt: iso(T0 + sec(1)) });
-    expect([t.log.created, t.log.observing, t.log.alarmInputs, t.log.harvested, t.log.deleted]).toEqual([[], [], [], [], []]);
+    expect([t.log.created, t.log.observing, t.log.alarmInputs, t.log.harvested, t.log.deleted]).toEqual([
+      [],
+      [],
+      [],
+      [],
+      [],
+    ]);
     expect(t.sent('TASK.SLOT_RELEASED')).toEqual([]);
   });
 

@@ -1,6 +1,19 @@
 import { describe, expect, test } from 'vitest';
 import type { DeleteJobOutput } from '../../src/machines/task/contract.js';
-import { T0, condition, config, container, iso, jobView, observed, podView, runningPod, sec, taskInput, waiting } from './fixtures.js';
+import {
+  T0,
+  condition,
+  config,
+  container,
+  iso,
+  jobView,
+  observed,
+  podView,
+  runningPod,
+  sec,
+  taskInput,
+  waiting,
+} from './fixtures.js';
 import { deferred, startTask } from './harness.js';
 
 const min = (m: number): number => m * 60_000;
@@ -45,7 +58,10 @@ describe('task machine: deadlines and the alarm', () => {
     t.actor.send(observed(T0 + sec(1), job(), [waiting('ContainerCreating')]));
     expect(t.log.arms).toEqual([{ type: 'ARM', at: T0 + min(10) }]);
     t.actor.send(observed(T0 + sec(2), job(), [waiting('CreateContainerConfigError', 'secret "db" not found')]));
-    expect(t.log.arms).toEqual([{ type: 'ARM', at: T0 + min(10) }, { type: 'ARM', at: T0 + min(2) }]);
+    expect(t.log.arms).toEqual([
+      { type: 'ARM', at: T0 + min(10) },
+      { type: 'ARM', at: T0 + min(2) },
+    ]);
     t.actor.send(observed(T0 + sec(3), job(), [runningPod()]));
     expect(t.log.arms.at(-1)).toEqual({ type: 'ARM', at: undefined });
   });
@@ -62,7 +78,11 @@ describe('task machine: deadlines and the alarm', () => {
 
     t.actor.send({ type: 'ALARM', at: T0 + sec(32) });
     expect(t.state()).toBe('timedOut');
-    expect(t.context()).toMatchObject({ outcome: 'timedOut', finishedAt: iso(T0 + sec(32)), failure: { reason: 'Timeout', message: 'Task ran longer than its timeout of 30 seconds' } });
+    expect(t.context()).toMatchObject({
+      outcome: 'timedOut',
+      finishedAt: iso(T0 + sec(32)),
+      failure: { reason: 'Timeout', message: 'Task ran longer than its timeout of 30 seconds' },
+    });
     // The Job's pods still run: the slot stays held until the Job is deleted.
     await t.reach('deleting');
     expect(t.sent('TASK.SLOT_RELEASED')).toEqual([]);
@@ -74,10 +94,21 @@ describe('task machine: deadlines and the alarm', () => {
   test('ALARM at a stuck deadline fails with the stuck reason and the last events', async () => {
     const t = await running();
     const events = ['Failed: Error: secret "db" not found'];
-    t.actor.send(observed(T0 + sec(1), job(), [waiting('CreateContainerConfigError', 'secret "db" not found')], events));
+    t.actor.send(
+      observed(T0 + sec(1), job(), [waiting('CreateContainerConfigError', 'secret "db" not found')], events),
+    );
     t.actor.send({ type: 'ALARM', at: T0 + min(2) });
     const done = await t.reach('deleted');
-    expect(done.output).toMatchObject({ outcome: 'failed', finishedAt: iso(T0 + min(2)), failure: { reason: 'CreateContainerConfigError', message: 'secret "db" not found', events, lastLogLines: ['last line'] } });
+    expect(done.output).toMatchObject({
+      outcome: 'failed',
+      finishedAt: iso(T0 + min(2)),
+      failure: {
+        reason: 'CreateContainerConfigError',
+        message: 'secret "db" not found',
+        events,
+        lastLogLines: ['last line'],
+      },
+    });
   });
 
   test('ALARM at the pending budget fails with PendingTimeout', async () => {
@@ -98,8 +129,20 @@ describe('task machine: deadlines and the alarm', () => {
 describe('task machine: outcomes from the cluster', () => {
   test('Failed: exit code, OOM flag, events and the last log lines end up on the record', async () => {
     const t = await running({}, { harvest: () => Promise.resolve({ lastLines: ['allocating', 'Killed'] }) });
-    const pod = podView({ phase: 'Failed', containers: [container({ terminated: { exitCode: 137, reason: 'OOMKilled' } })] });
-    t.actor.send(observed(T0 + sec(8), job({ conditions: [condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit')] }), [pod], ['BackoffLimitExceeded: Job has reached the specified backoff limit']));
+    const pod = podView({
+      phase: 'Failed',
+      containers: [container({ terminated: { exitCode: 137, reason: 'OOMKilled' } })],
+    });
+    t.actor.send(
+      observed(
+        T0 + sec(8),
+        job({
+          conditions: [condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit')],
+        }),
+        [pod],
+        ['BackoffLimitExceeded: Job has reached the specified backoff limit'],
+      ),
+    );
     // Failed is terminal: the slot goes at once.
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
     const done = await t.reach('deleted');
@@ -131,10 +174,18 @@ describe('task machine: outcomes from the cluster', () => {
 
   test('DeadlineExceeded → timedOut; the Job is finished so the slot goes at once', async () => {
     const t = await running({ timeout: 30 });
-    t.actor.send(observed(T0 + sec(31), job({ conditions: [condition('Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline')] })));
+    t.actor.send(
+      observed(
+        T0 + sec(31),
+        job({ conditions: [condition('Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline')] }),
+      ),
+    );
     expect(t.state()).toBe('timedOut');
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
-    expect((await t.reach('deleted')).output).toMatchObject({ outcome: 'timedOut', failure: { reason: 'DeadlineExceeded' } });
+    expect((await t.reach('deleted')).output).toMatchObject({
+      outcome: 'timedOut',
+      failure: { reason: 'DeadlineExceeded' },
+    });
   });
 
   test('a Job deleted behind our back → failed JobVanished; cleanup still runs (404 = done)', async () => {
@@ -166,7 +217,7 @@ describe('task machine: outcomes from the cluster', () => {
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
 
-  test('a Job replaced by someone else\'s → JobVanished, and theirs is never deleted', async () => {
+  test("a Job replaced by someone else's → JobVanished, and theirs is never deleted", async () => {
     const t = await running();
     t.actor.send(observed(T0 + sec(3), job({ uid: 'not-ours' })));
     expect((await t.reach('deleted')).output).toMatchObject({ outcome: 'failed', failure: { reason: 'JobVanished' } });
@@ -176,8 +227,14 @@ describe('task machine: outcomes from the cluster', () => {
 
   test('observations without a verdict keep the task running and record startedAt', async () => {
     const t = await running();
-    t.actor.send(observed(T0 + sec(3), job({ startTime: iso(T0 + sec(1)) }), [runningPod()], ['Started: Started container task']));
+    t.actor.send(
+      observed(T0 + sec(3), job({ startTime: iso(T0 + sec(1)) }), [runningPod()], ['Started: Started container task']),
+    );
     expect(t.state()).toBe('running');
-    expect(t.context()).toMatchObject({ startedAt: iso(T0 + sec(1)), lastEvents: ['Started: Started container task'], lastEventAt: T0 + sec(3) });
+    expect(t.context()).toMatchObject({
+      startedAt: iso(T0 + sec(1)),
+      lastEvents: ['Started: Started container task'],
+      lastEventAt: T0 + sec(3),
+    });
   });
 });

@@ -26,7 +26,11 @@ export interface Recovery {
   /** Starts a runner on the store file (harness defaults under `options`). */
   start(options?: RunnerOptions): Promise<Runner>;
   /** Writes a task straight into the store (no runner may be running): the state a crashed runner left. */
-  seed(task: TaskInput, state: TaskState, extra?: Partial<TaskRecord> & { context?: Record<string, unknown>; seq?: number }): Promise<TaskRecord>;
+  seed(
+    task: TaskInput,
+    state: TaskState,
+    extra?: Partial<TaskRecord> & { context?: Record<string, unknown>; seq?: number },
+  ): Promise<TaskRecord>;
   close(): Promise<void>;
 }
 
@@ -54,13 +58,26 @@ export async function startRecovery(): Promise<Recovery> {
     },
     async seed(task, state, { context, seq = 0, ...fields } = {}) {
       const spec = parseTaskSpec(task);
-      const record: TaskRecord = { id: spec.id, spec, state, jobName: jobNameFor(spec.id), createdAt: new Date().toISOString(), ...fields };
+      const record: TaskRecord = {
+        id: spec.id,
+        spec,
+        state,
+        jobName: jobNameFor(spec.id),
+        createdAt: new Date().toISOString(),
+        ...fields,
+      };
       const store = await openTaskStore(storeUrl);
       try {
         const added: Transition = { taskId: spec.id, from: null, to: 'queued', event: 'ADD', at: record.createdAt };
         await store.saveTask({ ...record, state: 'queued' }, added, { queue: { priority: spec.priority ?? 0, seq } });
         if (state !== 'queued') {
-          const moved: Transition = { taskId: spec.id, from: 'queued', to: state, event: 'SEED', at: new Date().toISOString() };
+          const moved: Transition = {
+            taskId: spec.id,
+            from: 'queued',
+            to: state,
+            event: 'SEED',
+            at: new Date().toISOString(),
+          };
           await store.saveTask(record, moved, context ? { context } : {});
         }
       } finally {

@@ -22,14 +22,23 @@ afterEach(async () => {
 });
 
 const forever = behaviour({ durationMs: -1 });
-const hasCondition = (type: string) => (job: { status?: unknown }) => ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
+const hasCondition = (type: string) => (job: { status?: unknown }) =>
+  ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
+    (c) => c.type === type && c.status === 'True',
+  );
 
 test('queued tasks keep their priority and FIFO order across a restart', async () => {
   recovery = await startRecovery();
   const first = await recovery.start({ maxConcurrentJobs: 1 });
   await first.addTask({ id: 'blocker', image: 'busybox', ...forever });
   await waitUntil(async () => (await first.getTask('blocker')).state === 'running', 'the blocker to run');
-  for (const [id, priority] of [['a', 0], ['b', 5], ['c', 0], ['d', 5]] as const) await first.addTask({ id, image: 'busybox', priority });
+  for (const [id, priority] of [
+    ['a', 0],
+    ['b', 5],
+    ['c', 0],
+    ['d', 5],
+  ] as const)
+    await first.addTask({ id, image: 'busybox', priority });
   await first.shutdown({ mode: 'detach' });
 
   const second = await recovery.start({ maxConcurrentJobs: 1 });
@@ -73,7 +82,11 @@ test('a task left in creating whose create never reached the cluster creates its
 test('a running task is re-attached after a detach and reaches its outcome with its logs', async () => {
   recovery = await startRecovery();
   const first = await recovery.start();
-  await first.addTask({ id: 'long', image: 'busybox', ...behaviour({ durationMs: 1500, logs: ['from the first life'] }) });
+  await first.addTask({
+    id: 'long',
+    image: 'busybox',
+    ...behaviour({ durationMs: 1500, logs: ['from the first life'] }),
+  });
   await waitUntil(async () => (await first.getTask('long')).state === 'running', 'the task to run');
   await first.shutdown({ mode: 'detach' });
   expect(ourJobs(recovery.cluster).map((j) => j.metadata.name)).toEqual(['long']);
@@ -89,10 +102,17 @@ test('a running task is re-attached after a detach and reaches its outcome with 
 test('a Job that finished while no runner ran gets its outcome recorded and its logs harvested before cleanup', async () => {
   recovery = await startRecovery();
   const first = await recovery.start();
-  await first.addTask({ id: 'finished-offline', image: 'busybox', ...behaviour({ durationMs: 300, exitCode: 3, logs: ['last words'] }) });
+  await first.addTask({
+    id: 'finished-offline',
+    image: 'busybox',
+    ...behaviour({ durationMs: 300, exitCode: 3, logs: ['last words'] }),
+  });
   await waitUntil(async () => (await first.getTask('finished-offline')).state === 'running', 'the task to run');
   await first.shutdown({ mode: 'detach' });
-  await waitUntil(() => recovery?.cluster.objects('jobs').find(hasCondition('Failed')), 'the Job to fail in the cluster');
+  await waitUntil(
+    () => recovery?.cluster.objects('jobs').find(hasCondition('Failed')),
+    'the Job to fail in the cluster',
+  );
 
   const second = await recovery.start();
   const record = await second.waitFor('finished-offline');
@@ -106,8 +126,14 @@ test('a running task whose deadline passed while no runner ran times out at once
   // The Job has no activeDeadlineSeconds (made by hand): only the runner's own timer can end it.
   const task = { id: 'overdue', image: 'busybox', timeout: 1, ...forever };
   const job = await createPreexistingJob(recovery.cluster, task);
-  await waitUntil(() => recovery?.cluster.objects('jobs').find((j) => (j.status as { startTime?: string } | undefined)?.startTime), 'the Job to start');
-  await recovery.seed(task, 'running', { jobUid: job.metadata?.uid ?? '', context: { jobMayExist: true, slotHeld: true } });
+  await waitUntil(
+    () => recovery?.cluster.objects('jobs').find((j) => (j.status as { startTime?: string } | undefined)?.startTime),
+    'the Job to start',
+  );
+  await recovery.seed(task, 'running', {
+    jobUid: job.metadata?.uid ?? '',
+    context: { jobMayExist: true, slotHeld: true },
+  });
   const started = Date.parse((recovery.cluster.objects('jobs')[0]?.status as { startTime: string }).startTime);
   // timeout (1 s) + the harness's client grace (1 s) after the Job's start.
   await waitUntil(() => Date.now() > started + 2000, 'the deadline to pass', { intervalMs: 50 });
@@ -120,11 +146,20 @@ test('a Job that completed while no runner ran succeeds although the deadlines s
   recovery = await startRecovery();
   const task = { id: 'done-while-away', image: 'busybox', timeout: 1, ...behaviour({ logs: ['ok'] }) };
   const job = await createPreexistingJob(recovery.cluster, task);
-  await waitUntil(() => recovery?.cluster.objects('jobs').find(hasCondition('Complete')), 'the Job to complete in the cluster');
+  await waitUntil(
+    () => recovery?.cluster.objects('jobs').find(hasCondition('Complete')),
+    'the Job to complete in the cluster',
+  );
   const past = Date.now() - 60_000;
   await recovery.seed(task, 'running', {
     jobUid: job.metadata?.uid ?? '',
-    context: { jobMayExist: true, slotHeld: true, timeoutAt: past, pendingUntil: past, stuckAt: { at: past, failure: { reason: 'PendingTimeout', message: 'stale', events: [], lastLogLines: [] } } },
+    context: {
+      jobMayExist: true,
+      slotHeld: true,
+      timeoutAt: past,
+      pendingUntil: past,
+      stuckAt: { at: past, failure: { reason: 'PendingTimeout', message: 'stale', events: [], lastLogLines: [] } },
+    },
   });
   const runner = await recovery.start();
   expect(await runner.waitFor(task.id)).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
@@ -134,8 +169,18 @@ test('a task left in deleting deletes its Job again; an already absent Job count
   recovery = await startRecovery();
   const present = { id: 'still-there', image: 'busybox', ...forever };
   const job = await createPreexistingJob(recovery.cluster, present);
-  await recovery.seed(present, 'deleting', { jobUid: job.metadata?.uid ?? '', outcome: 'cancelled', failure: { reason: 'Cancelled', message: 'cancelled', events: [], lastLogLines: [] }, context: { jobMayExist: true, slotHeld: true } });
-  await recovery.seed({ id: 'already-gone', image: 'busybox' }, 'deleting', { jobUid: 'uid-of-a-deleted-job', outcome: 'succeeded', seq: 1, context: { jobMayExist: true, jobFinished: true } });
+  await recovery.seed(present, 'deleting', {
+    jobUid: job.metadata?.uid ?? '',
+    outcome: 'cancelled',
+    failure: { reason: 'Cancelled', message: 'cancelled', events: [], lastLogLines: [] },
+    context: { jobMayExist: true, slotHeld: true },
+  });
+  await recovery.seed({ id: 'already-gone', image: 'busybox' }, 'deleting', {
+    jobUid: 'uid-of-a-deleted-job',
+    outcome: 'succeeded',
+    seq: 1,
+    context: { jobMayExist: true, jobFinished: true },
+  });
   const runner = await recovery.start();
   expect(await runner.waitFor('still-there')).toMatchObject({ state: 'deleted', outcome: 'cancelled' });
   expect(await runner.waitFor('already-gone')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
@@ -148,7 +193,9 @@ test('a running task whose Job was deleted behind our back ends failed with JobV
   await first.addTask({ id: 'vanishing', image: 'busybox', ...forever });
   await waitUntil(async () => (await first.getTask('vanishing')).state === 'running', 'the task to run');
   await first.shutdown({ mode: 'detach' });
-  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'vanishing', namespace: 'default', propagationPolicy: 'Background' });
+  await recovery.cluster.kubeConfig
+    .makeApiClient(BatchV1Api)
+    .deleteNamespacedJob({ name: 'vanishing', namespace: 'default', propagationPolicy: 'Background' });
   await waitUntil(() => ourJobs(recovery!.cluster).length === 0, 'the Job to be gone');
 
   const second = await recovery.start();
@@ -184,7 +231,11 @@ test('duplicate ids are still detected after a restart', async () => {
   await first.shutdown();
   const second = await recovery.start();
   await expect(second.addTask({ id: 'once', image: 'alpine' })).rejects.toBeInstanceOf(DuplicateTaskError);
-  expect(await second.addTask({ id: 'once', image: 'busybox' })).toMatchObject({ id: 'once', state: 'deleted', outcome: 'succeeded' });
+  expect(await second.addTask({ id: 'once', image: 'busybox' })).toMatchObject({
+    id: 'once',
+    state: 'deleted',
+    outcome: 'succeeded',
+  });
   expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ once: 1 });
 });
 
@@ -217,8 +268,22 @@ test('cancel of a finished task resolves and leaves it as it is, whether it fini
   await second.shutdown();
   const store = await openTaskStore(recovery.storeUrl);
   try {
-    expect((await store.getTransitions('finished-earlier')).map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
-    expect((await store.getTransitions('finished-here')).map((t) => t.to)).toEqual(['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted']);
+    expect((await store.getTransitions('finished-earlier')).map((t) => t.to)).toEqual([
+      'queued',
+      'creating',
+      'running',
+      'succeeded',
+      'deleting',
+      'deleted',
+    ]);
+    expect((await store.getTransitions('finished-here')).map((t) => t.to)).toEqual([
+      'queued',
+      'creating',
+      'running',
+      'succeeded',
+      'deleting',
+      'deleted',
+    ]);
   } finally {
     await store.close();
   }
@@ -226,14 +291,24 @@ test('cancel of a finished task resolves and leaves it as it is, whether it fini
 
 test("with orphans: 'adopt' an orphan Job becomes a stored task, watched to its outcome, logs harvested, cleaned up", async () => {
   recovery = await startRecovery();
-  const orphan = { id: 'left-behind', image: 'busybox', command: ['sh', '-c', 'work'], ...behaviour({ durationMs: 300, logs: ['adopted output'] }) };
+  const orphan = {
+    id: 'left-behind',
+    image: 'busybox',
+    command: ['sh', '-c', 'work'],
+    ...behaviour({ durationMs: 300, logs: ['adopted output'] }),
+  };
   await createPreexistingJob(recovery.cluster, orphan);
   const runner = await recovery.start({ orphans: 'adopt' });
   const [event] = await firstValueFrom(runner.events$.pipe(take(1), toArray()));
   expect(event).toMatchObject({ kind: 'orphanJob', name: 'left-behind', taskId: 'left-behind', action: 'adopted' });
   expect(event?.kind === 'orphanJob' ? event.error : 'not an orphan event').toBeUndefined();
   const record = await runner.waitFor('left-behind');
-  expect(record).toMatchObject({ state: 'deleted', outcome: 'succeeded', jobName: 'left-behind', spec: { id: 'left-behind', image: 'busybox' } });
+  expect(record).toMatchObject({
+    state: 'deleted',
+    outcome: 'succeeded',
+    jobName: 'left-behind',
+    spec: { id: 'left-behind', image: 'busybox' },
+  });
   expect(record.jobUid).toBe(recovery.cluster.jobCreations()[0]?.uid);
   expect(await runner.getLogs('left-behind')).toContain('adopted output');
   expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ 'left-behind': 1 });
@@ -250,7 +325,9 @@ test("with jobVanished: 'retry' a Job deleted while no runner ran is re-created 
   await first.addTask({ id: 'recreated', image: 'busybox', ...behaviour({ durationMs: 1500, logs: ['second life'] }) });
   await waitUntil(async () => (await first.getTask('recreated')).state === 'running', 'the task to run');
   await first.shutdown({ mode: 'detach' });
-  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'recreated', namespace: 'default', propagationPolicy: 'Background' });
+  await recovery.cluster.kubeConfig
+    .makeApiClient(BatchV1Api)
+    .deleteNamespacedJob({ name: 'recreated', namespace: 'default', propagationPolicy: 'Background' });
   await waitUntil(() => ourJobs(recovery!.cluster).length === 0, 'the Job to be gone');
 
   const second = await recovery.start({ jobVanished: 'retry' });
@@ -275,7 +352,9 @@ test("with jobVanished: 'retry' a Job deleted while the runner watches is re-cre
   const runner = await recovery.start({ jobVanished: 'retry' });
   await runner.addTask({ id: 'deleted-live', image: 'busybox', ...behaviour({ durationMs: 1500 }) });
   await waitUntil(async () => (await runner.getTask('deleted-live')).state === 'running', 'the task to run');
-  await recovery.cluster.kubeConfig.makeApiClient(BatchV1Api).deleteNamespacedJob({ name: 'deleted-live', namespace: 'default', propagationPolicy: 'Background' });
+  await recovery.cluster.kubeConfig
+    .makeApiClient(BatchV1Api)
+    .deleteNamespacedJob({ name: 'deleted-live', namespace: 'default', propagationPolicy: 'Background' });
   expect(await runner.waitFor('deleted-live')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
   expect(Object.fromEntries(creationsByName(recovery.cluster))).toEqual({ 'deleted-live': 2 });
   expect(ourJobs(recovery.cluster)).toEqual([]);

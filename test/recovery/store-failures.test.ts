@@ -35,7 +35,11 @@ test('a second runner on the same store file is refused with StoreLockedError un
   const first = await recovery.start();
   const refused = await recovery.start().catch((err: unknown) => err);
   expect(refused).toBeInstanceOf(StoreLockedError);
-  expect(refused).toMatchObject({ code: 'STORE', location: pathOf(recovery.storeUrl), owner: expect.stringContaining(`${hostname()}:${process.pid}:`) });
+  expect(refused).toMatchObject({
+    code: 'STORE',
+    location: pathOf(recovery.storeUrl),
+    owner: expect.stringContaining(`${hostname()}:${process.pid}:`),
+  });
   await first.shutdown();
   const second = await recovery.start();
   await second.addTask({ id: 'after', image: 'busybox' });
@@ -73,11 +77,14 @@ test('SQLITE_BUSY from another connection holding the write lock is retried unti
     }
   };
   const other = new sqlite3.Database(pathOf(recovery.storeUrl));
-  const run = (sql: string) => new Promise<void>((resolve, reject) => other.run(sql, (err) => (err ? reject(err) : resolve())));
+  const run = (sql: string) =>
+    new Promise<void>((resolve, reject) => other.run(sql, (err) => (err ? reject(err) : resolve())));
   try {
     await run('BEGIN EXCLUSIVE');
     let landed = false;
-    const save = store.saveTask(record('busy', 'queued'), transition('busy', null, 'queued')).then(() => (landed = true));
+    const save = store
+      .saveTask(record('busy', 'queued'), transition('busy', null, 'queued'))
+      .then(() => (landed = true));
     // Refused, and tried again, while the other connection holds the lock.
     await waitUntil(() => busy >= 3, 'the write to be refused SQLITE_BUSY three times');
     expect(landed).toBe(false);
@@ -102,7 +109,10 @@ class FailingMap extends Map<string, unknown> {
 test('a write that fails stops the runner cleanly: later calls reject with RunnerClosedError carrying the cause, and no effect starts', async () => {
   recovery = await startRecovery();
   const map = new FailingMap();
-  const runner = await recovery.start({ store: new Keyv({ store: map, namespace: storeNamespace }), maxConcurrentJobs: 1 });
+  const runner = await recovery.start({
+    store: new Keyv({ store: map, namespace: storeNamespace }),
+    maxConcurrentJobs: 1,
+  });
   await runner.addTask({ id: 'before', image: 'busybox', timeout: 60 });
   map.failing = true;
   await expect(runner.addTask({ id: 'lost', image: 'busybox' })).rejects.toBeInstanceOf(StoreError);

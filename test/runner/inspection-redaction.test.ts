@@ -1,7 +1,11 @@
 import { expect, test } from 'vitest';
 import { assign, createActor, fromPromise, setup, type InspectionEvent } from 'xstate';
 import { KubernetesApiError } from '../../src/errors.js';
-import { createInspectionRedactor, redactedValue, type InspectedActorRef } from '../../src/runner/inspection-redaction.js';
+import {
+  createInspectionRedactor,
+  redactedValue,
+  type InspectedActorRef,
+} from '../../src/runner/inspection-redaction.js';
 import { TaskQueue } from '../../src/machines/supervisor/task-queue.js';
 
 const spec = {
@@ -11,7 +15,13 @@ const spec = {
     { name: 'TOKEN', value: 'env-secret' },
     { name: 'DB', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
   ],
-  podTemplate: { spec: { containers: [{ name: 'task', env: [{ name: 'K', value: 'patch-secret' }], envFrom: [{ secretRef: { name: 'all' } }] }] } },
+  podTemplate: {
+    spec: {
+      containers: [
+        { name: 'task', env: [{ name: 'K', value: 'patch-secret' }], envFrom: [{ secretRef: { name: 'all' } }] },
+      ],
+    },
+  },
 };
 
 /** A machine holding a spec in its context and passing it to an invoked promise actor's input. */
@@ -23,7 +33,13 @@ const machine = setup({
   context: ({ input }) => ({ spec: input.spec }),
   initial: 'creating',
   states: {
-    creating: { invoke: { src: 'create', input: ({ context }) => ({ spec: context.spec }), onDone: { target: 'done', actions: assign({ lastLogLines: () => ['printed env-secret'] }) } } },
+    creating: {
+      invoke: {
+        src: 'create',
+        input: ({ context }) => ({ spec: context.spec }),
+        onDone: { target: 'done', actions: assign({ lastLogLines: () => ['printed env-secret'] }) },
+      },
+    },
     done: {},
   },
 });
@@ -55,9 +71,13 @@ test('redacted events carry no env value or log line, keep secret references, an
   expect(json).toContain('"envFrom":[{"secretRef":{"name":"all"}}]');
   expect(json).toContain(`"lastLogLines":["${redactedValue}"]`);
   // The promise actor's snapshot keeps its input: redacted there too.
-  expect(json).toContain(`"input":{"spec":{"id":"t","image":"busybox","env":[{"name":"TOKEN","value":"${redactedValue}"}`);
+  expect(json).toContain(
+    `"input":{"spec":{"id":"t","image":"busybox","env":[{"name":"TOKEN","value":"${redactedValue}"}`,
+  );
   // Nothing was mutated: the live events serialize as before, secrets included.
-  raw.forEach((event, i) => expect(JSON.stringify({ ...event, actorRef: undefined, sourceRef: undefined })).toBe(rawJson[i]));
+  raw.forEach((event, i) =>
+    expect(JSON.stringify({ ...event, actorRef: undefined, sourceRef: undefined })).toBe(rawJson[i]),
+  );
   expect(rawJson.join('')).toContain('env-secret');
 });
 
@@ -87,14 +107,38 @@ test('unchanged parts are shared, errors lose their cause, other classes show as
   const redact = createInspectionRedactor();
   const observation = { job: { name: 'j', conditions: [] }, pods: [] };
   const queue = new TaskQueue();
-  queue.enqueue({ taskId: 'q', spec, jobName: 'q', fingerprint: 'f', createdAt: '', config: { stuck: { pendingBudgetMs: 1, imagePullGraceMs: 1, createContainerConfigGraceMs: 1, crashLoopBackOffGraceMs: 1 }, clientTimeoutGraceMs: 1, keepJobs: false } }, 0);
-  const error = new KubernetesApiError('create', 'jobs', 422, 'Invalid', 'invalid', false, { cause: new Error('body with env-secret') });
+  queue.enqueue(
+    {
+      taskId: 'q',
+      spec,
+      jobName: 'q',
+      fingerprint: 'f',
+      createdAt: '',
+      config: {
+        stuck: { pendingBudgetMs: 1, imagePullGraceMs: 1, createContainerConfigGraceMs: 1, crashLoopBackOffGraceMs: 1 },
+        clientTimeoutGraceMs: 1,
+        keepJobs: false,
+      },
+    },
+    0,
+  );
+  const error = new KubernetesApiError('create', 'jobs', 422, 'Invalid', 'invalid', false, {
+    cause: new Error('body with env-secret'),
+  });
   const event = {
     type: '@xstate.event',
     rootId: 'x:0',
     actorRef: undefined,
     sourceRef: undefined,
-    event: { type: 'MIXED', observation, queue, error, when: new Date(0), tags: new Set(['a']), odd: new (class Odd {})() },
+    event: {
+      type: 'MIXED',
+      observation,
+      queue,
+      error,
+      when: new Date(0),
+      tags: new Set(['a']),
+      odd: new (class Odd {})(),
+    },
   } as unknown as InspectionEvent;
   const shown = redact(event) as unknown as { event: Record<string, unknown> };
   expect(shown.event.observation).toBe(observation);

@@ -13,7 +13,10 @@ import { openTaskStore } from '../../src/store/open-store.js';
 import type { AdapterProbe, TaskStoreHarness } from './task-store-contract.js';
 
 /** Counts batches and can hold one; `startsBatch` says whether a call begins a new batch. */
-function probe<A extends unknown[], R>(call: (...args: A) => Promise<R>, startsBatch: (...args: A) => boolean): { wrapped: (...args: A) => Promise<R>; probe: AdapterProbe } {
+function probe<A extends unknown[], R>(
+  call: (...args: A) => Promise<R>,
+  startsBatch: (...args: A) => boolean,
+): { wrapped: (...args: A) => Promise<R>; probe: AdapterProbe } {
   let count = 0;
   let held: Promise<void> | undefined;
   return {
@@ -53,7 +56,10 @@ export function probeSqlite(store: KeyvTaskStore): AdapterProbe {
 /** Probes `setMany` calls on a Keyv instance. */
 export function probeSetMany(store: KeyvTaskStore): AdapterProbe {
   const setMany = store.keyv.setMany.bind(store.keyv);
-  const { wrapped, probe: setManyProbe } = probe((entries: KeyvEntry[]) => setMany(entries), () => true);
+  const { wrapped, probe: setManyProbe } = probe(
+    (entries: KeyvEntry[]) => setMany(entries),
+    () => true,
+  );
   store.keyv.setMany = wrapped;
   return setManyProbe;
 }
@@ -84,7 +90,8 @@ export function sqliteHarness(): TaskStoreHarness {
 export function mapHarness(): TaskStoreHarness {
   return {
     open: (options) => openTaskStore('memory://', options),
-    reopen: (store) => openTaskStore(new Keyv({ store: store.keyv.store as Map<string, unknown>, namespace: store.keyv.namespace })),
+    reopen: (store) =>
+      openTaskStore(new Keyv({ store: store.keyv.store as Map<string, unknown>, namespace: store.keyv.namespace })),
     probe: probeSetMany,
     cleanup: async () => undefined,
   };

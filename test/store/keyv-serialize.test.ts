@@ -6,8 +6,22 @@ import { record, transition } from './task-store-contract.js';
 
 /** Plain JSON values of every shape the store writes, with the strings Keyv escapes. */
 const values: unknown[] = [
-  { schemaVersion: 1, updatedAt: '2026-01-01T00:00:00.000Z', record: record('a:b', 'failed', { failure: { reason: ':x' as TaskFailure['reason'], message: '::y', lastLogLines: [':', '', ':base64:QQ==', 'ünïcødé ✓ \u2028 "quoted" \\ back'] } }) },
-  { schemaVersion: 1, updatedAt: 'now', transitions: [transition('t', null, 'queued'), transition('t', 'queued', 'creating')] },
+  {
+    schemaVersion: 1,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    record: record('a:b', 'failed', {
+      failure: {
+        reason: ':x' as TaskFailure['reason'],
+        message: '::y',
+        lastLogLines: [':', '', ':base64:QQ==', 'ünïcødé ✓ \u2028 "quoted" \\ back'],
+      },
+    }),
+  },
+  {
+    schemaVersion: 1,
+    updatedAt: 'now',
+    transitions: [transition('t', null, 'queued'), transition('t', 'queued', 'creating')],
+  },
   { ':key': ':value', nested: [[':a'], { deep: [null, 0, -1.5e-7, true, false, ''] }], skipped: undefined },
   ':top-level string',
   'plain',

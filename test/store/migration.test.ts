@@ -14,7 +14,15 @@ test('a v1 store is migrated on open: its open tasks enter the index in creation
   const v1 = await openTaskStore(url);
   await v1.keyv.set('meta:schema', { schemaVersion: 1, createdAt: 'then', openedAt: 'then' });
   const envelope = (r: ReturnType<typeof record>) => ({ schemaVersion: 1, updatedAt: 'then', record: r });
-  await v1.keyv.set('task:late', envelope(record('late', 'queued', { createdAt: '2026-01-02T00:00:00.000Z', spec: { id: 'late', image: 'busybox', priority: 2 } })));
+  await v1.keyv.set(
+    'task:late',
+    envelope(
+      record('late', 'queued', {
+        createdAt: '2026-01-02T00:00:00.000Z',
+        spec: { id: 'late', image: 'busybox', priority: 2 },
+      }),
+    ),
+  );
   await v1.keyv.set('task:early', envelope(record('early', 'running', { createdAt: '2026-01-01T00:00:00.000Z' })));
   await v1.keyv.set('task:done', envelope(record('done', 'deleted')));
   await v1.close();

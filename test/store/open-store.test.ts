@@ -55,16 +55,19 @@ describe('openTaskStore() failures are StoreErrors with the location and the cau
     expect(causeCode(err)).toBe('SQLITE_CANTOPEN');
   });
 
-  it.skipIf(process.getuid?.() === 0)('a directory the process may not write (skipped as root: root writes anyway)', async () => {
-    const readOnly = dir.path('read-only');
-    mkdirSync(readOnly);
-    chmodSync(readOnly, 0o555);
-    try {
-      await openFails(`sqlite://${readOnly}/store.sqlite`, `${readOnly}/store.sqlite`);
-    } finally {
-      chmodSync(readOnly, 0o755);
-    }
-  });
+  it.skipIf(process.getuid?.() === 0)(
+    'a directory the process may not write (skipped as root: root writes anyway)',
+    async () => {
+      const readOnly = dir.path('read-only');
+      mkdirSync(readOnly);
+      chmodSync(readOnly, 0o555);
+      try {
+        await openFails(`sqlite://${readOnly}/store.sqlite`, `${readOnly}/store.sqlite`);
+      } finally {
+        chmodSync(readOnly, 0o755);
+      }
+    },
+  );
 
   it('a file of garbage bytes (not a database)', async () => {
     const path = dir.path('garbage.sqlite');
@@ -90,7 +93,10 @@ describe('openTaskStore() failures are StoreErrors with the location and the cau
     track({ close: () => holder.disconnect() });
     await holder.query('PRAGMA journal_mode=WAL');
     await holder.query('BEGIN IMMEDIATE');
-    const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 50 }), namespace: 'k8s-jobs' });
+    const keyv = new Keyv({
+      store: new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 50 }),
+      namespace: 'k8s-jobs',
+    });
     track({ close: () => keyv.disconnect() });
     const err = await openFails(keyv, `keyv(sqlite:${path}, namespace k8s-jobs)`);
     expect(causeCode(err)).toBe('SQLITE_BUSY');

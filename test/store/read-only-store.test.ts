@@ -58,7 +58,16 @@ describe('openTaskStore(uri, { readOnly: true })', () => {
     const before = await rows(path);
     const reader = track(await openTaskStore(`sqlite://${path}`, { readOnly: true }));
     await expect(reader.saveTask(record('b'))).rejects.toThrow(/read-only: saveTask rejected/);
-    await expect(reader.putLogSnapshot({ taskId: 'a', text: '', totalBytes: 0, truncated: false, final: false, capturedAt: record('a').createdAt })).rejects.toBeInstanceOf(StoreError);
+    await expect(
+      reader.putLogSnapshot({
+        taskId: 'a',
+        text: '',
+        totalBytes: 0,
+        truncated: false,
+        final: false,
+        capturedAt: record('a').createdAt,
+      }),
+    ).rejects.toBeInstanceOf(StoreError);
     expect(await reader.getTask('a')).toEqual(record('a'));
     await reader.close();
     expect(await rows(path)).toEqual(before);
@@ -84,6 +93,8 @@ describe('openTaskStore(uri, { readOnly: true })', () => {
   });
 
   it('cannot be combined with the lock', async () => {
-    await expect(openTaskStore('memory://', { readOnly: true, lock: { owner: 'x' } })).rejects.toBeInstanceOf(RangeError);
+    await expect(openTaskStore('memory://', { readOnly: true, lock: { owner: 'x' } })).rejects.toBeInstanceOf(
+      RangeError,
+    );
   });
 });

@@ -52,8 +52,12 @@ describe('openTaskStore("sqlite://…")', () => {
     const path = dir.path('commit.sqlite');
     const store = track(await openTaskStore(`sqlite://${path}`));
     const other = connect(path);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => store.saveTask(record(`c${i}`), transition(`c${i}`, null, 'queued'))));
-    const rows = (await other.query("SELECT count(*) AS n FROM keyv WHERE key LIKE 'k8s-jobs:task:%'")) as Array<{ n: number }>;
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.saveTask(record(`c${i}`), transition(`c${i}`, null, 'queued'))),
+    );
+    const rows = (await other.query("SELECT count(*) AS n FROM keyv WHERE key LIKE 'k8s-jobs:task:%'")) as Array<{
+      n: number;
+    }>;
     expect(rows[0]?.n).toBe(50);
   });
 
@@ -68,7 +72,9 @@ describe('openTaskStore("sqlite://…")', () => {
       return query(sql, ...params);
     };
     // 600 tasks × (record + history) = 1,200 rows: three INSERT statements of ≤ 500 rows.
-    await Promise.all(Array.from({ length: 600 }, (_, i) => store.saveTask(record(`b${i}`), transition(`b${i}`, null, 'queued'))));
+    await Promise.all(
+      Array.from({ length: 600 }, (_, i) => store.saveTask(record(`b${i}`), transition(`b${i}`, null, 'queued'))),
+    );
     expect(statements).toEqual(['BEGIN', 'INSERT', 'INSERT', 'INSERT', 'COMMIT']);
     await store.close();
     store = track(await openTaskStore(`sqlite://${path}`));
@@ -79,7 +85,10 @@ describe('openTaskStore("sqlite://…")', () => {
   it('rows it writes are read by a separate plain Keyv over @keyv/sqlite', async () => {
     const path = dir.path('plain.sqlite');
     const store = await openTaskStore(`sqlite://${path}`);
-    const saved = record('p', 'failed', { outcome: 'failed', failure: { reason: 'BackoffLimitExceeded', message: ':colon-led' } });
+    const saved = record('p', 'failed', {
+      outcome: 'failed',
+      failure: { reason: 'BackoffLimitExceeded', message: ':colon-led' },
+    });
     await store.saveTask(saved, transition('p', null, 'failed'));
     await store.close();
     const keyv = new Keyv({ store: connect(path), namespace: 'k8s-jobs' });
@@ -99,8 +108,14 @@ describe('openTaskStore("sqlite://…")', () => {
 
   it('what saveTask() resolved survives the process being killed right after (SIGKILL)', async () => {
     const path = dir.path('crash.sqlite');
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/save-then-hang.ts', import.meta.url)), path, '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/save-then-hang.ts', import.meta.url)), path, '300'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('durable')) resolve();

@@ -44,15 +44,35 @@ export const record = (id: string, state: TaskState = 'queued', extra: Partial<T
   ...extra,
 });
 
-export const transition = (taskId: string, from: TaskState | null, to: TaskState, at = createdAt): Transition => ({ taskId, from, to, event: from === null ? 'ADD' : 'START', at });
+export const transition = (taskId: string, from: TaskState | null, to: TaskState, at = createdAt): Transition => ({
+  taskId,
+  from,
+  to,
+  event: from === null ? 'ADD' : 'START',
+  at,
+});
 
-const snapshot = (taskId: string, text: string, final = false): LogSnapshot => ({ taskId, text, totalBytes: Buffer.byteLength(text), truncated: false, final, capturedAt: createdAt, pod: `${taskId}-pod`, container: 'task' });
+const snapshot = (taskId: string, text: string, final = false): LogSnapshot => ({
+  taskId,
+  text,
+  totalBytes: Buffer.byteLength(text),
+  truncated: false,
+  final,
+  capturedAt: createdAt,
+  pod: `${taskId}-pod`,
+  container: 'task',
+});
 
 const lifecycle: TaskState[] = ['queued', 'creating', 'running', 'succeeded', 'deleting', 'deleted'];
 
 /** Saves the lifecycle of `id` (one save per transition) without awaiting; returns the saves. */
 const saveLifecycle = (store: KeyvTaskStore, id: string): Array<Promise<void>> =>
-  lifecycle.map((state, i) => store.saveTask(record(id, state, state === 'succeeded' ? { outcome: 'succeeded' } : {}), transition(id, i === 0 ? null : (lifecycle[i - 1] ?? null), state)));
+  lifecycle.map((state, i) =>
+    store.saveTask(
+      record(id, state, state === 'succeeded' ? { outcome: 'succeeded' } : {}),
+      transition(id, i === 0 ? null : (lifecycle[i - 1] ?? null), state),
+    ),
+  );
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -108,13 +128,20 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       let store = await fresh();
       const saves: Array<Promise<void>> = [];
       for (let i = 0; i < 1000; i++) {
-        saves.push(store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), { ...transition('hot', i === 0 ? null : 'running', 'running'), event: `E${i}` }));
+        saves.push(
+          store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), {
+            ...transition('hot', i === 0 ? null : 'running', 'running'),
+            event: `E${i}`,
+          }),
+        );
       }
       await Promise.all(saves);
       expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
       store = await reopen(store);
       expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
-      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(Array.from({ length: 1000 }, (_, i) => `E${i}`));
+      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(
+        Array.from({ length: 1000 }, (_, i) => `E${i}`),
+      );
     });
 
     it('1,000 un-awaited saves of one task spread over many batches: the last call wins on disk', async () => {
@@ -122,7 +149,12 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       const { batches } = harness.probe(store);
       const saves: Array<Promise<void>> = [];
       for (let i = 0; i < 1000; i++) {
-        saves.push(store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), { ...transition('hot', i === 0 ? null : 'running', 'running'), event: `E${i}` }));
+        saves.push(
+          store.saveTask(record('hot', 'running', { jobUid: `uid-${i}` }), {
+            ...transition('hot', i === 0 ? null : 'running', 'running'),
+            event: `E${i}`,
+          }),
+        );
         // Every 100 saves, wait until another batch has left: older values are in flight while newer ones queue.
         if (i % 100 === 99) {
           const sent = batches();
@@ -133,13 +165,17 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       expect(batches()).toBeGreaterThanOrEqual(10);
       store = await reopen(store);
       expect((await store.getTask('hot'))?.jobUid).toBe('uid-999');
-      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(Array.from({ length: 1000 }, (_, i) => `E${i}`));
+      expect((await store.getTransitions('hot')).map((t) => t.event)).toEqual(
+        Array.from({ length: 1000 }, (_, i) => `E${i}`),
+      );
     });
 
     it('group commit: saves of 200 tasks in one tick reach the adapter as one batch', async () => {
       const store = await fresh();
       const { batches } = harness.probe(store);
-      await Promise.all(Array.from({ length: 200 }, (_, i) => store.saveTask(record(`t${i}`), transition(`t${i}`, null, 'queued'))));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => store.saveTask(record(`t${i}`), transition(`t${i}`, null, 'queued'))),
+      );
       expect(batches()).toBe(1);
       expect(await store.getTask('t199')).toEqual(record('t199'));
     });
@@ -148,7 +184,11 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       let store = await fresh();
       const { batches } = harness.probe(store);
       const tasks = maxBatchEntries; // 2 entries per save: twice the batch limit
-      await Promise.all(Array.from({ length: tasks }, (_, i) => store.saveTask(record(`burst-${i}`), transition(`burst-${i}`, null, 'queued'))));
+      await Promise.all(
+        Array.from({ length: tasks }, (_, i) =>
+          store.saveTask(record(`burst-${i}`), transition(`burst-${i}`, null, 'queued')),
+        ),
+      );
       expect(batches()).toBe(2);
       store = await reopen(store);
       expect(await store.getTask(`burst-${tasks - 1}`)).toEqual(record(`burst-${tasks - 1}`));
@@ -179,7 +219,10 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       const release = adapter.holdNextBatch();
       const older = store.saveTask(record('race', 'creating'), transition('race', null, 'creating'));
       while (adapter.batches() === 0) await nextTick();
-      const newer = store.saveTask(record('race', 'running', { jobUid: 'newest' }), transition('race', 'creating', 'running'));
+      const newer = store.saveTask(
+        record('race', 'running', { jobUid: 'newest' }),
+        transition('race', 'creating', 'running'),
+      );
       for (let i = 0; i < 5; i++) await nextTick();
       release(); // the older batch completes only now, after the newer save was made
       await Promise.all([older, newer]);
@@ -201,7 +244,12 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       let store = await fresh();
       const odd = record('odd:id', 'failed', {
         outcome: 'failed',
-        failure: { reason: 'BackoffLimitExceeded', message: ':starts with a colon', exitCode: 3, lastLogLines: [':a', '::b', 'ünïcødé ✓', ':base64:AAAA'] },
+        failure: {
+          reason: 'BackoffLimitExceeded',
+          message: ':starts with a colon',
+          exitCode: 3,
+          lastLogLines: [':a', '::b', 'ünïcødé ✓', ':base64:AAAA'],
+        },
       });
       await store.saveTask(odd, transition('odd:id', null, 'failed'));
       await store.putLogSnapshot(snapshot('odd:id', ':log\n✓\n'));
@@ -213,8 +261,14 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
     it('what it writes is ordinary Keyv data: keyv.get() reads the envelope', async () => {
       const store = await fresh();
       await store.saveTask(record('plain', 'running'), transition('plain', null, 'running'));
-      expect(await store.keyv.get('task:plain')).toMatchObject({ schemaVersion: storeSchemaVersion, record: record('plain', 'running') });
-      expect(await store.keyv.get('transitions:plain')).toMatchObject({ schemaVersion: storeSchemaVersion, transitions: [transition('plain', null, 'running')] });
+      expect(await store.keyv.get('task:plain')).toMatchObject({
+        schemaVersion: storeSchemaVersion,
+        record: record('plain', 'running'),
+      });
+      expect(await store.keyv.get('transitions:plain')).toMatchObject({
+        schemaVersion: storeSchemaVersion,
+        transitions: [transition('plain', null, 'running')],
+      });
       expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: storeSchemaVersion });
     });
 
@@ -232,20 +286,41 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       ];
       expect((await store.getTask('x'))?.state).toBe('deleting');
       await Promise.all(saves);
-      expect((await store.getTransitions('x')).map((t) => t.to)).toEqual(['queued', 'creating', 'succeeded', 'deleting']);
+      expect((await store.getTransitions('x')).map((t) => t.to)).toEqual([
+        'queued',
+        'creating',
+        'succeeded',
+        'deleting',
+      ]);
       expect((await store.getTransitions('y')).map((t) => t.to)).toEqual(['queued', 'creating']);
     });
 
     it('listOpenTasks() returns every task not yet deleted, by priority then enqueue order, with its context, also after reopen', async () => {
       let store = await fresh();
-      const queue = { a: { priority: 0, seq: 0 }, b: { priority: 5, seq: 1 }, c: { priority: 0, seq: 2 }, gone: { priority: 9, seq: 3 } };
-      for (const [id, position] of Object.entries(queue)) void store.saveTask(record(id), transition(id, null, 'queued'), { queue: position });
-      await store.saveTask(record('c', 'running', { jobUid: 'uid-c' }), transition('c', 'queued', 'running'), { context: { jobMayExist: true, slotHeld: true } });
-      await store.saveTask(record('gone', 'deleted', { outcome: 'cancelled' }), transition('gone', 'queued', 'deleted'));
+      const queue = {
+        a: { priority: 0, seq: 0 },
+        b: { priority: 5, seq: 1 },
+        c: { priority: 0, seq: 2 },
+        gone: { priority: 9, seq: 3 },
+      };
+      for (const [id, position] of Object.entries(queue))
+        void store.saveTask(record(id), transition(id, null, 'queued'), { queue: position });
+      await store.saveTask(record('c', 'running', { jobUid: 'uid-c' }), transition('c', 'queued', 'running'), {
+        context: { jobMayExist: true, slotHeld: true },
+      });
+      await store.saveTask(
+        record('gone', 'deleted', { outcome: 'cancelled' }),
+        transition('gone', 'queued', 'deleted'),
+      );
       const expected = [
         { priority: 5, seq: 1, record: record('b') },
         { priority: 0, seq: 0, record: record('a') },
-        { priority: 0, seq: 2, record: record('c', 'running', { jobUid: 'uid-c' }), context: { jobMayExist: true, slotHeld: true } },
+        {
+          priority: 0,
+          seq: 2,
+          record: record('c', 'running', { jobUid: 'uid-c' }),
+          context: { jobMayExist: true, slotHeld: true },
+        },
       ];
       expect(await store.listOpenTasks()).toEqual(expected);
       store = await reopen(store);
@@ -257,9 +332,19 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       let store = await fresh();
       const at = (second: number): string => `2026-01-01T00:00:0${second}.000Z`;
       // Saved out of creation order, and not awaited: listTasks() must see queued writes too.
-      void store.saveTask(record('late', 'running', { createdAt: at(3) }), transition('late', null, 'queued'), { queue: { priority: 0, seq: 2 } });
-      void store.saveTask(record('b-same-time', 'queued', { createdAt: at(1) }), transition('b-same-time', null, 'queued'), { queue: { priority: 0, seq: 1 } });
-      void store.saveTask(record('a-same-time', 'queued', { createdAt: at(1) }), transition('a-same-time', null, 'queued'), { queue: { priority: 0, seq: 0 } });
+      void store.saveTask(record('late', 'running', { createdAt: at(3) }), transition('late', null, 'queued'), {
+        queue: { priority: 0, seq: 2 },
+      });
+      void store.saveTask(
+        record('b-same-time', 'queued', { createdAt: at(1) }),
+        transition('b-same-time', null, 'queued'),
+        { queue: { priority: 0, seq: 1 } },
+      );
+      void store.saveTask(
+        record('a-same-time', 'queued', { createdAt: at(1) }),
+        transition('a-same-time', null, 'queued'),
+        { queue: { priority: 0, seq: 0 } },
+      );
       const saves = saveLifecycle(store, 'first');
       void store.putLogSnapshot(snapshot('first', 'not a task\n'));
       const listed = await store.listTasks();
@@ -273,7 +358,9 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       expect(listed.map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(expected);
       expect(listed[0]).toEqual(record('first', 'deleted'));
       store = await reopen(store);
-      expect((await store.listTasks()).map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(expected);
+      expect(
+        (await store.listTasks()).map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created })),
+      ).toEqual(expected);
     });
 
     it('listTasks() of an empty store is empty', async () => {

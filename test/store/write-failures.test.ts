@@ -39,7 +39,10 @@ class FailingMap<K, V> extends Map<K, V> {
 describe('a failed batch is never silent', () => {
   it('SQLite busy past the timeout: every waiter of the batch, and of the batch queued behind it, gets a StoreError; nothing of it lands', async () => {
     const path = dir.path('busy.sqlite');
-    const keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 50 }), namespace: 'k8s-jobs' });
+    const keyv = new Keyv({
+      store: new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 50 }),
+      namespace: 'k8s-jobs',
+    });
     track({ close: () => keyv.disconnect() });
     const store = await openTaskStore(keyv);
     const { batches } = probeSqlite(store);
@@ -47,7 +50,9 @@ describe('a failed batch is never silent', () => {
     track({ close: () => holder.disconnect() });
     await holder.query('BEGIN IMMEDIATE');
 
-    const first = Array.from({ length: 20 }, (_, i) => store.saveTask(record(`f${i}`), transition(`f${i}`, null, 'queued')));
+    const first = Array.from({ length: 20 }, (_, i) =>
+      store.saveTask(record(`f${i}`), transition(`f${i}`, null, 'queued')),
+    );
     const settledFirst = Promise.allSettled(first);
     while (batches() === 0) await nextTick();
     const queuedBehind = Promise.allSettled([store.saveTask(record('behind'), transition('behind', null, 'queued'))]);
@@ -62,7 +67,9 @@ describe('a failed batch is never silent', () => {
     await holder.query('ROLLBACK');
     // Memory may hold what disk lost: the store refuses further writes rather than diverge silently.
     await expect(store.saveTask(record('later'))).rejects.toThrow(/an earlier write failed/);
-    const rows = (await holder.query("SELECT count(*) AS n FROM keyv WHERE key LIKE 'k8s-jobs:task:%'")) as Array<{ n: number }>;
+    const rows = (await holder.query("SELECT count(*) AS n FROM keyv WHERE key LIKE 'k8s-jobs:task:%'")) as Array<{
+      n: number;
+    }>;
     expect(rows[0]?.n).toBe(0);
     await store.close();
   });
@@ -74,14 +81,18 @@ describe('a failed batch is never silent', () => {
     const store = await openTaskStore(keyv);
     await store.saveTask(record('ok'), transition('ok', null, 'queued'));
     map.failWrites = true;
-    const err: unknown = await store.saveTask(record('ok', 'creating'), transition('ok', 'queued', 'creating')).catch((e: unknown) => e);
+    const err: unknown = await store
+      .saveTask(record('ok', 'creating'), transition('ok', 'queued', 'creating'))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).message).toContain('rejected 2 of 2 writes: disk on fire');
-    expect(((err as StoreError).cause as Error).cause).toMatchObject({ errors: [{ message: 'disk on fire' }, { message: 'disk on fire' }] });
+    expect(((err as StoreError).cause as Error).cause).toMatchObject({
+      errors: [{ message: 'disk on fire' }, { message: 'disk on fire' }],
+    });
     // Unchanged, and the settings of the application's Keyv untouched.
     expect(keyv.throwOnErrors).toBe(false);
     map.failWrites = false;
-    expect((await keyv.get('task:ok') as { record: { state: string } }).record.state).toBe('queued');
+    expect(((await keyv.get('task:ok')) as { record: { state: string } }).record.state).toBe('queued');
     await store.close();
   });
 

@@ -7,7 +7,20 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
  */
 
 /** Mermaid statement keywords a bare state id must not be mistaken for. */
-const reservedIds = new Set(['state', 'note', 'direction', 'end', 'class', 'classDef', 'style', 'click', 'as', 'left', 'right', 'of']);
+const reservedIds = new Set([
+  'state',
+  'note',
+  'direction',
+  'end',
+  'class',
+  'classDef',
+  'style',
+  'click',
+  'as',
+  'left',
+  'right',
+  'of',
+]);
 
 /**
  * A Mermaid state id for a node: its path joined with `_`, anything but word characters replaced,
@@ -33,13 +46,17 @@ function guardLabel(guard: unknown): string {
   if (typeof guard === 'function') {
     const fn = guard as { name: string; guards?: unknown[]; stateValue?: unknown };
     if (fn.name === 'not' && fn.guards?.length === 1) return `!${guardLabel(fn.guards[0])}`;
-    if ((fn.name === 'and' || fn.name === 'or') && fn.guards) return `(${fn.guards.map(guardLabel).join(` ${fn.name === 'and' ? '&&' : '||'} `)})`;
+    if ((fn.name === 'and' || fn.name === 'or') && fn.guards)
+      return `(${fn.guards.map(guardLabel).join(` ${fn.name === 'and' ? '&&' : '||'} `)})`;
     if (fn.name === 'stateIn') return `in(${JSON.stringify(fn.stateValue)})`;
     return fn.name || 'guard';
   }
   if (typeof guard === 'object' && guard !== null && 'type' in guard) {
     const { type, params } = guard as { type: unknown; params?: unknown };
-    const values = typeof params === 'object' && params !== null ? Object.values(params).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) : [];
+    const values =
+      typeof params === 'object' && params !== null
+        ? Object.values(params).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))
+        : [];
     return values.length > 0 ? `${String(type)}(${values.join(', ')})` : String(type);
   }
   return 'guard';
@@ -49,11 +66,16 @@ function guardLabel(guard: unknown): string {
  * XState's generated event types, in words: a delay, an invoke's done/error (named by its `src`,
  * as generated invoke ids like `0.door.open` say nothing), a child state's done.
  */
-function eventLabel(eventType: string, delays: ReadonlyMap<string, string>, invokes: ReadonlyMap<string, string>): string {
+function eventLabel(
+  eventType: string,
+  delays: ReadonlyMap<string, string>,
+  invokes: ReadonlyMap<string, string>,
+): string {
   const delay = delays.get(eventType);
   if (delay !== undefined) return `after ${delay}`;
   const generated = /^xstate\.(done|error)\.(actor|state)\.(.+)$/.exec(eventType);
-  if (generated?.[3]) return `${(generated[2] === 'actor' && invokes.get(generated[3])) || generated[3]} ${generated[1]}`;
+  if (generated?.[3])
+    return `${(generated[2] === 'actor' && invokes.get(generated[3])) || generated[3]} ${generated[1]}`;
   if (eventType === '*') return 'any event';
   return eventType;
 }
@@ -67,11 +89,16 @@ interface Edge {
 
 function edgesOf(node: AnyStateNode): Edge[] {
   const delays = new Map<string, string>(
-    node.after.map((t) => [t.eventType, typeof t.delay === 'number' ? `${t.delay}ms` : typeof t.delay === 'string' ? t.delay : 'delay']),
+    node.after.map((t) => [
+      t.eventType,
+      typeof t.delay === 'number' ? `${t.delay}ms` : typeof t.delay === 'string' ? t.delay : 'delay',
+    ]),
   );
   const invokes = new Map<string, string>(node.invoke.map((i) => [i.id, typeof i.src === 'string' ? i.src : i.id]));
   const labelled = [
-    ...[...node.transitions.entries()].flatMap(([eventType, list]) => list.map((t) => ({ t, event: eventLabel(eventType, delays, invokes) }))),
+    ...[...node.transitions.entries()].flatMap(([eventType, list]) =>
+      list.map((t) => ({ t, event: eventLabel(eventType, delays, invokes) })),
+    ),
     ...(node.always ?? []).map((t) => ({ t, event: 'always' })),
   ];
   return labelled.flatMap(({ t, event }) => {
@@ -103,7 +130,8 @@ function scopeLines(node: AnyStateNode, indent: string): string[] {
   for (const target of initial) lines.push(`${indent}[*] --> ${mermaidId(target)}`);
   for (const child of children) lines.push(...stateLines(child, indent));
   for (const child of children) {
-    for (const edge of edgesOf(child)) lines.push(`${indent}${mermaidId(edge.from)} --> ${mermaidId(edge.to)} : ${escapeLabel(edge.label)}`);
+    for (const edge of edgesOf(child))
+      lines.push(`${indent}${mermaidId(edge.from)} --> ${mermaidId(edge.to)} : ${escapeLabel(edge.label)}`);
     if (child.type === 'final') lines.push(`${indent}${mermaidId(child)} --> [*]`);
   }
   return lines;

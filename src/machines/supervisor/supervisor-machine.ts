@@ -1,4 +1,12 @@
-import { assertEvent, assign, enqueueActions, setup, type ActorRefFrom, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  setup,
+  type ActorRefFrom,
+  type DoneActorEvent,
+  type ErrorActorEvent,
+} from 'xstate';
 import type { TaskRecord } from '../../types.js';
 import type { TaskMachineInput, TaskToParentEvent } from '../task/contract.js';
 import { resumeHoldsSlot } from '../task/restore.js';
@@ -23,14 +31,20 @@ export type SupervisorEvent = SupervisorCommand | TaskToParentEvent | DoneActorE
 
 const childPrefix = taskSystemId('');
 /** A task actor's id (in `snapshot.children`) equals its system id. */
-const taskIdOf = (actorId: string): string | undefined => (actorId.startsWith(childPrefix) ? actorId.slice(childPrefix.length) : undefined);
-const priorityOf = (task: TaskMachineInput, priority: number | undefined): number => priority ?? task.spec.priority ?? 0;
+const taskIdOf = (actorId: string): string | undefined =>
+  actorId.startsWith(childPrefix) ? actorId.slice(childPrefix.length) : undefined;
+const priorityOf = (task: TaskMachineInput, priority: number | undefined): number =>
+  priority ?? task.spec.priority ?? 0;
 
 /**
  * An ENQUEUE or RESUME of a task the supervisor already has (queued, or with a live actor) is
  * refused: the event to emit, else `undefined`.
  */
-function duplicateOf(context: SupervisorContext, system: { get(systemId: string): unknown }, taskId: string): SupervisorEmitted | undefined {
+function duplicateOf(
+  context: SupervisorContext,
+  system: { get(systemId: string): unknown },
+  taskId: string,
+): SupervisorEmitted | undefined {
   if (!context.queue.has(taskId) && !system.get(taskSystemId(taskId))) return undefined;
   return { type: 'task.rejected', taskId, reason: 'duplicate' };
 }
@@ -137,7 +151,13 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ maxConcurrentJobs: input.maxConcurrentJobs, queue: new TaskQueue(), slots: new SlotLedger(), paused: false, now: 0 }),
+  context: ({ input }) => ({
+    maxConcurrentJobs: input.maxConcurrentJobs,
+    queue: new TaskQueue(),
+    slots: new SlotLedger(),
+    paused: false,
+    now: 0,
+  }),
   on: {
     ENQUEUE: { actions: ['enqueueTask', 'startQueued'] },
     RESUME: { actions: ['resumeTask', 'startQueued'] },

@@ -92,7 +92,9 @@ export class TaskQueue implements Iterable<TaskMachineInput> {
       if (next.length === 10) break;
       next.push(task.taskId);
     }
-    const priorities = this.#priorities().slice(0, 10).map((priority) => ({ priority, size: this.#buckets.get(priority)?.size ?? 0 }));
+    const priorities = this.#priorities()
+      .slice(0, 10)
+      .map((priority) => ({ priority, size: this.#buckets.get(priority)?.size ?? 0 }));
     return { size: this.size, priorities, next };
   }
 

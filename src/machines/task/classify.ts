@@ -37,18 +37,42 @@ export interface Classification {
 export function classify(ctx: TaskContext, observation: ClusterObservation): Classification {
   const { job, pods } = observation;
   const events = observation.events ?? ctx.lastEvents ?? [];
-  const kept: Classification = { startedAt: ctx.startedAt, timeoutAt: ctx.timeoutAt, stuckAt: ctx.stuckAt, pendingUntil: ctx.pendingUntil, lastEvents: observation.events ?? ctx.lastEvents };
+  const kept: Classification = {
+    startedAt: ctx.startedAt,
+    timeoutAt: ctx.timeoutAt,
+    stuckAt: ctx.stuckAt,
+    pendingUntil: ctx.pendingUntil,
+    lastEvents: observation.events ?? ctx.lastEvents,
+  };
   if (job === null) {
-    return { ...kept, verdict: { outcome: 'failed', jobFinished: false, failure: { reason: 'JobVanished', message: `Job "${ctx.jobName}" was deleted before it finished`, events } } };
+    return {
+      ...kept,
+      verdict: {
+        outcome: 'failed',
+        jobFinished: false,
+        failure: { reason: 'JobVanished', message: `Job "${ctx.jobName}" was deleted before it finished`, events },
+      },
+    };
   }
   if (ctx.jobUid !== undefined && job.uid !== ctx.jobUid) {
     const message = `Job "${ctx.jobName}" was replaced by another Job (uid ${job.uid}, ours was ${ctx.jobUid}) before it finished`;
-    return { ...kept, verdict: { outcome: 'failed', jobFinished: false, jobMayExist: false, failure: { reason: 'JobVanished', message, events } } };
+    return {
+      ...kept,
+      verdict: {
+        outcome: 'failed',
+        jobFinished: false,
+        jobMayExist: false,
+        failure: { reason: 'JobVanished', message, events },
+      },
+    };
   }
   const pendingUntil = pendingDeadline(job, pods, ctx.config.stuck.pendingBudgetMs);
   const next: Classification = {
     startedAt: job.startTime ?? ctx.startedAt,
-    timeoutAt: job.startTime !== undefined && ctx.spec.timeout !== undefined ? Date.parse(job.startTime) + ctx.spec.timeout * 1000 + ctx.config.clientTimeoutGraceMs : ctx.timeoutAt,
+    timeoutAt:
+      job.startTime !== undefined && ctx.spec.timeout !== undefined
+        ? Date.parse(job.startTime) + ctx.spec.timeout * 1000 + ctx.config.clientTimeoutGraceMs
+        : ctx.timeoutAt,
     stuckAt: stuckDeadline(pods, events, ctx.config.stuck, pendingUntil),
     pendingUntil,
     lastEvents: kept.lastEvents,
@@ -59,7 +83,8 @@ export function classify(ctx: TaskContext, observation: ClusterObservation): Cla
   return due ? { ...next, verdict: { ...due, jobFinished: false } } : next;
 }
 
-const isTrue = (job: JobView, type: string): ConditionView | undefined => job.conditions.find((c) => c.type === type && c.status === 'True');
+const isTrue = (job: JobView, type: string): ConditionView | undefined =>
+  job.conditions.find((c) => c.type === type && c.status === 'True');
 
 /**
  * `Complete`/`Failed` are terminal (the Job's pods are gone or done); `SuccessCriteriaMet`/
@@ -76,12 +101,21 @@ function conditionVerdict(job: JobView, pods: readonly PodView[], events: string
   return undefined;
 }
 
-function failureVerdict(condition: ConditionView, pods: readonly PodView[], events: string[], jobFinished: boolean): Verdict {
+function failureVerdict(
+  condition: ConditionView,
+  pods: readonly PodView[],
+  events: string[],
+  jobFinished: boolean,
+): Verdict {
   const { reason, message } = conditionReason(condition);
   // The Job's deadline killed the pods: their exit codes say nothing about the task.
   if (reason === 'DeadlineExceeded') return { outcome: 'timedOut', jobFinished, failure: { reason, message, events } };
   const { detail, ...details } = terminationDetails(findTermination(pods));
-  return { outcome: 'failed', jobFinished, failure: { reason, message: detail ? `${message}: ${detail}` : message, ...details, events } };
+  return {
+    outcome: 'failed',
+    jobFinished,
+    failure: { reason, message: detail ? `${message}: ${detail}` : message, ...details, events },
+  };
 }
 
 /**
@@ -98,7 +132,9 @@ function conditionReason(c: ConditionView): Pick<TaskFailure, 'reason' | 'messag
  * started. The Job's own counters remember pods that ran even after those pods are gone.
  */
 function pendingDeadline(job: JobView, pods: readonly PodView[], budgetMs: number): number | undefined {
-  const started = job.succeeded + job.failed > 0 || pods.some((p) => p.containers.some((c) => c.running || c.terminated || c.lastTerminated));
+  const started =
+    job.succeeded + job.failed > 0 ||
+    pods.some((p) => p.containers.some((c) => c.running || c.terminated || c.lastTerminated));
   const since = job.createdAt ?? job.startTime;
   return started || since === undefined ? undefined : Date.parse(since) + budgetMs;
 }

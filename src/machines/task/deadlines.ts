@@ -21,7 +21,10 @@ export function earliestDeadline(d: Deadlines): number | undefined {
  * specific reason wins: a stuck pod's reason, then the timeout, then the generic pending budget
  * (an unschedulable pod fails as `Unschedulable` at the pending budget, not as `PendingTimeout`).
  */
-export function dueVerdict(ctx: Deadlines & Pick<TaskContext, 'spec' | 'config' | 'lastEvents'>, now: number): DeadlineVerdict | undefined {
+export function dueVerdict(
+  ctx: Deadlines & Pick<TaskContext, 'spec' | 'config' | 'lastEvents'>,
+  now: number,
+): DeadlineVerdict | undefined {
   const events = ctx.lastEvents ?? [];
   const due: { at: number; verdict: DeadlineVerdict }[] = [];
   if (ctx.stuckAt && ctx.stuckAt.at <= now) {
@@ -29,11 +32,27 @@ export function dueVerdict(ctx: Deadlines & Pick<TaskContext, 'spec' | 'config' 
   }
   if (ctx.timeoutAt !== undefined && ctx.timeoutAt <= now) {
     const seconds = ctx.spec.timeout ?? 0;
-    due.push({ at: ctx.timeoutAt, verdict: { outcome: 'timedOut', failure: { reason: 'Timeout', message: `Task ran longer than its timeout of ${seconds} seconds`, events } } });
+    due.push({
+      at: ctx.timeoutAt,
+      verdict: {
+        outcome: 'timedOut',
+        failure: { reason: 'Timeout', message: `Task ran longer than its timeout of ${seconds} seconds`, events },
+      },
+    });
   }
   if (ctx.pendingUntil !== undefined && ctx.pendingUntil <= now) {
     const seconds = ctx.config.stuck.pendingBudgetMs / 1000;
-    due.push({ at: ctx.pendingUntil, verdict: { outcome: 'failed', failure: { reason: 'PendingTimeout', message: `No container started within the pending budget of ${seconds} seconds`, events } } });
+    due.push({
+      at: ctx.pendingUntil,
+      verdict: {
+        outcome: 'failed',
+        failure: {
+          reason: 'PendingTimeout',
+          message: `No container started within the pending budget of ${seconds} seconds`,
+          events,
+        },
+      },
+    });
   }
   // Stable sort: equal deadlines keep the specificity order they were pushed in.
   return due.sort((a, b) => a.at - b.at)[0]?.verdict;

@@ -21,7 +21,8 @@ export function createFailure(error: unknown): CreateFailure {
   }
   if (error instanceof KubernetesApiError && !error.transient) {
     // The Status reason says why; without a known one (a TLS or DNS error...) the whole error does.
-    if (isOneOf(createRefusedReasons, error.reason)) return { failure: { reason: error.reason, message: error.apiMessage }, jobMayExist: false };
+    if (isOneOf(createRefusedReasons, error.reason))
+      return { failure: { reason: error.reason, message: error.apiMessage }, jobMayExist: false };
     return { failure: { reason: 'ApiError', message: error.message }, jobMayExist: false };
   }
   return { failure: apiFailure(error), jobMayExist: true };
@@ -58,13 +59,23 @@ export function findTermination(pods: readonly PodView[]): Termination | undefin
 function terminationsOf(c: ContainerView): Termination[] {
   const found: Termination[] = [];
   for (const t of [c.terminated, c.lastTerminated]) {
-    if (t) found.push({ container: c.name, exitCode: t.exitCode, ...(t.reason ? { reason: t.reason } : {}), ...(t.message ? { message: t.message } : {}) });
+    if (t)
+      found.push({
+        container: c.name,
+        exitCode: t.exitCode,
+        ...(t.reason ? { reason: t.reason } : {}),
+        ...(t.message ? { message: t.message } : {}),
+      });
   }
   return found;
 }
 
 /** The exit code, OOM flag and a sentence describing a termination, to merge into a failure. */
-export function terminationDetails(t: Termination | undefined): { exitCode?: number; oomKilled?: boolean; detail?: string } {
+export function terminationDetails(t: Termination | undefined): {
+  exitCode?: number;
+  oomKilled?: boolean;
+  detail?: string;
+} {
   if (!t) return {};
   const why = [t.reason, t.message].filter(Boolean).join(': ');
   return {

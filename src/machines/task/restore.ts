@@ -18,7 +18,14 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
   const identity = { taskId, spec, jobName, fingerprint, config, createdAt };
   const created = Date.parse(createdAt);
   if (!input.resume) {
-    return { ...identity, jobMayExist: false, jobFinished: false, slotHeld: false, cancelRequested: false, lastEventAt: created };
+    return {
+      ...identity,
+      jobMayExist: false,
+      jobFinished: false,
+      slotHeld: false,
+      cancelRequested: false,
+      lastEventAt: created,
+    };
   }
   const { state, context: stored } = input.resume;
   const restored: TaskContext = {
@@ -32,11 +39,26 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
   };
   switch (state) {
     case 'queued':
-      return { ...identity, jobMayExist: false, jobFinished: false, slotHeld: false, cancelRequested: false, lastEventAt: restored.lastEventAt };
+      return {
+        ...identity,
+        jobMayExist: false,
+        jobFinished: false,
+        slotHeld: false,
+        cancelRequested: false,
+        lastEventAt: restored.lastEventAt,
+      };
     case 'creating':
     case 'running':
       // A running task has no outcome yet; observations recompute every deadline from the cluster.
-      return { ...restored, jobMayExist: true, jobFinished: false, slotHeld: alwaysHoldSlot.has(state), outcome: undefined, failure: undefined, finishedAt: undefined };
+      return {
+        ...restored,
+        jobMayExist: true,
+        jobFinished: false,
+        slotHeld: alwaysHoldSlot.has(state),
+        outcome: undefined,
+        failure: undefined,
+        finishedAt: undefined,
+      };
     case 'deleted':
       return restored;
     default:

@@ -12,7 +12,8 @@ export interface StuckDeadline {
  * Pull errors that no amount of waiting fixes: the image does not exist or we may not pull it.
  * Covers containerd/CRI-O/Docker wording and gRPC codes (`code = NotFound`).
  */
-const permanentPullError = /not ?found|manifest unknown|unauthorized|unauthenticated|access denied|permission ?denied|repository does not exist|requested access to the resource is denied|insufficient_scope/i;
+const permanentPullError =
+  /not ?found|manifest unknown|unauthorized|unauthenticated|access denied|permission ?denied|repository does not exist|requested access to the resource is denied|insufficient_scope/i;
 
 /**
  * The earliest deadline of a pod Kubernetes will never fail by itself (it stays Pending, or
@@ -21,7 +22,12 @@ const permanentPullError = /not ?found|manifest unknown|unauthorized|unauthentic
  * `pendingUntil` is the Job's pending budget: an unschedulable pod without its own grace fails
  * exactly then, with its own reason.
  */
-export function stuckDeadline(pods: readonly PodView[], events: readonly string[], policy: StuckPolicy, pendingUntil: number | undefined): StuckDeadline | undefined {
+export function stuckDeadline(
+  pods: readonly PodView[],
+  events: readonly string[],
+  policy: StuckPolicy,
+  pendingUntil: number | undefined,
+): StuckDeadline | undefined {
   let earliest: StuckDeadline | undefined;
   for (const pod of pods) {
     if (pod.deletionTimestamp || (pod.phase !== 'Pending' && pod.phase !== 'Running')) continue;
@@ -32,13 +38,24 @@ export function stuckDeadline(pods: readonly PodView[], events: readonly string[
   return earliest;
 }
 
-function podDeadlines(pod: PodView, events: readonly string[], policy: StuckPolicy, pendingUntil: number | undefined): StuckDeadline[] {
+function podDeadlines(
+  pod: PodView,
+  events: readonly string[],
+  policy: StuckPolicy,
+  pendingUntil: number | undefined,
+): StuckDeadline[] {
   const created = Date.parse(pod.createdAt);
   const withEvents = (failure: TaskFailure): TaskFailure => ({ ...failure, events: [...events] });
   const found: StuckDeadline[] = [];
   if (pod.unschedulable) {
-    const at = policy.unschedulableGraceMs !== undefined ? created + policy.unschedulableGraceMs : (pendingUntil ?? created + policy.pendingBudgetMs);
-    found.push({ at, failure: withEvents({ reason: 'Unschedulable', message: pod.unschedulable.message || pod.unschedulable.reason }) });
+    const at =
+      policy.unschedulableGraceMs !== undefined
+        ? created + policy.unschedulableGraceMs
+        : (pendingUntil ?? created + policy.pendingBudgetMs);
+    found.push({
+      at,
+      failure: withEvents({ reason: 'Unschedulable', message: pod.unschedulable.message || pod.unschedulable.reason }),
+    });
   }
   for (const c of pod.containers) {
     const stuck = stuckWaiting(c, events, policy);
@@ -48,7 +65,11 @@ function podDeadlines(pod: PodView, events: readonly string[], policy: StuckPoli
 }
 
 /** A container's stuck waiting reason and how long it may wait with it; `undefined` when it is not waiting with a stuck one. */
-function stuckWaiting(c: ContainerView, events: readonly string[], policy: StuckPolicy): { reason: TaskFailureReason; graceMs: number } | undefined {
+function stuckWaiting(
+  c: ContainerView,
+  events: readonly string[],
+  policy: StuckPolicy,
+): { reason: TaskFailureReason; graceMs: number } | undefined {
   const reason = c.waiting?.reason;
   switch (reason) {
     case 'ErrImagePull':

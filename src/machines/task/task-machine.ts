@@ -1,4 +1,13 @@
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup, type DoneActorEvent, type EventObject } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  setup,
+  type DoneActorEvent,
+  type EventObject,
+} from 'xstate';
 import { messageOf } from '../../errors.js';
 import type { TaskOutcome, TaskRecord, TaskState } from '../../types.js';
 import { classify, type Verdict } from './classify.js';
@@ -26,10 +35,20 @@ import { initialTaskContext } from './restore.js';
 /** The context while the machine runs: the task's context plus the state a restored task resumes into. */
 type MachineContext = TaskContext & { resumeTo?: TaskState };
 
-const notProvided = (name: string): Error => new Error(`task machine: actor "${name}" was not provided; use taskMachine.provide({ actors: { ${name} } })`);
+const notProvided = (name: string): Error =>
+  new Error(`task machine: actor "${name}" was not provided; use taskMachine.provide({ actors: { ${name} } })`);
 
 /** The states a restored task can be routed into from `queued` (the initial state). */
-const resumable = ['creating', 'running', 'succeeded', 'failed', 'timedOut', 'cancelled', 'deleting', 'deleted'] as const satisfies readonly TaskState[];
+const resumable = [
+  'creating',
+  'running',
+  'succeeded',
+  'failed',
+  'timedOut',
+  'cancelled',
+  'deleting',
+  'deleted',
+] as const satisfies readonly TaskState[];
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -43,14 +62,26 @@ const verdictFields = (v: Verdict): Partial<TaskContext> => ({
 const harvestLogs = {
   id: 'harvestLogs',
   src: 'harvestLogs',
-  input: ({ context }: { context: MachineContext }): HarvestLogsInput => ({ taskId: context.taskId, jobName: context.jobName }),
-  onDone: { target: 'deleting', actions: { type: 'keepLastLogLines', params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }) } },
+  input: ({ context }: { context: MachineContext }): HarvestLogsInput => ({
+    taskId: context.taskId,
+    jobName: context.jobName,
+  }),
+  onDone: {
+    target: 'deleting',
+    actions: {
+      type: 'keepLastLogLines',
+      params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }),
+    },
+  },
   onError: { target: 'deleting', actions: { type: 'reportEffectFailure', params: { effect: 'harvestLogs' } } },
 } as const;
 
 const outcomeState = (outcome: TaskOutcome) =>
   ({
-    entry: [{ type: 'enterOutcome', params: { outcome } }, { type: 'releaseSlot', params: { onlyIfJobFinished: true } }],
+    entry: [
+      { type: 'enterOutcome', params: { outcome } },
+      { type: 'releaseSlot', params: { onlyIfJobFinished: true } },
+    ],
     // No Job was ever created (or it is not ours): nothing to harvest or delete.
     always: { guard: 'noJobToClean', target: 'deleted' },
     // The invoke starts after the macrostep, so the eventless transition above leaves before it runs.
@@ -142,15 +173,29 @@ export const taskMachine = setup({
     }),
     recordCancelAfterFailedCreate: assign((_, params: { error: unknown }) => {
       const { failure, jobMayExist } = createFailure(params.error);
-      return { failure: { ...cancelledFailure(), message: `Task was cancelled; the Job's create had failed: ${failure.message}` }, jobMayExist };
+      return {
+        failure: {
+          ...cancelledFailure(),
+          message: `Task was cancelled; the Job's create had failed: ${failure.message}`,
+        },
+        jobMayExist,
+      };
     }),
-    recordEffectFailure: assign({ outcome: 'failed' as const, failure: (_, params: { error: unknown }) => apiFailure(params.error) }),
+    recordEffectFailure: assign({
+      outcome: 'failed' as const,
+      failure: (_, params: { error: unknown }) => apiFailure(params.error),
+    }),
     applyObservation: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'CLUSTER.OBSERVED');
       const { verdict, ...next } = classify(context, event.observation);
-      enqueue.assign({ ...next, lastEventAt: Math.max(context.lastEventAt, event.observation.at), ...(verdict ? verdictFields(verdict) : {}) });
+      enqueue.assign({
+        ...next,
+        lastEventAt: Math.max(context.lastEventAt, event.observation.at),
+        ...(verdict ? verdictFields(verdict) : {}),
+      });
       const armAt = earliestDeadline(next);
-      if (!verdict && armAt !== earliestDeadline(context)) enqueue.sendTo('alarm', { type: 'ARM', at: armAt } satisfies AlarmCommand);
+      if (!verdict && armAt !== earliestDeadline(context))
+        enqueue.sendTo('alarm', { type: 'ARM', at: armAt } satisfies AlarmCommand);
     }),
     applyAlarm: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'ALARM');
@@ -170,28 +215,50 @@ export const taskMachine = setup({
     releaseSlot: enqueueActions(({ context, enqueue }, params: { onlyIfJobFinished: boolean }) => {
       if (!context.slotHeld || (params.onlyIfJobFinished && !context.jobFinished)) return;
       enqueue.assign({ slotHeld: false });
-      enqueue.sendParent({ type: 'TASK.SLOT_RELEASED', taskId: context.taskId, at: context.lastEventAt } satisfies TaskToParentEvent);
+      enqueue.sendParent({
+        type: 'TASK.SLOT_RELEASED',
+        taskId: context.taskId,
+        at: context.lastEventAt,
+      } satisfies TaskToParentEvent);
     }),
     keepLastLogLines: assign({
-      failure: ({ context }, params: { lines: string[] }) => (context.failure ? { ...context.failure, lastLogLines: params.lines } : undefined),
+      failure: ({ context }, params: { lines: string[] }) =>
+        context.failure ? { ...context.failure, lastLogLines: params.lines } : undefined,
     }),
-    reportEffectFailure: enqueueActions(({ context, event, enqueue }, params: { effect: 'snapshotLogs' | 'harvestLogs' }) => {
-      const error = 'error' in event ? event.error : event;
-      enqueue.sendParent({ type: 'TASK.EFFECT_FAILED', taskId: context.taskId, effect: params.effect, error } satisfies TaskToParentEvent);
+    reportEffectFailure: enqueueActions(
+      ({ context, event, enqueue }, params: { effect: 'snapshotLogs' | 'harvestLogs' }) => {
+        const error = 'error' in event ? event.error : event;
+        enqueue.sendParent({
+          type: 'TASK.EFFECT_FAILED',
+          taskId: context.taskId,
+          effect: params.effect,
+          error,
+        } satisfies TaskToParentEvent);
+      },
+    ),
+    noteDeleted: assign({
+      lastEventAt: ({ context }, params: { at: number | undefined }) =>
+        Math.max(context.lastEventAt, params.at ?? context.lastEventAt),
     }),
-    noteDeleted: assign({ lastEventAt: ({ context }, params: { at: number | undefined }) => Math.max(context.lastEventAt, params.at ?? context.lastEventAt) }),
     recordCleanupError: assign({ cleanupError: (_, params: { error: unknown }) => messageOf(params.error) }),
     stampDeleted: assign({ deletedAt: ({ context }) => context.deletedAt ?? iso(context.lastEventAt) }),
   },
 }).createMachine({
   id: 'task',
-  context: ({ input }) => ({ ...initialTaskContext(input), ...(input.resume && input.resume.state !== 'queued' ? { resumeTo: input.resume.state } : {}) }),
+  context: ({ input }) => ({
+    ...initialTaskContext(input),
+    ...(input.resume && input.resume.state !== 'queued' ? { resumeTo: input.resume.state } : {}),
+  }),
   initial: 'queued',
   output: ({ context }) => recordFromContext(context, 'deleted'),
   states: {
     queued: {
       // A restored task goes straight back into its state (and re-runs that state's effect).
-      always: resumable.map((state) => ({ guard: { type: 'resumesInto' as const, params: { state } }, target: state, actions: 'clearResume' as const })),
+      always: resumable.map((state) => ({
+        guard: { type: 'resumesInto' as const, params: { state } },
+        target: state,
+        actions: 'clearResume' as const,
+      })),
       on: {
         START: { target: 'creating', actions: 'noteTime' },
         CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
@@ -202,14 +269,30 @@ export const taskMachine = setup({
       invoke: {
         id: 'createJob',
         src: 'createJob',
-        input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName, spec: context.spec, fingerprint: context.fingerprint }),
+        input: ({ context }) => ({
+          taskId: context.taskId,
+          jobName: context.jobName,
+          spec: context.spec,
+          fingerprint: context.fingerprint,
+        }),
         onDone: [
-          { guard: 'cancelRequested', target: 'cancelled', actions: [{ type: 'recordJobUid', params: ({ event }) => ({ uid: event.output.uid }) }, 'markCancelled'] },
+          {
+            guard: 'cancelRequested',
+            target: 'cancelled',
+            actions: [{ type: 'recordJobUid', params: ({ event }) => ({ uid: event.output.uid }) }, 'markCancelled'],
+          },
           { target: 'running', actions: { type: 'recordJobUid', params: ({ event }) => ({ uid: event.output.uid }) } },
         ],
         onError: [
-          { guard: 'cancelRequested', target: 'cancelled', actions: { type: 'recordCancelAfterFailedCreate', params: ({ event }) => ({ error: event.error }) } },
-          { target: 'failed', actions: { type: 'recordCreateFailure', params: ({ event }) => ({ error: event.error }) } },
+          {
+            guard: 'cancelRequested',
+            target: 'cancelled',
+            actions: { type: 'recordCancelAfterFailedCreate', params: ({ event }) => ({ error: event.error }) },
+          },
+          {
+            target: 'failed',
+            actions: { type: 'recordCreateFailure', params: ({ event }) => ({ error: event.error }) },
+          },
         ],
       },
       // The create may already have reached the API: wait for its answer, then clean up.
@@ -221,13 +304,19 @@ export const taskMachine = setup({
           id: 'observeJob',
           src: 'observeJob',
           input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName }),
-          onError: { target: 'failed', actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) } },
+          onError: {
+            target: 'failed',
+            actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) },
+          },
         },
         {
           id: 'alarm',
           src: 'alarm',
           input: ({ context }) => ({ at: earliestDeadline(context) }),
-          onError: { target: 'failed', actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) } },
+          onError: {
+            target: 'failed',
+            actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) },
+          },
         },
         {
           id: 'snapshotLogs',
@@ -244,7 +333,10 @@ export const taskMachine = setup({
       ],
       on: {
         // A vanished Job is re-created while `config.jobVanishedRetries` allows (else JobVanished).
-        'CLUSTER.OBSERVED': [{ guard: 'mayRecreate', target: 'creating', actions: 'prepareRecreate' }, { actions: 'applyObservation' }],
+        'CLUSTER.OBSERVED': [
+          { guard: 'mayRecreate', target: 'creating', actions: 'prepareRecreate' },
+          { actions: 'applyObservation' },
+        ],
         ALARM: { actions: ['noteTime', 'applyAlarm'] },
         CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
       },
@@ -259,10 +351,20 @@ export const taskMachine = setup({
       invoke: {
         id: 'deleteJob',
         src: 'deleteJob',
-        input: ({ context }) => ({ taskId: context.taskId, jobName: context.jobName, ...(context.jobUid ? { jobUid: context.jobUid } : {}) }),
-        onDone: { target: 'deleted', actions: { type: 'noteDeleted', params: ({ event }) => ({ at: event.output?.at }) } },
+        input: ({ context }) => ({
+          taskId: context.taskId,
+          jobName: context.jobName,
+          ...(context.jobUid ? { jobUid: context.jobUid } : {}),
+        }),
+        onDone: {
+          target: 'deleted',
+          actions: { type: 'noteDeleted', params: ({ event }) => ({ at: event.output?.at }) },
+        },
         // The effect already retried what could be retried: record it and finish, never loop.
-        onError: { target: 'deleted', actions: { type: 'recordCleanupError', params: ({ event }) => ({ error: event.error }) } },
+        onError: {
+          target: 'deleted',
+          actions: { type: 'recordCleanupError', params: ({ event }) => ({ error: event.error }) },
+        },
       },
     },
     deleted: {

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createActor, setup, toPromise, type AnyActorLogic } from 'xstate';
 import { createTaskEffects, type TaskEffects } from '../../src/effects/task-effects.js';
-import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
-import { jobNameFor } from '../../src/jobs/job-name.js';
 import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
-import type { CreateJobInput } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { ContainerBehaviour } from '../../src/sim/runtime-scripted.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
-import { parseTaskSpec } from '../../src/validation/parse.js';
+import { jobFinished, runJob } from '../helpers/job-inputs.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /** 5,000 numbered lines of 1,000 bytes: a 5 MB log. */
@@ -53,27 +50,6 @@ afterAll(async () => {
   await cluster.close();
 });
 
-function task(id: string): CreateJobInput {
-  const spec = parseTaskSpec({ id, image: 'busybox', command: ['sh', '-c', 'true'] });
-  return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
-}
-
-async function runJob(
-  id: string,
-  until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean,
-): Promise<CreateJobInput> {
-  const input = task(id);
-  await kube.jobs.createJob(input);
-  await waitUntil(() => {
-    const o = kube.watcher.current(input.jobName);
-    return o && until(o);
-  }, `job ${id}`);
-  return input;
-}
-
-const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) =>
-  o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
-
 /** Runs a callback actor under a parent, as the task machine would invoke it. */
 function invoke<TInput>(src: AnyActorLogic, input: TInput) {
   const machine = setup({ actors: { child: src } }).createMachine({ invoke: { id: 'child', src: 'child', input } });
@@ -82,7 +58,7 @@ function invoke<TInput>(src: AnyActorLogic, input: TInput) {
 
 describe('log effects', () => {
   test('harvestLogs stores the final capped log durably, then returns the last lines', async () => {
-    const input = await runJob('big-log-harvest', finished);
+    const input = await runJob(kube, 'big-log-harvest', jobFinished);
     const out = await toPromise(
       createActor(effects.harvestLogs, { input: { taskId: input.taskId, jobName: input.jobName } }).start(),
     );
@@ -97,7 +73,7 @@ describe('log effects', () => {
   });
 
   test('snapshotLogs keeps a growing snapshot while the task runs; the harvest replaces it', async () => {
-    const input = await runJob('slow-talker', (o) => o.pods.some((p) => p.containers.some((c) => c.running)));
+    const input = await runJob(kube, 'slow-talker', (o) => o.pods.some((p) => p.containers.some((c) => c.running)));
     const actor = invoke(effects.snapshotLogs, { taskId: input.taskId, jobName: input.jobName });
     await waitUntil(
       async () => (await store.getLogSnapshot(input.taskId))?.text.includes('tick 5'),
@@ -118,7 +94,7 @@ describe('log effects', () => {
   });
 
   test('harvestLogs after the pod is gone keeps the last snapshot, marked final', async () => {
-    const input = await runJob('short-lived', finished);
+    const input = await runJob(kube, 'short-lived', jobFinished);
     const actor = invoke(effects.snapshotLogs, { taskId: input.taskId, jobName: input.jobName });
     await waitUntil(
       async () => (await store.getLogSnapshot(input.taskId))?.text === 'one\ntwo\nthree\n',

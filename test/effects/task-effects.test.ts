@@ -1,16 +1,14 @@
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createActor, setup, toPromise, type AnyActorLogic, type EventObject } from 'xstate';
-import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
-import { jobNameFor } from '../../src/jobs/job-name.js';
 import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
 import { createTaskEffects, type TaskEffects } from '../../src/effects/task-effects.js';
 import { troubleSignature } from '../../src/effects/trouble.js';
-import type { AlarmCommand, ClusterObservation, CreateJobInput, TaskEvent } from '../../src/machines/task/contract.js';
+import type { AlarmCommand, ClusterObservation, TaskEvent } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
-import { parseTaskSpec } from '../../src/validation/parse.js';
+import { jobInput } from '../helpers/job-inputs.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -48,11 +46,6 @@ afterAll(async () => {
 });
 afterEach(() => proxy.setMode('pass'));
 
-function task(id: string): CreateJobInput {
-  const spec = parseTaskSpec({ id, image: 'busybox', command: ['true'] });
-  return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
-}
-
 /** Runs a callback actor under a parent that records what it sends back. */
 function harness<TInput>(src: AnyActorLogic, input: TInput) {
   const received: EventObject[] = [];
@@ -67,7 +60,7 @@ function harness<TInput>(src: AnyActorLogic, input: TInput) {
 
 describe('createJob', () => {
   test('creates, then adopts the same Job on a second run (a restored actor re-runs it)', async () => {
-    const input = task('Effects_Create');
+    const input = jobInput('Effects_Create');
     const first = await toPromise(createActor(effects.createJob, { input }).start());
     const second = await toPromise(createActor(effects.createJob, { input }).start());
     expect(first.adopted).toBe(false);
@@ -77,7 +70,7 @@ describe('createJob', () => {
 
   test('stopping the actor aborts its request', async () => {
     proxy.setMode('silent');
-    const actor = createActor(effects.createJob, { input: task('never-answered') }).start();
+    const actor = createActor(effects.createJob, { input: jobInput('never-answered') }).start();
     await waitUntil(() => proxy.openConnections() > 0, 'the request to reach the proxy');
     const open = proxy.openConnections();
     actor.stop();
@@ -88,7 +81,7 @@ describe('createJob', () => {
 
 describe('observeJob', () => {
   test('sends CLUSTER.OBSERVED at once and on every change; cleanup unsubscribes', async () => {
-    const input = task('observed');
+    const input = jobInput('observed');
     await kube.jobs.createJob(input);
     const { actor, received } = harness(effects.observeJob, { taskId: input.taskId, jobName: input.jobName });
     await waitUntil(() => received.length > 0, 'the first observation');
@@ -106,7 +99,7 @@ describe('observeJob', () => {
   });
 
   test("a troubled view carries the Job's recent Events", async () => {
-    const input = task('troubled');
+    const input = jobInput('troubled');
     await kube.jobs.createJob(input);
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespacedEvent({
@@ -202,7 +195,7 @@ describe('alarm', () => {
 
 describe('deleteJob', () => {
   test('deletes and resolves once the Job is gone', async () => {
-    const input = task('to-delete');
+    const input = jobInput('to-delete');
     const { uid } = await kube.jobs.createJob(input);
     const out = await toPromise(
       createActor(effects.deleteJob, { input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid } }).start(),
@@ -235,7 +228,7 @@ describe('deleteJob', () => {
     await blind.watcher.start();
     try {
       const direct = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
-      const input = task('delete-blind');
+      const input = jobInput('delete-blind');
       const { uid } = await direct.jobs.createJob(input);
       await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
       watchProxy.silenceOpen();

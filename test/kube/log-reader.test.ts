@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
 import { jobNameFor } from '../../src/jobs/job-name.js';
 import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
 import { truncationMarker } from '../../src/logs/capped-log.js';
-import type { CreateJobInput } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { ContainerBehaviour } from '../../src/sim/runtime-scripted.js';
-import { parseTaskSpec } from '../../src/validation/parse.js';
-import { waitUntil } from '../helpers/wait.js';
+import { jobFinished, runJob } from '../helpers/job-inputs.js';
 
 /** 5,000 numbered lines of 1,000 bytes: a 5 MB log. */
 const bigLog = Array.from({ length: 5000 }, (_, i) => `${String(i).padStart(4, '0')} ${'x'.repeat(994)}`);
@@ -42,30 +39,9 @@ afterAll(async () => {
   await cluster.close();
 });
 
-function task(id: string): CreateJobInput {
-  const spec = parseTaskSpec({ id, image: 'busybox', command: ['sh', '-c', 'true'] });
-  return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
-}
-
-async function runJob(
-  id: string,
-  until: (o: NonNullable<ReturnType<KubeAdapter['watcher']['current']>>) => boolean,
-): Promise<CreateJobInput> {
-  const input = task(id);
-  await kube.jobs.createJob(input);
-  await waitUntil(() => {
-    const o = kube.watcher.current(input.jobName);
-    return o && until(o);
-  }, `job ${id}`);
-  return input;
-}
-
-const finished = (o: { job: { conditions: { type: string; status: string }[] } | null }) =>
-  o.job?.conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') ?? false;
-
 describe('reading logs', () => {
   test('a 5 MB log is read capped: head + marker + tail, within 1 MiB', async () => {
-    const input = await runJob('big-log', finished);
+    const input = await runJob(kube, 'big-log', jobFinished);
     const log = await kube.jobs.readJobLog(input.jobName);
     expect(log).toMatchObject({ container: 'task', truncated: true, totalBytes: bigLogBytes });
     const text = log?.text ?? '';
@@ -88,6 +64,7 @@ describe('reading logs', () => {
 
   test('a container waiting to start has an empty log (400 is not an error)', async () => {
     const input = await runJob(
+      kube,
       'never-starts',
       (o) => o.pods.some((p) => p.containers.some((c) => c.waiting)) || o.pods.length > 0,
     );

@@ -1,11 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
-import { jobNameFor } from '../../src/jobs/job-name.js';
 import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
 import { KubernetesApiError } from '../../src/errors.js';
-import type { CreateJobInput } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
-import { parseTaskSpec } from '../../src/validation/parse.js';
+import { jobInput } from '../helpers/job-inputs.js';
 
 let cluster: SimulatedCluster;
 let kube: KubeAdapter;
@@ -25,11 +22,6 @@ afterEach(() => {
   retries.length = 0;
 });
 
-function task(id: string): CreateJobInput {
-  const spec = parseTaskSpec({ id, image: 'busybox', command: ['true'] });
-  return { taskId: id, jobName: jobNameFor(id), spec, fingerprint: fingerprintSpec(spec) };
-}
-
 const requestsFor = (name: string, verb: string) =>
   cluster
     .requests()
@@ -39,7 +31,7 @@ describe('transient API errors are retried', () => {
   test('500 and 503 on create: retried until the Job is created, exactly once', async () => {
     cluster.faults.failRequests({ verbs: ['create'], resources: ['jobs'], status: 500, times: 2 });
     cluster.faults.failRequests({ verbs: ['create'], resources: ['jobs'], status: 503, times: 1 });
-    const input = task('retry-create');
+    const input = jobInput('retry-create');
     const since = cluster.requests().length;
     const out = await kube.jobs.createJob(input);
     expect(out.adopted).toBe(false);
@@ -54,7 +46,7 @@ describe('transient API errors are retried', () => {
   });
 
   test('429 with Retry-After: the next attempt waits at least that long', async () => {
-    await kube.jobs.createJob(task('throttled'));
+    await kube.jobs.createJob(jobInput('throttled'));
     cluster.faults.failRequests({
       verbs: ['get'],
       resources: ['jobs'],
@@ -75,7 +67,7 @@ describe('transient API errors are retried', () => {
 
   test('a reset after the create was applied: the retry meets 409 and adopts our Job', async () => {
     cluster.faults.resetConnections({ verbs: ['create'], resources: ['jobs'], phase: 'after', times: 1 });
-    const input = task('reset-after-create');
+    const input = jobInput('reset-after-create');
     const out = await kube.jobs.createJob(input);
     expect(out.adopted).toBe(true);
     expect(cluster.jobCreations().filter((c) => c.name === 'reset-after-create')).toHaveLength(1);
@@ -83,7 +75,7 @@ describe('transient API errors are retried', () => {
   });
 
   test('a reset on delete, then 404 on the retry: done', async () => {
-    const input = task('reset-delete');
+    const input = jobInput('reset-delete');
     const { uid } = await kube.jobs.createJob(input);
     cluster.faults.resetConnections({ verbs: ['delete'], resources: ['jobs'], phase: 'after', times: 1 });
     await expect(kube.jobs.deleteJob(input.jobName, { uid })).resolves.toBe('absent');
@@ -94,7 +86,7 @@ describe('transient API errors are retried', () => {
     cluster.faults.reseed(7);
     cluster.faults.failRequests({ resources: ['*'], status: 500, rate: 0.1 });
     cluster.faults.failRequests({ resources: ['*'], status: 503, rate: 0.1 });
-    const inputs = Array.from({ length: 12 }, (_, i) => task(`flaky-${i}`));
+    const inputs = Array.from({ length: 12 }, (_, i) => jobInput(`flaky-${i}`));
     const created = await Promise.all(inputs.map((i) => kube.jobs.createJob(i)));
     for (const [i, input] of inputs.entries())
       expect((await kube.jobs.getJob(input.jobName))?.uid).toBe(created[i]?.uid);

@@ -9,7 +9,7 @@ import {
   type EventObject,
 } from 'xstate';
 import { messageOf } from '../../errors.js';
-import type { TaskOutcome, TaskRecord, TaskState } from '../../types.js';
+import { taskStates, type TaskOutcome, type TaskRecord, type TaskState } from '../../types.js';
 import { classify, type Verdict } from './classify.js';
 import type {
   AlarmCommand,
@@ -38,17 +38,8 @@ type MachineContext = TaskContext & { resumeTo?: TaskState };
 const notProvided = (name: string): Error =>
   new Error(`task machine: actor "${name}" was not provided; use taskMachine.provide({ actors: { ${name} } })`);
 
-/** The states a restored task can be routed into from `queued` (the initial state). */
-const resumable = [
-  'creating',
-  'running',
-  'succeeded',
-  'failed',
-  'timedOut',
-  'cancelled',
-  'deleting',
-  'deleted',
-] as const satisfies readonly TaskState[];
+/** The states a restored task can be routed into from `queued` (the initial state): every other one. */
+const resumable = taskStates.filter((state): state is Exclude<TaskState, 'queued'> => state !== 'queued');
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

@@ -76,7 +76,8 @@ function requestsSince(
 }
 
 async function withCluster<T>(timeScale: number, run: (cluster: SimulatedCluster) => Promise<T>): Promise<T> {
-  const cluster = await startSimulatedCluster({ timeScale, kubelet: { runtime: 'scripted' } });
+  // Every request is kept: the runs slice `requests()` from an index, past the default ring of 10,000.
+  const cluster = await startSimulatedCluster({ timeScale, kubelet: { runtime: 'scripted' }, recordRequests: true });
   try {
     return await run(cluster);
   } finally {

@@ -7,6 +7,7 @@
 import { runEngineBench } from './engine.js';
 import { round, type BenchRow, type BenchSection } from './section.js';
 import { runSimFanoutBench } from './sim-fanout.js';
+import { simMemorySection } from './sim-memory.js';
 import { runSimThroughputBench } from './sim-throughput.js';
 import { runBootBench, runEnqueueBench } from './boot.js';
 import { runStoreBench } from './store.js';
@@ -14,6 +15,7 @@ import { runStoreBench } from './store.js';
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
   { name: 'sim:fanout', run: runSimFanoutBench },
+  simMemorySection,
   { name: 'store', run: () => runStoreBench() },
   { name: 'store:enqueue', run: () => runEnqueueBench() },
   { name: 'store:boot', run: () => runBootBench() },

@@ -64,6 +64,10 @@ async function demo(options: DemoOptions, interrupted: Promise<NodeJS.Signals>):
   const tasks = demoTasksFor(options.runtime);
   const cluster = await startSimulatedCluster({
     timeScale: options.timeScale,
+    // Nothing reads the request log or the creation audit of a CLI cluster: keep neither, so a sim
+    // left up for days stays the same size.
+    recordRequests: false,
+    auditJobCreations: false,
     kubelet: { runtime: options.runtime, throttledImages: [throttledRegistryPath] },
   });
   let runner: Runner | undefined;

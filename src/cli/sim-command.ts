@@ -23,6 +23,10 @@ export async function runSim(options: SimCommandOptions): Promise<void> {
   const cluster = await startSimulatedCluster({
     port: options.port,
     timeScale: options.timeScale,
+    // Nothing reads the request log or the creation audit of a CLI cluster: keep neither, so a sim
+    // left up for days stays the same size.
+    recordRequests: false,
+    auditJobCreations: false,
     kubelet: { runtime: options.runtime },
   });
   const kubeconfig = resolve(options.kubeconfigOut);

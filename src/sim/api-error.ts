@@ -92,7 +92,9 @@ export function badRequest(message: string): ApiError {
   return new ApiError(400, 'BadRequest', message);
 }
 
-export function methodNotAllowed(message = 'the server does not allow this method on the requested resource'): ApiError {
+export function methodNotAllowed(
+  message = 'the server does not allow this method on the requested resource',
+): ApiError {
   return new ApiError(405, 'MethodNotAllowed', message);
 }
 
@@ -112,7 +114,13 @@ export function forbidden(message: string, info?: ResourceInfo, name?: string): 
 export interface FieldError {
   field: string;
   /** FieldValueRequired, FieldValueInvalid, FieldValueNotSupported, FieldValueForbidden, ... */
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueDuplicate' | 'FieldValueTooLong';
+  type:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueNotSupported'
+    | 'FieldValueForbidden'
+    | 'FieldValueDuplicate'
+    | 'FieldValueTooLong';
   /** The offending value, rendered as Go's `%#v` would (strings quoted). Omitted for Required/Forbidden. */
   value?: unknown;
   detail: string;
@@ -157,5 +165,12 @@ export function invalid(info: ResourceInfo, name: string, errors: FieldError[]):
 
 /** The `Success` Status a Background delete answers with. */
 export function deleteSuccess(info: ResourceInfo, name: string, uid: string): StatusBody {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...baseDetails(info, name), uid }, code: 200 };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { ...baseDetails(info, name), uid },
+    code: 200,
+  };
 }

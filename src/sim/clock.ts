@@ -34,10 +34,13 @@ export class SimClock {
 
   /** Runs `fn` after a real (unscaled) duration. */
   afterReal(ms: number, fn: () => void): () => void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     this.#timers.add(timer);
     return () => {

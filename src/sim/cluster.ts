@@ -7,7 +7,9 @@ import { SimClock } from './clock.js';
 import { configMapStrategy, secretStrategy } from './config-strategies.js';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
+import { startCompactor } from './compactor.js';
 import { discoveryHandler } from './discovery.js';
+import { startEventTtl } from './event-ttl.js';
 import { eventStrategy } from './events.js';
 import { FaultInjector, type FaultOptions } from './faults.js';
 import { startGarbageCollector } from './garbage-collector.js';
@@ -37,12 +39,43 @@ export interface SimulatedClusterOptions {
    * @default 1
    */
   timeScale?: number;
-  /** Changes a watch can resume from before it gets 410 Gone. @default 10000 */
+  /**
+   * At most this many changes are kept for watches to resume from (the apiserver's watch cache
+   * capacity); a resume from before them gets 410 Gone. @default 10000
+   */
   watchHistorySize?: number;
+  /**
+   * Every this many cluster ms (scaled by `timeScale`) the watch history is compacted to the
+   * resourceVersion seen at the previous compaction, as kube-apiserver's
+   * `--etcd-compaction-interval` does: a watch can resume from one to two intervals back, and
+   * gets 410 Gone from older. 0 never compacts (the history is then bounded by
+   * `watchHistorySize` alone).
+   * @default 300000
+   */
+  compactionIntervalMs?: number;
+  /**
+   * How long an Event lives after its last write (create, or an aggregated update), in cluster
+   * ms (scaled), as kube-apiserver's `--event-ttl`; then it is deleted. 0 keeps Events forever.
+   * @default 3600000
+   */
+  eventTtlMs?: number;
   /** Interval between watch bookmarks, in cluster ms (scaled). @default 60000 */
   bookmarkIntervalMs?: number;
-  /** Keep every request in `requests()` (for rate and order assertions). @default true */
-  recordRequests?: boolean;
+  /**
+   * What `requests()` keeps: a number keeps the latest that many requests (older ones are
+   * dropped, so a long-lived cluster's memory stays bounded); `true` keeps every request, for a
+   * test that asserts on the whole of a long run; `false` none. `stats()` counts every request
+   * whatever this says.
+   * @default 10000
+   */
+  recordRequests?: boolean | number;
+  /**
+   * What `jobCreations()` keeps: `true` every Job the API server ever accepted (an exactly-once
+   * check needs the whole trail), a number the latest that many, `false` none (a long-lived
+   * cluster nobody audits). `stats().jobsCreated` counts every creation whatever this says.
+   * @default true
+   */
+  auditJobCreations?: boolean | number;
   /** Bearer token clients must present (else `401 Unauthorized`, on every path); undefined accepts any request. */
   token?: string;
   /** Namespaces that exist at start, besides `default`, `kube-system` and `kube-public`. */
@@ -66,9 +99,9 @@ export interface SimulatedCluster {
   writeKubeconfig(path: string): Promise<void>;
   /** Request counts by verb and resource, open watches, object counts. */
   stats(): SimStats;
-  /** Every request so far, in arrival order (if `recordRequests`). */
+  /** The requests so far, in arrival order: the latest `recordRequests` of them (10,000 by default). */
   requests(): readonly RequestRecord[];
-  /** Every Job the API server ever accepted, for exactly-once checks. */
+  /** Every Job the API server ever accepted, for exactly-once checks (as `auditJobCreations` bounds it). */
   jobCreations(): readonly JobCreationRecord[];
   /** Fault injection, changeable at run time. */
   faults: FaultInjector;
@@ -121,12 +154,28 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
   const clock = new SimClock(options.timeScale ?? 1);
   const store = new ObjectStore(clock, { historySize: options.watchHistorySize });
   const strategies = new Map<string, ResourceStrategy>(
-    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy].map((s) => [s.info.resource, s]),
+    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy].map((s) => [
+      s.info.resource,
+      s,
+    ]),
   );
-  const ctx: SimContext = { store, clock, strategies, openWatches: new Set(), openLogStreams: new Set(), bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
+  const ctx: SimContext = {
+    store,
+    clock,
+    strategies,
+    openWatches: new Set(),
+    openLogStreams: new Set(),
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
+  };
   for (const ns of ['default', 'kube-system', 'kube-public', ...(options.namespaces ?? [])]) {
     store.create('namespaces', {
-      metadata: { name: ns, uid: '', resourceVersion: '', creationTimestamp: '', labels: { 'kubernetes.io/metadata.name': ns } },
+      metadata: {
+        name: ns,
+        uid: '',
+        resourceVersion: '',
+        creationTimestamp: '',
+        labels: { 'kubernetes.io/metadata.name': ns },
+      },
       spec: { finalizers: ['kubernetes'] },
       status: { phase: 'Active' },
     });
@@ -156,9 +205,13 @@ function authenticator(options: SimulatedClusterOptions): ((req: IncomingMessage
  */
 export async function startSimulatedCluster(options: SimulatedClusterOptions = {}): Promise<SimulatedCluster> {
   const ctx = createContext(options);
-  const log = new RequestLog(options.recordRequests ?? true);
+  const log = new RequestLog({ requests: options.recordRequests, jobCreations: options.auditJobCreations });
   const parts: ClusterParts = { ctx, log, hooks: [], subresources: new Map(), controllers: [] };
   const faults = new FaultInjector(ctx, options.faults);
+  // Pods come from the job controller as much as from clients: count them where they are stored.
+  const countPods = ctx.store.subscribe((change) => {
+    if (change.resource === 'pods' && change.type === 'ADDED') log.podsCreated++;
+  });
   if (options.rbac) parts.hooks.push(rbacHook(options.rbac));
   parts.hooks.push(faults.hook);
   const kubelet = startKubelet(ctx, options.kubelet);
@@ -167,6 +220,8 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     startTtlAfterFinishedController(ctx),
     startGarbageCollector(ctx),
     startNamespaceController(ctx),
+    startCompactor(ctx, options.compactionIntervalMs),
+    startEventTtl(ctx, options.eventTtlMs),
     kubelet,
     faults,
   );
@@ -181,7 +236,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     authenticate: authenticator(options),
     onCreated: (resource, obj) => {
       if (resource !== 'jobs') return;
-      log.jobCreations.push({
+      log.jobCreated({
         at: Date.now(),
         namespace: obj.metadata.namespace ?? '',
         name: obj.metadata.name,
@@ -211,18 +266,22 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
         totalRequests: [...log.counts.values()].reduce((a, b) => a + b, 0),
         openWatches: ctx.openWatches.size,
         openLogStreams: ctx.openLogStreams.size,
-        jobsCreated: log.jobCreations.length,
+        jobsCreated: log.jobsCreated,
         podsCreated: log.podsCreated,
         objects: { jobs: ctx.store.count('jobs'), pods: ctx.store.count('pods'), events: ctx.store.count('events') },
       };
     },
-    requests: () => log.records,
-    jobCreations: () => log.jobCreations,
+    requests: () => log.records.toArray(),
+    jobCreations: () => log.jobCreations.toArray(),
     objects: (resource, namespace) => ctx.store.list(resource, namespace),
-    onChange: (listener) => ctx.store.subscribe((event) => listener({ type: event.type, resource: event.resource, object: event.object, at: Date.now() })),
+    onChange: (listener) =>
+      ctx.store.subscribe((event) =>
+        listener({ type: event.type, resource: event.resource, object: event.object, at: Date.now() }),
+      ),
     async close() {
       if (closed) return;
       closed = true;
+      countPods();
       for (const controller of parts.controllers) await controller.stop();
       for (const watch of [...ctx.openWatches]) watch.drop();
       for (const follow of [...ctx.openLogStreams]) follow.drop();

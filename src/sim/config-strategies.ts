@@ -26,27 +26,47 @@ function validateKeys(keys: string[], field: string): FieldError[] {
   const errors: FieldError[] = [];
   for (const key of keys) {
     const at = `${field}[${key}]`;
-    if (key.length > 253) errors.push({ field: at, type: 'FieldValueInvalid', value: key, detail: 'must be no more than 253 characters' });
+    if (key.length > 253)
+      errors.push({ field: at, type: 'FieldValueInvalid', value: key, detail: 'must be no more than 253 characters' });
     if (!new RegExp(`^${configKeyPattern}$`).test(key)) {
-      errors.push({ field: at, type: 'FieldValueInvalid', value: key, detail: `a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '${configKeyPattern}')` });
+      errors.push({
+        field: at,
+        type: 'FieldValueInvalid',
+        value: key,
+        detail: `a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '${configKeyPattern}')`,
+      });
     } else if (key === '.' || key === '..' || key.startsWith('..')) {
-      errors.push({ field: at, type: 'FieldValueInvalid', value: key, detail: key.startsWith('..') && key.length > 2 ? "must not start with '..'" : `must not be '${key}'` });
+      errors.push({
+        field: at,
+        type: 'FieldValueInvalid',
+        value: key,
+        detail: key.startsWith('..') && key.length > 2 ? "must not start with '..'" : `must not be '${key}'`,
+      });
     }
   }
   return errors;
 }
 
 function validateMeta(obj: KubeObject): FieldError[] {
-  return [...validateDns1123Subdomain(obj.metadata.name, 'metadata.name'), ...validateLabels(obj.metadata.labels, 'metadata.labels')];
+  return [
+    ...validateDns1123Subdomain(obj.metadata.name, 'metadata.name'),
+    ...validateLabels(obj.metadata.labels, 'metadata.labels'),
+  ];
 }
 
 /** An `immutable: true` object keeps its data and may not become mutable again. */
 function validateImmutable(obj: KubeObject, old: KubeObject, fields: string[]): FieldError[] {
   if (old['immutable'] !== true) return [];
   const errors: FieldError[] = [];
-  if (obj['immutable'] !== true) errors.push({ field: 'immutable', type: 'FieldValueForbidden', detail: 'field is immutable when `immutable` is set' });
+  if (obj['immutable'] !== true)
+    errors.push({
+      field: 'immutable',
+      type: 'FieldValueForbidden',
+      detail: 'field is immutable when `immutable` is set',
+    });
   for (const field of fields) {
-    if (JSON.stringify(obj[field] ?? {}) !== JSON.stringify(old[field] ?? {})) errors.push({ field, type: 'FieldValueForbidden', detail: 'field is immutable when `immutable` is set' });
+    if (JSON.stringify(obj[field] ?? {}) !== JSON.stringify(old[field] ?? {}))
+      errors.push({ field, type: 'FieldValueForbidden', detail: 'field is immutable when `immutable` is set' });
   }
   return errors;
 }
@@ -54,27 +74,59 @@ function validateImmutable(obj: KubeObject, old: KubeObject, fields: string[]): 
 function validateConfigMap(obj: KubeObject): FieldError[] {
   const data = stringMap(obj['data']);
   const binary = stringMap(obj['binaryData']);
-  const errors = [...validateMeta(obj), ...validateKeys(Object.keys(data), 'data'), ...validateKeys(Object.keys(binary), 'binaryData')];
+  const errors = [
+    ...validateMeta(obj),
+    ...validateKeys(Object.keys(data), 'data'),
+    ...validateKeys(Object.keys(binary), 'binaryData'),
+  ];
   for (const key of Object.keys(binary)) {
-    if (key in data) errors.push({ field: `binaryData[${key}]`, type: 'FieldValueInvalid', value: key, detail: 'duplicate of key present in data' });
+    if (key in data)
+      errors.push({
+        field: `binaryData[${key}]`,
+        type: 'FieldValueInvalid',
+        value: key,
+        detail: 'duplicate of key present in data',
+      });
   }
-  const size = Object.values(data).reduce((n, v) => n + String(v).length, 0) + Object.values(binary).reduce((n, v) => n + Buffer.from(String(v), 'base64').length, 0);
-  if (size > maxTotalBytes) errors.push({ field: '', type: 'FieldValueTooLong', detail: `may not be more than ${maxTotalBytes} bytes` });
+  const size =
+    Object.values(data).reduce((n, v) => n + String(v).length, 0) +
+    Object.values(binary).reduce((n, v) => n + Buffer.from(String(v), 'base64').length, 0);
+  if (size > maxTotalBytes)
+    errors.push({ field: '', type: 'FieldValueTooLong', detail: `may not be more than ${maxTotalBytes} bytes` });
   return errors;
 }
 
 const dataColumn = (keys: (obj: KubeObject) => number) =>
-  ({ name: 'Data', type: 'integer', description: 'Data contains the configuration data.', priority: 0, cell: keys }) as const;
+  ({
+    name: 'Data',
+    type: 'integer',
+    description: 'Data contains the configuration data.',
+    priority: 0,
+    cell: keys,
+  }) as const;
 
 /** core/v1 ConfigMaps: key validation, the 1 MiB limit, `immutable`. */
 export const configMapStrategy: ResourceStrategy = {
-  info: { group: '', version: 'v1', resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'], verbs },
+  info: {
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    singular: 'configmap',
+    kind: 'ConfigMap',
+    namespaced: true,
+    shortNames: ['cm'],
+    verbs,
+  },
   selectableFieldKeys: [],
   selectableFields: () => ({}),
   validateCreate: (obj) => validateConfigMap(obj),
   validateUpdate: (obj, old) => [...validateConfigMap(obj), ...validateImmutable(obj, old, ['data', 'binaryData'])],
   defaultPropagation: 'Background',
-  tableColumns: [nameColumn, dataColumn((obj) => Object.keys(stringMap(obj['data'])).length + Object.keys(stringMap(obj['binaryData'])).length), ageColumn],
+  tableColumns: [
+    nameColumn,
+    dataColumn((obj) => Object.keys(stringMap(obj['data'])).length + Object.keys(stringMap(obj['binaryData'])).length),
+    ageColumn,
+  ],
 };
 
 const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -89,10 +141,13 @@ function prepareSecret(obj: KubeObject): void {
   const data = { ...stringMap(obj['data']) };
   for (const value of Object.values(data)) {
     if (typeof value !== 'string' || !base64Pattern.test(value)) {
-      throw badRequest(`Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${typeof value === 'string' ? Math.max(0, value.search(/[^A-Za-z0-9+/=]/)) : 0}`);
+      throw badRequest(
+        `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${typeof value === 'string' ? Math.max(0, value.search(/[^A-Za-z0-9+/=]/)) : 0}`,
+      );
     }
   }
-  for (const [key, value] of Object.entries(stringMap(obj['stringData']))) data[key] = Buffer.from(String(value), 'utf8').toString('base64');
+  for (const [key, value] of Object.entries(stringMap(obj['stringData'])))
+    data[key] = Buffer.from(String(value), 'utf8').toString('base64');
   delete obj['stringData'];
   if (Object.keys(data).length > 0) obj['data'] = data;
 }
@@ -101,7 +156,8 @@ function validateSecret(obj: KubeObject): FieldError[] {
   const data = stringMap(obj['data']);
   const errors = [...validateMeta(obj), ...validateKeys(Object.keys(data), 'data')];
   const size = Object.values(data).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
-  if (size > maxTotalBytes) errors.push({ field: 'data', type: 'FieldValueTooLong', detail: `may not be more than ${maxTotalBytes} bytes` });
+  if (size > maxTotalBytes)
+    errors.push({ field: 'data', type: 'FieldValueTooLong', detail: `may not be more than ${maxTotalBytes} bytes` });
   return errors;
 }
 
@@ -115,13 +171,21 @@ export const secretStrategy: ResourceStrategy = {
   prepareForUpdate: (obj) => prepareSecret(obj),
   validateUpdate: (obj, old) => [
     ...validateSecret(obj),
-    ...(obj['type'] !== old['type'] ? [{ field: 'type', type: 'FieldValueInvalid' as const, value: obj['type'], detail: 'field is immutable' }] : []),
+    ...(obj['type'] !== old['type']
+      ? [{ field: 'type', type: 'FieldValueInvalid' as const, value: obj['type'], detail: 'field is immutable' }]
+      : []),
     ...validateImmutable(obj, old, ['data']),
   ],
   defaultPropagation: 'Background',
   tableColumns: [
     nameColumn,
-    { name: 'Type', type: 'string', description: 'Used to facilitate programmatic handling of secret data.', priority: 0, cell: (obj) => String(obj['type'] ?? '') },
+    {
+      name: 'Type',
+      type: 'string',
+      description: 'Used to facilitate programmatic handling of secret data.',
+      priority: 0,
+      cell: (obj) => String(obj['type'] ?? ''),
+    },
     dataColumn((obj) => Object.keys(stringMap(obj['data'])).length),
     ageColumn,
   ],

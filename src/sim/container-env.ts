@@ -107,11 +107,22 @@ function fieldRefValue(ctx: EnvContext, fieldPath: string): string {
 }
 
 /** `resourceFieldRef`: the container's limit or request (limits default to node allocatable), rounded up in divisor units. */
-function resourceFieldValue(ctx: EnvContext, container: ContainerSpec, ref: { resource: string; divisor?: string; containerName?: string }): string {
-  const target = ref.containerName ? ((ctx.pod.spec?.containers ?? []) as ContainerSpec[]).find((c) => c.name === ref.containerName) ?? container : container;
-  const [kind, resource] = ref.resource.split('.', 2) as ['limits' | 'requests', 'cpu' | 'memory' | 'ephemeral-storage'];
-  const declared = target.resources?.[kind]?.[resource] ?? (kind === 'requests' ? target.resources?.limits?.[resource] : undefined);
-  const value = declared !== undefined ? parseQuantity(String(declared)) ?? 0 : kind === 'limits' ? ctx.allocatable[resource] : 0;
+function resourceFieldValue(
+  ctx: EnvContext,
+  container: ContainerSpec,
+  ref: { resource: string; divisor?: string; containerName?: string },
+): string {
+  const target = ref.containerName
+    ? (((ctx.pod.spec?.containers ?? []) as ContainerSpec[]).find((c) => c.name === ref.containerName) ?? container)
+    : container;
+  const [kind, resource] = ref.resource.split('.', 2) as [
+    'limits' | 'requests',
+    'cpu' | 'memory' | 'ephemeral-storage',
+  ];
+  const declared =
+    target.resources?.[kind]?.[resource] ?? (kind === 'requests' ? target.resources?.limits?.[resource] : undefined);
+  const value =
+    declared !== undefined ? (parseQuantity(String(declared)) ?? 0) : kind === 'limits' ? ctx.allocatable[resource] : 0;
   const divisor = parseQuantity(ref.divisor ?? '1') || 1;
   return String(Math.ceil(value / divisor));
 }
@@ -137,15 +148,16 @@ export function containerEnvironment(ctx: EnvContext, container: ContainerSpec):
       throw new ContainerConfigError(`${isSecret ? 'secret' : 'configmap'} "${ref.name}" not found`);
     }
     const invalid: string[] = [];
-    for (const key of Object.keys((obj['data'] ?? {}) as Record<string, string>)) {
+    for (const key of Object.keys(obj['data'] ?? {})) {
       const name = prefix + key;
       if (!envVarName.test(name)) {
         invalid.push(name);
         continue;
       }
-      env[name] = isSecret ? secretValue(obj, key) ?? '' : String((obj['data'] as Record<string, string>)[key]);
+      env[name] = isSecret ? (secretValue(obj, key) ?? '') : String((obj['data'] as Record<string, string>)[key]);
     }
-    if (invalid.length > 0) skipped.push({ kind: isSecret ? 'secret' : 'configMap', name: ref.name, keys: invalid.sort() });
+    if (invalid.length > 0)
+      skipped.push({ kind: isSecret ? 'secret' : 'configMap', name: ref.name, keys: invalid.sort() });
   }
   for (const variable of container.env ?? []) {
     const name = String(variable.name);
@@ -201,13 +213,22 @@ export function volumeMountFailure(store: ObjectStore, pod: KubeObject): string 
   const namespace = pod.metadata.namespace;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- core/v1 Volume: open JSON
   const check = (volumeName: string, source: any, kind: 'configmap' | 'secret'): string | undefined => {
-    const name = kind === 'configmap' ? source.name : source.secretName ?? source.name;
+    const name = kind === 'configmap' ? source.name : (source.secretName ?? source.name);
     const obj = store.get(kind === 'configmap' ? 'configmaps' : 'secrets', namespace, String(name));
-    if (!obj) return source.optional ? undefined : `MountVolume.SetUp failed for volume "${volumeName}" : ${kind} "${name}" not found`;
-    const data = { ...((obj['data'] ?? {}) as Record<string, string>), ...((obj['binaryData'] ?? {}) as Record<string, string>) };
+    if (!obj)
+      return source.optional
+        ? undefined
+        : `MountVolume.SetUp failed for volume "${volumeName}" : ${kind} "${name}" not found`;
+    const data = {
+      ...((obj['data'] ?? {}) as Record<string, string>),
+      ...((obj['binaryData'] ?? {}) as Record<string, string>),
+    };
     for (const item of (source.items ?? []) as { key: string }[]) {
       if (!(item.key in data) && !source.optional) {
-        const detail = kind === 'configmap' ? `configmap references non-existent config key: ${item.key}` : `references non-existent secret key: ${item.key}`;
+        const detail =
+          kind === 'configmap'
+            ? `configmap references non-existent config key: ${item.key}`
+            : `references non-existent secret key: ${item.key}`;
         return `MountVolume.SetUp failed for volume "${volumeName}" : ${detail}`;
       }
     }
@@ -219,9 +240,11 @@ export function volumeMountFailure(store: ObjectStore, pod: KubeObject): string 
       (volume['configMap'] ? check(name, volume['configMap'], 'configmap') : undefined) ??
       (volume['secret'] ? check(name, volume['secret'], 'secret') : undefined) ??
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- core/v1 VolumeProjection: open JSON
-      ((((volume['projected'] as any)?.sources ?? []) as any[])
-        .map((s) => (s.configMap ? check(name, s.configMap, 'configmap') : s.secret ? check(name, s.secret, 'secret') : undefined))
-        .find((f) => f !== undefined));
+      (((volume['projected'] as any)?.sources ?? []) as any[])
+        .map((s) =>
+          s.configMap ? check(name, s.configMap, 'configmap') : s.secret ? check(name, s.secret, 'secret') : undefined,
+        )
+        .find((f) => f !== undefined);
     if (failure) return failure;
   }
   return undefined;

@@ -1,7 +1,8 @@
 /**
  * What the container runtime keeps of one container instance's output (the CRI log file): each
  * line with the nanosecond time it was read and its stream, readable with the kubelet's
- * `tailLines` / `since` / `timestamps` rules and followable until the container exits.
+ * `tailLines` / `since` / `timestamps` rules, rotated at the kubelet's `containerLogMaxSize`,
+ * and followable until the container exits.
  */
 
 const originMs = Date.now();
@@ -38,26 +39,77 @@ export interface LogReadOptions {
   timestamps?: boolean;
 }
 
-interface Follower {
-  options: LogReadOptions;
-  write(text: string): void;
+/** Where a follow writes: `write` returns false when the client has not kept up (call `resume` on drain). */
+export interface LogSink {
+  write(text: string): boolean;
   end(): void;
 }
 
-/** The log of one container instance (one start of one container). */
+/** A follow in progress. */
+export interface LogFollow {
+  /** The sink drained: go on from where it stopped. */
+  resume(): void;
+  /** The client went away: stop without ending the sink. */
+  stop(): void;
+}
+
+interface Follower {
+  options: LogReadOptions;
+  sink: LogSink;
+  /** The file (rotation count) and line of the next line to send: a cursor, not a queue. */
+  file: number;
+  next: number;
+  paused: boolean;
+  stopped: boolean;
+  pumping: boolean;
+}
+
+/** kubelet `containerLogMaxSize` (10Mi). */
+export const defaultContainerLogMaxSize = 10 * 1024 * 1024;
+
+/**
+ * The bytes a line takes in the CRI log file: `<RFC3339Nano time> <stream> <tag> <text>`, the
+ * time counted at its longest (30 bytes), a newline added to an unterminated last line.
+ */
+function criBytes(line: LogLine): number {
+  const newline = line.text.endsWith('\n') ? 0 : 1;
+  return 30 + 1 + line.stream.length + 3 + Buffer.byteLength(line.text, 'utf8') + newline;
+}
+
+/**
+ * The log of one container instance (one start of one container), kept as the kubelet keeps it:
+ * a current CRI file, rotated once it passes `maxSize`. Reads serve the current file only, as
+ * the kubelet's do: after a rotation, `tailLines`, `sinceTime` and `limitBytes` see what was
+ * written since. The kubelet keeps up to `containerLogMaxFiles` rotated files on disk but never
+ * serves them, so the simulator keeps none: a container's memory here is bounded by `maxSize`,
+ * however much it prints. (The kubelet checks sizes every 10 s, so a real file can overshoot;
+ * here it rotates the moment it passes.)
+ */
 export class ContainerLog {
+  /** The current file. */
   #lines: LogLine[] = [];
-  #head = 0;
   #bytes = 0;
-  readonly #partial: Record<LogStream, { ns: bigint; text: string } | undefined> = { stdout: undefined, stderr: undefined };
+  /** Files rotated away so far. */
+  #rotations = 0;
+  readonly #partial: Record<LogStream, { ns: bigint; text: string } | undefined> = {
+    stdout: undefined,
+    stderr: undefined,
+  };
   #ended = false;
   readonly #followers = new Set<Follower>();
 
-  /** @param maxBytes Oldest lines are dropped beyond this, as log rotation would. */
-  constructor(readonly maxBytes = 10 * 1024 * 1024) {}
+  /** @param maxSize The current file is rotated once it holds more than this many bytes (CRI format). */
+  constructor(readonly maxSize = defaultContainerLogMaxSize) {
+    if (!(maxSize > 0)) throw new RangeError(`containerLogMaxSize must be > 0, got ${maxSize}`);
+  }
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** Files rotated away so far (none of them can be read). */
+  get rotations(): number {
+    return this.#rotations;
   }
 
   /** Appends output as the runtime reads it; complete lines become entries, the rest waits for its newline. */
@@ -77,42 +129,34 @@ export class ContainerLog {
     }
   }
 
-  /** The instance exited: unterminated output is kept as a last line without newline, followers end. */
+  /** The instance exited: unterminated output is kept as a last line without newline, followers end once caught up. */
   end(): void {
     if (this.#ended) return;
     for (const stream of ['stdout', 'stderr'] as const) {
       const pending = this.#partial[stream];
-      if (pending) this.#append({ ns: pending.ns, stream, text: pending.text });
       this.#partial[stream] = undefined;
+      if (pending) this.#append({ ns: pending.ns, stream, text: pending.text });
     }
     this.#ended = true;
-    for (const follower of this.#followers) follower.end();
-    this.#followers.clear();
+    for (const follower of [...this.#followers]) this.#pump(follower);
   }
 
   #append(line: LogLine): void {
     this.#lines.push(line);
-    this.#bytes += line.text.length;
-    while (this.#bytes > this.maxBytes && this.#head < this.#lines.length - 1) {
-      this.#bytes -= this.#lines[this.#head]!.text.length;
-      this.#head++;
-    }
-    // Compact the dropped prefix now and then instead of shifting on every drop.
-    if (this.#head > 1024 && this.#head * 2 > this.#lines.length) {
-      this.#lines = this.#lines.slice(this.#head);
-      this.#head = 0;
-    }
-    for (const follower of this.#followers) {
-      if (follower.options.sinceNs === undefined || line.ns >= follower.options.sinceNs) follower.write(format(line, follower.options));
+    this.#bytes += criBytes(line);
+    for (const follower of [...this.#followers]) this.#pump(follower);
+    // The line that passes the size is the rotated file's last; the next goes to a new file.
+    if (this.#bytes > this.maxSize) {
+      this.#lines = [];
+      this.#bytes = 0;
+      this.#rotations++;
     }
   }
 
-  /** The stored lines selected by `options`, formatted. */
+  /** The lines of the current file selected by `options`, formatted. */
   read(options: LogReadOptions = {}): string {
-    let start = this.#head;
-    if (options.tailLines !== undefined) start = Math.max(this.#head, this.#lines.length - options.tailLines);
     let out = '';
-    for (let i = start; i < this.#lines.length; i++) {
+    for (let i = this.#start(options); i < this.#lines.length; i++) {
       const line = this.#lines[i]!;
       if (options.sinceNs !== undefined && line.ns < options.sinceNs) continue;
       out += format(line, options);
@@ -120,20 +164,63 @@ export class ContainerLog {
     return out;
   }
 
+  #start(options: LogReadOptions): number {
+    return options.tailLines === undefined ? 0 : Math.max(0, this.#lines.length - options.tailLines);
+  }
+
   /**
-   * Streams lines written from now on until the instance exits (`end`) or the returned function
-   * is called. Callers read the stored lines first with `read`, synchronously before this.
+   * Streams the lines `options` selects from the current file, then every line written after,
+   * at the pace the sink takes them, until the instance has exited and the sink has caught up
+   * (`end`). A follower that falls a whole file behind loses the rest of that file and goes on
+   * at the start of the next, as the kubelet reopens a rotated file: nothing queues up.
    */
-  follow(options: LogReadOptions, write: (text: string) => void, end: () => void): () => void {
-    if (this.#ended) {
-      end();
-      return () => {};
-    }
-    const follower: Follower = { options, write, end };
-    this.#followers.add(follower);
-    return () => {
-      this.#followers.delete(follower);
+  follow(options: LogReadOptions, sink: LogSink): LogFollow {
+    const follower: Follower = {
+      options,
+      sink,
+      file: this.#rotations,
+      next: this.#start(options),
+      paused: false,
+      stopped: false,
+      pumping: false,
     };
+    this.#followers.add(follower);
+    this.#pump(follower);
+    return {
+      resume: () => {
+        follower.paused = false;
+        this.#pump(follower);
+      },
+      stop: () => {
+        follower.stopped = true;
+        this.#followers.delete(follower);
+      },
+    };
+  }
+
+  #pump(follower: Follower): void {
+    if (follower.pumping) return;
+    follower.pumping = true;
+    try {
+      while (!follower.stopped && !follower.paused) {
+        if (follower.file !== this.#rotations) {
+          follower.file = this.#rotations;
+          follower.next = 0;
+        }
+        const line = this.#lines[follower.next];
+        if (!line) break;
+        follower.next++;
+        if (follower.options.sinceNs !== undefined && line.ns < follower.options.sinceNs) continue;
+        if (!follower.sink.write(format(line, follower.options))) follower.paused = true;
+      }
+      if (this.#ended && !follower.stopped && !follower.paused && follower.next >= this.#lines.length) {
+        follower.stopped = true;
+        this.#followers.delete(follower);
+        follower.sink.end();
+      }
+    } finally {
+      follower.pumping = false;
+    }
   }
 }
 

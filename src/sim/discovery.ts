@@ -27,10 +27,13 @@ function groupVersions(ctx: SimContext): GroupVersion[] {
   }
   // The apiserver lists resources alphabetically within a group-version.
   for (const gv of byKey.values()) gv.strategies.sort((a, b) => a.info.resource.localeCompare(b.info.resource));
-  return [...byKey.values()].sort((a, b) => (a.group === b.group ? 0 : a.group === '' ? -1 : b.group === '' ? 1 : a.group.localeCompare(b.group)));
+  return [...byKey.values()].sort((a, b) =>
+    a.group === b.group ? 0 : a.group === '' ? -1 : b.group === '' ? 1 : a.group.localeCompare(b.group),
+  );
 }
 
-const groupVersionString = (gv: { group: string; version: string }): string => (gv.group ? `${gv.group}/${gv.version}` : gv.version);
+const groupVersionString = (gv: { group: string; version: string }): string =>
+  gv.group ? `${gv.group}/${gv.version}` : gv.version;
 
 /** One resource and its subresources as a legacy `APIResourceList` lists them. */
 function legacyResources(strategy: ResourceStrategy): Record<string, unknown>[] {
@@ -45,7 +48,13 @@ function legacyResources(strategy: ResourceStrategy): Record<string, unknown>[] 
       ...(info.shortNames ? { shortNames: info.shortNames } : {}),
       ...(info.categories ? { categories: info.categories } : {}),
     },
-    ...(info.subresources ?? []).map((sub) => ({ name: `${info.resource}/${sub.name}`, singularName: '', namespaced: info.namespaced, kind: info.kind, verbs: sub.verbs })),
+    ...(info.subresources ?? []).map((sub) => ({
+      name: `${info.resource}/${sub.name}`,
+      singularName: '',
+      namespaced: info.namespaced,
+      kind: info.kind,
+      verbs: sub.verbs,
+    })),
   ];
 }
 
@@ -62,7 +71,9 @@ function aggregatedResource(strategy: ResourceStrategy): Record<string, unknown>
     verbs: info.verbs,
     ...(info.shortNames ? { shortNames: info.shortNames } : {}),
     ...(info.categories ? { categories: info.categories } : {}),
-    ...(info.subresources?.length ? { subresources: info.subresources.map((sub) => ({ subresource: sub.name, responseKind, verbs: sub.verbs })) } : {}),
+    ...(info.subresources?.length
+      ? { subresources: info.subresources.map((sub) => ({ subresource: sub.name, responseKind, verbs: sub.verbs })) }
+      : {}),
   };
 }
 
@@ -75,7 +86,11 @@ function aggregatedList(gvs: GroupVersion[]): Record<string, unknown> {
     metadata: {},
     items: [...groups].map(([group, versions]) => ({
       metadata: { name: group, creationTimestamp: null },
-      versions: versions.map((gv) => ({ version: gv.version, resources: gv.strategies.map(aggregatedResource), freshness: 'Current' })),
+      versions: versions.map((gv) => ({
+        version: gv.version,
+        resources: gv.strategies.map(aggregatedResource),
+        freshness: 'Current',
+      })),
     })),
   };
 }
@@ -84,7 +99,9 @@ function aggregatedList(gvs: GroupVersion[]): Record<string, unknown> {
 function wantsAggregated(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').split(',').some((part) => {
     const params = part.split(';').map((p) => p.trim());
-    return params.includes('g=apidiscovery.k8s.io') && params.includes('v=v2') && params.includes('as=APIGroupDiscoveryList');
+    return (
+      params.includes('g=apidiscovery.k8s.io') && params.includes('v=v2') && params.includes('as=APIGroupDiscoveryList')
+    );
   });
 }
 
@@ -106,18 +123,44 @@ export function discoveryHandler(ctx: SimContext): NonResourceHandler {
     const named = gvs.filter((gv) => gv.group !== '');
     switch (path) {
       case '/version':
-        sendJson(res, 200, { ...simulatedVersion, gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2024-08-13T07:28:49Z', goVersion: 'go1.22.5', compiler: 'gc', platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}` });
+        sendJson(res, 200, {
+          ...simulatedVersion,
+          gitCommit: '0000000000000000000000000000000000000000',
+          gitTreeState: 'clean',
+          buildDate: '2024-08-13T07:28:49Z',
+          goVersion: 'go1.22.5',
+          compiler: 'gc',
+          platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+        });
         return true;
       case '/api':
         if (wantsAggregated(req)) sendJson(res, 200, aggregatedList(core), { 'Content-Type': aggregatedMediaType });
-        else sendJson(res, 200, { kind: 'APIVersions', versions: core.map((gv) => gv.version), serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.socket.localAddress && req.socket.localPort ? `${req.socket.localAddress}:${req.socket.localPort}` : '127.0.0.1:6443' }] });
+        else
+          sendJson(res, 200, {
+            kind: 'APIVersions',
+            versions: core.map((gv) => gv.version),
+            serverAddressByClientCIDRs: [
+              {
+                clientCIDR: '0.0.0.0/0',
+                serverAddress:
+                  req.socket.localAddress && req.socket.localPort
+                    ? `${req.socket.localAddress}:${req.socket.localPort}`
+                    : '127.0.0.1:6443',
+              },
+            ],
+          });
         return true;
       case '/apis': {
         if (wantsAggregated(req)) {
           sendJson(res, 200, aggregatedList(named), { 'Content-Type': aggregatedMediaType });
           return true;
         }
-        const groups = [...new Set(named.map((gv) => gv.group))].map((group) => groupDocument(group, named.filter((gv) => gv.group === group)));
+        const groups = [...new Set(named.map((gv) => gv.group))].map((group) =>
+          groupDocument(
+            group,
+            named.filter((gv) => gv.group === group),
+          ),
+        );
         sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
         return true;
       }
@@ -130,7 +173,11 @@ export function discoveryHandler(ctx: SimContext): NonResourceHandler {
     }
     const core1 = core.find((gv) => path === `/api/${gv.version}`);
     if (core1) {
-      sendJson(res, 200, { kind: 'APIResourceList', groupVersion: core1.version, resources: core1.strategies.flatMap(legacyResources) });
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: core1.version,
+        resources: core1.strategies.flatMap(legacyResources),
+      });
       return true;
     }
     const group = named.filter((gv) => path === `/apis/${gv.group}`);
@@ -140,7 +187,12 @@ export function discoveryHandler(ctx: SimContext): NonResourceHandler {
     }
     const gv = named.find((g) => path === `/apis/${g.group}/${g.version}`);
     if (gv) {
-      sendJson(res, 200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersionString(gv), resources: gv.strategies.flatMap(legacyResources) });
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: groupVersionString(gv),
+        resources: gv.strategies.flatMap(legacyResources),
+      });
       return true;
     }
     return false;

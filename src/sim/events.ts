@@ -48,18 +48,81 @@ export const eventStrategy: ResourceStrategy = {
   },
   defaultPropagation: 'Background',
   tableColumns: [
-    { name: 'Last Seen', type: 'string', description: 'Time of the last occurrence.', priority: 0, cell: (obj, now) => ageColumn.cell({ ...obj, metadata: { ...obj.metadata, creationTimestamp: String(obj['lastTimestamp'] ?? obj.metadata.creationTimestamp) } }, now) },
-    { name: 'Type', type: 'string', description: 'Type of this event (Normal, Warning).', priority: 0, cell: (obj) => String(obj['type'] ?? '') },
-    { name: 'Reason', type: 'string', description: 'Short, machine understandable string that gives the reason for the transition.', priority: 0, cell: (obj) => String(obj['reason'] ?? '') },
-    { name: 'Object', type: 'string', description: 'The object this event is about.', priority: 0, cell: (obj) => { const i = obj['involvedObject'] as { kind?: string; name?: string } | undefined; return `${(i?.kind ?? '').toLowerCase()}/${i?.name ?? ''}`; } },
-    { name: 'Message', type: 'string', description: 'A human-readable description of the status of this operation.', priority: 0, cell: (obj) => String(obj['message'] ?? '') },
+    {
+      name: 'Last Seen',
+      type: 'string',
+      description: 'Time of the last occurrence.',
+      priority: 0,
+      cell: (obj, now) =>
+        ageColumn.cell(
+          {
+            ...obj,
+            metadata: {
+              ...obj.metadata,
+              creationTimestamp: String(obj['lastTimestamp'] ?? obj.metadata.creationTimestamp),
+            },
+          },
+          now,
+        ),
+    },
+    {
+      name: 'Type',
+      type: 'string',
+      description: 'Type of this event (Normal, Warning).',
+      priority: 0,
+      cell: (obj) => String(obj['type'] ?? ''),
+    },
+    {
+      name: 'Reason',
+      type: 'string',
+      description: 'Short, machine understandable string that gives the reason for the transition.',
+      priority: 0,
+      cell: (obj) => String(obj['reason'] ?? ''),
+    },
+    {
+      name: 'Object',
+      type: 'string',
+      description: 'The object this event is about.',
+      priority: 0,
+      cell: (obj) => {
+        const i = obj['involvedObject'] as { kind?: string; name?: string } | undefined;
+        return `${(i?.kind ?? '').toLowerCase()}/${i?.name ?? ''}`;
+      },
+    },
+    {
+      name: 'Message',
+      type: 'string',
+      description: 'A human-readable description of the status of this operation.',
+      priority: 0,
+      cell: (obj) => String(obj['message'] ?? ''),
+    },
   ],
 };
 
-const eventTtlMs = 60 * 60 * 1000;
-
 /** Event names by (object uid, reason, message, fieldPath), for aggregation without a scan. */
-const aggregation = new WeakMap<SimContext, Map<string, string>>();
+interface AggregationIndex {
+  names: Map<string, string>;
+  /** The other way round, to forget an Event's key when it goes (expired, deleted by a client). */
+  keys: Map<string, string>;
+}
+
+const aggregation = new WeakMap<SimContext, AggregationIndex>();
+
+function aggregationIndex(ctx: SimContext): AggregationIndex {
+  const index = aggregation.get(ctx);
+  if (index) return index;
+  const created: AggregationIndex = { names: new Map(), keys: new Map() };
+  ctx.store.subscribe(({ resource, type, object }) => {
+    if (resource !== 'events' || type !== 'DELETED') return;
+    const eventKey = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    const aggregateKey = created.keys.get(eventKey);
+    if (aggregateKey === undefined) return;
+    created.keys.delete(eventKey);
+    if (created.names.get(aggregateKey) === object.metadata.name) created.names.delete(aggregateKey);
+  });
+  aggregation.set(ctx, created);
+  return created;
+}
 
 export interface EventSource {
   /** `job-controller`, `kubelet`, `default-scheduler`. */
@@ -83,20 +146,16 @@ export function recordEvent(
 ): void {
   const namespace = involved.metadata.namespace ?? 'default';
   const now = ctx.clock.now();
-  let index = aggregation.get(ctx);
-  if (!index) {
-    index = new Map();
-    aggregation.set(ctx, index);
-  }
+  const index = aggregationIndex(ctx);
   const aggregateKey = JSON.stringify([involved.metadata.uid, reason, message, fieldPath ?? '']);
-  const existingName = index.get(aggregateKey);
+  const existingName = index.names.get(aggregateKey);
   if (existingName) {
     const updated = ctx.store.mutate('events', namespace, existingName, (e) => {
       e['count'] = Number(e['count'] ?? 1) + 1;
       e['lastTimestamp'] = ctx.clock.timestamp(now);
     });
     if (updated) return;
-    index.delete(aggregateKey);
+    index.names.delete(aggregateKey);
   }
   const involvedObject: Record<string, string> = {
     kind: String(involved.kind ?? ''),
@@ -108,12 +167,9 @@ export function recordEvent(
   };
   if (fieldPath) involvedObject['fieldPath'] = fieldPath;
   const name = `${involved.metadata.name}.${randomBytes(8).toString('hex')}`;
-  index.set(aggregateKey, name);
-  // The apiserver keeps Events for an hour (--event-ttl); so does the simulator, in cluster time.
-  ctx.clock.afterScaled(eventTtlMs, () => {
-    index.delete(aggregateKey);
-    if (ctx.store.get('events', namespace, name)) ctx.store.remove('events', namespace, name);
-  });
+  index.names.set(aggregateKey, name);
+  index.keys.set(`${namespace}/${name}`, aggregateKey);
+  // Expiry (--event-ttl) is the apiserver's, for every Event: see event-ttl.ts.
   ctx.store.create('events', {
     metadata: { name, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
     involvedObject,

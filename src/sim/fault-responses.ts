@@ -43,30 +43,41 @@ export function writeInjectedError(res: ServerResponse, error: InjectedError): v
     res.end(tooManyRequestsBody);
     return;
   }
-  const headers: Record<string, string> = error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
+  const headers: Record<string, string> =
+    error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
   if (error.status === 500) {
     const cause = error.message ?? 'etcdserver: request timed out';
-    sendJson(res, 500, {
+    sendJson(
+      res,
+      500,
+      {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `Internal error occurred: ${cause}`,
+        reason: 'InternalError',
+        details: { causes: [{ message: cause }] },
+        code: 500,
+      },
+      headers,
+    );
+    return;
+  }
+  sendJson(
+    res,
+    503,
+    {
       kind: 'Status',
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: `Internal error occurred: ${cause}`,
-      reason: 'InternalError',
-      details: { causes: [{ message: cause }] },
-      code: 500,
-    }, headers);
-    return;
-  }
-  sendJson(res, 503, {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: error.message ?? 'the server is currently unable to handle the request',
-    reason: 'ServiceUnavailable',
-    code: 503,
-  }, headers);
+      message: error.message ?? 'the server is currently unable to handle the request',
+      reason: 'ServiceUnavailable',
+      code: 503,
+    },
+    headers,
+  );
 }
 
 /**
@@ -74,7 +85,12 @@ export function writeInjectedError(res: ServerResponse, error: InjectedError): v
  * `200`, a single `ERROR` event carrying a `410 Expired` Status, then the end of the stream.
  */
 export function writeExpiredWatch(res: ServerResponse, requested: string, oldest: number): void {
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private', 'Audit-Id': randomUUID() });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache, private',
+    'Audit-Id': randomUUID(),
+  });
   const status = expired(`too old resource version: ${requested} (${oldest})`).toStatus();
   res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
 }

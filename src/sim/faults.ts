@@ -88,7 +88,8 @@ export interface FaultHandle {
 }
 
 /** Kinds of injected fault, as counted. */
-export type FaultKind = 'error' | 'latency' | 'reset' | 'watchDropped' | 'watchExpired' | 'watchStalled' | 'logStreamDropped';
+export type FaultKind =
+  'error' | 'latency' | 'reset' | 'watchDropped' | 'watchExpired' | 'watchStalled' | 'logStreamDropped';
 
 /** One injected fault, for assertions. */
 export interface InjectedFault {
@@ -167,7 +168,10 @@ export class FaultInjector implements Controller {
   #stopDropping: (() => void) | undefined;
   readonly #log: InjectedFault[] = [];
 
-  constructor(private readonly ctx: SimContext, options: FaultOptions = {}) {
+  constructor(
+    private readonly ctx: SimContext,
+    options: FaultOptions = {},
+  ) {
     this.#random = seededRandom(options.seed ?? defaultSeed);
     for (const fault of options.errors ?? []) this.failRequests(fault);
     for (const fault of options.latency ?? []) this.delayRequests(fault);
@@ -276,7 +280,17 @@ export class FaultInjector implements Controller {
 
   /** Faults injected so far, by kind. */
   counts(): FaultCounts {
-    const counts: FaultCounts = { total: 0, errors: 0, errorsByStatus: { 429: 0, 500: 0, 503: 0 }, delayed: 0, resets: 0, watchesDropped: 0, watchesExpired: 0, watchesStalled: 0, logStreamsDropped: 0 };
+    const counts: FaultCounts = {
+      total: 0,
+      errors: 0,
+      errorsByStatus: { 429: 0, 500: 0, 503: 0 },
+      delayed: 0,
+      resets: 0,
+      watchesDropped: 0,
+      watchesExpired: 0,
+      watchesStalled: 0,
+      logStreamsDropped: 0,
+    };
     for (const fault of this.#log) {
       counts.total++;
       if (fault.kind === 'error') {
@@ -348,7 +362,11 @@ export class FaultInjector implements Controller {
     stall.remaining--;
     this.#stalls = this.#stalls.filter((s) => s.remaining > 0);
     this.#record({ kind: 'watchStalled', ...this.#about(attrs) });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache, private',
+    });
     res.flushHeaders();
     // An open watch like any other: counted in stats, cut by dropWatches and by cluster close.
     const open: OpenWatch = { resource: attrs.resource, drop: () => res.destroy() };
@@ -370,7 +388,8 @@ export class FaultInjector implements Controller {
   }
 
   #add<T extends FaultMatch & FaultFrequency>(rules: Rule<T>[], fault: T): FaultHandle {
-    if (fault.rate !== undefined && !(fault.rate >= 0 && fault.rate <= 1)) throw new RangeError(`fault rate must be within [0, 1], got ${fault.rate}`);
+    if (fault.rate !== undefined && !(fault.rate >= 0 && fault.rate <= 1))
+      throw new RangeError(`fault rate must be within [0, 1], got ${fault.rate}`);
     const rule: Rule<T> = { fault: { ...fault }, hits: 0, removed: false };
     rules.push(rule);
     return {
@@ -384,7 +403,11 @@ export class FaultInjector implements Controller {
   }
 
   /** The first live rule that matches and fires for this request (a rate draws from the seeded source). */
-  #take<T extends FaultMatch & FaultFrequency>(rules: Rule<T>[], attrs: RequestAttributes, applies: (fault: T) => boolean = () => true): Rule<T> | undefined {
+  #take<T extends FaultMatch & FaultFrequency>(
+    rules: Rule<T>[],
+    attrs: RequestAttributes,
+    applies: (fault: T) => boolean = () => true,
+  ): Rule<T> | undefined {
     for (const rule of rules) {
       const { fault } = rule;
       if (rule.removed || (fault.times !== undefined && rule.hits >= fault.times)) continue;
@@ -419,6 +442,8 @@ export class FaultInjector implements Controller {
  * real methods instead, and everything the handler writes after that is discarded.
  */
 function replaceResponse(res: ServerResponse, replacement: () => void): void {
+  // Kept only to be put back on `res` (Object.assign below), so they run with `this` = res.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const real = { writeHead: res.writeHead, write: res.write, end: res.end };
   let replaced = false;
   const replaceOnce = (): void => {
@@ -426,14 +451,14 @@ function replaceResponse(res: ServerResponse, replacement: () => void): void {
     replaced = true;
     Object.assign(res, real);
     replacement();
-    res.writeHead = (() => res) as typeof res.writeHead;
+    res.writeHead = () => res;
     res.write = (() => true) as typeof res.write;
     res.end = (() => res) as typeof res.end;
   };
-  res.writeHead = (() => {
+  res.writeHead = () => {
     replaceOnce();
     return res;
-  }) as typeof res.writeHead;
+  };
   res.write = (() => {
     replaceOnce();
     return true;

@@ -54,11 +54,19 @@ class GarbageCollector implements Controller {
 
   constructor(ctx: SimContext) {
     this.#ctx = ctx;
-    const onError = (key: string, err: unknown) => process.emitWarning(`garbage-collector: ${key.replaceAll('\u0000', '/')}: ${err instanceof Error ? err.stack : String(err)}`);
-    this.#attemptToDelete = new WorkQueue({ clock: ctx.clock, handle: (ref) => this.#attemptToDeleteItem(ref), onError });
+    const onError = (key: string, err: unknown) =>
+      process.emitWarning(
+        `garbage-collector: ${key.replaceAll('\u0000', '/')}: ${err instanceof Error ? err.stack : String(err)}`,
+      );
+    this.#attemptToDelete = new WorkQueue({
+      clock: ctx.clock,
+      handle: (ref) => this.#attemptToDeleteItem(ref),
+      onError,
+    });
     this.#attemptToOrphan = new WorkQueue({ clock: ctx.clock, handle: (ref) => this.#orphanDependents(ref), onError });
     for (const resource of ctx.strategies.keys()) {
-      for (const obj of ctx.store.list(resource)) this.#observe({ type: 'ADDED', resource, object: obj, resourceVersion: 0 });
+      for (const obj of ctx.store.list(resource))
+        this.#observe({ type: 'ADDED', resource, object: obj, resourceVersion: 0 });
     }
     this.#unsubscribe = ctx.store.subscribe((event) => this.#observe(event));
   }
@@ -113,7 +121,10 @@ class GarbageCollector implements Controller {
     }
     this.#byUid.set(uid, ref);
     const owners = object.metadata.ownerReferences ?? [];
-    this.#setOwners(ref, owners.map((o) => o.uid));
+    this.#setOwners(
+      ref,
+      owners.map((o) => o.uid),
+    );
     if (object.metadata.deletionTimestamp) {
       if (hasFinalizer(object, foregroundFinalizer)) this.#attemptToDelete.add(ref);
       if (hasFinalizer(object, orphanFinalizer)) this.#attemptToOrphan.add(ref);
@@ -157,7 +168,11 @@ class GarbageCollector implements Controller {
     });
     let policy: 'Background' | 'Foreground' | 'Orphan' = 'Background';
     if (hasFinalizer(obj, orphanFinalizer)) policy = 'Orphan';
-    else if (hasFinalizer(obj, foregroundFinalizer) || (waitedOn && (this.#dependents.get(obj.metadata.uid)?.size ?? 0) > 0)) policy = 'Foreground';
+    else if (
+      hasFinalizer(obj, foregroundFinalizer) ||
+      (waitedOn && (this.#dependents.get(obj.metadata.uid)?.size ?? 0) > 0)
+    )
+      policy = 'Foreground';
     this.#delete(ref, obj, policy);
   }
 
@@ -210,7 +225,10 @@ class GarbageCollector implements Controller {
   #delete(ref: Ref, obj: KubeObject, propagationPolicy: 'Background' | 'Foreground' | 'Orphan'): void {
     const { resource } = parseRef(ref);
     try {
-      deleteObject(this.#ctx, strategyFor(this.#ctx, resource), obj.metadata.namespace, obj.metadata.name, { propagationPolicy, preconditions: { uid: obj.metadata.uid } });
+      deleteObject(this.#ctx, strategyFor(this.#ctx, resource), obj.metadata.namespace, obj.metadata.name, {
+        propagationPolicy,
+        preconditions: { uid: obj.metadata.uid },
+      });
     } catch (err) {
       // Already gone, or replaced by a namesake: nothing of this object is left to collect.
       if (!(err instanceof ApiError) || (err.code !== 404 && err.code !== 409)) throw err;

@@ -15,8 +15,17 @@ export type ImageFailureReason = 'InvalidImageName' | 'ErrImageNeverPull' | 'Ima
 
 /** How `ensure` ended: the image is on the node, or the waiting reason and when to try again. */
 export type EnsureImageResult =
-  | { ok: true; /** What containerd reports as the image: `docker.io/library/busybox:1.36`. */ image: string; imageID: string }
-  | { ok: false; reason: ImageFailureReason; message: string; /** Cluster ms until the next attempt is worth making. */ retryAfterMs: number };
+  | {
+      ok: true;
+      /** What containerd reports as the image: `docker.io/library/busybox:1.36`. */ image: string;
+      imageID: string;
+    }
+  | {
+      ok: false;
+      reason: ImageFailureReason;
+      message: string;
+      /** Cluster ms until the next attempt is worth making. */ retryAfterMs: number;
+    };
 
 /** The node's registries (which references fail, and how) and its clocks. */
 export interface ImagePullerOptions {
@@ -63,7 +72,10 @@ function notFoundError(normalized: string): string {
 function throttledError(normalized: string): string {
   const ref = parseImageReference(normalized);
   const registry = ref.domain === 'docker.io' ? 'registry-1.docker.io' : ref.domain;
-  const server = ref.domain === 'docker.io' ? ' - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit' : '';
+  const server =
+    ref.domain === 'docker.io'
+      ? ' - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit'
+      : '';
   return `rpc error: code = Unknown desc = failed to pull and unpack image "${normalized}": failed to copy: httpReadSeeker: failed open: unexpected status code https://${registry}/v2/${ref.path}/manifests/sha256:${digestOf(normalized)}: 429 Too Many Requests${server}`;
 }
 
@@ -95,7 +107,12 @@ export class ImagePuller {
    * Makes sure the image of `container` is on the node, pulling it when its policy says so.
    * `override` is the runtime's say on how a pull ends (scripted containers).
    */
-  async ensure(pod: KubeObject, container: ContainerSpec, override: PullOutcome | undefined, event: ImageEventSink): Promise<EnsureImageResult> {
+  async ensure(
+    pod: KubeObject,
+    container: ContainerSpec,
+    override: PullOutcome | undefined,
+    event: ImageEventSink,
+  ): Promise<EnsureImageResult> {
     const image = String(container.image ?? '');
     const invalid = invalidImageNameMessage(image);
     if (invalid !== undefined) {
@@ -120,13 +137,24 @@ export class ImagePuller {
       const back = `Back-off pulling image "${image}"`;
       event('Normal', 'BackOff', back);
       const last = this.#lastError.get(key);
-      return { ok: false, reason: 'ImagePullBackOff', message: last ? `${back}: ${last}` : back, retryAfterMs: Math.max(0, this.#backoff.lastUpdate(key) + this.#backoff.get(key) - now) };
+      return {
+        ok: false,
+        reason: 'ImagePullBackOff',
+        message: last ? `${back}: ${last}` : back,
+        retryAfterMs: Math.max(0, this.#backoff.lastUpdate(key) + this.#backoff.get(key) - now),
+      };
     }
     this.#lastError.delete(key);
     event('Normal', 'Pulling', `Pulling image "${image}"`);
     const latency = this.#options.pullLatencyMs;
     await this.#options.sleep(latency);
-    const outcome = override ?? (matches(image, this.#options.unpullable) ? 'notFound' : matches(image, this.#options.throttled) ? 'throttled' : 'ok');
+    const outcome =
+      override ??
+      (matches(image, this.#options.unpullable)
+        ? 'notFound'
+        : matches(image, this.#options.throttled)
+          ? 'throttled'
+          : 'ok');
     if (outcome !== 'ok') {
       const error = outcome === 'notFound' ? notFoundError(normalized) : throttledError(normalized);
       event('Warning', 'Failed', `Failed to pull image "${image}": ${error}`);
@@ -137,7 +165,11 @@ export class ImagePuller {
     this.#present.add(normalized);
     const took = goDuration(latency);
     const size = 1_000_000 + (parseInt(digestOf(normalized).slice(0, 6), 16) % 50_000_000);
-    event('Normal', 'Pulled', `Successfully pulled image "${image}" in ${took} (${took} including waiting). Image size: ${size} bytes.`);
+    event(
+      'Normal',
+      'Pulled',
+      `Successfully pulled image "${image}" in ${took} (${took} including waiting). Image size: ${size} bytes.`,
+    );
     return { ok: true, image: normalized, imageID: imageIdOf(normalized) };
   }
 }

@@ -12,7 +12,9 @@ const host = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\
 const domainAndPort = `${host}(?::[0-9]+)?`;
 const tag = '[\\w][\\w.-]{0,127}';
 const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-const referencePattern = new RegExp(`^((?:${domainAndPort}/)?${pathComponent}(?:/${pathComponent})*)(?::(${tag}))?(?:@(${digest}))?$`);
+const referencePattern = new RegExp(
+  `^((?:${domainAndPort}/)?${pathComponent}(?:/${pathComponent})*)(?::(${tag}))?(?:@(${digest}))?$`,
+);
 const identifierPattern = /^[a-f0-9]{64}$/;
 
 const defaultDomain = 'docker.io';
@@ -60,7 +62,8 @@ function parseStrict(text: string): { name: string; tag?: string; digest?: strin
   const match = referencePattern.exec(text);
   if (!match) {
     if (text === '') throw new InvalidImageReferenceError('repository name must have at least one component');
-    if (referencePattern.test(text.toLowerCase())) throw new InvalidImageReferenceError('invalid reference format: repository name must be lowercase');
+    if (referencePattern.test(text.toLowerCase()))
+      throw new InvalidImageReferenceError('invalid reference format: repository name must be lowercase');
     throw new InvalidImageReferenceError('invalid reference format');
   }
   const [, name = '', tagPart, digestPart] = match;
@@ -77,7 +80,9 @@ function parseStrict(text: string): { name: string; tag?: string; digest?: strin
  */
 export function parseImageReference(image: string): ImageReference {
   if (identifierPattern.test(image)) {
-    throw new InvalidImageReferenceError(`invalid repository name (${image}), cannot specify 64-byte hexadecimal strings`);
+    throw new InvalidImageReferenceError(
+      `invalid repository name (${image}), cannot specify 64-byte hexadecimal strings`,
+    );
   }
   const { domain, remainder } = splitDomain(image);
   const tagSep = remainder.indexOf(':');

@@ -1,4 +1,9 @@
-export { startSimulatedCluster, type ClusterChange, type SimulatedCluster, type SimulatedClusterOptions } from './cluster.js';
+export {
+  startSimulatedCluster,
+  type ClusterChange,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from './cluster.js';
 export type { JobCreationRecord, RequestRecord, SimStats } from './stats.js';
 export type { KubeObject, ObjectMeta, OwnerReference } from './types.js';
 export type {
@@ -21,4 +26,11 @@ export type { JobControllerOptions } from './job-controller.js';
 export type { InjectedStatus } from './fault-responses.js';
 export type { ImagePattern } from './image-puller.js';
 export type { PlanContext, PullOutcome, ContainerSpec } from './runtime.js';
-export { behaviourAnnotation, defaultScript, type ContainerBehaviour, type ContainerScript, type ScriptedLogLine } from './runtime-scripted.js';
+export { procAvailable } from './process-memory.js';
+export {
+  behaviourAnnotation,
+  defaultScript,
+  type ContainerBehaviour,
+  type ContainerScript,
+  type ScriptedLogLine,
+} from './runtime-scripted.js';

@@ -63,7 +63,8 @@ export class JobController implements Controller {
   constructor(ctx: SimContext, options: JobControllerOptions = {}) {
     this.#ctx = ctx;
     this.#batchMs = options.syncBatchPeriodMs ?? 1000;
-    const onError = (key: string, err: unknown) => process.emitWarning(`job-controller: syncing ${key} failed: ${err instanceof Error ? err.stack : String(err)}`);
+    const onError = (key: string, err: unknown) =>
+      process.emitWarning(`job-controller: syncing ${key} failed: ${err instanceof Error ? err.stack : String(err)}`);
     this.#syncer = new JobSyncer({
       ctx,
       podsOf: (job) => this.#podsOf(job),
@@ -118,7 +119,12 @@ export class JobController implements Controller {
       this.#cleanupPodFinalizers(job);
     }
     const deadline = job.spec?.activeDeadlineSeconds;
-    if (type === 'MODIFIED' && job.status?.startTime && typeof deadline === 'number' && deadline !== previous?.spec?.activeDeadlineSeconds) {
+    if (
+      type === 'MODIFIED' &&
+      job.status?.startTime &&
+      typeof deadline === 'number' &&
+      deadline !== previous?.spec?.activeDeadlineSeconds
+    ) {
       this.#queue.addAfter(key, Date.parse(job.status.startTime) + deadline * 1000 - this.#ctx.clock.now());
     }
   }

@@ -32,8 +32,15 @@ export function removeTrackingFinalizer(ctx: SimContext, pod: KubeObject): void 
 }
 
 /** `GetPodFromTemplate` + `CreatePodsWithGenerateName`, through the API's create rules. */
-export function createJobPod(ctx: SimContext, job: KubeObject, index: number | undefined): 'created' | 'failed' | 'skipped' {
-  const template = structuredClone(job.spec?.template ?? {}) as { metadata?: KubeObject['metadata']; spec?: Record<string, unknown> };
+export function createJobPod(
+  ctx: SimContext,
+  job: KubeObject,
+  index: number | undefined,
+): 'created' | 'failed' | 'skipped' {
+  const template = structuredClone(job.spec?.template ?? {}) as {
+    metadata?: KubeObject['metadata'];
+    spec?: Record<string, unknown>;
+  };
   const meta = template.metadata ?? ({} as Partial<KubeObject['metadata']>);
   const labels = { ...(meta.labels ?? {}) };
   const annotations = { ...(meta.annotations ?? {}) };
@@ -51,7 +58,16 @@ export function createJobPod(ctx: SimContext, job: KubeObject, index: number | u
   const metadata: Record<string, unknown> = {
     generateName,
     labels,
-    ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    ownerReferences: [
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        name: job.metadata.name,
+        uid: job.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
     finalizers,
   };
   if (Object.keys(annotations).length > 0) metadata['annotations'] = annotations;
@@ -64,7 +80,14 @@ export function createJobPod(ctx: SimContext, job: KubeObject, index: number | u
     if (!(err instanceof ApiError)) throw err;
     // The namespace is being torn down: every further create fails the same way, silently.
     if (err.details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) return 'skipped';
-    recordEvent(ctx, involvedJob(job), 'Warning', 'FailedCreate', `Error creating: ${err.message}`, jobControllerSource);
+    recordEvent(
+      ctx,
+      involvedJob(job),
+      'Warning',
+      'FailedCreate',
+      `Error creating: ${err.message}`,
+      jobControllerSource,
+    );
     return 'failed';
   }
 }
@@ -72,8 +95,17 @@ export function createJobPod(ctx: SimContext, job: KubeObject, index: number | u
 /** `DeletePod` through the API's rules (graceful for running pods); NotFound counts as deleted. */
 export function deleteJobPod(ctx: SimContext, job: KubeObject, pod: KubeObject): void {
   try {
-    deleteObject(ctx, strategyFor(ctx, 'pods'), pod.metadata.namespace, pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
-    recordEvent(ctx, involvedJob(job), 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`, jobControllerSource);
+    deleteObject(ctx, strategyFor(ctx, 'pods'), pod.metadata.namespace, pod.metadata.name, {
+      preconditions: { uid: pod.metadata.uid },
+    });
+    recordEvent(
+      ctx,
+      involvedJob(job),
+      'Normal',
+      'SuccessfulDelete',
+      `Deleted pod: ${pod.metadata.name}`,
+      jobControllerSource,
+    );
   } catch (err) {
     if (!(err instanceof ApiError) || (err.code !== 404 && err.code !== 409)) throw err;
   }
@@ -87,7 +119,13 @@ function addCompletionIndexEnv(spec: Record<string, unknown>): void {
     for (const container of list as { env?: Record<string, unknown>[] }[]) {
       const env = container.env ?? [];
       if (env.some((e) => e['name'] === 'JOB_COMPLETION_INDEX')) continue;
-      container.env = [...env, { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${completionIndexKey}']` } } }];
+      container.env = [
+        ...env,
+        {
+          name: 'JOB_COMPLETION_INDEX',
+          valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${completionIndexKey}']` } },
+        },
+      ];
     }
   }
 }

@@ -66,7 +66,10 @@ function containerStatuses(pod: KubeObject, field: 'containerStatuses' | 'initCo
 /** Sum of container restarts of a Pending or Running pod (what counts toward backoffLimit with OnFailure). */
 export function restartCount(pod: KubeObject): number {
   if (phase(pod) !== 'Running' && phase(pod) !== 'Pending') return 0;
-  return [...containerStatuses(pod, 'initContainerStatuses'), ...containerStatuses(pod, 'containerStatuses')].reduce((sum, s) => sum + (s.restartCount ?? 0), 0);
+  return [...containerStatuses(pod, 'initContainerStatuses'), ...containerStatuses(pod, 'containerStatuses')].reduce(
+    (sum, s) => sum + (s.restartCount ?? 0),
+    0,
+  );
 }
 
 /**
@@ -79,8 +82,10 @@ export function finishedTime(pod: KubeObject): number {
     return Math.max(...statuses.map((s) => Date.parse(s.state?.terminated?.finishedAt ?? '')));
   }
   const ready = readyCondition(pod);
-  if (ready?.['status'] === 'False' && typeof ready['lastTransitionTime'] === 'string') return Date.parse(ready['lastTransitionTime']);
-  if (pod.metadata.deletionTimestamp) return Date.parse(pod.metadata.deletionTimestamp) - (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
+  if (ready?.['status'] === 'False' && typeof ready['lastTransitionTime'] === 'string')
+    return Date.parse(ready['lastTransitionTime']);
+  if (pod.metadata.deletionTimestamp)
+    return Date.parse(pod.metadata.deletionTimestamp) - (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
   return Date.parse(pod.metadata.creationTimestamp);
 }
 

@@ -24,7 +24,13 @@ export interface JobStatus {
   ready?: number;
 }
 
-export function newCondition(type: JobCondition['type'], status: JobCondition['status'], reason: string, message: string, now: string): JobCondition {
+export function newCondition(
+  type: JobCondition['type'],
+  status: JobCondition['status'],
+  reason: string,
+  message: string,
+  now: string,
+): JobCondition {
   const condition: JobCondition = { type, status, lastProbeTime: now, lastTransitionTime: now };
   if (reason) condition.reason = reason;
   if (message) condition.message = message;
@@ -38,14 +44,19 @@ export function findCondition(conditions: JobCondition[], type: JobCondition['ty
 /** True when the Job has Complete=True or Failed=True (`IsJobFinished`). */
 export function isJobFinished(job: KubeObject): boolean {
   const conditions: unknown = job.status?.conditions;
-  return Array.isArray(conditions) && conditions.some((c: JobCondition) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  return (
+    Array.isArray(conditions) &&
+    conditions.some((c: JobCondition) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')
+  );
 }
 
 /** The terminal condition's transition time (what `ttlSecondsAfterFinished` counts from). */
 export function jobFinishTime(job: KubeObject): number | undefined {
   const conditions: unknown = job.status?.conditions;
   if (!Array.isArray(conditions)) return undefined;
-  const done = conditions.find((c: JobCondition) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True') as JobCondition | undefined;
+  const done = conditions.find(
+    (c: JobCondition) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  ) as JobCondition | undefined;
   return done ? Date.parse(done.lastTransitionTime) : undefined;
 }
 
@@ -54,11 +65,19 @@ export function jobFinishTime(job: KubeObject): number | undefined {
  * differ, appends it otherwise — except that a False condition is never appended (going from
  * nothing to False means nothing). Returns whether the list changed.
  */
-export function ensureCondition(conditions: JobCondition[], type: JobCondition['type'], status: JobCondition['status'], reason: string, message: string, now: string): boolean {
+export function ensureCondition(
+  conditions: JobCondition[],
+  type: JobCondition['type'],
+  status: JobCondition['status'],
+  reason: string,
+  message: string,
+  now: string,
+): boolean {
   const index = conditions.findIndex((c) => c.type === type);
   const existing = conditions[index];
   if (existing) {
-    if (existing.status === status && (existing.reason ?? '') === reason && (existing.message ?? '') === message) return false;
+    if (existing.status === status && (existing.reason ?? '') === reason && (existing.message ?? '') === message)
+      return false;
     conditions[index] = newCondition(type, status, reason, message, now);
     return true;
   }

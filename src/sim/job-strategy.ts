@@ -127,7 +127,8 @@ function formatSelector(selector: unknown): string {
 function validateHasLabel(labels: Record<string, string>, key: string, expected: string): FieldError[] {
   const field = `spec.template.metadata.labels[${key}]`;
   if (!(key in labels)) return [{ field, type: 'FieldValueRequired', detail: expected }];
-  if (labels[key] !== expected) return [{ field, type: 'FieldValueInvalid', value: labels, detail: `must be '${expected}'` }];
+  if (labels[key] !== expected)
+    return [{ field, type: 'FieldValueInvalid', value: labels, detail: `must be '${expected}'` }];
   return [];
 }
 
@@ -140,9 +141,11 @@ function validateHasLabel(labels: Record<string, string>, key: string, expected:
 const labelsCopiedAfterValidation = new WeakSet<KubeObject>();
 
 function validateJob(job: KubeObject): FieldError[] {
-  const spec = (isRecord(job.spec) ? job.spec : {}) as Json;
+  const spec = isRecord(job.spec) ? job.spec : {};
   const template = isRecord(spec['template']) ? spec['template'] : {};
-  const templateLabels = (isRecord(template['metadata']) && isRecord(template['metadata']['labels']) ? template['metadata']['labels'] : {}) as Record<string, string>;
+  const templateLabels = (
+    isRecord(template['metadata']) && isRecord(template['metadata']['labels']) ? template['metadata']['labels'] : {}
+  ) as Record<string, string>;
   const errors: FieldError[] = [...validateDns1123Subdomain(job.metadata.name ?? '', 'metadata.name')];
   if (!labelsCopiedAfterValidation.has(job)) errors.push(...validateLabels(job.metadata.labels, 'metadata.labels'));
   // validateGeneratedSelector (RequirePrefixedLabels: both label generations must be there).
@@ -159,11 +162,24 @@ function validateJob(job: KubeObject): FieldError[] {
       [jobLabels.legacyJobName]: job.metadata.name,
     };
     if (!matchesLabels(selectorRequirements(spec['selector']), expected)) {
-      errors.push({ field: 'spec.selector', type: 'FieldValueInvalid', value: spec['selector'], detail: '`selector` not auto-generated' });
+      errors.push({
+        field: 'spec.selector',
+        type: 'FieldValueInvalid',
+        value: spec['selector'],
+        detail: '`selector` not auto-generated',
+      });
     }
   }
   // validateJobSpec
-  for (const field of ['parallelism', 'completions', 'activeDeadlineSeconds', 'backoffLimit', 'ttlSecondsAfterFinished', 'backoffLimitPerIndex', 'maxFailedIndexes']) {
+  for (const field of [
+    'parallelism',
+    'completions',
+    'activeDeadlineSeconds',
+    'backoffLimit',
+    'ttlSecondsAfterFinished',
+    'backoffLimitPerIndex',
+    'maxFailedIndexes',
+  ]) {
     errors.push(...validateNonNegative(spec[field], `spec.${field}`));
   }
   const mode = spec['completionMode'];
@@ -171,50 +187,92 @@ function validateJob(job: KubeObject): FieldError[] {
     errors.push(notSupported('spec.completionMode', mode, ['NonIndexed', 'Indexed']));
   }
   if (mode === 'Indexed') {
-    if (spec['completions'] == null) errors.push({ field: 'spec.completions', type: 'FieldValueRequired', detail: 'when completion mode is Indexed' });
+    if (spec['completions'] == null)
+      errors.push({ field: 'spec.completions', type: 'FieldValueRequired', detail: 'when completion mode is Indexed' });
     if (typeof spec['parallelism'] === 'number' && spec['parallelism'] > 100000) {
-      errors.push({ field: 'spec.parallelism', type: 'FieldValueInvalid', value: spec['parallelism'], detail: 'must be less than or equal to 100000 when completion mode is Indexed' });
+      errors.push({
+        field: 'spec.parallelism',
+        type: 'FieldValueInvalid',
+        value: spec['parallelism'],
+        detail: 'must be less than or equal to 100000 when completion mode is Indexed',
+      });
     }
   } else {
-    if (spec['backoffLimitPerIndex'] != null) errors.push({ field: 'spec.backoffLimitPerIndex', type: 'FieldValueInvalid', value: spec['backoffLimitPerIndex'], detail: 'requires indexed completion mode' });
-    if (spec['maxFailedIndexes'] != null) errors.push({ field: 'spec.maxFailedIndexes', type: 'FieldValueInvalid', value: spec['maxFailedIndexes'], detail: 'requires indexed completion mode' });
+    if (spec['backoffLimitPerIndex'] != null)
+      errors.push({
+        field: 'spec.backoffLimitPerIndex',
+        type: 'FieldValueInvalid',
+        value: spec['backoffLimitPerIndex'],
+        detail: 'requires indexed completion mode',
+      });
+    if (spec['maxFailedIndexes'] != null)
+      errors.push({
+        field: 'spec.maxFailedIndexes',
+        type: 'FieldValueInvalid',
+        value: spec['maxFailedIndexes'],
+        detail: 'requires indexed completion mode',
+      });
   }
   if (spec['podFailurePolicy'] != null) {
     const podSpec = isRecord(template['spec']) ? template['spec'] : {};
-    const names = ['containers', 'initContainers'].flatMap((f) => (Array.isArray(podSpec[f]) ? (podSpec[f] as Json[]).map((c) => String(c['name'])) : []));
+    const names = ['containers', 'initContainers'].flatMap((f) =>
+      Array.isArray(podSpec[f]) ? (podSpec[f] as Json[]).map((c) => String(c['name'])) : [],
+    );
     errors.push(...validatePodFailurePolicy(spec['podFailurePolicy'], names, spec['backoffLimitPerIndex'] != null));
   }
   const replacement = spec['podReplacementPolicy'];
   if (replacement != null) {
     const allowed = spec['podFailurePolicy'] != null ? ['Failed'] : ['Failed', 'TerminatingOrFailed'];
-    if (!allowed.includes(String(replacement))) errors.push(notSupported('spec.podReplacementPolicy', replacement, allowed));
+    if (!allowed.includes(String(replacement)))
+      errors.push(notSupported('spec.podReplacementPolicy', replacement, allowed));
   }
   errors.push(...validatePodTemplateSpec(spec['template'], 'spec.template'));
   // The pod default `Always` counts as unset: a Job's pods must terminate.
   const restartPolicy = isRecord(template['spec']) ? template['spec']['restartPolicy'] : undefined;
   if (restartPolicy === undefined || restartPolicy === '' || restartPolicy === 'Always') {
-    errors.push({ field: 'spec.template.spec.restartPolicy', type: 'FieldValueRequired', detail: 'valid values: "OnFailure", "Never"' });
+    errors.push({
+      field: 'spec.template.spec.restartPolicy',
+      type: 'FieldValueRequired',
+      detail: 'valid values: "OnFailure", "Never"',
+    });
   } else if (restartPolicy !== 'OnFailure' && restartPolicy !== 'Never') {
     errors.push(notSupported('spec.template.spec.restartPolicy', restartPolicy, ['OnFailure', 'Never']));
   } else if (spec['podFailurePolicy'] != null && restartPolicy !== 'Never') {
-    errors.push({ field: 'spec.template.spec.restartPolicy', type: 'FieldValueInvalid', value: restartPolicy, detail: 'only "Never" is supported when podFailurePolicy is specified' });
+    errors.push({
+      field: 'spec.template.spec.restartPolicy',
+      type: 'FieldValueInvalid',
+      value: restartPolicy,
+      detail: 'only "Never" is supported when podFailurePolicy is specified',
+    });
   }
   // ValidateJobSpec: a selector is required and must select the template's own labels.
   if (!isRecord(spec['selector'])) errors.push({ field: 'spec.selector', type: 'FieldValueRequired', detail: '' });
   else if (!matchesLabels(selectorRequirements(spec['selector']), templateLabels)) {
-    errors.push({ field: 'spec.template.metadata.labels', type: 'FieldValueInvalid', value: templateLabels, detail: '`selector` does not match template `labels`' });
+    errors.push({
+      field: 'spec.template.metadata.labels',
+      type: 'FieldValueInvalid',
+      value: templateLabels,
+      detail: '`selector` does not match template `labels`',
+    });
   }
   if (mode === 'Indexed' && typeof spec['completions'] === 'number' && spec['completions'] > 0) {
     const hostname = `${job.metadata.name}-${spec['completions'] - 1}`;
     if (hostname.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(hostname)) {
-      errors.push({ field: 'metadata.name', type: 'FieldValueInvalid', value: job.metadata.name, detail: `will not able to create pod with invalid DNS label: ${hostname}` });
+      errors.push({
+        field: 'metadata.name',
+        type: 'FieldValueInvalid',
+        value: job.metadata.name,
+        detail: `will not able to create pod with invalid DNS label: ${hostname}`,
+      });
     }
   }
   return errors;
 }
 
 function immutable(field: string, value: unknown, old: unknown): FieldError[] {
-  return isDeepStrictEqual(value ?? null, old ?? null) ? [] : [{ field, type: 'FieldValueInvalid', value: value ?? null, detail: 'field is immutable' }];
+  return isDeepStrictEqual(value ?? null, old ?? null)
+    ? []
+    : [{ field, type: 'FieldValueInvalid', value: value ?? null, detail: 'field is immutable' }];
 }
 
 /**
@@ -232,8 +290,8 @@ function validateJobUpdate(job: KubeObject, old: KubeObject): FieldError[] {
     const merged = structuredClone(oldTemplate);
     const mergedMeta = templateMetadata(merged);
     const nextMeta = isRecord(next['metadata']) ? next['metadata'] : {};
-    const mergedSpec = (isRecord(merged['spec']) ? merged['spec'] : {}) as Json;
-    const nextSpec = (isRecord(next['spec']) ? next['spec'] : {}) as Json;
+    const mergedSpec = isRecord(merged['spec']) ? merged['spec'] : {};
+    const nextSpec = isRecord(next['spec']) ? next['spec'] : {};
     const take = (into: Json, from: Json, key: string) => {
       if (from[key] === undefined) delete into[key];
       else into[key] = from[key];
@@ -257,7 +315,9 @@ function validateJobUpdate(job: KubeObject, old: KubeObject): FieldError[] {
 
 function hasTrueCondition(job: KubeObject, type: string): boolean {
   const conditions: unknown = job.status?.conditions;
-  return Array.isArray(conditions) && conditions.some((c) => isRecord(c) && c['type'] === type && c['status'] === 'True');
+  return (
+    Array.isArray(conditions) && conditions.some((c) => isRecord(c) && c['type'] === type && c['status'] === 'True')
+  );
 }
 
 /** printJob's STATUS column: Complete, Failed, Terminating, Suspended, FailureTarget, else Running. */
@@ -332,7 +392,9 @@ export const jobStrategy: ResourceStrategy = {
     if (Object.keys(obj.metadata.labels ?? {}).length === 0 && isRecord(templateLabels)) {
       obj.metadata.labels = { ...(templateLabels as Record<string, string>) };
     }
-    obj.metadata.generation = isDeepStrictEqual(obj.spec, old.spec) ? old.metadata.generation : (old.metadata.generation ?? 1) + 1;
+    obj.metadata.generation = isDeepStrictEqual(obj.spec, old.spec)
+      ? old.metadata.generation
+      : (old.metadata.generation ?? 1) + 1;
   },
   validateUpdate: (obj, old) => [...validateJob(obj), ...validateJobUpdate(obj, old)],
   prepareForStatusUpdate(obj, old) {
@@ -344,12 +406,56 @@ export const jobStrategy: ResourceStrategy = {
     'child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning',
   tableColumns: [
     nameColumn,
-    { name: 'Status', type: 'string', description: 'Status of the job.', priority: 0, cell: (job) => jobStatusColumn(job) },
-    { name: 'Completions', type: 'string', description: 'The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.', priority: 0, cell: (job) => completionsColumn(job) },
-    { name: 'Duration', type: 'string', description: 'Time required to complete the job.', priority: 0, cell: (job, now) => durationColumn(job, now) },
+    {
+      name: 'Status',
+      type: 'string',
+      description: 'Status of the job.',
+      priority: 0,
+      cell: (job) => jobStatusColumn(job),
+    },
+    {
+      name: 'Completions',
+      type: 'string',
+      description:
+        'The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.',
+      priority: 0,
+      cell: (job) => completionsColumn(job),
+    },
+    {
+      name: 'Duration',
+      type: 'string',
+      description: 'Time required to complete the job.',
+      priority: 0,
+      cell: (job, now) => durationColumn(job, now),
+    },
     ageColumn,
-    { name: 'Containers', type: 'string', description: 'Names of each container in the template.', priority: 1, cell: (job) => containers(job).map((c) => String(c['name'] ?? '')).join(',') },
-    { name: 'Images', type: 'string', description: 'Images referenced by each container in the template.', priority: 1, cell: (job) => containers(job).map((c) => String(c['image'] ?? '')).join(',') },
-    { name: 'Selector', type: 'string', description: 'A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors', priority: 1, cell: (job) => formatSelector(job.spec?.selector) },
+    {
+      name: 'Containers',
+      type: 'string',
+      description: 'Names of each container in the template.',
+      priority: 1,
+      cell: (job) =>
+        containers(job)
+          .map((c) => String(c['name'] ?? ''))
+          .join(','),
+    },
+    {
+      name: 'Images',
+      type: 'string',
+      description: 'Images referenced by each container in the template.',
+      priority: 1,
+      cell: (job) =>
+        containers(job)
+          .map((c) => String(c['image'] ?? ''))
+          .join(','),
+    },
+    {
+      name: 'Selector',
+      type: 'string',
+      description:
+        'A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors',
+      priority: 1,
+      cell: (job) => formatSelector(job.spec?.selector),
+    },
   ],
 };

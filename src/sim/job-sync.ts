@@ -1,7 +1,13 @@
 import type { SimContext } from './context.js';
 import { recordEvent } from './events.js';
 import { formatIndexes, parseIndexes } from './job-indexes.js';
-import { createJobPod, deleteJobPod, involvedJob, jobControllerSource, removeTrackingFinalizer } from './job-pod-control.js';
+import {
+  createJobPod,
+  deleteJobPod,
+  involvedJob,
+  jobControllerSource,
+  removeTrackingFinalizer,
+} from './job-pod-control.js';
 import {
   byDeletionPreference,
   completionIndexOf,
@@ -13,7 +19,16 @@ import {
   isPodTerminating,
   restartCount,
 } from './job-pods.js';
-import { ensureCondition, findCondition, isJobFinished, newCondition, readStatus, statusToJson, type JobCondition, type JobStatus } from './job-status.js';
+import {
+  ensureCondition,
+  findCondition,
+  isJobFinished,
+  newCondition,
+  readStatus,
+  statusToJson,
+  type JobCondition,
+  type JobStatus,
+} from './job-status.js';
 import { matchPodFailurePolicy } from './pod-failure-policy.js';
 import type { KubeObject } from './types.js';
 import { splitObjectKey } from './work-queue.js';
@@ -104,7 +119,14 @@ export class JobSyncer {
     }
     const mode = job.spec?.completionMode ?? 'NonIndexed';
     if (mode !== 'NonIndexed' && mode !== 'Indexed') {
-      recordEvent(this.#ctx, involvedJob(job), 'Warning', 'UnknownCompletionMode', 'Skipped Job sync because completion mode is unknown', jobControllerSource);
+      recordEvent(
+        this.#ctx,
+        involvedJob(job),
+        'Warning',
+        'UnknownCompletionMode',
+        'Skipped Job sync because completion mode is unknown',
+        jobControllerSource,
+      );
       return;
     }
     const status = readStatus(job);
@@ -132,7 +154,8 @@ export class JobSyncer {
     const { newSucceeded, newFailed } = this.#newFinishedPods(sync);
     sync.succeeded = status.succeeded + newSucceeded.length + sync.uncountedSucceeded.size;
     const policy = job.spec?.podFailurePolicy;
-    const counted = policy == null ? newFailed : newFailed.filter((pod) => matchPodFailurePolicy(policy, pod).countFailed);
+    const counted =
+      policy == null ? newFailed : newFailed.filter((pod) => matchPodFailurePolicy(policy, pod).countFailed);
     sync.failed = status.failed + counted.length + sync.uncountedFailed.size;
     // Job first start. Set StartTime only if the job is not in the suspended state.
     if (!status.startTime && !isSuspended(job)) status.startTime = this.#now();
@@ -143,19 +166,36 @@ export class JobSyncer {
     sync.finishedCondition = successMet?.status === 'True' ? successMet : undefined;
     if (!sync.finishedCondition) {
       const target = findCondition(status.conditions, 'FailureTarget');
-      if (target?.status === 'True') sync.finishedCondition = newCondition('Failed', 'True', target.reason ?? '', target.message ?? '', this.#now());
+      if (target?.status === 'True')
+        sync.finishedCondition = newCondition('Failed', 'True', target.reason ?? '', target.message ?? '', this.#now());
       else if (policy != null) {
         // A FailJob rule matched by a failed pod decides the Job before backoffLimit is looked at.
-        const message = pods.filter((p) => isPodFailed(p, onlyReplaceFailed)).map((p) => matchPodFailurePolicy(policy, p).failJobMessage).find((m) => m !== undefined);
-        if (message) sync.finishedCondition = newCondition('FailureTarget', 'True', 'PodFailurePolicy', message, this.#now());
+        const message = pods
+          .filter((p) => isPodFailed(p, onlyReplaceFailed))
+          .map((p) => matchPodFailurePolicy(policy, p).failJobMessage)
+          .find((m) => m !== undefined);
+        if (message)
+          sync.finishedCondition = newCondition('FailureTarget', 'True', 'PodFailurePolicy', message, this.#now());
       }
     }
     if (!sync.finishedCondition) {
       const deadline = job.spec?.activeDeadlineSeconds;
       if (sync.failed > backoffLimit || this.#pastBackoffLimitOnFailure(job, pods, backoffLimit)) {
-        sync.finishedCondition = newCondition('FailureTarget', 'True', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', this.#now());
+        sync.finishedCondition = newCondition(
+          'FailureTarget',
+          'True',
+          'BackoffLimitExceeded',
+          'Job has reached the specified backoff limit',
+          this.#now(),
+        );
       } else if (this.#pastActiveDeadline(job, status)) {
-        sync.finishedCondition = newCondition('FailureTarget', 'True', 'DeadlineExceeded', 'Job was active longer than specified deadline', this.#now());
+        sync.finishedCondition = newCondition(
+          'FailureTarget',
+          'True',
+          'DeadlineExceeded',
+          'Job was active longer than specified deadline',
+          this.#now(),
+        );
       } else if (typeof deadline === 'number' && !isSuspended(job) && status.startTime) {
         // activeDeadlineSeconds is measured against status.startTime: real time, never scaled.
         this.#env.requeue(key, Date.parse(status.startTime) + deadline * 1000 - this.#ctx.clock.now());
@@ -167,7 +207,13 @@ export class JobSyncer {
       sync.succeededIndexes = new Set(sync.prevSucceededIndexes);
       for (const pod of pods) {
         const index = completionIndexOf(pod);
-        if (pod.status?.phase === 'Succeeded' && index !== undefined && index < completions && hasTrackingFinalizer(pod)) sync.succeededIndexes.add(index);
+        if (
+          pod.status?.phase === 'Succeeded' &&
+          index !== undefined &&
+          index < completions &&
+          hasTrackingFinalizer(pod)
+        )
+          sync.succeededIndexes.add(index);
       }
       sync.succeeded = sync.succeededIndexes.size;
     }
@@ -189,14 +235,27 @@ export class JobSyncer {
         manageJobCalled = true;
       }
       const completions = job.spec?.completions;
-      const complete = completions == null ? sync.succeeded > 0 && active === 0 : sync.succeeded >= Number(completions) && active === 0;
+      const complete =
+        completions == null
+          ? sync.succeeded > 0 && active === 0
+          : sync.succeeded >= Number(completions) && active === 0;
       if (complete) {
-        sync.finishedCondition = newCondition('SuccessCriteriaMet', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods', this.#now());
+        sync.finishedCondition = newCondition(
+          'SuccessCriteriaMet',
+          'True',
+          'CompletionsReached',
+          'Reached expected number of succeeded pods',
+          this.#now(),
+        );
       } else if (manageJobCalled) {
         suspendConditionChanged = this.#updateSuspendCondition(job, status);
       }
     }
-    const needsStatusUpdate = suspendConditionChanged || active !== status.active || sync.ready !== status.ready || sync.terminating !== status.terminating;
+    const needsStatusUpdate =
+      suspendConditionChanged ||
+      active !== status.active ||
+      sync.ready !== status.ready ||
+      sync.terminating !== status.terminating;
     status.active = active;
     status.ready = sync.ready;
     status.terminating = sync.terminating;
@@ -207,8 +266,16 @@ export class JobSyncer {
   /** Suspended=True on suspend; Suspended=False on resume, which also restarts `startTime`. */
   #updateSuspendCondition(job: KubeObject, status: JobStatus): boolean {
     if (isSuspended(job)) {
-      const changed = ensureCondition(status.conditions, 'Suspended', 'True', 'JobSuspended', 'Job suspended', this.#now());
-      if (changed) recordEvent(this.#ctx, involvedJob(job), 'Normal', 'Suspended', 'Job suspended', jobControllerSource);
+      const changed = ensureCondition(
+        status.conditions,
+        'Suspended',
+        'True',
+        'JobSuspended',
+        'Job suspended',
+        this.#now(),
+      );
+      if (changed)
+        recordEvent(this.#ctx, involvedJob(job), 'Normal', 'Suspended', 'Job suspended', jobControllerSource);
       return changed;
     }
     const changed = ensureCondition(status.conditions, 'Suspended', 'False', 'JobResumed', 'Job resumed', this.#now());
@@ -242,8 +309,12 @@ export class JobSyncer {
       return index !== undefined && index < completions;
     };
     return {
-      newSucceeded: sync.pods.filter((p) => valid(p) && !sync.uncountedSucceeded.has(p.metadata.uid) && p.status?.phase === 'Succeeded'),
-      newFailed: sync.pods.filter((p) => valid(p) && !sync.uncountedFailed.has(p.metadata.uid) && isPodFailed(p, sync.onlyReplaceFailed)),
+      newSucceeded: sync.pods.filter(
+        (p) => valid(p) && !sync.uncountedSucceeded.has(p.metadata.uid) && p.status?.phase === 'Succeeded',
+      ),
+      newFailed: sync.pods.filter(
+        (p) => valid(p) && !sync.uncountedFailed.has(p.metadata.uid) && isPodFailed(p, sync.onlyReplaceFailed),
+      ),
     };
   }
 
@@ -396,7 +467,12 @@ export class JobSyncer {
 
   /** `canRemoveFinalizer`: the Job is going or decided, or the pod is done. */
   #canRemoveFinalizer(sync: SyncContext, pod: KubeObject, considerFailed: boolean): boolean {
-    return !!sync.job.metadata.deletionTimestamp || !!sync.finishedCondition || pod.status?.phase === 'Succeeded' || considerFailed;
+    return (
+      !!sync.job.metadata.deletionTimestamp ||
+      !!sync.finishedCondition ||
+      pod.status?.phase === 'Succeeded' ||
+      considerFailed
+    );
   }
 
   /**
@@ -442,7 +518,10 @@ export class JobSyncer {
           needsFlush = true;
         }
       }
-      if (newSucceededIndexes.length + status.uncounted.succeeded.length + status.uncounted.failed.length >= maxPodsPerSync) {
+      if (
+        newSucceededIndexes.length + status.uncounted.succeeded.length + status.uncounted.failed.length >=
+        maxPodsPerSync
+      ) {
         reachedMaxUncounted = true;
         break;
       }
@@ -492,7 +571,14 @@ export class JobSyncer {
     const { status } = sync;
     if (status.uncounted.succeeded.length + status.uncounted.failed.length > 0) return false;
     if (sync.terminating > 0) return false;
-    ensureCondition(status.conditions, finished.type, 'True', finished.reason ?? '', finished.message ?? '', this.#now());
+    ensureCondition(
+      status.conditions,
+      finished.type,
+      'True',
+      finished.reason ?? '',
+      finished.message ?? '',
+      this.#now(),
+    );
     if (finished.type === 'Complete') status.completionTime = finished.lastTransitionTime;
     return true;
   }
@@ -502,7 +588,14 @@ export class JobSyncer {
     if (finished.type === 'Complete') {
       const completions = sync.job.spec?.completions;
       if (completions != null && sync.status.succeeded > Number(completions)) {
-        recordEvent(this.#ctx, job, 'Warning', 'TooManySucceededPods', 'Too many succeeded pods running after completion count reached', jobControllerSource);
+        recordEvent(
+          this.#ctx,
+          job,
+          'Warning',
+          'TooManySucceededPods',
+          'Too many succeeded pods running after completion count reached',
+          jobControllerSource,
+        );
       }
       recordEvent(this.#ctx, job, 'Normal', 'Completed', 'Job completed', jobControllerSource);
     } else {
@@ -514,7 +607,11 @@ export class JobSyncer {
   #writeStatus(sync: SyncContext): void {
     const status = statusToJson(sync.status);
     if (JSON.stringify(status) === JSON.stringify(sync.job.status ?? {})) return;
-    const stored = this.#ctx.store.update('jobs', { ...sync.job, status }, { expectResourceVersion: sync.job.metadata.resourceVersion });
+    const stored = this.#ctx.store.update(
+      'jobs',
+      { ...sync.job, status },
+      { expectResourceVersion: sync.job.metadata.resourceVersion },
+    );
     if (stored) sync.job = stored;
   }
 }

@@ -1,4 +1,5 @@
-import type { ContainerLog } from './container-logs.js';
+import { parseQuantity } from '../validation/quantity.js';
+import { defaultContainerLogMaxSize, type ContainerLog } from './container-logs.js';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
 import type { ImagePattern } from './image-puller.js';
@@ -49,6 +50,16 @@ export interface KubeletOptions {
   pullLatencyMs?: number;
   /** Pod sandbox creation and each container's create+start, in cluster ms (scaled). @default 500 */
   startLatencyMs?: number;
+  /**
+   * The kubelet's `containerLogMaxSize`: a container's log file is rotated once it holds more
+   * than this (a quantity such as `'10Mi'`, or bytes), and only the current file can be read —
+   * so `kubectl logs`, `tailLines`, `sinceTime` and `limitBytes` see what was written since the
+   * last rotation, and the simulator's memory per container stays bounded however much it
+   * prints. (The kubelet also keeps `containerLogMaxFiles` rotated files on disk, which no API
+   * serves; the simulator keeps none.)
+   * @default '10Mi'
+   */
+  containerLogMaxSize?: string | number;
 }
 
 /** The running node. */
@@ -57,6 +68,15 @@ export interface Kubelet extends Controller {
   readonly nodeName: string | undefined;
   /** The log of container instance `containerID` (`containerd://…`) of pod `uid`, while the pod exists. */
   containerLog(uid: string, containerID: string): ContainerLog | undefined;
+}
+
+/** `containerLogMaxSize` in bytes; a value that is not a positive quantity is a RangeError. */
+function containerLogMaxSize(size: string | number = defaultContainerLogMaxSize): number {
+  const bytes = typeof size === 'number' ? size : parseQuantity(size);
+  if (bytes === undefined || !(bytes > 0)) {
+    throw new RangeError(`containerLogMaxSize must be a positive quantity, got ${String(size)}`);
+  }
+  return Math.ceil(bytes);
 }
 
 const defaultCapacity = { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: 110 } as const;
@@ -79,8 +99,13 @@ export function startKubelet(ctx: SimContext, options: KubeletOptions = {}): Kub
   if (options.enabled === false) return { nodeName: undefined, containerLog: () => undefined, stop() {} };
   const nodeName = options.nodeName ?? 'sim-node';
   const allocatable = allocatableOf(options.capacity);
-  const scheduler = new Scheduler(ctx, { nodeName, allocatable, labels: { ...defaultNodeLabels(nodeName), ...options.nodeLabels } });
-  const runtime = options.runtime === 'scripted' ? scriptedRuntime(ctx.clock, options.script ?? defaultScript) : processRuntime();
+  const scheduler = new Scheduler(ctx, {
+    nodeName,
+    allocatable,
+    labels: { ...defaultNodeLabels(nodeName), ...options.nodeLabels },
+  });
+  const runtime =
+    options.runtime === 'scripted' ? scriptedRuntime(ctx.clock, options.script ?? defaultScript) : processRuntime();
   const agent = new NodeAgent(ctx, {
     nodeName,
     hostIP: '172.18.0.2',
@@ -89,7 +114,12 @@ export function startKubelet(ctx: SimContext, options: KubeletOptions = {}): Kub
     throttledImages: options.throttledImages ?? [],
     pullLatencyMs: options.pullLatencyMs ?? 1000,
     startLatencyMs: options.startLatencyMs ?? 500,
-    allocatable: { cpu: (allocatable['cpu'] ?? 0) / 1000, memory: allocatable['memory'] ?? 0, 'ephemeral-storage': allocatable['ephemeral-storage'] ?? 0 },
+    containerLogMaxSize: containerLogMaxSize(options.containerLogMaxSize),
+    allocatable: {
+      cpu: (allocatable['cpu'] ?? 0) / 1000,
+      memory: allocatable['memory'] ?? 0,
+      'ephemeral-storage': allocatable['ephemeral-storage'] ?? 0,
+    },
   });
   return {
     nodeName,

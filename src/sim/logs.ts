@@ -36,14 +36,18 @@ function resolveContainer(pod: KubeObject, requested: string | undefined): strin
 /** kubelet `validateContainerLogStatus`: the container instance whose log to read, or the kubelet's refusal (400). */
 function containerIdToRead(pod: KubeObject, container: string, previous: boolean): string {
   const podName = pod.metadata.name;
-  const statuses = [...((pod.status?.containerStatuses ?? []) as ContainerStatusJson[]), ...((pod.status?.initContainerStatuses ?? []) as ContainerStatusJson[])];
+  const statuses = [
+    ...((pod.status?.containerStatuses ?? []) as ContainerStatusJson[]),
+    ...((pod.status?.initContainerStatuses ?? []) as ContainerStatusJson[]),
+  ];
   const status = statuses.find((s) => s.name === container);
   const refuse = (text: string) => badRequest(`container "${container}" in pod "${podName}" ${text}`);
   if (!status) throw refuse('is not available');
   const last = status.lastState?.terminated;
   const { waiting, running, terminated } = status.state ?? {};
   if (previous) {
-    if (!last?.containerID) throw badRequest(`previous terminated container "${container}" in pod "${podName}" not found`);
+    if (!last?.containerID)
+      throw badRequest(`previous terminated container "${container}" in pod "${podName}" not found`);
     return last.containerID;
   }
   if (running) return status.containerID ?? '';
@@ -58,7 +62,7 @@ function containerIdToRead(pod: KubeObject, container: string, previous: boolean
     return last.containerID;
   }
   if (waiting) {
-    if (waiting.reason === 'ErrImagePull') throw refuse('is waiting to start: image can\'t be pulled');
+    if (waiting.reason === 'ErrImagePull') throw refuse("is waiting to start: image can't be pulled");
     if (waiting.reason === 'ImagePullBackOff') throw refuse('is waiting to start: trying and failing to pull image');
     throw refuse(`is waiting to start: ${waiting.reason ?? ''}`);
   }
@@ -69,7 +73,10 @@ function containerIdToRead(pod: KubeObject, container: string, previous: boolean
 class LimitedWriter {
   #left: number;
 
-  constructor(readonly res: ServerResponse, limitBytes: number | undefined) {
+  constructor(
+    readonly res: ServerResponse,
+    limitBytes: number | undefined,
+  ) {
     this.#left = limitBytes ?? Infinity;
   }
 
@@ -77,13 +84,16 @@ class LimitedWriter {
     return this.#left <= 0;
   }
 
-  write(text: string): void {
-    if (this.full || text === '') return;
+  /** False when nothing more may be written now: the limit is reached, or the client must drain first. */
+  write(text: string): boolean {
+    if (this.full) return false;
+    if (text === '') return true;
     let chunk = Buffer.from(text, 'utf8');
     if (chunk.length > this.#left) chunk = chunk.subarray(0, this.#left);
     this.#left -= chunk.length;
-    this.res.write(chunk);
+    const more = this.res.write(chunk);
     if (this.full) this.res.end();
+    return more && !this.full;
   }
 }
 
@@ -98,28 +108,26 @@ function stream(ctx: SimContext, log: ContainerLog, options: PodLogOptions, res:
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
   const out = new LimitedWriter(res, options.limitBytes);
   const read = readOptions(options);
-  out.write(log.read(read));
-  if (out.full) return;
   if (!options.follow) {
-    res.end();
+    out.write(log.read(read));
+    if (!res.writableEnded) res.end();
     return;
   }
-  // Stored lines were read synchronously above: following from here misses none and repeats none.
-  const unfollow = log.follow(
-    read,
-    (text) => {
-      out.write(text);
-      if (out.full) unfollow();
-    },
-    () => {
+  // The follow reads the current file with a cursor, at the client's pace: a slow reader makes
+  // it pause (and skip what rotates away meanwhile), never queue lines in memory. A full
+  // `limitBytes` ends the response, whose close stops the follow.
+  const following = log.follow(read, {
+    write: (text) => out.write(text),
+    end: () => {
       if (!res.writableEnded) res.end();
     },
-  );
+  });
+  res.on('drain', () => following.resume());
   // Counted while open, and cut by `faults.dropLogStreams()` as a flaky network would cut it.
   const open: OpenWatch = { resource: 'pods/log', drop: () => res.destroy() };
   ctx.openLogStreams.add(open);
   res.on('close', () => {
-    unfollow();
+    following.stop();
     ctx.openLogStreams.delete(open);
   });
 }
@@ -146,11 +154,14 @@ export function logSubresource(ctx: SimContext, kubelet: Kubelet): SubresourceHa
       res.end();
       return;
     }
-    if (nodeName !== kubelet.nodeName) throw new ApiError(404, 'NotFound', `nodes "${nodeName}" not found`, { name: nodeName, kind: 'nodes' });
+    if (nodeName !== kubelet.nodeName)
+      throw new ApiError(404, 'NotFound', `nodes "${nodeName}" not found`, { name: nodeName, kind: 'nodes' });
     const containerID = containerIdToRead(pod, container, options.previous);
     const log = kubelet.containerLog(pod.metadata.uid, containerID);
     if (!log) {
-      throw badRequest(`failed to get container status "${containerID}": rpc error: code = NotFound desc = an error occurred when try to find container "${containerID.replace(/^\w+:\/\//, '')}": not found`);
+      throw badRequest(
+        `failed to get container status "${containerID}": rpc error: code = NotFound desc = an error occurred when try to find container "${containerID.replace(/^\w+:\/\//, '')}": not found`,
+      );
     }
     stream(ctx, log, options, res);
   };

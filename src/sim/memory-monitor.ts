@@ -54,7 +54,9 @@ export class MemoryMonitor {
       usage = groupResidentMemory(new Set(this.#groups.keys()));
     } catch (err) {
       // A transient /proc failure must not bring the cluster down: the next sample tries again.
-      process.emitWarning(`kubelet: sampling container memory failed: ${err instanceof Error ? err.stack : String(err)}`);
+      process.emitWarning(
+        `kubelet: sampling container memory failed: ${err instanceof Error ? err.stack : String(err)}`,
+      );
       return;
     }
     for (const [group, watched] of [...this.#groups]) {

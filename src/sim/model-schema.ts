@@ -60,7 +60,9 @@ export function parseType(type: string, format = ''): FieldType {
       return { kind: 'any' };
     default:
       // Classes without a field list (V1MicroTime extends Date) are serialized as strings.
-      return registry[type]?.getAttributeTypeMap ? { kind: 'model', name: type } : { kind: 'primitive', type: 'string', format };
+      return registry[type]?.getAttributeTypeMap
+        ? { kind: 'model', name: type }
+        : { kind: 'primitive', type: 'string', format };
   }
 }
 
@@ -107,11 +109,17 @@ function parseDocs(text: string): ModelDocs {
   const opening = head.lastIndexOf('/**');
   const closing = head.lastIndexOf('*/');
   // The class doc is the comment right before the class, not the file header.
-  const classDoc = opening >= 0 && closing > opening && head.slice(closing + 2).trim() === '' ? head.slice(opening + 3, closing) : undefined;
+  const classDoc =
+    opening >= 0 && closing > opening && head.slice(closing + 2).trim() === ''
+      ? head.slice(opening + 3, closing)
+      : undefined;
   const body = text.slice(classAt);
   const fields = new Map<string, { description?: string; required: boolean }>();
   for (const match of body.matchAll(/(?:\/\*\*\n([^]*?)\*\/\n)?\s*'([^']+)'(\?)?:/g)) {
-    fields.set(match[2]!, { description: match[1] ? commentText(match[1]) : undefined, required: match[3] === undefined });
+    fields.set(match[2]!, {
+      description: match[1] ? commentText(match[1]) : undefined,
+      required: match[3] === undefined,
+    });
   }
   return { description: classDoc ? commentText(classDoc) : undefined, fields };
 }
@@ -120,14 +128,33 @@ function parseDocs(text: string): ModelDocs {
 export function modelForKind(info: Pick<ResourceInfo, 'group' | 'version' | 'kind'>): string | undefined {
   const version = info.version.charAt(0).toUpperCase() + info.version.slice(1);
   const groupPrefix = (info.group || 'core').split('.')[0]!;
-  const candidates = [`${version}${info.kind}`, `${groupPrefix.charAt(0).toUpperCase()}${groupPrefix.slice(1)}${version}${info.kind}`];
+  const candidates = [
+    `${version}${info.kind}`,
+    `${groupPrefix.charAt(0).toUpperCase()}${groupPrefix.slice(1)}${version}${info.kind}`,
+  ];
   return candidates.find((name) => modelFields(name)?.has('apiVersion'));
 }
 
 const metaTypes = new Set([
-  'ObjectMeta', 'ListMeta', 'LabelSelector', 'LabelSelectorRequirement', 'ManagedFieldsEntry', 'OwnerReference',
-  'Status', 'StatusCause', 'StatusDetails', 'DeleteOptions', 'Preconditions', 'WatchEvent', 'Condition',
-  'APIResource', 'APIResourceList', 'APIGroup', 'APIGroupList', 'APIVersions', 'GroupVersionForDiscovery',
+  'ObjectMeta',
+  'ListMeta',
+  'LabelSelector',
+  'LabelSelectorRequirement',
+  'ManagedFieldsEntry',
+  'OwnerReference',
+  'Status',
+  'StatusCause',
+  'StatusDetails',
+  'DeleteOptions',
+  'Preconditions',
+  'WatchEvent',
+  'Condition',
+  'APIResource',
+  'APIResourceList',
+  'APIGroup',
+  'APIGroupList',
+  'APIVersions',
+  'GroupVersionForDiscovery',
   'ServerAddressByClientCIDR',
 ]);
 const batchTypes = /^(CronJob|Job|PodFailurePolicy|SuccessPolicy|UncountedTerminatedPods)/;
@@ -173,7 +200,8 @@ export function dropUnknownFields(value: unknown, type: FieldType, path = ''): s
   if (type.kind === 'array' && Array.isArray(value)) {
     value.forEach((item, i) => problems.push(...dropUnknownFields(item, type.items, `${path}[${i}]`)));
   } else if (type.kind === 'map' && !Array.isArray(value)) {
-    for (const [key, item] of Object.entries(value)) problems.push(...dropUnknownFields(item, type.values, join(path, key)));
+    for (const [key, item] of Object.entries(value))
+      problems.push(...dropUnknownFields(item, type.values, join(path, key)));
   } else if (type.kind === 'model' && !Array.isArray(value)) {
     const fields = modelFields(type.name);
     if (!fields) return [];

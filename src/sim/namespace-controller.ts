@@ -20,7 +20,11 @@ interface NamespaceCondition {
 const okConditions: [type: string, reason: string, message: string][] = [
   ['NamespaceDeletionDiscoveryFailure', 'ResourcesDiscovered', 'All resources successfully discovered'],
   ['NamespaceDeletionGroupVersionParsingFailure', 'ParsedGroupVersions', 'All legacy kube types successfully parsed'],
-  ['NamespaceDeletionContentFailure', 'ContentDeleted', 'All content successfully deleted, may be waiting on finalization'],
+  [
+    'NamespaceDeletionContentFailure',
+    'ContentDeleted',
+    'All content successfully deleted, may be waiting on finalization',
+  ],
   ['NamespaceContentRemaining', 'ContentRemoved', 'All content successfully removed'],
   ['NamespaceFinalizersRemaining', 'ContentHasNoFinalizers', 'All content-preserving finalizers finished'],
 ];
@@ -42,9 +46,11 @@ class NamespaceController implements Controller {
     this.#queue = new WorkQueue({
       clock: ctx.clock,
       handle: (name) => this.#sync(name),
-      onError: (name, err) => process.emitWarning(`namespace-controller: ${name}: ${err instanceof Error ? err.stack : String(err)}`),
+      onError: (name, err) =>
+        process.emitWarning(`namespace-controller: ${name}: ${err instanceof Error ? err.stack : String(err)}`),
     });
-    for (const ns of ctx.store.list('namespaces')) this.#observe({ type: 'ADDED', resource: 'namespaces', object: ns, resourceVersion: 0 });
+    for (const ns of ctx.store.list('namespaces'))
+      this.#observe({ type: 'ADDED', resource: 'namespaces', object: ns, resourceVersion: 0 });
     this.#unsubscribe = ctx.store.subscribe((event) => this.#observe(event));
   }
 
@@ -79,7 +85,10 @@ class NamespaceController implements Controller {
       for (const obj of this.#ctx.store.list(resource, name)) {
         if (obj.metadata.deletionTimestamp) continue;
         try {
-          deleteObject(this.#ctx, strategy, name, obj.metadata.name, { propagationPolicy: 'Background', preconditions: { uid: obj.metadata.uid } });
+          deleteObject(this.#ctx, strategy, name, obj.metadata.name, {
+            propagationPolicy: 'Background',
+            preconditions: { uid: obj.metadata.uid },
+          });
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
           if (err.code !== 404 && err.code !== 409) failures.push(err.message);
@@ -88,7 +97,9 @@ class NamespaceController implements Controller {
       const left = this.#ctx.store.list(resource, name);
       if (left.length === 0) continue;
       remaining.set(`${resource}.${strategy.info.group}`, left.length);
-      for (const obj of left) for (const f of obj.metadata.finalizers ?? []) finalizersRemaining.set(f, (finalizersRemaining.get(f) ?? 0) + 1);
+      for (const obj of left)
+        for (const f of obj.metadata.finalizers ?? [])
+          finalizersRemaining.set(f, (finalizersRemaining.get(f) ?? 0) + 1);
     }
     this.#updateConditions(ns, remaining, finalizersRemaining, failures);
     // Still content: the DELETED events of what is left bring this namespace back here.
@@ -102,19 +113,39 @@ class NamespaceController implements Controller {
     });
   }
 
-  #updateConditions(ns: KubeObject, remaining: Map<string, number>, finalizers: Map<string, number>, failures: string[]): void {
+  #updateConditions(
+    ns: KubeObject,
+    remaining: Map<string, number>,
+    finalizers: Map<string, number>,
+    failures: string[],
+  ): void {
     const now = this.#ctx.clock.timestamp();
     const problems = new Map<string, Omit<NamespaceCondition, 'lastTransitionTime'>>();
     if (failures.length > 0) {
-      problems.set('NamespaceDeletionContentFailure', { type: 'NamespaceDeletionContentFailure', status: 'True', reason: 'ContentDeletionFailed', message: `Failed to delete all resource types, ${failures.length} remaining: ${[...failures].sort().join(', ')}` });
+      problems.set('NamespaceDeletionContentFailure', {
+        type: 'NamespaceDeletionContentFailure',
+        status: 'True',
+        reason: 'ContentDeletionFailed',
+        message: `Failed to delete all resource types, ${failures.length} remaining: ${[...failures].sort().join(', ')}`,
+      });
     }
     if (remaining.size > 0) {
       const list = [...remaining].map(([gr, n]) => `${gr} has ${n} resource instances`).sort();
-      problems.set('NamespaceContentRemaining', { type: 'NamespaceContentRemaining', status: 'True', reason: 'SomeResourcesRemain', message: `Some resources are remaining: ${list.join(', ')}` });
+      problems.set('NamespaceContentRemaining', {
+        type: 'NamespaceContentRemaining',
+        status: 'True',
+        reason: 'SomeResourcesRemain',
+        message: `Some resources are remaining: ${list.join(', ')}`,
+      });
     }
     if (finalizers.size > 0) {
       const list = [...finalizers].map(([f, n]) => `${f} in ${n} resource instances`).sort();
-      problems.set('NamespaceFinalizersRemaining', { type: 'NamespaceFinalizersRemaining', status: 'True', reason: 'SomeFinalizersRemain', message: `Some content in the namespace has finalizers remaining: ${list.join(', ')}` });
+      problems.set('NamespaceFinalizersRemaining', {
+        type: 'NamespaceFinalizersRemaining',
+        status: 'True',
+        reason: 'SomeFinalizersRemain',
+        message: `Some content in the namespace has finalizers remaining: ${list.join(', ')}`,
+      });
     }
     this.#ctx.store.mutate('namespaces', undefined, ns.metadata.name, (n) => {
       const conditions = [...((n.status?.conditions ?? []) as NamespaceCondition[])];
@@ -124,7 +155,10 @@ class NamespaceController implements Controller {
         const old = conditions[index];
         if (!old) conditions.push({ ...wanted, lastTransitionTime: now });
         else if (old.status !== wanted.status || old.reason !== wanted.reason || old.message !== wanted.message) {
-          conditions[index] = { ...wanted, lastTransitionTime: old.status !== wanted.status ? now : old.lastTransitionTime };
+          conditions[index] = {
+            ...wanted,
+            lastTransitionTime: old.status !== wanted.status ? now : old.lastTransitionTime,
+          };
         }
       }
       n.status = { ...(n.status ?? {}), phase: 'Terminating', conditions };

@@ -38,7 +38,12 @@ export const namespaceStrategy: ResourceStrategy = {
   // the first delete starts termination, the namespace controller finalizes it.
   holdDeletion(obj, now) {
     const name = obj.metadata.name;
-    if (immortalNamespaces.has(name)) throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, namespaceStrategy.info, name);
+    if (immortalNamespaces.has(name))
+      throw forbidden(
+        `namespaces "${name}" is forbidden: this namespace may not be deleted`,
+        namespaceStrategy.info,
+        name,
+      );
     const finalizers: unknown = obj.spec?.finalizers;
     if (!Array.isArray(finalizers) || finalizers.length === 0) return false;
     if (obj.metadata.deletionTimestamp) {
@@ -51,4 +56,3 @@ export const namespaceStrategy: ResourceStrategy = {
   },
   tableColumns: namespaceColumns,
 };
-

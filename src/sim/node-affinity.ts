@@ -13,7 +13,14 @@ interface Requirement {
 
 /** `kubernetes.io/arch` as Go names the host's architecture. */
 export function goArch(arch: string = process.arch): string {
-  return ({ x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[arch] ?? arch;
+  return (
+    (
+      { x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x' } as Record<
+        string,
+        string
+      >
+    )[arch] ?? arch
+  );
 }
 
 /** The well-known labels the kubelet puts on its Node. */
@@ -55,7 +62,8 @@ function matches(requirement: Requirement, value: string | undefined): boolean {
 export function podMatchesNode(pod: KubeObject, nodeName: string, labels: Record<string, string>): boolean {
   const selector = (pod.spec?.nodeSelector ?? {}) as Record<string, string>;
   if (Object.entries(selector).some(([key, value]) => labels[key] !== value)) return false;
-  const terms = (pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) as {
+  const terms = (pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ??
+    []) as {
     matchExpressions?: Requirement[];
     matchFields?: Requirement[];
   }[];
@@ -65,6 +73,9 @@ export function podMatchesNode(pod: KubeObject, nodeName: string, labels: Record
     const fields = term.matchFields ?? [];
     // A term with no requirements matches no node.
     if (expressions.length === 0 && fields.length === 0) return false;
-    return expressions.every((r) => matches(r, labels[r.key])) && fields.every((r) => matches(r, r.key === 'metadata.name' ? nodeName : undefined));
+    return (
+      expressions.every((r) => matches(r, labels[r.key])) &&
+      fields.every((r) => matches(r, r.key === 'metadata.name' ? nodeName : undefined))
+    );
   });
 }

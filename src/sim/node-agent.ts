@@ -23,6 +23,7 @@ export interface NodeAgentOptions {
   throttledImages: readonly ImagePattern[];
   pullLatencyMs: number;
   startLatencyMs: number;
+  containerLogMaxSize: number;
   allocatable: NodeServices['allocatable'];
 }
 
@@ -68,7 +69,8 @@ export class NodeAgent {
     this.#ctx = ctx;
     this.#runtime = options.runtime;
     const clusterNow = () => ctx.clock.now() / ctx.clock.timeScale;
-    const sleep = (clusterMs: number) => (clusterMs <= 0 ? Promise.resolve() : new Promise<void>((resolve) => ctx.clock.afterScaled(clusterMs, resolve)));
+    const sleep = (clusterMs: number) =>
+      clusterMs <= 0 ? Promise.resolve() : new Promise<void>((resolve) => ctx.clock.afterScaled(clusterMs, resolve));
     const ips = new PodIpAllocator();
     this.#syncs = new WorkQueue({
       clock: ctx.clock,
@@ -83,9 +85,16 @@ export class NodeAgent {
       nodeName: options.nodeName,
       hostIP: options.hostIP,
       runtime: options.runtime,
-      images: new ImagePuller({ unpullable: options.unpullableImages, throttled: options.throttledImages, pullLatencyMs: options.pullLatencyMs, clusterNow, sleep }),
+      images: new ImagePuller({
+        unpullable: options.unpullableImages,
+        throttled: options.throttledImages,
+        pullLatencyMs: options.pullLatencyMs,
+        clusterNow,
+        sleep,
+      }),
       restarts: new Backoff(restartBackoffInitialMs, restartBackoffMaxMs),
       startLatencyMs: options.startLatencyMs,
+      containerLogMaxSize: options.containerLogMaxSize,
       allocatable: options.allocatable,
       clusterNow,
       sleep,
@@ -174,7 +183,10 @@ export class NodeAgent {
 
   #deleteWithoutGrace(pod: KubeObject): void {
     try {
-      deleteObject(this.#ctx, strategyFor(this.#ctx, 'pods'), pod.metadata.namespace, pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+      deleteObject(this.#ctx, strategyFor(this.#ctx, 'pods'), pod.metadata.namespace, pod.metadata.name, {
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid },
+      });
     } catch (err) {
       // Already gone, or replaced by a pod of the same name: nothing of ours is left to delete.
       if (err instanceof ApiError && (err.code === 404 || err.code === 409)) return;

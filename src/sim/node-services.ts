@@ -15,6 +15,8 @@ export interface NodeServices {
   restarts: Backoff;
   /** Sandbox creation and each container create+start, in cluster ms. */
   startLatencyMs: number;
+  /** Bytes a container's log file holds before it is rotated (`containerLogMaxSize`). */
+  containerLogMaxSize: number;
   /** Node allocatable for `resourceFieldRef` defaults: cpu in cores, memory and ephemeral-storage in bytes. */
   allocatable: { cpu: number; memory: number; 'ephemeral-storage': number };
   /** Cluster time in ms (real time divided by the time scale): the back-offs' clock. */

@@ -4,7 +4,11 @@ import type { KubeObject, StoreEvent } from './types.js';
 
 /** Why the store refused a write; the REST layer maps these onto Status errors. */
 export class StoreConflictError extends Error {
-  constructor(readonly kind: 'AlreadyExists' | 'NotFound' | 'Conflict', readonly resource: string, readonly objectName: string) {
+  constructor(
+    readonly kind: 'AlreadyExists' | 'NotFound' | 'Conflict',
+    readonly resource: string,
+    readonly objectName: string,
+  ) {
     super(`${kind}: ${resource} ${objectName}`);
     this.name = 'StoreConflictError';
   }
@@ -40,7 +44,10 @@ export class ObjectStore {
   readonly #pending: StoreEvent[] = [];
   #dispatching = false;
 
-  constructor(readonly clock: SimClock, options: ObjectStoreOptions = {}) {
+  constructor(
+    readonly clock: SimClock,
+    options: ObjectStoreOptions = {},
+  ) {
     this.#historySize = options.historySize ?? 10_000;
   }
 
@@ -75,7 +82,9 @@ export class ObjectStore {
     for (const obj of this.#table(resource).values()) {
       if (namespace === undefined || obj.metadata.namespace === namespace) out.push(structuredClone(obj));
     }
-    return out.sort((a, b) => key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)));
+    return out.sort((a, b) =>
+      key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)),
+    );
   }
 
   count(resource: string): number {
@@ -101,7 +110,11 @@ export class ObjectStore {
    * An object left with a deletionTimestamp, no finalizers and grace 0 is removed (a DELETED event).
    * Returns the stored object, or undefined when the update completed a deletion.
    */
-  update(resource: string, input: KubeObject, options: { expectResourceVersion?: string } = {}): KubeObject | undefined {
+  update(
+    resource: string,
+    input: KubeObject,
+    options: { expectResourceVersion?: string } = {},
+  ): KubeObject | undefined {
     const table = this.#table(resource);
     const k = key(input.metadata.namespace, input.metadata.name);
     const previous = table.get(k);
@@ -115,8 +128,14 @@ export class ObjectStore {
     // As the registry's ShouldDeleteDuringUpdate: a deleting object with no finalizers left and
     // no grace period outstanding is gone. Namespaces are also held by `spec.finalizers` (the
     // namespace registry's own ShouldDeleteNamespaceDuringUpdate).
-    const specFinalizers = resource === 'namespaces' && Array.isArray(obj.spec?.finalizers) && obj.spec.finalizers.length > 0;
-    if (obj.metadata.deletionTimestamp && !(obj.metadata.finalizers?.length) && !obj.metadata.deletionGracePeriodSeconds && !specFinalizers) {
+    const specFinalizers =
+      resource === 'namespaces' && Array.isArray(obj.spec?.finalizers) && obj.spec.finalizers.length > 0;
+    if (
+      obj.metadata.deletionTimestamp &&
+      !obj.metadata.finalizers?.length &&
+      !obj.metadata.deletionGracePeriodSeconds &&
+      !specFinalizers
+    ) {
       return this.#remove(resource, k, obj, previous);
     }
     obj.metadata.resourceVersion = String(++this.#rv);
@@ -129,7 +148,12 @@ export class ObjectStore {
    * Read-modify-write for controllers: `change` edits a copy and returns false to skip the write.
    * Returns the new object (or undefined if the object is gone or the change completed a deletion).
    */
-  mutate(resource: string, namespace: string | undefined, name: string, change: (obj: KubeObject) => boolean | void): KubeObject | undefined {
+  mutate(
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    change: (obj: KubeObject) => boolean | void,
+  ): KubeObject | undefined {
     const current = this.get(resource, namespace, name);
     if (!current) return undefined;
     const before = JSON.stringify(current);
@@ -175,6 +199,15 @@ export class ObjectStore {
   /** Forgets all retained history, so any resume older than now gets 410 (fault injection). */
   compact(): void {
     this.#history.length = 0;
+  }
+
+  /**
+   * Drops the changes older than `resourceVersion` (etcd compaction at that revision): a watch
+   * can still resume from `resourceVersion - 1` on, an older one gets 410.
+   */
+  compactTo(resourceVersion: number): void {
+    const keep = this.#history.findIndex((event) => event.resourceVersion >= resourceVersion);
+    this.#history.splice(0, keep < 0 ? this.#history.length : keep);
   }
 
   /**

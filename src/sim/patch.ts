@@ -20,7 +20,11 @@ export function applyStrategicMergePatch(target: unknown, patch: unknown): unkno
     if (key.startsWith('$')) continue;
     const current = result[key];
     if (value === null) delete result[key];
-    else if (Array.isArray(value) && Array.isArray(current) && value.every((v) => isObject(v) && typeof v['name'] === 'string')) {
+    else if (
+      Array.isArray(value) &&
+      Array.isArray(current) &&
+      value.every((v) => isObject(v) && typeof v['name'] === 'string')
+    ) {
       const merged = current.map((item) => structuredClone(item) as unknown);
       for (const entry of value as Record<string, Json>[]) {
         const index = merged.findIndex((item) => isObject(item) && item['name'] === entry['name']);
@@ -44,17 +48,32 @@ interface JsonPatchOp {
 
 function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw badRequest(`the server rejected our request due to an error in our request: invalid JSON pointer "${pointer}"`);
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (!pointer.startsWith('/'))
+    throw badRequest(
+      `the server rejected our request due to an error in our request: invalid JSON pointer "${pointer}"`,
+    );
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function resolveParent(doc: unknown, tokens: string[], pointer: string): { parent: Record<string, unknown> | unknown[]; key: string } {
+function resolveParent(
+  doc: unknown,
+  tokens: string[],
+  pointer: string,
+): { parent: Record<string, unknown> | unknown[]; key: string } {
   let node: unknown = doc;
   for (const token of tokens.slice(0, -1)) {
     if (Array.isArray(node)) node = node[Number(token)];
     else if (isObject(node)) node = node[token];
     else node = undefined;
-    if (node === undefined) throw new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: doc is missing path: "${pointer}"`);
+    if (node === undefined)
+      throw new ApiError(
+        422,
+        'Invalid',
+        `the server rejected our request due to an error in our request: doc is missing path: "${pointer}"`,
+      );
   }
   if (!Array.isArray(node) && !isObject(node)) throw new ApiError(422, 'Invalid', `doc is missing path: "${pointer}"`);
   return { parent: node, key: tokens[tokens.length - 1] ?? '' };
@@ -80,11 +99,20 @@ export function applyJsonPatch(doc: unknown, ops: unknown): unknown {
       if (raw.op === 'add' || raw.op === 'replace') result = structuredClone(raw.value);
       continue;
     }
-    const missing = () => new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${raw.op} operation does not apply: doc is missing path: "${raw.path}"`);
+    const missing = () =>
+      new ApiError(
+        422,
+        'Invalid',
+        `the server rejected our request due to an error in our request: ${raw.op} operation does not apply: doc is missing path: "${raw.path}"`,
+      );
     switch (raw.op) {
       case 'test': {
         if (JSON.stringify(getAt(result, raw.path)) !== JSON.stringify(raw.value)) {
-          throw new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: testing value ${raw.path} failed: test failed`);
+          throw new ApiError(
+            422,
+            'Invalid',
+            `the server rejected our request due to an error in our request: testing value ${raw.path} failed: test failed`,
+          );
         }
         break;
       }

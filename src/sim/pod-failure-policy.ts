@@ -62,7 +62,9 @@ export function matchPodFailurePolicy(policy: unknown, pod: KubeObject): PodFail
       failJobMessage = `Container ${container.name} for pod ${where} failed with exit code ${container.state?.terminated?.exitCode} matching FailJob rule at index ${index}`;
     } else if (rule.onPodConditions) {
       const conditions = (pod.status?.conditions ?? []) as { type?: string; status?: string }[];
-      const condition = conditions.find((c) => rule.onPodConditions?.some((p) => p.type === c.type && p.status === c.status));
+      const condition = conditions.find((c) =>
+        rule.onPodConditions?.some((p) => p.type === c.type && p.status === c.status),
+      );
       if (!condition) continue;
       failJobMessage = `Pod ${where} has condition ${condition.type} matching FailJob rule at index ${index}`;
     } else continue;
@@ -74,37 +76,92 @@ export function matchPodFailurePolicy(policy: unknown, pod: KubeObject): PodFail
 }
 
 /** `validatePodFailurePolicy`, with its messages. */
-export function validatePodFailurePolicy(policy: unknown, containerNames: string[], hasBackoffLimitPerIndex: boolean): FieldError[] {
+export function validatePodFailurePolicy(
+  policy: unknown,
+  containerNames: string[],
+  hasBackoffLimitPerIndex: boolean,
+): FieldError[] {
   const errors: FieldError[] = [];
   const path = 'spec.podFailurePolicy.rules';
   const rules = rulesOf(policy);
   const actions = ['Count', 'FailIndex', 'FailJob', 'Ignore'];
   rules.forEach((rule, i) => {
     const at = `${path}[${i}]`;
-    if (!rule.action) errors.push({ field: `${at}.action`, type: 'FieldValueRequired', detail: `valid values: ${JSON.stringify(actions).replaceAll(',', ' ')}` });
-    else if (rule.action === 'FailIndex' && !hasBackoffLimitPerIndex) errors.push({ field: `${at}.action`, type: 'FieldValueInvalid', value: rule.action, detail: 'requires the backoffLimitPerIndex to be set' });
+    if (!rule.action)
+      errors.push({
+        field: `${at}.action`,
+        type: 'FieldValueRequired',
+        detail: `valid values: ${JSON.stringify(actions).replaceAll(',', ' ')}`,
+      });
+    else if (rule.action === 'FailIndex' && !hasBackoffLimitPerIndex)
+      errors.push({
+        field: `${at}.action`,
+        type: 'FieldValueInvalid',
+        value: rule.action,
+        detail: 'requires the backoffLimitPerIndex to be set',
+      });
     else if (!actions.includes(rule.action)) errors.push(notSupported(`${at}.action`, rule.action, actions));
     const onExitCodes = rule.onExitCodes;
     if (onExitCodes) {
       const requirement = `${at}.onExitCodes`;
-      if (!onExitCodes.operator) errors.push({ field: `${requirement}.operator`, type: 'FieldValueRequired', detail: 'valid values: ["In" "NotIn"]' });
-      else if (!['In', 'NotIn'].includes(onExitCodes.operator)) errors.push(notSupported(`${requirement}.operator`, onExitCodes.operator, ['In', 'NotIn']));
+      if (!onExitCodes.operator)
+        errors.push({
+          field: `${requirement}.operator`,
+          type: 'FieldValueRequired',
+          detail: 'valid values: ["In" "NotIn"]',
+        });
+      else if (!['In', 'NotIn'].includes(onExitCodes.operator))
+        errors.push(notSupported(`${requirement}.operator`, onExitCodes.operator, ['In', 'NotIn']));
       if (onExitCodes.containerName !== undefined && !containerNames.includes(onExitCodes.containerName)) {
-        errors.push({ field: `${requirement}.containerName`, type: 'FieldValueInvalid', value: onExitCodes.containerName, detail: 'must be one of the container or initContainer names in the pod template' });
+        errors.push({
+          field: `${requirement}.containerName`,
+          type: 'FieldValueInvalid',
+          value: onExitCodes.containerName,
+          detail: 'must be one of the container or initContainer names in the pod template',
+        });
       }
       const values = onExitCodes.values ?? [];
-      if (values.length === 0) errors.push({ field: `${requirement}.values`, type: 'FieldValueInvalid', value: values, detail: 'at least one value is required' });
+      if (values.length === 0)
+        errors.push({
+          field: `${requirement}.values`,
+          type: 'FieldValueInvalid',
+          value: values,
+          detail: 'at least one value is required',
+        });
       const seen = new Set<number>();
       values.forEach((value, j) => {
-        if (onExitCodes.operator === 'In' && value === 0) errors.push({ field: `${requirement}.values[${j}]`, type: 'FieldValueInvalid', value, detail: 'must not be 0 for the In operator' });
-        if (seen.has(value)) errors.push({ field: `${requirement}.values[${j}]`, type: 'FieldValueDuplicate', value, detail: '' });
+        if (onExitCodes.operator === 'In' && value === 0)
+          errors.push({
+            field: `${requirement}.values[${j}]`,
+            type: 'FieldValueInvalid',
+            value,
+            detail: 'must not be 0 for the In operator',
+          });
+        if (seen.has(value))
+          errors.push({ field: `${requirement}.values[${j}]`, type: 'FieldValueDuplicate', value, detail: '' });
         seen.add(value);
       });
-      if (values.some((v, j) => j > 0 && (values[j - 1] ?? 0) > v)) errors.push({ field: `${requirement}.values`, type: 'FieldValueInvalid', value: values, detail: 'must be ordered' });
+      if (values.some((v, j) => j > 0 && (values[j - 1] ?? 0) > v))
+        errors.push({
+          field: `${requirement}.values`,
+          type: 'FieldValueInvalid',
+          value: values,
+          detail: 'must be ordered',
+        });
     }
     const hasConditions = (rule.onPodConditions?.length ?? 0) > 0;
-    if (onExitCodes && hasConditions) errors.push({ field: at, type: 'FieldValueInvalid', detail: 'specifying both OnExitCodes and OnPodConditions is not supported' });
-    if (!onExitCodes && !hasConditions) errors.push({ field: at, type: 'FieldValueInvalid', detail: 'specifying one of OnExitCodes and OnPodConditions is required' });
+    if (onExitCodes && hasConditions)
+      errors.push({
+        field: at,
+        type: 'FieldValueInvalid',
+        detail: 'specifying both OnExitCodes and OnPodConditions is not supported',
+      });
+    if (!onExitCodes && !hasConditions)
+      errors.push({
+        field: at,
+        type: 'FieldValueInvalid',
+        detail: 'specifying one of OnExitCodes and OnPodConditions is required',
+      });
   });
   return errors;
 }

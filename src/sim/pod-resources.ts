@@ -14,7 +14,10 @@ export function resourceAmount(resource: string, quantity: unknown): number {
 function containerRequests(container: ContainerSpec): ResourceAmounts {
   const out: ResourceAmounts = {};
   // Requests default to limits (SetDefaults_Pod); repeat it for pods stored without defaults.
-  const merged = { ...(container.resources?.limits ?? {}), ...(container.resources?.requests ?? {}) } as Record<string, unknown>;
+  const merged = { ...(container.resources?.limits ?? {}), ...(container.resources?.requests ?? {}) } as Record<
+    string,
+    unknown
+  >;
   for (const [name, quantity] of Object.entries(merged)) out[name] = resourceAmount(name, quantity);
   return out;
 }
@@ -26,10 +29,12 @@ function containerRequests(container: ContainerSpec): ResourceAmounts {
 export function podRequests(pod: KubeObject): ResourceAmounts {
   const total: ResourceAmounts = {};
   for (const container of (pod.spec?.containers ?? []) as ContainerSpec[]) {
-    for (const [name, amount] of Object.entries(containerRequests(container))) total[name] = (total[name] ?? 0) + amount;
+    for (const [name, amount] of Object.entries(containerRequests(container)))
+      total[name] = (total[name] ?? 0) + amount;
   }
   for (const container of (pod.spec?.initContainers ?? []) as ContainerSpec[]) {
-    for (const [name, amount] of Object.entries(containerRequests(container))) total[name] = Math.max(total[name] ?? 0, amount);
+    for (const [name, amount] of Object.entries(containerRequests(container)))
+      total[name] = Math.max(total[name] ?? 0, amount);
   }
   for (const [name, quantity] of Object.entries((pod.spec?.overhead ?? {}) as Record<string, unknown>)) {
     total[name] = (total[name] ?? 0) + resourceAmount(name, quantity);
@@ -42,7 +47,10 @@ export function podQosClass(pod: KubeObject): 'Guaranteed' | 'Burstable' | 'Best
   const requests: ResourceAmounts = {};
   const limits: ResourceAmounts = {};
   let guaranteed = true;
-  const containers = [...((pod.spec?.containers ?? []) as ContainerSpec[]), ...((pod.spec?.initContainers ?? []) as ContainerSpec[])];
+  const containers = [
+    ...((pod.spec?.containers ?? []) as ContainerSpec[]),
+    ...((pod.spec?.initContainers ?? []) as ContainerSpec[]),
+  ];
   for (const container of containers) {
     for (const [name, quantity] of Object.entries((container.resources?.requests ?? {}) as Record<string, unknown>)) {
       if (name !== 'cpu' && name !== 'memory') continue;

@@ -13,7 +13,9 @@ import { validateDns1123Subdomain, validateLabels } from './validation.js';
 type Json = Record<string, unknown>;
 
 function records(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter((v): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)) : [];
+  return Array.isArray(value)
+    ? value.filter((v): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v))
+    : [];
 }
 
 /** SetDefaults_Pod: a container's requests default to its limits, resource by resource. */

@@ -60,7 +60,13 @@ export interface PodStatusInput {
 type Condition = { type: string; status: 'True' | 'False'; reason?: string; message?: string };
 
 /** Conditions the kubelet owns; the rest (DisruptionTarget, readiness gates) are kept from the stored status. */
-const kubeletConditions = new Set(['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled']);
+const kubeletConditions = new Set([
+  'PodReadyToStartContainers',
+  'Initialized',
+  'Ready',
+  'ContainersReady',
+  'PodScheduled',
+]);
 
 function isReady(record: ContainerRecord): boolean {
   if (record.init) return 'terminated' in record.state && record.state.terminated.exitCode === 0;
@@ -68,7 +74,11 @@ function isReady(record: ContainerRecord): boolean {
 }
 
 /** kubelet `getPhase` (no restartable init containers). */
-export function podPhase(restartPolicy: string, containers: readonly ContainerRecord[], podIsTerminal: boolean): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
+export function podPhase(
+  restartPolicy: string,
+  containers: readonly ContainerRecord[],
+  podIsTerminal: boolean,
+): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
   let pendingInitialization = 0;
   let failedInitialization = 0;
   let running = 0;
@@ -115,16 +125,29 @@ function containersReady(containers: readonly ContainerRecord[], phase: string):
   if (phase === 'Succeeded') return { type: 'ContainersReady', status: 'False', reason: 'PodCompleted' };
   if (phase === 'Failed') return { type: 'ContainersReady', status: 'False', reason: 'PodFailed' };
   const unready = containers.filter((c) => !c.init && !isReady(c)).map((c) => c.name);
-  if (unready.length > 0) return { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: ${list(unready)}` };
+  if (unready.length > 0)
+    return {
+      type: 'ContainersReady',
+      status: 'False',
+      reason: 'ContainersNotReady',
+      message: `containers with unready status: ${list(unready)}`,
+    };
   return { type: 'ContainersReady', status: 'True' };
 }
 
 function initialized(containers: readonly ContainerRecord[], phase: string): Condition {
   if (phase === 'Succeeded') return { type: 'Initialized', status: 'True', reason: 'PodCompleted' };
-  const anyRegularStarted = containers.some((c) => !c.init && ('running' in c.state || 'terminated' in c.state || c.lastState));
+  const anyRegularStarted = containers.some(
+    (c) => !c.init && ('running' in c.state || 'terminated' in c.state || c.lastState),
+  );
   const incomplete = containers.filter((c) => c.init && !isReady(c)).map((c) => c.name);
   if (anyRegularStarted || incomplete.length === 0) return { type: 'Initialized', status: 'True' };
-  return { type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized', message: `containers with incomplete status: ${list(incomplete)}` };
+  return {
+    type: 'Initialized',
+    status: 'False',
+    reason: 'ContainersNotInitialized',
+    message: `containers with incomplete status: ${list(incomplete)}`,
+  };
 }
 
 function containerStatus(record: ContainerRecord): Record<string, unknown> {
@@ -161,13 +184,24 @@ export function generatePodStatus(input: PodStatusInput): Record<string, unknown
     ready,
     { type: 'PodScheduled', status: 'True' },
   ];
-  const oldConditions = (Array.isArray(previous['conditions']) ? previous['conditions'] : []) as Record<string, unknown>[];
+  const oldConditions = (Array.isArray(previous['conditions']) ? previous['conditions'] : []) as Record<
+    string,
+    unknown
+  >[];
   const conditions = [
     ...oldConditions.filter((c) => !kubeletConditions.has(String(c['type']))),
     ...generated.map((c) => {
       const old = oldConditions.find((o) => o['type'] === c.type);
-      const lastTransitionTime = old && old['status'] === c.status ? old['lastTransitionTime'] ?? input.now : input.now;
-      return { type: c.type, status: c.status, lastProbeTime: null, lastTransitionTime, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) };
+      const lastTransitionTime =
+        old && old['status'] === c.status ? (old['lastTransitionTime'] ?? input.now) : input.now;
+      return {
+        type: c.type,
+        status: c.status,
+        lastProbeTime: null,
+        lastTransitionTime,
+        ...(c.reason ? { reason: c.reason } : {}),
+        ...(c.message ? { message: c.message } : {}),
+      };
     }),
   ];
   const status: Record<string, unknown> = {

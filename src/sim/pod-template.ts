@@ -46,17 +46,24 @@ export function defaultPodSpec(spec: Json): void {
   spec['terminationGracePeriodSeconds'] ??= 30;
   spec['securityContext'] ??= {};
   spec['schedulerName'] ??= 'default-scheduler';
-  for (const container of [...records(spec['initContainers']), ...records(spec['containers'])]) defaultContainer(container);
+  for (const container of [...records(spec['initContainers']), ...records(spec['containers'])])
+    defaultContainer(container);
 }
 
 /** `field.NotSupported`: `Unsupported value: "x": supported values: "a", "b"`. */
 export function notSupported(field: string, value: unknown, supported: readonly string[]): FieldError {
-  return { field, type: 'FieldValueNotSupported', value, detail: `supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}` };
+  return {
+    field,
+    type: 'FieldValueNotSupported',
+    value,
+    detail: `supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
+  };
 }
 
 /** `ValidateNonnegativeField`: `Invalid value: -1: must be greater than or equal to 0`. */
 export function validateNonNegative(value: unknown, field: string): FieldError[] {
-  if (typeof value === 'number' && value < 0) return [{ field, type: 'FieldValueInvalid', value, detail: 'must be greater than or equal to 0' }];
+  if (typeof value === 'number' && value < 0)
+    return [{ field, type: 'FieldValueInvalid', value, detail: 'must be greater than or equal to 0' }];
   return [];
 }
 
@@ -76,7 +83,8 @@ function validateContainers(list: Json[], path: string, seen: Set<string>): Fiel
       errors.push({ field: `${at}.image`, type: 'FieldValueRequired', detail: '' });
     }
     const pullPolicy = container['imagePullPolicy'];
-    if (pullPolicy === undefined || pullPolicy === '') errors.push({ field: `${at}.imagePullPolicy`, type: 'FieldValueRequired', detail: '' });
+    if (pullPolicy === undefined || pullPolicy === '')
+      errors.push({ field: `${at}.imagePullPolicy`, type: 'FieldValueRequired', detail: '' });
     else if (!['Always', 'IfNotPresent', 'Never'].includes(String(pullPolicy))) {
       errors.push(notSupported(`${at}.imagePullPolicy`, pullPolicy, ['Always', 'IfNotPresent', 'Never']));
     }
@@ -102,13 +110,19 @@ export function validatePodSpec(spec: unknown, path: string): FieldError[] {
   if (containers.length === 0) errors.push({ field: `${path}.containers`, type: 'FieldValueRequired', detail: '' });
   errors.push(...validateContainers(containers, `${path}.containers`, seen));
   const restartPolicy = spec['restartPolicy'];
-  if (restartPolicy === undefined || restartPolicy === '') errors.push({ field: `${path}.restartPolicy`, type: 'FieldValueRequired', detail: '' });
+  if (restartPolicy === undefined || restartPolicy === '')
+    errors.push({ field: `${path}.restartPolicy`, type: 'FieldValueRequired', detail: '' });
   else if (!['Always', 'OnFailure', 'Never'].includes(String(restartPolicy))) {
     errors.push(notSupported(`${path}.restartPolicy`, restartPolicy, ['Always', 'OnFailure', 'Never']));
   }
   const dnsPolicy = spec['dnsPolicy'];
-  if (dnsPolicy !== undefined && !['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(String(dnsPolicy))) {
-    errors.push(notSupported(`${path}.dnsPolicy`, dnsPolicy, ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None']));
+  if (
+    dnsPolicy !== undefined &&
+    !['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(String(dnsPolicy))
+  ) {
+    errors.push(
+      notSupported(`${path}.dnsPolicy`, dnsPolicy, ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None']),
+    );
   }
   errors.push(...validateNonNegative(spec['terminationGracePeriodSeconds'], `${path}.terminationGracePeriodSeconds`));
   return errors;

@@ -73,10 +73,19 @@ export class PodWorker {
     this.pod = pod;
     this.uid = pod.metadata.uid;
     this.startTime = node.ctx.clock.timestamp();
-    const defaultWaiting = Array.isArray(pod.spec?.initContainers) && pod.spec.initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating';
+    const defaultWaiting =
+      Array.isArray(pod.spec?.initContainers) && pod.spec.initContainers.length > 0
+        ? 'PodInitializing'
+        : 'ContainerCreating';
     const slot = (spec: ContainerSpec, init: boolean): ContainerSlot => ({
       spec,
-      record: { name: spec.name, init, specImage: String(spec.image ?? ''), state: { waiting: { reason: defaultWaiting } }, restartCount: 0 },
+      record: {
+        name: spec.name,
+        init,
+        specImage: String(spec.image ?? ''),
+        state: { waiting: { reason: defaultWaiting } },
+        restartCount: 0,
+      },
       phase: 'new',
       notBefore: 0,
       instances: 0,
@@ -88,7 +97,8 @@ export class PodWorker {
     ];
     const deadline = pod.spec?.activeDeadlineSeconds;
     // Measured against status.startTime and not scaled: the user wrote it, as Job deadlines.
-    if (typeof deadline === 'number') this.#cancelDeadline = node.ctx.clock.afterReal(deadline * 1000, () => this.#deadlineExceeded());
+    if (typeof deadline === 'number')
+      this.#cancelDeadline = node.ctx.clock.afterReal(deadline * 1000, () => this.#deadlineExceeded());
   }
 
   /** The pod's status as the kubelet sees it, merged into `stored` (the current object). */
@@ -134,7 +144,10 @@ export class PodWorker {
     this.#cancelDeadline?.();
     for (const slot of this.#slots) slot.instance?.kill();
     this.#removeSandbox();
-    this.#node.images.forgetPod(this.uid, this.#slots.map((s) => s.record.specImage));
+    this.#node.images.forgetPod(
+      this.uid,
+      this.#slots.map((s) => s.record.specImage),
+    );
     for (const slot of this.#slots) this.#node.restarts.delete(this.#restartKey(slot));
   }
 
@@ -164,8 +177,18 @@ export class PodWorker {
   }
 
   #event(type: 'Normal' | 'Warning', reason: string, message: string, slot?: ContainerSlot): void {
-    const fieldPath = slot ? `spec.${slot.record.init ? 'initContainers' : 'containers'}{${slot.record.name}}` : undefined;
-    recordEvent(this.#node.ctx, { kind: 'Pod', apiVersion: 'v1', ...this.pod }, type, reason, message, { component: 'kubelet', host: this.#node.nodeName }, fieldPath);
+    const fieldPath = slot
+      ? `spec.${slot.record.init ? 'initContainers' : 'containers'}{${slot.record.name}}`
+      : undefined;
+    recordEvent(
+      this.#node.ctx,
+      { kind: 'Pod', apiVersion: 'v1', ...this.pod },
+      type,
+      reason,
+      message,
+      { component: 'kubelet', host: this.#node.nodeName },
+      fieldPath,
+    );
   }
 
   /** Wakes the sync loop at real time `at` (the earliest of the requested times wins). */
@@ -245,8 +268,18 @@ export class PodWorker {
       if (this.#node.restarts.isInBackOffSince(key, finished, now)) {
         const backoff = this.#node.restarts.get(key);
         slot.record.lastState = slot.lastExit.state;
-        slot.record.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${goDuration(backoff)} restarting failed container=${slot.record.name} pod=${this.#podRef()}` } };
-        this.#event('Warning', 'BackOff', `Back-off restarting failed container ${slot.record.name} in pod ${this.#podRef()}`, slot);
+        slot.record.state = {
+          waiting: {
+            reason: 'CrashLoopBackOff',
+            message: `back-off ${goDuration(backoff)} restarting failed container=${slot.record.name} pod=${this.#podRef()}`,
+          },
+        };
+        this.#event(
+          'Warning',
+          'BackOff',
+          `Back-off restarting failed container ${slot.record.name} in pod ${this.#podRef()}`,
+          slot,
+        );
         this.#wakeAt(this.#node.ctx.clock.now() + this.#realDelay(finished + backoff - now));
         this.#changed();
         return;
@@ -278,7 +311,9 @@ export class PodWorker {
     const node = this.#node;
     slot.phase = 'starting';
     const plan = node.runtime.plan(this.pod, slot.spec, { restartCount: slot.instances, init: slot.record.init });
-    const pulled = await node.images.ensure(this.pod, slot.spec, plan.pull, (type, reason, message) => this.#event(type, reason, message, slot));
+    const pulled = await node.images.ensure(this.pod, slot.spec, plan.pull, (type, reason, message) =>
+      this.#event(type, reason, message, slot),
+    );
     if (!this.#active()) return this.#abandon(slot);
     if (!pulled.ok) return this.#attemptFailed(slot, pulled.reason, pulled.message, pulled.retryAfterMs);
     slot.record.image = pulled.image;
@@ -286,7 +321,14 @@ export class PodWorker {
     let environment;
     try {
       environment = containerEnvironment(
-        { store: node.ctx.store, pod: this.pod, nodeName: node.nodeName, hostIP: node.hostIP, podIP: this.#podIP ?? '', allocatable: node.allocatable },
+        {
+          store: node.ctx.store,
+          pod: this.pod,
+          nodeName: node.nodeName,
+          hostIP: node.hostIP,
+          podIP: this.#podIP ?? '',
+          allocatable: node.allocatable,
+        },
         slot.spec,
       );
     } catch (err) {
@@ -294,12 +336,23 @@ export class PodWorker {
       return this.#attemptFailed(slot, 'CreateContainerConfigError', err.message, kubeletResyncMs);
     }
     for (const skipped of environment.skipped) {
-      this.#event('Warning', 'InvalidEnvironmentVariableNames', `Keys [${skipped.keys.join(', ')}] from the EnvFrom ${skipped.kind} ${this.pod.metadata.namespace ?? ''}/${skipped.name} were skipped since they are considered invalid environment variable names.`, slot);
+      this.#event(
+        'Warning',
+        'InvalidEnvironmentVariableNames',
+        `Keys [${skipped.keys.join(', ')}] from the EnvFrom ${skipped.kind} ${this.pod.metadata.namespace ?? ''}/${skipped.name} were skipped since they are considered invalid environment variable names.`,
+        slot,
+      );
     }
     await node.sleep(node.startLatencyMs);
     if (!this.#active()) return this.#abandon(slot);
-    const log = new ContainerLog();
-    const outcome = await plan.start({ pod: this.pod, container: slot.spec, argv: containerArgv(slot.spec, environment.env), env: environment.env, log });
+    const log = new ContainerLog(node.containerLogMaxSize);
+    const outcome = await plan.start({
+      pod: this.pod,
+      container: slot.spec,
+      argv: containerArgv(slot.spec, environment.env),
+      env: environment.env,
+      log,
+    });
     if (this.#disposed) {
       // The pod object went away while the runtime started this instance: nothing may outlive it.
       if (outcome.kind === 'started') outcome.container.kill();
@@ -322,7 +375,14 @@ export class PodWorker {
     const startedAt = node.ctx.clock.timestamp();
     if (outcome.kind === 'startError') {
       this.#event('Warning', 'Failed', `Error: ${outcome.message}`, slot);
-      this.#exited(slot, { exitCode: 128, reason: 'StartError', message: outcome.message, startedAt: '1970-01-01T00:00:00Z', finishedAt: startedAt, containerID });
+      this.#exited(slot, {
+        exitCode: 128,
+        reason: 'StartError',
+        message: outcome.message,
+        startedAt: '1970-01-01T00:00:00Z',
+        finishedAt: startedAt,
+        containerID,
+      });
       return;
     }
     this.#event('Normal', 'Started', `Started container ${slot.record.name}`, slot);
@@ -334,7 +394,13 @@ export class PodWorker {
     if (this.#terminating) this.#stop(slot);
     void outcome.container.exited.then((exit) => {
       slot.instance = undefined;
-      const state: TerminatedState = { exitCode: exit.exitCode, reason: exit.reason, startedAt, finishedAt: node.ctx.clock.timestamp(), containerID };
+      const state: TerminatedState = {
+        exitCode: exit.exitCode,
+        reason: exit.reason,
+        startedAt,
+        finishedAt: node.ctx.clock.timestamp(),
+        containerID,
+      };
       if (exit.exitCode !== 0 && slot.spec['terminationMessagePolicy'] === 'FallbackToLogsOnError') {
         const tail = log.read({ tailLines: fallbackMessageLines });
         if (tail) state.message = tail.slice(-fallbackMessageBytes);
@@ -361,7 +427,11 @@ export class PodWorker {
   /** The pod finished by itself (restartPolicy Never/OnFailure): its sandbox goes, its status is final. */
   #checkCompletion(): void {
     if (!this.#active()) return;
-    const phase = podPhase(String(this.pod.spec?.restartPolicy ?? 'Always'), this.#slots.map((s) => s.record), false);
+    const phase = podPhase(
+      String(this.pod.spec?.restartPolicy ?? 'Always'),
+      this.#slots.map((s) => s.record),
+      false,
+    );
     if (phase !== 'Succeeded' && phase !== 'Failed') return;
     this.#finish();
   }
@@ -411,7 +481,10 @@ export class PodWorker {
     this.#wake = undefined;
     this.#cancelDeadline?.();
     const meta = this.pod.metadata;
-    const grace = Math.max(minimumGraceSeconds, meta.deletionGracePeriodSeconds ?? Number(this.pod.spec?.terminationGracePeriodSeconds ?? 30));
+    const grace = Math.max(
+      minimumGraceSeconds,
+      meta.deletionGracePeriodSeconds ?? Number(this.pod.spec?.terminationGracePeriodSeconds ?? 30),
+    );
     const settled = new Promise<void>((resolve) => (this.#settled = resolve));
     for (const slot of this.#slots) if (slot.phase === 'running') this.#stop(slot);
     const cancelKill = this.#node.ctx.clock.afterScaled(grace * 1000, () => {
@@ -425,7 +498,13 @@ export class PodWorker {
       if ('terminated' in slot.record.state) continue;
       // Never ran (or waits to restart): the status manager reports it as lost (TerminatePod).
       if (slot.lastExit) slot.record.lastState = slot.lastExit.state;
-      slot.record.state = { terminated: { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated' } };
+      slot.record.state = {
+        terminated: {
+          exitCode: 137,
+          reason: 'ContainerStatusUnknown',
+          message: 'The container could not be located when the pod was terminated',
+        },
+      };
     }
     this.#terminating = false;
     this.#finish();

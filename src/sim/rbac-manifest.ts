@@ -36,18 +36,29 @@ export function policyRulesFromManifest(yamlText: string, name?: string): Policy
   const roles: unknown[] = [];
   for (const [index, document] of documents.entries()) {
     const [error] = document.errors;
-    if (error) throw new ValidationError([{ field: `document ${index}`, rule: `must be valid YAML (${error.message})` }], 'RBAC manifest', { cause: error });
+    if (error)
+      throw new ValidationError(
+        [{ field: `document ${index}`, rule: `must be valid YAML (${error.message})` }],
+        'RBAC manifest',
+        { cause: error },
+      );
     const value: unknown = document.toJS();
     const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
     if (kind === 'Role' || kind === 'ClusterRole') roles.push(value);
   }
   const parsed = roles.map((candidate) => role.safeParse(candidate));
   const failed = parsed.find((result) => !result.success);
-  if (failed && !failed.success) throw new ValidationError(toValidationIssues(failed.error), 'RBAC manifest', { cause: failed.error });
-  const matching = parsed.flatMap((result) => (result.success && (name === undefined || result.data.metadata.name === name) ? [result.data] : []));
+  if (failed && !failed.success)
+    throw new ValidationError(toValidationIssues(failed.error), 'RBAC manifest', { cause: failed.error });
+  const matching = parsed.flatMap((result) =>
+    result.success && (name === undefined || result.data.metadata.name === name) ? [result.data] : [],
+  );
   const [only] = matching;
   if (!only || matching.length > 1) {
-    const rule = name === undefined ? `must hold exactly one Role or ClusterRole, found ${matching.length}` : `must hold one Role or ClusterRole named "${name}", found ${matching.length}`;
+    const rule =
+      name === undefined
+        ? `must hold exactly one Role or ClusterRole, found ${matching.length}`
+        : `must hold one Role or ClusterRole named "${name}", found ${matching.length}`;
     throw new ValidationError([{ field: 'kind', rule }], 'RBAC manifest');
   }
   return only.rules.map(({ resourceNames, ...rest }) => ({ ...rest, ...(resourceNames ? { resourceNames } : {}) }));

@@ -79,13 +79,22 @@ function authorization(attrs: RequestAttributes, req: IncomingMessage): Authoriz
   const name = requestedName(attrs, req);
   // `/api/v1/namespaces/x` is a request in namespace x about namespace x (RequestInfoFactory).
   const namespace = attrs.namespace ?? (attrs.resource === 'namespaces' && attrs.name ? attrs.name : '');
-  return { verb: attrs.verb, group: attrs.group, resource: attrs.resource, subresource: attrs.subresource, namespace, name };
+  return {
+    verb: attrs.verb,
+    group: attrs.group,
+    resource: attrs.resource,
+    subresource: attrs.subresource,
+    namespace,
+    name,
+  };
 }
 
 /** rbac/v1 `ResourceMatches`: exact `resource/subresource`, `*`, or `*\/subresource`. */
 function resourceMatches(rule: PolicyRule, request: Authorization): boolean {
   const combined = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
-  return rule.resources.some((r) => r === '*' || r === combined || (request.subresource !== undefined && r === `*/${request.subresource}`));
+  return rule.resources.some(
+    (r) => r === '*' || r === combined || (request.subresource !== undefined && r === `*/${request.subresource}`),
+  );
 }
 
 function allows(rule: PolicyRule, request: Authorization): boolean {
@@ -112,7 +121,9 @@ function forbiddenError(request: Authorization, user: string): ApiError {
   if (request.name) details.name = request.name;
   if (request.group) details.group = request.group;
   details.kind = request.resource;
-  return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${reason}`, details, { 'X-Content-Type-Options': 'nosniff' });
+  return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${reason}`, details, {
+    'X-Content-Type-Options': 'nosniff',
+  });
 }
 
 /**

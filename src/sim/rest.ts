@@ -36,7 +36,7 @@ export function present(strategy: ResourceStrategy, obj: KubeObject): KubeObject
 
 function stripTypeMeta(obj: KubeObject): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = obj;
-  return rest as KubeObject;
+  return rest;
 }
 
 /** Maps the store's refusals onto apiserver Status errors. */
@@ -58,13 +58,29 @@ export function generateName(base: string): string {
   return base.slice(0, 58) + suffix;
 }
 
-function requireNamespace(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, verb: string, name: string): void {
+function requireNamespace(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  verb: string,
+  name: string,
+): void {
   if (!strategy.info.namespaced || namespace === undefined) return;
   const ns = ctx.store.get('namespaces', undefined, namespace);
   if (!ns) throw notFound(ctx.strategies.get('namespaces')?.info ?? strategy.info, namespace);
   if (verb === 'create' && ns.metadata.deletionTimestamp) {
-    const err = forbidden(`${strategy.info.resource}${strategy.info.group ? '.' + strategy.info.group : ''} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, strategy.info, name);
-    err.details!.causes = [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }];
+    const err = forbidden(
+      `${strategy.info.resource}${strategy.info.group ? '.' + strategy.info.group : ''} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      strategy.info,
+      name,
+    );
+    err.details!.causes = [
+      {
+        reason: 'NamespaceTerminating',
+        message: `namespace ${namespace} is being terminated`,
+        field: 'metadata.namespace',
+      },
+    ];
     throw err;
   }
 }
@@ -72,7 +88,9 @@ function requireNamespace(ctx: SimContext, strategy: ResourceStrategy, namespace
 function checkTypeMeta(strategy: ResourceStrategy, body: KubeObject): void {
   const expected = apiVersionOf(strategy);
   if (body.apiVersion && body.apiVersion !== expected) {
-    throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${expected})`);
+    throw badRequest(
+      `the API version in the data (${body.apiVersion}) does not match the expected API version (${expected})`,
+    );
   }
   if (body.kind && body.kind !== strategy.info.kind) {
     throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${strategy.info.kind})`);
@@ -84,7 +102,9 @@ function asObject(body: unknown): KubeObject {
     throw badRequest('the object provided is unrecognized (must be of type Object)');
   }
   const obj = body as KubeObject;
-  obj.metadata = (typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {}) as KubeObject['metadata'];
+  obj.metadata = (
+    typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {}
+  ) as KubeObject['metadata'];
   return obj;
 }
 
@@ -93,7 +113,13 @@ export interface CreateOptions {
 }
 
 /** POST: defaults, validation, generateName, namespace checks, 201 with the stored object. */
-export function createObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, rawBody: unknown, options: CreateOptions = {}): RestResponse {
+export function createObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  rawBody: unknown,
+  options: CreateOptions = {},
+): RestResponse {
   const body = asObject(structuredClone(rawBody));
   checkTypeMeta(strategy, body);
   const meta = body.metadata;
@@ -116,10 +142,22 @@ export function createObject(ctx: SimContext, strategy: ResourceStrategy, namesp
   if (generated) meta.name = generateName(meta.generateName ?? '');
   const strategyCtx = { store: ctx.store, clock: ctx.clock };
   strategy.prepareForCreate?.(body, strategyCtx);
-  const errors = [...(meta.name || meta.generateName ? [] : [{ field: 'metadata.name', type: 'FieldValueRequired' as const, detail: 'name or generateName is required' }]), ...(strategy.validateCreate?.(body, strategyCtx) ?? [])];
+  const errors = [
+    ...(meta.name || meta.generateName
+      ? []
+      : [{ field: 'metadata.name', type: 'FieldValueRequired' as const, detail: 'name or generateName is required' }]),
+    ...(strategy.validateCreate?.(body, strategyCtx) ?? []),
+  ];
   if (errors.length > 0) throw invalid(strategy.info, meta.name ?? '', errors);
   requireNamespace(ctx, strategy, meta.namespace, 'create', meta.name);
-  if (options.dryRun) return { status: 201, body: present(strategy, { ...body, metadata: { ...meta, uid: '', resourceVersion: '', creationTimestamp: ctx.clock.timestamp() } }) };
+  if (options.dryRun)
+    return {
+      status: 201,
+      body: present(strategy, {
+        ...body,
+        metadata: { ...meta, uid: '', resourceVersion: '', creationTimestamp: ctx.clock.timestamp() },
+      }),
+    };
   // Generated names are retried on collision, as RetryGenerateName does (8 attempts).
   for (let attempt = 1; ; attempt++) {
     try {
@@ -128,7 +166,12 @@ export function createObject(ctx: SimContext, strategy: ResourceStrategy, namesp
       if (!(generated && err instanceof StoreConflictError && err.kind === 'AlreadyExists' && attempt < 8)) {
         if (generated && err instanceof StoreConflictError && err.kind === 'AlreadyExists') {
           const e = alreadyExists(strategy.info, meta.name);
-          throw new ApiError(409, 'AlreadyExists', `${e.message}, the server was not able to generate a unique name for the object`, { ...e.details, retryAfterSeconds: 1 });
+          throw new ApiError(
+            409,
+            'AlreadyExists',
+            `${e.message}, the server was not able to generate a unique name for the object`,
+            { ...e.details, retryAfterSeconds: 1 },
+          );
         }
         storeError(strategy, err);
       }
@@ -137,7 +180,12 @@ export function createObject(ctx: SimContext, strategy: ResourceStrategy, namesp
   }
 }
 
-export function getObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string): KubeObject {
+export function getObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  name: string,
+): KubeObject {
   const obj = ctx.store.get(strategy.info.resource, namespace, name);
   if (!obj) throw notFound(strategy.info, name);
   return present(strategy, obj);
@@ -165,7 +213,12 @@ function decodeContinue(token: string): { rv: number; start: string } {
 }
 
 /** LIST with label/field selectors and limit/continue pagination. */
-export function listObjects(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, query: ListQuery): { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: KubeObject[] } {
+export function listObjects(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  query: ListQuery,
+): { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: KubeObject[] } {
   const labels = parseLabelSelector(query.labelSelector);
   const fields = parseFieldSelector(query.fieldSelector, supportedFieldKeys(strategy));
   let items = ctx.store
@@ -183,13 +236,25 @@ export function listObjects(ctx: SimContext, strategy: ResourceStrategy, namespa
     metadata['remainingItemCount'] = items.length - page.length;
     items = page;
   }
-  return { kind: `${strategy.info.kind}List`, apiVersion: apiVersionOf(strategy), metadata, items: items.map(stripTypeMeta) };
+  return {
+    kind: `${strategy.info.kind}List`,
+    apiVersion: apiVersionOf(strategy),
+    metadata,
+    items: items.map(stripTypeMeta),
+  };
 }
 
 export type UpdateTarget = 'main' | 'status';
 
 /** PUT (and the write half of PATCH): optimistic concurrency on metadata.resourceVersion. */
-export function updateObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string, rawBody: unknown, target: UpdateTarget = 'main'): KubeObject {
+export function updateObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  name: string,
+  rawBody: unknown,
+  target: UpdateTarget = 'main',
+): KubeObject {
   const body = asObject(structuredClone(rawBody));
   checkTypeMeta(strategy, body);
   if (body.metadata.name && body.metadata.name !== name) {
@@ -230,7 +295,16 @@ export function updateObject(ctx: SimContext, strategy: ResourceStrategy, namesp
  * PATCH: applies a merge, strategic-merge or JSON patch to the stored object, then updates.
  * `onPatched` sees the patched object first (field validation decodes the result, as the apiserver does).
  */
-export function patchObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string, contentType: string, patch: unknown, target: UpdateTarget = 'main', onPatched?: (patched: KubeObject) => void): KubeObject {
+export function patchObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  name: string,
+  contentType: string,
+  patch: unknown,
+  target: UpdateTarget = 'main',
+  onPatched?: (patched: KubeObject) => void,
+): KubeObject {
   const current = ctx.store.get(strategy.info.resource, namespace, name);
   if (!current) throw notFound(strategy.info, name);
   const type = contentType.split(';')[0]?.trim();
@@ -238,11 +312,19 @@ export function patchObject(ctx: SimContext, strategy: ResourceStrategy, namespa
   if (type === 'application/merge-patch+json') patched = applyMergePatch(current, patch);
   else if (type === 'application/strategic-merge-patch+json') patched = applyStrategicMergePatch(current, patch);
   else if (type === 'application/json-patch+json') patched = applyJsonPatch(current, patch);
-  else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+  else
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+    );
   const patchedObj = asObject(patched);
   onPatched?.(patchedObj);
   // A patch that does not name a resourceVersion applies to the current one.
-  if (patchedObj.metadata.resourceVersion === current.metadata.resourceVersion || !patchedObj.metadata.resourceVersion) {
+  if (
+    patchedObj.metadata.resourceVersion === current.metadata.resourceVersion ||
+    !patchedObj.metadata.resourceVersion
+  ) {
     patchedObj.metadata.resourceVersion = current.metadata.resourceVersion;
   }
   return updateObject(ctx, strategy, namespace, name, patchedObj, target);
@@ -261,15 +343,31 @@ const gcFinalizers = { Foreground: 'foregroundDeletion', Orphan: 'orphan' } as c
  * DELETE as the generic registry store does it: preconditions, graceful deletion (pods),
  * garbage-collection finalizers for Foreground/Orphan, else immediate removal.
  */
-export function deleteObject(ctx: SimContext, strategy: ResourceStrategy, namespace: string | undefined, name: string, options: DeleteOptions = {}): RestResponse {
+export function deleteObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  name: string,
+  options: DeleteOptions = {},
+): RestResponse {
   const current = ctx.store.get(strategy.info.resource, namespace, name);
   if (!current) throw notFound(strategy.info, name);
   const pre = options.preconditions;
   if (pre?.uid && pre.uid !== current.metadata.uid) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${strategy.info.group ? `${strategy.info.resource}.${strategy.info.group}` : strategy.info.resource} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`, { name, group: strategy.info.group || undefined, kind: strategy.info.resource });
+    throw new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${strategy.info.group ? `${strategy.info.resource}.${strategy.info.group}` : strategy.info.resource} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`,
+      { name, group: strategy.info.group || undefined, kind: strategy.info.resource },
+    );
   }
   if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${strategy.info.group ? `${strategy.info.resource}.${strategy.info.group}` : strategy.info.resource} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`, { name, group: strategy.info.group || undefined, kind: strategy.info.resource });
+    throw new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${strategy.info.group ? `${strategy.info.resource}.${strategy.info.group}` : strategy.info.resource} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+      { name, group: strategy.info.group || undefined, kind: strategy.info.resource },
+    );
   }
   const headers: Record<string, string> = {};
   let policy = options.propagationPolicy;
@@ -278,8 +376,13 @@ export function deleteObject(ctx: SimContext, strategy: ResourceStrategy, namesp
     if (strategy.orphanDefaultWarning) headers['Warning'] = `299 - "${strategy.orphanDefaultWarning}"`;
   }
   const answer = (obj: KubeObject | undefined, removed: boolean): RestResponse => {
-    if (!removed || strategy.returnDeletedObject) return { status: 200, body: present(strategy, obj ?? current), headers };
-    return { status: 200, body: deleteSuccess(strategy.info, name, current.metadata.uid) satisfies StatusBody, headers };
+    if (!removed || strategy.returnDeletedObject)
+      return { status: 200, body: present(strategy, obj ?? current), headers };
+    return {
+      status: 200,
+      body: deleteSuccess(strategy.info, name, current.metadata.uid) satisfies StatusBody,
+      headers,
+    };
   };
   if (options.dryRun) return answer(current, false);
 
@@ -296,15 +399,20 @@ export function deleteObject(ctx: SimContext, strategy: ResourceStrategy, namesp
   const grace = strategy.deleteGracePeriodSeconds?.(current, options.gracePeriodSeconds);
   const now = ctx.clock.now();
   // Namespaces are finalized by their controller (the namespace registry's own Delete).
-  if (strategy.holdDeletion?.(next, ctx.clock.timestamp(now))) return answer(ctx.store.update(strategy.info.resource, next), false);
+  if (strategy.holdDeletion?.(next, ctx.clock.timestamp(now)))
+    return answer(ctx.store.update(strategy.info.resource, next), false);
   // A deletion already pending without grace (held by finalizers) is not graceful any more.
-  const pendingGrace = current.metadata.deletionTimestamp ? current.metadata.deletionGracePeriodSeconds ?? 0 : undefined;
+  const pendingGrace = current.metadata.deletionTimestamp
+    ? (current.metadata.deletionGracePeriodSeconds ?? 0)
+    : undefined;
   if (grace !== undefined && grace > 0 && pendingGrace !== 0) {
     // Graceful: the kubelet stops the containers and then deletes with grace 0.
     if (pendingGrace !== undefined) {
       // BeforeDelete: a pending graceful deletion only ever gets shorter; otherwise nothing changes.
       if (grace >= pendingGrace) return answer(current, false);
-      next.metadata.deletionTimestamp = ctx.clock.timestamp(Date.parse(current.metadata.deletionTimestamp ?? '') - (pendingGrace - grace) * 1000);
+      next.metadata.deletionTimestamp = ctx.clock.timestamp(
+        Date.parse(current.metadata.deletionTimestamp ?? '') - (pendingGrace - grace) * 1000,
+      );
     } else {
       next.metadata.deletionTimestamp = ctx.clock.timestamp(now + grace * 1000);
     }

@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { MemoryMonitor } from './memory-monitor.js';
 import { resourceAmount } from './pod-resources.js';
-import { startErrorMessage, type ContainerExit, type ContainerRuntime, type ContainerSpec, type ContainerStart, type RunningContainer, type StartOutcome } from './runtime.js';
+import {
+  startErrorMessage,
+  type ContainerExit,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ContainerStart,
+  type RunningContainer,
+  type StartOutcome,
+} from './runtime.js';
 
 /** Sends `signal` to the process group led by `child` (the whole "container"); a group already gone is fine. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -18,7 +26,9 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** runc's message when exec of argv[0] fails (what containerd puts in the StartError). */
 function execFailure(file: string, err: NodeJS.ErrnoException): string {
   if (err.code === 'ENOENT') {
-    return file.includes('/') ? `exec: "${file}": stat ${file}: no such file or directory` : `exec: "${file}": executable file not found in $PATH`;
+    return file.includes('/')
+      ? `exec: "${file}": stat ${file}: no such file or directory`
+      : `exec: "${file}": executable file not found in $PATH`;
   }
   if (err.code === 'EACCES') return `exec: "${file}": permission denied`;
   return `exec: "${file}": ${err.message}`;
@@ -70,10 +80,13 @@ export function processRuntime(memory = new MemoryMonitor()): ContainerRuntime {
       return { start: (start) => startProcess(start, running, memory) };
     },
     async close() {
-      const exits = [...running].map((child) => new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
-      }));
+      const exits = [...running].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) resolve();
+            else child.once('exit', () => resolve());
+          }),
+      );
       for (const child of running) signalGroup(child, 'SIGKILL');
       await Promise.all(exits);
     },
@@ -85,10 +98,19 @@ function startProcess(start: ContainerStart, running: Set<ChildProcess>, memory:
   if (file === undefined) {
     // No command: the image's default would run, and there is no image here.
     start.log.end();
-    return Promise.resolve({ kind: 'started', container: { exited: Promise.resolve({ exitCode: 0, reason: 'Completed' }), terminate() {}, kill() {} } });
+    return Promise.resolve({
+      kind: 'started',
+      container: { exited: Promise.resolve({ exitCode: 0, reason: 'Completed' }), terminate() {}, kill() {} },
+    });
   }
-  const cwd = start.container.workingDir && existsSync(start.container.workingDir) ? start.container.workingDir : tmpdir();
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env['HOME'] ?? '/', HOSTNAME: start.pod.metadata.name, ...start.env };
+  const cwd =
+    start.container.workingDir && existsSync(start.container.workingDir) ? start.container.workingDir : tmpdir();
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: process.env['HOME'] ?? '/',
+    HOSTNAME: start.pod.metadata.name,
+    ...start.env,
+  };
   return new Promise<StartOutcome>((resolve) => {
     const child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => start.log.write('stdout', chunk));
@@ -103,10 +125,13 @@ function startProcess(start: ContainerStart, running: Set<ChildProcess>, memory:
       running.add(child);
       const limit = memoryLimitOf(start.container);
       let oomKilled = false;
-      const unwatch = child.pid === undefined || limit === undefined ? undefined : memory.watch(child.pid, limit, () => {
-        oomKilled = true;
-        signalGroup(child, 'SIGKILL');
-      });
+      const unwatch =
+        child.pid === undefined || limit === undefined
+          ? undefined
+          : memory.watch(child.pid, limit, () => {
+              oomKilled = true;
+              signalGroup(child, 'SIGKILL');
+            });
       const exited = new Promise<ContainerExit>((done) => {
         child.once('exit', (code, signal) => {
           unwatch?.();

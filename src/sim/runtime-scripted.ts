@@ -1,5 +1,14 @@
 import type { SimClock } from './clock.js';
-import { startErrorMessage, type ContainerExit, type ContainerRuntime, type ContainerSpec, type PlanContext, type PullOutcome, type RunningContainer, type StartOutcome } from './runtime.js';
+import {
+  startErrorMessage,
+  type ContainerExit,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type PlanContext,
+  type PullOutcome,
+  type RunningContainer,
+  type StartOutcome,
+} from './runtime.js';
 import type { KubeObject } from './types.js';
 
 /** A log line a scripted container prints, optionally later than its start. */

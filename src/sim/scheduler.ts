@@ -31,7 +31,12 @@ function isTerminal(pod: KubeObject): boolean {
 
 /** A pod this scheduler must place: unbound, ours by name, alive. */
 function wantsScheduling(pod: KubeObject): boolean {
-  return !pod.spec?.nodeName && (pod.spec?.schedulerName ?? defaultSchedulerName) === defaultSchedulerName && !pod.metadata.deletionTimestamp && !isTerminal(pod);
+  return (
+    !pod.spec?.nodeName &&
+    (pod.spec?.schedulerName ?? defaultSchedulerName) === defaultSchedulerName &&
+    !pod.metadata.deletionTimestamp &&
+    !isTerminal(pod)
+  );
 }
 
 function hasSchedulingGates(pod: KubeObject): boolean {
@@ -44,7 +49,12 @@ function setScheduledCondition(pod: KubeObject, condition: Record<string, unknow
   const conditions: Record<string, unknown>[] = Array.isArray(pod.status.conditions) ? pod.status.conditions : [];
   const index = conditions.findIndex((c) => c['type'] === 'PodScheduled');
   const previous = index >= 0 ? conditions[index] : undefined;
-  const next = { type: 'PodScheduled', ...condition, lastProbeTime: null, lastTransitionTime: previous?.['status'] === condition['status'] ? previous?.['lastTransitionTime'] ?? now : now };
+  const next = {
+    type: 'PodScheduled',
+    ...condition,
+    lastProbeTime: null,
+    lastTransitionTime: previous?.['status'] === condition['status'] ? (previous?.['lastTransitionTime'] ?? now) : now,
+  };
   if (index >= 0) conditions[index] = next;
   else conditions.push(next);
   pod.status.conditions = conditions;
@@ -78,7 +88,8 @@ export class Scheduler implements Controller {
     this.#queue = new WorkQueue({
       clock: ctx.clock,
       handle: (key) => this.#schedule(key),
-      onError: (key, err) => process.emitWarning(`scheduler: scheduling ${key} failed: ${err instanceof Error ? err.stack : String(err)}`),
+      onError: (key, err) =>
+        process.emitWarning(`scheduler: scheduling ${key} failed: ${err instanceof Error ? err.stack : String(err)}`),
     });
     for (const pod of ctx.store.list('pods')) this.#observe(pod, 'ADDED');
     this.#unsubscribe = ctx.store.subscribe((event) => this.#onEvent(event));
@@ -124,14 +135,16 @@ export class Scheduler implements Controller {
     if (this.#assigned.has(pod.metadata.uid)) return;
     const requests = podRequests(pod);
     this.#assigned.set(pod.metadata.uid, requests);
-    for (const [name, amount] of Object.entries(requests)) this.#requested[name] = (this.#requested[name] ?? 0) + amount;
+    for (const [name, amount] of Object.entries(requests))
+      this.#requested[name] = (this.#requested[name] ?? 0) + amount;
   }
 
   #release(uid: string): void {
     const requests = this.#assigned.get(uid);
     if (!requests) return;
     this.#assigned.delete(uid);
-    for (const [name, amount] of Object.entries(requests)) this.#requested[name] = (this.#requested[name] ?? 0) - amount;
+    for (const [name, amount] of Object.entries(requests))
+      this.#requested[name] = (this.#requested[name] ?? 0) - amount;
     // The scheduling queue's "assigned pod deleted" move request, with NodeResourcesFit's
     // queueing hint: only pods that fit what is free now are worth another attempt.
     for (const [key, entry] of this.#unschedulable) {
@@ -145,7 +158,10 @@ export class Scheduler implements Controller {
   #fitsNow(requests: ResourceAmounts): boolean {
     const allocatable = this.#options.allocatable;
     if (this.#assigned.size + 1 > (allocatable['pods'] ?? 0)) return false;
-    return Object.entries(requests).every(([name, amount]) => name === 'pods' || amount <= 0 || amount <= (allocatable[name] ?? 0) - (this.#requested[name] ?? 0));
+    return Object.entries(requests).every(
+      ([name, amount]) =>
+        name === 'pods' || amount <= 0 || amount <= (allocatable[name] ?? 0) - (this.#requested[name] ?? 0),
+    );
   }
 
   #forget(key: string): void {
@@ -159,7 +175,8 @@ export class Scheduler implements Controller {
    */
   #fit(pod: KubeObject): { reasons: string[]; unresolvable: boolean } {
     // NodeAffinity rejects before any resource is counted, and nothing can change its mind.
-    if (!podMatchesNode(pod, this.#options.nodeName, this.#options.labels)) return { reasons: ["node(s) didn't match Pod's node affinity/selector"], unresolvable: true };
+    if (!podMatchesNode(pod, this.#options.nodeName, this.#options.labels))
+      return { reasons: ["node(s) didn't match Pod's node affinity/selector"], unresolvable: true };
     const reasons: string[] = [];
     let unresolvable = false;
     const allocatable = this.#options.allocatable;
@@ -182,7 +199,15 @@ export class Scheduler implements Controller {
     const now = this.#ctx.clock.timestamp();
     if (hasSchedulingGates(pod)) {
       this.#ctx.store.mutate('pods', namespace, name, (p) => {
-        setScheduledCondition(p, { status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' }, now);
+        setScheduledCondition(
+          p,
+          {
+            status: 'False',
+            reason: 'SchedulingGated',
+            message: 'Scheduling is blocked due to non-empty scheduling gates',
+          },
+          now,
+        );
       });
       return;
     }
@@ -199,13 +224,23 @@ export class Scheduler implements Controller {
     });
     if (!bound?.spec?.nodeName) return;
     this.#account(bound);
-    recordEvent(this.#ctx, { kind: 'Pod', apiVersion: 'v1', ...bound }, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${this.#options.nodeName}`, { component: defaultSchedulerName });
+    recordEvent(
+      this.#ctx,
+      { kind: 'Pod', apiVersion: 'v1', ...bound },
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${key} to ${this.#options.nodeName}`,
+      { component: defaultSchedulerName },
+    );
   }
 
   #markUnschedulable(pod: KubeObject, reasons: string[], unresolvable: boolean, now: string): void {
     const key = podKey(pod);
     const nodes = '0/1 nodes are available';
-    const filter = reasons.map((reason) => `1 ${reason}`).sort().join(', ');
+    const filter = reasons
+      .map((reason) => `1 ${reason}`)
+      .sort()
+      .join(', ');
     const preemption =
       pod.spec?.preemptionPolicy === 'Never'
         ? 'preemption: not eligible due to preemptionPolicy=Never'
@@ -220,7 +255,15 @@ export class Scheduler implements Controller {
     const previous = this.#failureEvents.get(key);
     const count = previous?.message === message ? previous.count + 1 : 1;
     this.#failureEvents.set(key, { message, count });
-    if (count <= 2) recordEvent(this.#ctx, { kind: 'Pod', apiVersion: 'v1', ...(updated ?? pod) }, 'Warning', 'FailedScheduling', message, { component: defaultSchedulerName });
+    if (count <= 2)
+      recordEvent(
+        this.#ctx,
+        { kind: 'Pod', apiVersion: 'v1', ...(updated ?? pod) },
+        'Warning',
+        'FailedScheduling',
+        message,
+        { component: defaultSchedulerName },
+      );
     this.#forget(key);
     const cancel = this.#ctx.clock.afterScaled(unschedulableRetryMs, () => {
       this.#unschedulable.delete(key);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError, badRequest, invalid, methodNotAllowed, pathNotFound } from './api-error.js';
+import { messageOf } from '../errors.js';
+import { ApiError, badRequest, invalid, methodNotAllowed, pathNotFound, type FieldError } from './api-error.js';
 import { unauthorized } from './authentication.js';
 import type { SimContext } from './context.js';
 import {
@@ -15,8 +16,9 @@ import {
   type DeleteOptions,
   type RestResponse,
 } from './rest.js';
+import { queryBool, queryOptionalBool } from './query-params.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
-import type { RequestLog } from './stats.js';
+import type { RequestLog, RequestRecord } from './stats.js';
 import { supportedFieldKeys, type ResourceStrategy } from './strategy.js';
 import { toTable } from './table.js';
 import type { KubeObject } from './types.js';
@@ -37,7 +39,11 @@ export interface RequestAttributes {
 }
 
 /** Runs before a resource request; returns true when it has answered (403, injected fault...). */
-export type RequestHook = (attrs: RequestAttributes, req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
+export type RequestHook = (
+  attrs: RequestAttributes,
+  req: IncomingMessage,
+  res: ServerResponse,
+) => Promise<boolean> | boolean;
 
 /** Serves a subresource such as `pods/log`. */
 export type SubresourceHandler = (args: {
@@ -48,7 +54,12 @@ export type SubresourceHandler = (args: {
 }) => Promise<void> | void;
 
 /** Answers non-resource paths (discovery, OpenAPI, health); returns false when the path is not its. */
-export type NonResourceHandler = (path: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => boolean;
+export type NonResourceHandler = (
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+) => boolean;
 
 /**
  * `fieldValidation`: returns the unknown/duplicate fields of a request body (`unknown field "spec.foo"`)
@@ -75,7 +86,12 @@ const groupPrefixes: { prefix: string[]; group: string; version: string }[] = [
 ];
 
 /** Writes a JSON answer with the headers every apiserver response has. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -96,8 +112,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
     sendJson(res, err.code, err.toStatus(), err.headers);
     return;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  sendJson(res, 500, new ApiError(500, 'InternalError', `Internal error occurred: ${message}`).toStatus());
+  sendJson(res, 500, new ApiError(500, 'InternalError', `Internal error occurred: ${messageOf(err)}`).toStatus());
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -113,8 +128,16 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /** Resolves `/api/v1/namespaces/ns/pods/p/log` into request attributes, or undefined if not a resource path. */
-export function parseResourcePath(method: string, path: string, query: URLSearchParams, ctx: SimContext): RequestAttributes | undefined {
-  const segments = path.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+export function parseResourcePath(
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  ctx: SimContext,
+): RequestAttributes | undefined {
+  const segments = path
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map(decodeURIComponent);
   const gv = groupPrefixes.find((g) => g.prefix.every((p, i) => segments[i] === p));
   if (!gv) return undefined;
   let rest = segments.slice(gv.prefix.length);
@@ -128,7 +151,7 @@ export function parseResourcePath(method: string, path: string, query: URLSearch
   if (!resource || rest.length > 3) return undefined;
   const strategy = ctx.strategies.get(resource);
   if (!strategy || strategy.info.group !== gv.group) return undefined;
-  const watching = query.get('watch') === 'true' || query.get('watch') === '1';
+  const watching = queryBool(query, 'watch');
   let verb: RequestAttributes['verb'];
   switch (method) {
     case 'GET':
@@ -165,17 +188,56 @@ function parseDeleteOptions(query: URLSearchParams, body: unknown): DeleteOption
   const fromBody = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const policy = (query.get('propagationPolicy') ?? fromBody['propagationPolicy']) as string | undefined;
   if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
-    throw new ApiError(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`);
+    throw new ApiError(
+      422,
+      'Invalid',
+      `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+    );
   }
-  const orphan = query.get('orphanDependents') ?? fromBody['orphanDependents'];
+  const orphan = queryOptionalBool(query, 'orphanDependents') ?? fromBody['orphanDependents'];
   const graceRaw = query.get('gracePeriodSeconds') ?? fromBody['gracePeriodSeconds'];
-  const dryRun = query.getAll('dryRun').includes('All') || (Array.isArray(fromBody['dryRun']) && (fromBody['dryRun'] as unknown[]).includes('All'));
+  const dryRun =
+    query.getAll('dryRun').includes('All') ||
+    (Array.isArray(fromBody['dryRun']) && (fromBody['dryRun'] as unknown[]).includes('All'));
   return {
-    propagationPolicy: (policy as DeleteOptions['propagationPolicy']) ?? (orphan === true || orphan === 'true' ? 'Orphan' : orphan === false || orphan === 'false' ? 'Background' : undefined),
+    propagationPolicy:
+      (policy as DeleteOptions['propagationPolicy']) ??
+      (orphan === true ? 'Orphan' : orphan === false ? 'Background' : undefined),
     gracePeriodSeconds: graceRaw === undefined || graceRaw === null ? undefined : Number(graceRaw),
     preconditions: fromBody['preconditions'] as DeleteOptions['preconditions'],
     dryRun,
   };
+}
+
+const listOptionsInfo = {
+  group: 'meta.k8s.io',
+  version: 'v1',
+  resource: '',
+  singular: '',
+  kind: 'ListOptions',
+  namespaced: false,
+  verbs: [],
+};
+
+/**
+ * `ValidateListOptions` with the WatchList feature gate off: `sendInitialEvents` present at all
+ * (even `false`, a `*bool`) is 422 — on a watch, which client-go then retries as list + watch.
+ */
+function rejectSendInitialEvents(query: URLSearchParams, verb: 'list' | 'watch'): void {
+  if (queryOptionalBool(query, 'sendInitialEvents') === undefined) return;
+  const errors: FieldError[] = [];
+  if (verb === 'list') {
+    const detail = 'sendInitialEvents is forbidden for list';
+    errors.push({ field: 'sendInitialEvents', type: 'FieldValueForbidden', detail });
+  } else {
+    if (query.get('resourceVersionMatch') !== 'NotOlderThan') {
+      const detail = 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan';
+      errors.push({ field: 'resourceVersionMatch', type: 'FieldValueForbidden', detail });
+    }
+    const detail = 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled';
+    errors.push({ field: 'sendInitialEvents', type: 'FieldValueForbidden', detail });
+  }
+  throw invalid(listOptionsInfo, '', errors);
 }
 
 function numberParam(query: URLSearchParams, name: string): number | undefined {
@@ -227,31 +289,51 @@ export class ApiServer {
     const at = Date.now();
     if (this.options.authenticate && !this.options.authenticate(req)) {
       const resource = attrs ? (attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource) : path;
-      log.record({ at, verb: attrs?.verb ?? method.toLowerCase(), resource, namespace: attrs?.namespace, name: attrs?.name, status: 401 });
+      log.record({
+        at,
+        verb: attrs?.verb ?? method.toLowerCase(),
+        resource,
+        namespace: attrs?.namespace,
+        name: attrs?.name,
+        status: 401,
+      });
       sendError(res, unauthorized());
       return;
     }
     if (!attrs) {
       log.record({ at, verb: method.toLowerCase(), resource: path, status: 0 });
       for (const handler of this.options.nonResource) if (handler(path, req, res, query)) return;
-      if (/^\/(api|apis)(\/|$)/.test(path)) sendError(res, pathNotFound());
-      else sendError(res, pathNotFound());
+      // kube-apiserver's not-found handler answers every unknown path (API or not) the same way.
+      sendError(res, pathNotFound());
       return;
     }
     attrs.token = bearer(req);
     const resourceKey = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
-    const entry = { at, verb: attrs.verb, resource: resourceKey, namespace: attrs.namespace, name: attrs.name, status: 0 };
+    const entry: RequestRecord = {
+      at,
+      verb: attrs.verb,
+      resource: resourceKey,
+      namespace: attrs.namespace,
+      name: attrs.name,
+      status: 0,
+    };
     res.on('finish', () => (entry.status = res.statusCode));
     log.record(entry);
     for (const hook of this.options.hooks) if (await hook(attrs, req, res)) return;
     try {
-      await this.#dispatch(attrs, req, res, query);
+      await this.#dispatch(attrs, req, res, query, entry);
     } catch (err) {
       sendError(res, err);
     }
   }
 
-  async #dispatch(attrs: RequestAttributes, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+  async #dispatch(
+    attrs: RequestAttributes,
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    entry: RequestRecord,
+  ): Promise<void> {
     const { ctx } = this.options;
     const strategy = ctx.strategies.get(attrs.resource)!;
     const { namespace, name, subresource } = attrs;
@@ -272,20 +354,32 @@ export class ApiServer {
       case 'get': {
         const obj = getObject(ctx, strategy, namespace, name!);
         if (wantsTable(req) && !subresource) {
-          reply({ status: 200, body: toTable(strategy, [obj], { resourceVersion: obj.metadata.resourceVersion }, ctx.clock.now(), query.get('includeObject')) });
+          reply({
+            status: 200,
+            body: toTable(
+              strategy,
+              [obj],
+              { resourceVersion: obj.metadata.resourceVersion },
+              ctx.clock.now(),
+              query.get('includeObject'),
+            ),
+          });
         } else reply({ status: 200, body: obj });
         return;
       }
       case 'list': {
+        rejectSendInitialEvents(query, 'list');
         const list = listObjects(ctx, strategy, namespace, listQuery());
-        if (wantsTable(req)) reply({ status: 200, body: toTable(strategy, list.items, list.metadata, ctx.clock.now(), query.get('includeObject')) });
+        if (wantsTable(req))
+          reply({
+            status: 200,
+            body: toTable(strategy, list.items, list.metadata, ctx.clock.now(), query.get('includeObject')),
+          });
         else reply({ status: 200, body: list });
         return;
       }
       case 'watch': {
-        if (query.get('sendInitialEvents') === 'true') {
-          throw new ApiError(422, 'Invalid', 'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled');
-        }
+        rejectSendInitialEvents(query, 'watch');
         const timeoutSeconds = numberParam(query, 'timeoutSeconds');
         serveWatch(
           res,
@@ -295,11 +389,16 @@ export class ApiServer {
             labelSelector: parseLabelSelector(query.get('labelSelector')),
             fieldSelector: parseFieldSelector(query.get('fieldSelector'), supportedFieldKeys(strategy)),
             resourceVersion: query.get('resourceVersion') ?? undefined,
-            allowBookmarks: query.get('allowWatchBookmarks') === 'true',
+            allowBookmarks: queryBool(query, 'allowWatchBookmarks'),
             timeoutSeconds,
             bookmarkIntervalMs: ctx.bookmarkIntervalMs,
           },
-          { store: ctx.store, clock: ctx.clock, openWatches: ctx.openWatches, present: this.#watchPresenter(strategy, req, query) },
+          {
+            store: ctx.store,
+            clock: ctx.clock,
+            openWatches: ctx.openWatches,
+            present: this.#watchPresenter(strategy, req, query),
+          },
         );
         return;
       }
@@ -307,35 +406,58 @@ export class ApiServer {
         if (subresource) throw methodNotAllowed();
         const body = await readBody(req);
         const warnings = this.#fieldValidation(strategy, body, query, 'CreateOptions');
-        const created = createObject(ctx, strategy, namespace, body, { dryRun: query.getAll('dryRun').includes('All') });
-        if (!query.getAll('dryRun').includes('All')) this.options.onCreated?.(attrs.resource, created.body as KubeObject);
+        const created = createObject(ctx, strategy, namespace, body, {
+          dryRun: query.getAll('dryRun').includes('All'),
+        });
+        if (!query.getAll('dryRun').includes('All'))
+          this.options.onCreated?.(attrs.resource, created.body as KubeObject);
         reply({ ...created, headers: { ...created.headers, ...warnings } });
         return;
       }
       case 'update': {
         const body = await readBody(req);
         const warnings = this.#fieldValidation(strategy, body, query, 'UpdateOptions');
-        reply({ status: 200, body: updateObject(ctx, strategy, namespace, name!, body, subresource === 'status' ? 'status' : 'main'), headers: warnings });
+        reply({
+          status: 200,
+          body: updateObject(ctx, strategy, namespace, name!, body, subresource === 'status' ? 'status' : 'main'),
+          headers: warnings,
+        });
         return;
       }
       case 'patch': {
         const body = await readBody(req);
         let warnings: Record<string, string> = {};
-        const patched = patchObject(ctx, strategy, namespace, name!, req.headers['content-type'] ?? '', body, subresource === 'status' ? 'status' : 'main', (obj) => {
-          warnings = this.#fieldValidation(strategy, obj, query, 'PatchOptions');
-        });
+        const patched = patchObject(
+          ctx,
+          strategy,
+          namespace,
+          name!,
+          req.headers['content-type'] ?? '',
+          body,
+          subresource === 'status' ? 'status' : 'main',
+          (obj) => {
+            warnings = this.#fieldValidation(strategy, obj, query, 'PatchOptions');
+          },
+        );
         reply({ status: 200, body: patched, headers: warnings });
         return;
       }
       case 'delete': {
         if (subresource) throw methodNotAllowed();
-        reply(deleteObject(ctx, strategy, namespace, name!, parseDeleteOptions(query, await readBody(req))));
+        const options = parseDeleteOptions(query, await readBody(req));
+        if (options.propagationPolicy) entry.propagationPolicy = options.propagationPolicy;
+        reply(deleteObject(ctx, strategy, namespace, name!, options));
         return;
       }
       case 'deletecollection': {
         const options = parseDeleteOptions(query, await readBody(req));
-        const list = listObjects(ctx, strategy, namespace, { labelSelector: query.get('labelSelector'), fieldSelector: query.get('fieldSelector') });
-        for (const item of list.items) deleteObject(ctx, strategy, item.metadata.namespace, item.metadata.name, options);
+        if (options.propagationPolicy) entry.propagationPolicy = options.propagationPolicy;
+        const list = listObjects(ctx, strategy, namespace, {
+          labelSelector: query.get('labelSelector'),
+          fieldSelector: query.get('fieldSelector'),
+        });
+        for (const item of list.items)
+          deleteObject(ctx, strategy, item.metadata.namespace, item.metadata.name, options);
         reply({ status: 200, body: { ...list, items: [] } });
         return;
       }
@@ -343,11 +465,22 @@ export class ApiServer {
   }
 
   /** Watch events carry the object, or (`kubectl get -w`) a one-row Table with headers only in the first event. */
-  #watchPresenter(strategy: ResourceStrategy, req: IncomingMessage, query: URLSearchParams): (obj: KubeObject) => unknown {
+  #watchPresenter(
+    strategy: ResourceStrategy,
+    req: IncomingMessage,
+    query: URLSearchParams,
+  ): (obj: KubeObject) => unknown {
     if (!wantsTable(req)) return (obj) => present(strategy, obj);
     let headersSent = false;
     return (obj) => {
-      const table = toTable(strategy, [obj], { resourceVersion: obj.metadata.resourceVersion }, this.options.ctx.clock.now(), query.get('includeObject'), headersSent);
+      const table = toTable(
+        strategy,
+        [obj],
+        { resourceVersion: obj.metadata.resourceVersion },
+        this.options.ctx.clock.now(),
+        query.get('includeObject'),
+        headersSent,
+      );
       headersSent = true;
       return table;
     };
@@ -358,11 +491,31 @@ export class ApiServer {
    * Warning header value per field; Ignore only drops them. Other values are 422, as
    * ValidateFieldValidation does.
    */
-  #fieldValidation(strategy: ResourceStrategy, body: unknown, query: URLSearchParams, options: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): Record<string, string> {
+  #fieldValidation(
+    strategy: ResourceStrategy,
+    body: unknown,
+    query: URLSearchParams,
+    options: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions',
+  ): Record<string, string> {
     const mode = query.get('fieldValidation') ?? '';
     if (!['', 'Ignore', 'Warn', 'Strict'].includes(mode)) {
-      const info = { group: 'meta.k8s.io', version: 'v1', resource: '', singular: '', kind: options, namespaced: false, verbs: [] };
-      throw invalid(info, '', [{ field: 'fieldValidation', type: 'FieldValueNotSupported', value: mode, detail: 'supported values: "", "Ignore", "Strict", "Warn"' }]);
+      const info = {
+        group: 'meta.k8s.io',
+        version: 'v1',
+        resource: '',
+        singular: '',
+        kind: options,
+        namespaced: false,
+        verbs: [],
+      };
+      throw invalid(info, '', [
+        {
+          field: 'fieldValidation',
+          type: 'FieldValueNotSupported',
+          value: mode,
+          detail: 'supported values: "", "Ignore", "Strict", "Warn"',
+        },
+      ]);
     }
     if (!this.options.fieldValidator) return {};
     const problems = this.options.fieldValidator(strategy, body);

@@ -9,6 +9,11 @@ export interface RequestRecord {
   name?: string;
   /** HTTP status answered (0 if the connection was reset). */
   status: number;
+  /**
+   * `delete`/`deletecollection`: the DeleteOptions' `propagationPolicy` as the server received it
+   * (query or body; `orphanDependents` read as Kubernetes does). Absent when none was sent.
+   */
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
 }
 
 /** A Job creation the API server accepted (the exactly-once audit). */
@@ -35,18 +40,75 @@ export interface SimStats {
   objects: { jobs: number; pods: number; events: number };
 }
 
-/** Counts requests and keeps the audit trail of Job creations. */
+/**
+ * How much of a history to keep: `true` every entry, `false` none, a number the latest that many
+ * (older ones dropped first).
+ */
+export type Retention = boolean | number;
+
+/** An append-only list that keeps the latest `limit` entries (all when `limit` is Infinity). */
+export class BoundedLog<T> {
+  readonly #limit: number;
+  #entries: T[] = [];
+  /** Index of the oldest kept entry once the log is full (the ring's head). */
+  #head = 0;
+  #dropped = 0;
+
+  constructor(retention: Retention) {
+    this.#limit = retention === true ? Infinity : retention === false ? 0 : Math.max(0, Math.floor(retention));
+  }
+
+  /** Entries dropped so far to stay within the limit. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  push(entry: T): void {
+    if (this.#entries.length < this.#limit) {
+      this.#entries.push(entry);
+      return;
+    }
+    this.#dropped++;
+    if (this.#limit === 0) return;
+    this.#entries[this.#head] = entry;
+    this.#head = (this.#head + 1) % this.#limit;
+  }
+
+  /** The kept entries, oldest first (a fresh array while the ring has wrapped). */
+  toArray(): readonly T[] {
+    if (this.#head === 0) return this.#entries;
+    // Unroll once, so the next reads are free again.
+    this.#entries = [...this.#entries.slice(this.#head), ...this.#entries.slice(0, this.#head)];
+    this.#head = 0;
+    return this.#entries;
+  }
+}
+
+/** Default number of requests `requests()` keeps. */
+export const defaultRequestRetention = 10_000;
+
+/** Counts requests and keeps the latest of them, and the audit trail of Job creations. */
 export class RequestLog {
-  readonly records: RequestRecord[] = [];
-  readonly jobCreations: JobCreationRecord[] = [];
+  readonly records: BoundedLog<RequestRecord>;
+  readonly jobCreations: BoundedLog<JobCreationRecord>;
   readonly counts = new Map<string, number>();
+  jobsCreated = 0;
   podsCreated = 0;
 
-  constructor(private readonly keepRecords: boolean) {}
+  constructor(options: { requests?: Retention; jobCreations?: Retention } = {}) {
+    this.records = new BoundedLog(options.requests ?? defaultRequestRetention);
+    this.jobCreations = new BoundedLog(options.jobCreations ?? true);
+  }
+
+  /** A Job the API server accepted: counted always, kept as the audit says. */
+  jobCreated(entry: JobCreationRecord): void {
+    this.jobsCreated++;
+    this.jobCreations.push(entry);
+  }
 
   record(entry: RequestRecord): void {
     const key = `${entry.verb} ${entry.resource}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (this.keepRecords) this.records.push(entry);
+    this.records.push(entry);
   }
 }

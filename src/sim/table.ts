@@ -23,7 +23,8 @@ const nameColumn: TableColumn = {
   name: 'Name',
   type: 'string',
   format: 'name',
-  description: 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
+  description:
+    'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
   priority: 0,
   cell: (obj) => obj.metadata.name,
 };
@@ -31,7 +32,8 @@ const nameColumn: TableColumn = {
 export const ageColumn: TableColumn = {
   name: 'Age',
   type: 'string',
-  description: 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata',
+  description:
+    'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata',
   priority: 0,
   cell: (obj, now) => humanDuration(now - Date.parse(obj.metadata.creationTimestamp)),
 };
@@ -40,18 +42,39 @@ export const ageColumn: TableColumn = {
  * A `meta.k8s.io/v1 Table`, what kubectl asks for with `Accept: …;as=Table;…`. `noHeaders` leaves
  * `columnDefinitions` null, as the apiserver does for every watch event after the first.
  */
-export function toTable(strategy: ResourceStrategy, objects: KubeObject[], listMeta: Record<string, unknown>, now: number, includeObject: string | null, noHeaders = false): unknown {
+export function toTable(
+  strategy: ResourceStrategy,
+  objects: KubeObject[],
+  listMeta: Record<string, unknown>,
+  now: number,
+  includeObject: string | null,
+  noHeaders = false,
+): unknown {
   const columns = strategy.tableColumns ?? [nameColumn, ageColumn];
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: listMeta,
-    columnDefinitions: noHeaders ? null : columns.map(({ name, type, format, description, priority }) => ({ name, type, format: format ?? '', description, priority })),
+    columnDefinitions: noHeaders
+      ? null
+      : columns.map(({ name, type, format, description, priority }) => ({
+          name,
+          type,
+          format: format ?? '',
+          description,
+          priority,
+        })),
     rows: objects.map((obj) => ({
       cells: columns.map((c) => c.cell(obj, now)),
       object:
         includeObject === 'Object'
-          ? { apiVersion: strategy.info.group ? `${strategy.info.group}/${strategy.info.version}` : strategy.info.version, kind: strategy.info.kind, ...obj }
+          ? {
+              apiVersion: strategy.info.group
+                ? `${strategy.info.group}/${strategy.info.version}`
+                : strategy.info.version,
+              kind: strategy.info.kind,
+              ...obj,
+            }
           : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata },
     })),
   };

@@ -26,7 +26,8 @@ class TtlAfterFinishedController implements Controller {
     this.#queue = new WorkQueue({
       clock: ctx.clock,
       handle: (key) => this.#process(key),
-      onError: (key, err) => process.emitWarning(`ttl-after-finished-controller: ${key}: ${err instanceof Error ? err.stack : String(err)}`),
+      onError: (key, err) =>
+        process.emitWarning(`ttl-after-finished-controller: ${key}: ${err instanceof Error ? err.stack : String(err)}`),
     });
     for (const job of ctx.store.list('jobs')) if (needsCleanup(job)) this.#queue.add(objectKey(job));
     this.#unsubscribe = ctx.store.subscribe((event) => this.#onEvent(event));

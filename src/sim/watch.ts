@@ -43,7 +43,11 @@ export interface WatchContext {
 export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: WatchContext): void {
   const { strategy, namespace } = request;
   const resource = strategy.info.resource;
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache, private',
+  });
   res.flushHeaders();
 
   const matches = (obj: KubeObject | undefined): boolean =>
@@ -117,7 +121,8 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
   }
 
   // Without timeoutSeconds the apiserver picks 30–60 minutes (MinRequestTimeout 1800 s, randomized).
-  const timeoutMs = request.timeoutSeconds !== undefined ? request.timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+  const timeoutMs =
+    request.timeoutSeconds !== undefined ? request.timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
   cleanups.push(
     ctx.clock.afterReal(timeoutMs, () => {
       if (request.allowBookmarks) {

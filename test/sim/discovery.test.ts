@@ -28,13 +28,23 @@ async function get(url: string, accept = 'application/json'): Promise<{ type: st
 describe('legacy discovery, read by client-node', () => {
   test('/version reports the Kubernetes version the simulator follows', async () => {
     const info = await cluster.kubeConfig.makeApiClient(VersionApi).getCode();
-    expect(info).toMatchObject({ major: '1', minor: '31', gitVersion: expect.stringMatching(/^v1\.31\.\d+/) as unknown });
+    expect(info).toMatchObject({
+      major: '1',
+      minor: '31',
+      gitVersion: expect.stringMatching(/^v1\.31\.\d+/) as unknown,
+    });
   });
 
   test('/api lists v1 and /apis lists batch with its preferred version', async () => {
     expect((await cluster.kubeConfig.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(['v1']);
     const groups = await cluster.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
-    expect(groups.groups).toEqual([{ name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } }]);
+    expect(groups.groups).toEqual([
+      {
+        name: 'batch',
+        versions: [{ groupVersion: 'batch/v1', version: 'v1' }],
+        preferredVersion: { groupVersion: 'batch/v1', version: 'v1' },
+      },
+    ]);
     const batch = await cluster.kubeConfig.makeApiClient(BatchApi).getAPIGroup();
     expect(batch.preferredVersion?.groupVersion).toBe('batch/v1');
   });
@@ -43,7 +53,14 @@ describe('legacy discovery, read by client-node', () => {
     const list = await cluster.kubeConfig.makeApiClient(BatchV1Api).getAPIResources();
     expect(list.groupVersion).toBe('batch/v1');
     expect(list.resources).toEqual([
-      { name: 'jobs', singularName: 'job', namespaced: true, kind: 'Job', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], categories: ['all'] },
+      {
+        name: 'jobs',
+        singularName: 'job',
+        namespaced: true,
+        kind: 'Job',
+        verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+        categories: ['all'],
+      },
       { name: 'jobs/status', singularName: '', namespaced: true, kind: 'Job', verbs: ['get', 'patch', 'update'] },
     ]);
   });
@@ -52,17 +69,24 @@ describe('legacy discovery, read by client-node', () => {
     const list = await cluster.kubeConfig.makeApiClient(CoreV1Api).getAPIResources();
     const names = list.resources.map((r) => r.name);
     expect(names).toEqual([...names].sort());
-    expect(names).toEqual(expect.arrayContaining(['events', 'namespaces', 'namespaces/status', 'pods', 'pods/log', 'pods/status']));
+    expect(names).toEqual(
+      expect.arrayContaining(['events', 'namespaces', 'namespaces/status', 'pods', 'pods/log', 'pods/status']),
+    );
     const byName = new Map(list.resources.map((r) => [r.name, r]));
     expect(byName.get('namespaces')).toMatchObject({ namespaced: false, kind: 'Namespace', shortNames: ['ns'] });
-    expect(byName.get('pods')).toMatchObject({ namespaced: true, kind: 'Pod', shortNames: ['po'], categories: ['all'] });
+    expect(byName.get('pods')).toMatchObject({
+      namespaced: true,
+      kind: 'Pod',
+      shortNames: ['po'],
+      categories: ['all'],
+    });
     expect(byName.get('pods/log')).toMatchObject({ kind: 'Pod', verbs: ['get'] });
     expect(byName.get('events')).toMatchObject({ shortNames: ['ev'] });
   });
 });
 
 describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
-  test('/apis answers kubectl\'s Accept with one APIGroupDiscoveryList and its exact media type', async () => {
+  test("/apis answers kubectl's Accept with one APIGroupDiscoveryList and its exact media type", async () => {
     const { type, body } = await get(`${cluster.url}/apis`, kubectlAccept);
     expect(type).toBe(aggregatedType);
     expect(body).toEqual({
@@ -84,7 +108,13 @@ describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
                   singularResource: 'job',
                   verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
                   categories: ['all'],
-                  subresources: [{ subresource: 'status', responseKind: { group: '', version: '', kind: 'Job' }, verbs: ['get', 'patch', 'update'] }],
+                  subresources: [
+                    {
+                      subresource: 'status',
+                      responseKind: { group: '', version: '', kind: 'Job' },
+                      verbs: ['get', 'patch', 'update'],
+                    },
+                  ],
                 },
               ],
             },
@@ -100,8 +130,14 @@ describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
     expect(body.items).toHaveLength(1);
     expect(body.items[0].metadata.name).toBe('');
     const pods = body.items[0].versions[0].resources.find((r: { resource: string }) => r.resource === 'pods');
-    expect(pods).toMatchObject({ scope: 'Namespaced', shortNames: ['po'], subresources: [{ subresource: 'log', verbs: ['get'] }, { subresource: 'status' }] });
-    const namespaces = body.items[0].versions[0].resources.find((r: { resource: string }) => r.resource === 'namespaces');
+    expect(pods).toMatchObject({
+      scope: 'Namespaced',
+      shortNames: ['po'],
+      subresources: [{ subresource: 'log', verbs: ['get'] }, { subresource: 'status' }],
+    });
+    const namespaces = body.items[0].versions[0].resources.find(
+      (r: { resource: string }) => r.resource === 'namespaces',
+    );
     expect(namespaces).toMatchObject({ scope: 'Cluster', singularResource: 'namespace' });
   });
 
@@ -114,7 +150,16 @@ describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
 
 describe('served resources drive discovery and OpenAPI', () => {
   const serviceAccounts: ResourceStrategy = {
-    info: { group: '', version: 'v1', resource: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
+    info: {
+      group: '',
+      version: 'v1',
+      resource: 'serviceaccounts',
+      singular: 'serviceaccount',
+      kind: 'ServiceAccount',
+      namespaced: true,
+      shortNames: ['sa'],
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    },
     selectableFieldKeys: [],
     selectableFields: () => ({}),
     defaultPropagation: 'Background',
@@ -124,18 +169,39 @@ describe('served resources drive discovery and OpenAPI', () => {
   beforeAll(async () => {
     const ctx = createContext({});
     ctx.strategies.set('serviceaccounts', serviceAccounts);
-    server = new ApiServer({ ctx, log: new RequestLog(false), hooks: [], subresources: new Map(), nonResource: [discoveryHandler(ctx), openApiHandler(ctx)] });
+    server = new ApiServer({
+      ctx,
+      log: new RequestLog({ requests: false }),
+      hooks: [],
+      subresources: new Map(),
+      nonResource: [discoveryHandler(ctx), openApiHandler(ctx)],
+    });
     url = await server.listen();
   });
   afterAll(async () => server.close());
 
   test('a resource another part registers appears in legacy and aggregated discovery and in /openapi/v3/api/v1', async () => {
     const legacy = await get(`${url}/api/v1`);
-    expect(legacy.body.resources).toContainEqual({ name: 'serviceaccounts', singularName: 'serviceaccount', namespaced: true, kind: 'ServiceAccount', verbs: serviceAccounts.info.verbs, shortNames: ['sa'] });
+    expect(legacy.body.resources).toContainEqual({
+      name: 'serviceaccounts',
+      singularName: 'serviceaccount',
+      namespaced: true,
+      kind: 'ServiceAccount',
+      verbs: serviceAccounts.info.verbs,
+      shortNames: ['sa'],
+    });
     const aggregated = await get(`${url}/api`, kubectlAccept);
-    expect(aggregated.body.items[0].versions[0].resources.map((r: { resource: string }) => r.resource)).toContain('serviceaccounts');
+    expect(aggregated.body.items[0].versions[0].resources.map((r: { resource: string }) => r.resource)).toContain(
+      'serviceaccounts',
+    );
     const openapi = await get(`${url}/openapi/v3/api/v1`);
-    expect(openapi.body.paths['/api/v1/namespaces/{namespace}/serviceaccounts/{name}'].patch['x-kubernetes-group-version-kind']).toEqual({ group: '', version: 'v1', kind: 'ServiceAccount' });
-    expect(openapi.body.components.schemas['io.k8s.api.core.v1.ServiceAccount'].properties).toHaveProperty('automountServiceAccountToken');
+    expect(
+      openapi.body.paths['/api/v1/namespaces/{namespace}/serviceaccounts/{name}'].patch[
+        'x-kubernetes-group-version-kind'
+      ],
+    ).toEqual({ group: '', version: 'v1', kind: 'ServiceAccount' });
+    expect(openapi.body.components.schemas['io.k8s.api.core.v1.ServiceAccount'].properties).toHaveProperty(
+      'automountServiceAccountToken',
+    );
   });
 });

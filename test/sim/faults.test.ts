@@ -5,11 +5,15 @@ import { waitUntil } from '../helpers/wait.js';
 
 const job = (name: string): V1Job => ({
   metadata: { name },
-  spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['true'] }] } } },
+  spec: {
+    template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['true'] }] } },
+  },
 });
 
 /** The status and parsed body of a failed client-node call. */
-async function failure(call: Promise<unknown>): Promise<{ code: number; body: unknown; headers: Record<string, string> }> {
+async function failure(
+  call: Promise<unknown>,
+): Promise<{ code: number; body: unknown; headers: Record<string, string> }> {
   const err: unknown = await call.then(
     () => undefined,
     (e: unknown) => e,
@@ -66,12 +70,19 @@ describe('error responses', () => {
     await batch.listNamespacedJob({ namespace: 'default' });
     await batch.createNamespacedJob({ namespace: 'default', body: job('e503') });
     expect(rule.hits).toBe(1);
-    const creates = cluster.requests().filter((r) => r.verb === 'create' && r.resource === 'jobs' && r.name === undefined);
+    const creates = cluster
+      .requests()
+      .filter((r) => r.verb === 'create' && r.resource === 'jobs' && r.name === undefined);
     expect(creates.slice(-2).map((r) => r.status)).toEqual([503, 201]);
   });
 
   test('a 500 is an InternalError Status carrying its cause', async () => {
-    cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], status: 500, message: 'etcdserver: leader changed' });
+    cluster.faults.failRequests({
+      verbs: ['get'],
+      resources: ['jobs'],
+      status: 500,
+      message: 'etcdserver: leader changed',
+    });
     await batch.createNamespacedJob({ namespace: 'default', body: job('e500') });
     const refused = await failure(batch.readNamespacedJob({ namespace: 'default', name: 'e500' }));
     expect(refused.code).toBe(500);
@@ -106,7 +117,9 @@ describe('error responses', () => {
     const refused = await failure(batch.createNamespacedJob({ namespace: 'default', body: job('committed') }));
     expect(refused.code).toBe(500);
     // The create went through: a retry meets 409, and the audit holds the Job once.
-    expect((await batch.readNamespacedJob({ namespace: 'default', name: 'committed' })).metadata?.name).toBe('committed');
+    expect((await batch.readNamespacedJob({ namespace: 'default', name: 'committed' })).metadata?.name).toBe(
+      'committed',
+    );
     expect((await failure(batch.createNamespacedJob({ namespace: 'default', body: job('committed') }))).code).toBe(409);
     expect(cluster.jobCreations().filter((c) => c.name === 'committed')).toHaveLength(1);
   });
@@ -156,7 +169,10 @@ describe('connection resets', () => {
 describe('latency', () => {
   test('a delayed request is held while requests sent after it are answered', async () => {
     // Its own cluster: the held request only ends when this cluster closes.
-    const slow = await startSimulatedCluster({ kubelet: { enabled: false }, faults: { latency: [{ verbs: ['list'], resources: ['jobs'], ms: 600_000 }] } });
+    const slow = await startSimulatedCluster({
+      kubelet: { enabled: false },
+      faults: { latency: [{ verbs: ['list'], resources: ['jobs'], ms: 600_000 }] },
+    });
     try {
       let settled = false;
       const held = slow.kubeConfig
@@ -166,9 +182,14 @@ describe('latency', () => {
       await waitUntil(() => slow.faults.counts().delayed === 1, 'the list to be held');
       const core = slow.kubeConfig.makeApiClient(CoreV1Api);
       expect((await core.listNamespace()).items.length).toBeGreaterThan(0);
-      await slow.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ namespace: 'default', name: 'none' }).catch(() => undefined);
+      await slow.kubeConfig
+        .makeApiClient(BatchV1Api)
+        .readNamespacedJob({ namespace: 'default', name: 'none' })
+        .catch(() => undefined);
       expect(settled).toBe(false);
-      expect(slow.faults.injected()).toEqual([expect.objectContaining({ kind: 'latency', delayMs: 600_000, request: 'list jobs' })]);
+      expect(slow.faults.injected()).toEqual([
+        expect.objectContaining({ kind: 'latency', delayMs: 600_000, request: 'list jobs' }),
+      ]);
       await slow.close();
       await expect(held).rejects.toThrow();
     } finally {
@@ -181,7 +202,10 @@ describe('latency', () => {
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     const before = cluster.faults.injected().length;
     for (let i = 0; i < 5; i++) await core.listNamespace();
-    const delays = cluster.faults.injected().slice(before).map((f) => f.delayMs ?? -1);
+    const delays = cluster.faults
+      .injected()
+      .slice(before)
+      .map((f) => f.delayMs ?? -1);
     expect(delays).toHaveLength(5);
     for (const delay of delays) {
       expect(delay).toBeGreaterThanOrEqual(5);
@@ -194,7 +218,10 @@ describe('latency', () => {
 describe('seeded randomness', () => {
   /** Which of 30 sequential reads a rate-0.5 rule hit, on a fresh cluster seeded with `seed`. */
   async function hitPattern(seed: number): Promise<string> {
-    const run = await startSimulatedCluster({ kubelet: { enabled: false }, faults: { seed, errors: [{ resources: ['namespaces'], status: 503, rate: 0.5 }] } });
+    const run = await startSimulatedCluster({
+      kubelet: { enabled: false },
+      faults: { seed, errors: [{ resources: ['namespaces'], status: 503, rate: 0.5 }] },
+    });
     try {
       const core = run.kubeConfig.makeApiClient(CoreV1Api);
       let pattern = '';
@@ -225,7 +252,12 @@ describe('watch faults', () => {
     const events: { type: string; obj: { code?: number; reason?: string; metadata?: { name?: string } } }[] = [];
     let end!: (err: unknown) => void;
     const ended = new Promise<unknown>((resolve) => (end = resolve));
-    const controller = await new Watch(cluster.kubeConfig).watch('/apis/batch/v1/namespaces/default/jobs', query, (type, obj) => events.push({ type, obj }), (err) => end(err));
+    const controller = await new Watch(cluster.kubeConfig).watch(
+      '/apis/batch/v1/namespaces/default/jobs',
+      query,
+      (type, obj) => events.push({ type, obj }),
+      (err) => end(err),
+    );
     return { events, ended, controller };
   }
 
@@ -239,14 +271,22 @@ describe('watch faults', () => {
     cluster.faults.dropWatchesEvery(undefined);
     const third = await openWatch();
     await batch.createNamespacedJob({ namespace: 'default', body: job('after-drops') });
-    await waitUntil(() => third.events.some((e) => e.type === 'ADDED' && e.obj.metadata?.name === 'after-drops'), 'the event on a watch no longer dropped');
+    await waitUntil(
+      () => third.events.some((e) => e.type === 'ADDED' && e.obj.metadata?.name === 'after-drops'),
+      'the event on a watch no longer dropped',
+    );
     third.controller.abort();
   });
 
   test('dropWatches only cuts watches of the resources named', async () => {
     const jobs = await openWatch();
     const pods: unknown[] = [];
-    const podWatch = await new Watch(cluster.kubeConfig).watch('/api/v1/namespaces/default/pods', {}, () => {}, (err) => pods.push(err));
+    const podWatch = await new Watch(cluster.kubeConfig).watch(
+      '/api/v1/namespaces/default/pods',
+      {},
+      () => {},
+      (err) => pods.push(err),
+    );
     expect(cluster.faults.dropWatches({ resources: ['jobs'] })).toBe(1);
     expect(await jobs.ended).toBeTruthy();
     expect(pods).toEqual([]);
@@ -265,12 +305,21 @@ describe('watch faults', () => {
     expect(expired.events).toEqual([
       {
         type: 'ERROR',
-        obj: expect.objectContaining({ kind: 'Status', status: 'Failure', code: 410, reason: 'Expired', message: expect.stringMatching(new RegExp(`^too old resource version: ${rv} \\(\\d+\\)$`)) }),
+        obj: expect.objectContaining({
+          kind: 'Status',
+          status: 'Failure',
+          code: 410,
+          reason: 'Expired',
+          message: expect.stringMatching(new RegExp(`^too old resource version: ${rv} \\(\\d+\\)$`)),
+        }),
       },
     ]);
     const resumed = await openWatch({ resourceVersion: rv });
     await batch.createNamespacedJob({ namespace: 'default', body: job('after-expiry') });
-    await waitUntil(() => resumed.events.some((e) => e.type === 'ADDED' && e.obj.metadata?.name === 'after-expiry'), 'the resumed watch to deliver');
+    await waitUntil(
+      () => resumed.events.some((e) => e.type === 'ADDED' && e.obj.metadata?.name === 'after-expiry'),
+      'the resumed watch to deliver',
+    );
     resumed.controller.abort();
     expect(cluster.faults.counts().watchesExpired).toBe(1);
   });
@@ -307,6 +356,18 @@ test('clear() removes every fault and keeps the counts', async () => {
   cluster.faults.clear();
   await batch.listNamespacedJob({ namespace: 'default' });
   expect(cluster.faults.counts()).toEqual(counted);
-  expect(counted.total).toBe(counted.errors + counted.delayed + counted.resets + counted.watchesDropped + counted.watchesExpired + counted.watchesStalled);
-  expect(cluster.faults.injected().at(-1)).toMatchObject({ kind: 'error', status: 503, request: 'list jobs', namespace: 'default' });
+  expect(counted.total).toBe(
+    counted.errors +
+      counted.delayed +
+      counted.resets +
+      counted.watchesDropped +
+      counted.watchesExpired +
+      counted.watchesStalled,
+  );
+  expect(cluster.faults.injected().at(-1)).toMatchObject({
+    kind: 'error',
+    status: 503,
+    request: 'list jobs',
+    namespace: 'default',
+  });
 });

@@ -2,7 +2,18 @@ import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kuberne
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { KubeObject } from '../../src/sim/types.js';
-import { activePods, conditionTypes, FakeKubelet, jobManifest, jobNamed, jobWhen, jobWithCondition, podsOf, recordWatch, type RecordedEvent } from '../helpers/sim-jobs.js';
+import {
+  activePods,
+  conditionTypes,
+  FakeKubelet,
+  jobManifest,
+  jobNamed,
+  jobWhen,
+  jobWithCondition,
+  podsOf,
+  recordWatch,
+  type RecordedEvent,
+} from '../helpers/sim-jobs.js';
 import { waitUntil } from '../helpers/wait.js';
 
 // No kubelet: the tests play it through the API, so every pod transition is theirs to choose.
@@ -20,13 +31,19 @@ afterAll(async () => cluster.close());
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-async function create(name: string, spec: Record<string, unknown> = {}, podSpec: Record<string, unknown> = {}): Promise<KubeObject> {
+async function create(
+  name: string,
+  spec: Record<string, unknown> = {},
+  podSpec: Record<string, unknown> = {},
+): Promise<KubeObject> {
   const created = await batch.createNamespacedJob({ namespace: 'default', body: jobManifest(name, spec, podSpec) });
   return created as unknown as KubeObject;
 }
 
 async function watchJob(name: string): Promise<{ events: RecordedEvent[]; stop: () => void }> {
-  return recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', { fieldSelector: `metadata.name=${name}` });
+  return recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', {
+    fieldSelector: `metadata.name=${name}`,
+  });
 }
 
 function eventsOf(job: KubeObject): { reason: string; message: string; type: string }[] {
@@ -58,14 +75,36 @@ describe('pods', () => {
       'controller-uid': uid,
       'job-name': 'pod-shape',
     });
-    expect(pod?.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: 'pod-shape', uid, controller: true, blockOwnerDeletion: true }]);
+    expect(pod?.metadata.ownerReferences).toEqual([
+      { apiVersion: 'batch/v1', kind: 'Job', name: 'pod-shape', uid, controller: true, blockOwnerDeletion: true },
+    ]);
     expect(pod?.metadata.finalizers).toEqual(['batch.kubernetes.io/job-tracking']);
-    expect(pod?.spec).toMatchObject({ restartPolicy: 'Never', dnsPolicy: 'ClusterFirst', terminationGracePeriodSeconds: 30, schedulerName: 'default-scheduler' });
-    expect(pod?.spec.containers[0]).toMatchObject({ name: 'main', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log' });
+    expect(pod?.spec).toMatchObject({
+      restartPolicy: 'Never',
+      dnsPolicy: 'ClusterFirst',
+      terminationGracePeriodSeconds: 30,
+      schedulerName: 'default-scheduler',
+    });
+    expect(pod?.spec.containers[0]).toMatchObject({
+      name: 'main',
+      image: 'busybox:1.36',
+      imagePullPolicy: 'IfNotPresent',
+      terminationMessagePath: '/dev/termination-log',
+    });
     await waitUntil(() => eventsOf(job).some((e) => e.reason === 'SuccessfulCreate'), 'SuccessfulCreate');
-    expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod?.metadata.name}` });
+    expect(eventsOf(job)).toContainEqual({
+      type: 'Normal',
+      reason: 'SuccessfulCreate',
+      message: `Created pod: ${pod?.metadata.name}`,
+    });
     const synced = await jobWhen(cluster, 'pod-shape', 'startTime', (j) => !!j.status?.startTime);
-    expect(synced.status).toEqual({ startTime: synced.status.startTime, active: 1, terminating: 0, uncountedTerminatedPods: {}, ready: 0 });
+    expect(synced.status).toEqual({
+      startTime: synced.status.startTime,
+      active: 1,
+      terminating: 0,
+      uncountedTerminatedPods: {},
+      ready: 0,
+    });
   });
 
   test('a Job with parallelism 1 never has a second pod while one is active', async () => {
@@ -75,7 +114,10 @@ describe('pods', () => {
     await kubelet.run(pod as KubeObject);
     await waitUntil(() => jobNamed(cluster, 'one-at-a-time')?.status?.ready === 1, 'ready 1');
     await kubelet.run(pod as KubeObject, 0);
-    await batch.patchNamespacedJob({ name: 'one-at-a-time', namespace: 'default', body: { metadata: { labels: { touched: 'yes' } } } }, mergePatch);
+    await batch.patchNamespacedJob(
+      { name: 'one-at-a-time', namespace: 'default', body: { metadata: { labels: { touched: 'yes' } } } },
+      mergePatch,
+    );
     await waitUntil(() => jobNamed(cluster, 'one-at-a-time')?.metadata.labels?.['touched'], 'label');
     expect(podsOf(cluster, job)).toHaveLength(1);
     expect(jobNamed(cluster, 'one-at-a-time')?.status).toMatchObject({ active: 1, ready: 1 });
@@ -136,15 +178,31 @@ describe('success', () => {
     expect(interim).toBeGreaterThan(0);
     expect(interim).toBeLessThan(complete);
     // The interim status: the pod is finished but not yet counted.
-    expect(watch.events[interim]?.object.status).toMatchObject({ uncountedTerminatedPods: { succeeded: [pod?.metadata.uid] } });
+    expect(watch.events[interim]?.object.status).toMatchObject({
+      uncountedTerminatedPods: { succeeded: [pod?.metadata.uid] },
+    });
     expect(watch.events[interim]?.object.status.succeeded).toBeUndefined();
     const final = watch.events[complete]?.object;
     const met = conditionOf(final, 'SuccessCriteriaMet');
     const completeCondition = conditionOf(final, 'Complete');
-    expect(met).toMatchObject({ status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
-    expect(completeCondition).toMatchObject({ status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
+    expect(met).toMatchObject({
+      status: 'True',
+      reason: 'CompletionsReached',
+      message: 'Reached expected number of succeeded pods',
+    });
+    expect(completeCondition).toMatchObject({
+      status: 'True',
+      reason: 'CompletionsReached',
+      message: 'Reached expected number of succeeded pods',
+    });
     expect(completeCondition?.['lastProbeTime']).toBeTruthy();
-    expect(final?.status).toMatchObject({ succeeded: 1, terminating: 0, ready: 0, uncountedTerminatedPods: {}, completionTime: completeCondition?.['lastTransitionTime'] });
+    expect(final?.status).toMatchObject({
+      succeeded: 1,
+      terminating: 0,
+      ready: 0,
+      uncountedTerminatedPods: {},
+      completionTime: completeCondition?.['lastTransitionTime'],
+    });
     // Counted: the tracking finalizer is gone, the pod (and its logs) stay.
     expect(podsOf(cluster, job)[0]?.metadata.finalizers).toBeUndefined();
     expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'Completed', message: 'Job completed' });
@@ -168,7 +226,11 @@ describe('failure', () => {
     expect(firstWith(watch.events, 'FailureTarget')).toBeLessThan(firstWith(watch.events, 'Failed'));
     const failed = watch.events[firstWith(watch.events, 'Failed')]?.object;
     for (const type of ['FailureTarget', 'Failed']) {
-      expect(conditionOf(failed, type)).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+      expect(conditionOf(failed, type)).toMatchObject({
+        status: 'True',
+        reason: 'BackoffLimitExceeded',
+        message: 'Job has reached the specified backoff limit',
+      });
     }
     expect(failed?.status).toMatchObject({ failed: 2, terminating: 0, uncountedTerminatedPods: {} });
     expect(failed?.status.completionTime).toBeUndefined();
@@ -177,7 +239,11 @@ describe('failure', () => {
       ['Failed', undefined],
       ['Failed', undefined],
     ]);
-    expect(eventsOf(job)).toContainEqual({ type: 'Warning', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    expect(eventsOf(job)).toContainEqual({
+      type: 'Warning',
+      reason: 'BackoffLimitExceeded',
+      message: 'Job has reached the specified backoff limit',
+    });
   });
 
   test('pod re-creation backs off 10 s, 20 s, 40 s (scaled) after consecutive failures', async () => {
@@ -215,7 +281,11 @@ describe('failure', () => {
     // The still-running pod was deleted (and, being unscheduled, is gone) and counted as failed.
     await waitUntil(() => podsOf(cluster, job).length === 0, 'pod deleted');
     expect(jobNamed(cluster, 'restarts')?.status).toMatchObject({ failed: 1, terminating: 0 });
-    expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${pod?.metadata.name}` });
+    expect(eventsOf(job)).toContainEqual({
+      type: 'Normal',
+      reason: 'SuccessfulDelete',
+      message: `Deleted pod: ${pod?.metadata.name}`,
+    });
   });
 
   test('activeDeadlineSeconds: active pods deleted, DeadlineExceeded, and Failed never before terminating is 0', async () => {
@@ -230,42 +300,71 @@ describe('failure', () => {
     expect(target).toBeLessThan(failed);
     // While the killed pod was terminating the Job said so, and only then did it fail.
     expect(watch.events.slice(target, failed).some((e) => e.object.status.terminating === 1)).toBe(true);
-    for (const e of watch.events.filter((e) => conditionTypes(e.object).includes('Failed'))) expect(e.object.status.terminating).toBe(0);
+    for (const e of watch.events.filter((e) => conditionTypes(e.object).includes('Failed')))
+      expect(e.object.status.terminating).toBe(0);
     const final = watch.events[failed]?.object;
-    expect(conditionOf(final, 'Failed')).toMatchObject({ reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' });
+    expect(conditionOf(final, 'Failed')).toMatchObject({
+      reason: 'DeadlineExceeded',
+      message: 'Job was active longer than specified deadline',
+    });
     expect(final?.status).toMatchObject({ failed: 1, terminating: 0, ready: 0, uncountedTerminatedPods: {} });
     expect(final?.status.active).toBeUndefined();
     // The deadline counts from startTime (real seconds, never scaled).
-    expect(Date.parse(conditionOf(final, 'FailureTarget')?.['lastTransitionTime'] ?? '') - Date.parse(final?.status.startTime)).toBeGreaterThanOrEqual(1000);
-    expect(eventsOf(job)).toContainEqual({ type: 'Warning', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' });
-    expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${pod?.metadata.name}` });
+    expect(
+      Date.parse(conditionOf(final, 'FailureTarget')?.['lastTransitionTime'] ?? '') -
+        Date.parse(final?.status.startTime),
+    ).toBeGreaterThanOrEqual(1000);
+    expect(eventsOf(job)).toContainEqual({
+      type: 'Warning',
+      reason: 'DeadlineExceeded',
+      message: 'Job was active longer than specified deadline',
+    });
+    expect(eventsOf(job)).toContainEqual({
+      type: 'Normal',
+      reason: 'SuccessfulDelete',
+      message: `Deleted pod: ${pod?.metadata.name}`,
+    });
   });
 });
 
 describe('podFailurePolicy', () => {
-  test('a FailJob rule fails the Job at the first matching exit code, with Kubernetes\' message', async () => {
+  test("a FailJob rule fails the Job at the first matching exit code, with Kubernetes' message", async () => {
     const watch = await watchJob('fail-fast');
-    const job = await create('fail-fast', { backoffLimit: 6, podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [42] } }] } });
+    const job = await create('fail-fast', {
+      backoffLimit: 6,
+      podFailurePolicy: {
+        rules: [{ action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [42] } }],
+      },
+    });
     const [pod] = await activePods(cluster, job, 1);
     await kubelet.exit(pod as KubeObject, 42);
     await waitUntil(() => firstWith(watch.events, 'Failed') >= 0, 'Failed');
     watch.stop();
     expect(firstWith(watch.events, 'FailureTarget')).toBeLessThan(firstWith(watch.events, 'Failed'));
     const message = `Container main for pod default/${pod?.metadata.name} failed with exit code 42 matching FailJob rule at index 0`;
-    expect(conditionOf(jobNamed(cluster, 'fail-fast'), 'Failed')).toMatchObject({ reason: 'PodFailurePolicy', message });
+    expect(conditionOf(jobNamed(cluster, 'fail-fast'), 'Failed')).toMatchObject({
+      reason: 'PodFailurePolicy',
+      message,
+    });
     expect(jobNamed(cluster, 'fail-fast')?.status.failed).toBe(1);
     expect(podsOf(cluster, job)).toHaveLength(1);
   });
 
   test('an Ignore rule keeps a failure out of backoffLimit; the pod is replaced', async () => {
-    const job = await create('ignores', { backoffLimit: 0, podFailurePolicy: { rules: [{ action: 'Ignore', onExitCodes: { operator: 'In', values: [3] } }] } });
+    const job = await create('ignores', {
+      backoffLimit: 0,
+      podFailurePolicy: { rules: [{ action: 'Ignore', onExitCodes: { operator: 'In', values: [3] } }] },
+    });
     const [pod] = await activePods(cluster, job, 1);
     await kubelet.exit(pod as KubeObject, 3);
     const [next] = await waitUntil(() => {
       const fresh = podsOf(cluster, job).filter((p) => p.status.phase === 'Pending');
       return fresh.length === 1 ? fresh : undefined;
     }, 'a replacement pod');
-    await waitUntil(() => !podsOf(cluster, job).find((p) => p.metadata.uid === pod?.metadata.uid)?.metadata.finalizers, 'ignored pod released');
+    await waitUntil(
+      () => !podsOf(cluster, job).find((p) => p.metadata.uid === pod?.metadata.uid)?.metadata.finalizers,
+      'ignored pod released',
+    );
     expect(conditionTypes(jobNamed(cluster, 'ignores'))).toEqual([]);
     expect(jobNamed(cluster, 'ignores')?.status.failed).toBeUndefined();
     // Any other exit code still counts, and with backoffLimit 0 fails the Job.
@@ -280,14 +379,30 @@ describe('suspend', () => {
   test('a Job created suspended has no pods and no startTime until resumed, which starts the clock', async () => {
     const job = await create('later', { suspend: true });
     const suspended = await jobWithCondition(cluster, 'later', 'Suspended');
-    expect(conditionOf(suspended, 'Suspended')).toMatchObject({ status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
+    expect(conditionOf(suspended, 'Suspended')).toMatchObject({
+      status: 'True',
+      reason: 'JobSuspended',
+      message: 'Job suspended',
+    });
     expect(suspended.status.startTime).toBeUndefined();
     expect(podsOf(cluster, job)).toHaveLength(0);
     expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'Suspended', message: 'Job suspended' });
-    await batch.patchNamespacedJob({ name: 'later', namespace: 'default', body: { spec: { suspend: false } } }, mergePatch);
+    await batch.patchNamespacedJob(
+      { name: 'later', namespace: 'default', body: { spec: { suspend: false } } },
+      mergePatch,
+    );
     await activePods(cluster, job, 1);
-    const resumed = await jobWhen(cluster, 'later', 'resumed', (j) => conditionOf(j, 'Suspended')?.['status'] === 'False');
-    expect(conditionOf(resumed, 'Suspended')).toMatchObject({ status: 'False', reason: 'JobResumed', message: 'Job resumed' });
+    const resumed = await jobWhen(
+      cluster,
+      'later',
+      'resumed',
+      (j) => conditionOf(j, 'Suspended')?.['status'] === 'False',
+    );
+    expect(conditionOf(resumed, 'Suspended')).toMatchObject({
+      status: 'False',
+      reason: 'JobResumed',
+      message: 'Job resumed',
+    });
     expect(resumed.status.startTime).toBeTruthy();
     expect(eventsOf(job)).toContainEqual({ type: 'Normal', reason: 'Resumed', message: 'Job resumed' });
   });
@@ -296,7 +411,10 @@ describe('suspend', () => {
     const job = await create('paused');
     const [pod] = await activePods(cluster, job, 1);
     await kubelet.run(pod as KubeObject);
-    await batch.patchNamespacedJob({ name: 'paused', namespace: 'default', body: { spec: { suspend: true } } }, mergePatch);
+    await batch.patchNamespacedJob(
+      { name: 'paused', namespace: 'default', body: { spec: { suspend: true } } },
+      mergePatch,
+    );
     await waitUntil(() => podsOf(cluster, job).length === 0, 'pods deleted');
     const suspended = await jobWithCondition(cluster, 'paused', 'Suspended');
     expect(suspended.status.failed).toBeUndefined();
@@ -314,12 +432,25 @@ describe('Indexed', () => {
     expect(one.metadata.name).toMatch(/^indexed-1-[a-z0-9]{5}$/);
     expect(one.metadata.labels?.['batch.kubernetes.io/job-completion-index']).toBe('1');
     expect(one.spec.hostname).toBe('indexed-1');
-    expect(one.spec.containers[0].env).toContainEqual({ name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } });
+    expect(one.spec.containers[0].env).toContainEqual({
+      name: 'JOB_COMPLETION_INDEX',
+      valueFrom: {
+        fieldRef: { apiVersion: 'v1', fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" },
+      },
+    });
     await kubelet.exit(one, 0);
     await waitUntil(() => jobNamed(cluster, 'indexed')?.status?.completedIndexes === '1', 'completedIndexes 1');
     // A failed index is retried by a new pod with the same index.
     await kubelet.exit(byIndex.get('0') as KubeObject, 1);
-    const retry = await waitUntil(() => podsOf(cluster, job).find((p) => p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'] === '0' && p.status.phase === 'Pending'), 'index 0 again');
+    const retry = await waitUntil(
+      () =>
+        podsOf(cluster, job).find(
+          (p) =>
+            p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'] === '0' &&
+            p.status.phase === 'Pending',
+        ),
+      'index 0 again',
+    );
     await kubelet.exit(retry, 0);
     await kubelet.exit(byIndex.get('2') as KubeObject, 0);
     const done = await jobWithCondition(cluster, 'indexed', 'Complete');

@@ -25,7 +25,10 @@ describe('with the process runtime', () => {
   afterAll(async () => cluster.close());
 
   test('a Job whose container exits 0 completes', async () => {
-    const job = (await batch.createNamespacedJob({ namespace: 'default', body: jobManifest('exits-0', {}, { containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] }) })) as unknown as KubeObject;
+    const job = (await batch.createNamespacedJob({
+      namespace: 'default',
+      body: jobManifest('exits-0', {}, { containers: [{ name: 'main', image: 'busybox:1.36', command: ['true'] }] }),
+    })) as unknown as KubeObject;
     const done = await jobWithCondition(cluster, 'exits-0', 'Complete');
     expect(done.status).toMatchObject({ succeeded: 1, terminating: 0, ready: 0, uncountedTerminatedPods: {} });
     const pods = podsOf(cluster, job);
@@ -34,9 +37,19 @@ describe('with the process runtime', () => {
   });
 
   test('a Job whose container exits 1 with backoffLimit 1 fails after two pods', async () => {
-    const job = (await batch.createNamespacedJob({ namespace: 'default', body: jobManifest('exits-1', { backoffLimit: 1 }, { containers: [{ name: 'main', image: 'busybox:1.36', command: ['false'] }] }) })) as unknown as KubeObject;
+    const job = (await batch.createNamespacedJob({
+      namespace: 'default',
+      body: jobManifest(
+        'exits-1',
+        { backoffLimit: 1 },
+        { containers: [{ name: 'main', image: 'busybox:1.36', command: ['false'] }] },
+      ),
+    })) as unknown as KubeObject;
     const failed = await jobWithCondition(cluster, 'exits-1', 'Failed');
-    expect(conditionOf(failed, 'Failed')).toMatchObject({ reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    expect(conditionOf(failed, 'Failed')).toMatchObject({
+      reason: 'BackoffLimitExceeded',
+      message: 'Job has reached the specified backoff limit',
+    });
     expect(failed.status).toMatchObject({ failed: 2, terminating: 0 });
     const pods = podsOf(cluster, job);
     expect(pods.map((p) => p.status.phase)).toEqual(['Failed', 'Failed']);
@@ -54,17 +67,30 @@ describe('with the scripted runtime', () => {
   afterAll(async () => cluster.close());
 
   /** A Job whose containers do what `behaviour` says (the scripted runtime's pod annotation). */
-  async function scripted(name: string, behaviour: Record<string, unknown>, spec: Record<string, unknown> = {}, podSpec: Record<string, unknown> = {}): Promise<KubeObject> {
+  async function scripted(
+    name: string,
+    behaviour: Record<string, unknown>,
+    spec: Record<string, unknown> = {},
+    podSpec: Record<string, unknown> = {},
+  ): Promise<KubeObject> {
     const body = jobManifest(name, spec, podSpec);
-    (body.spec as { template: { metadata?: unknown } }).template.metadata = { annotations: { 'sim.k8s-jobs.io/behaviour': JSON.stringify(behaviour) } };
+    (body.spec as { template: { metadata?: unknown } }).template.metadata = {
+      annotations: { 'sim.k8s-jobs.io/behaviour': JSON.stringify(behaviour) },
+    };
     return (await batch.createNamespacedJob({ namespace: 'default', body })) as unknown as KubeObject;
   }
 
   test('activeDeadlineSeconds: the running pod is terminated gracefully; Failed waits until it is gone', async () => {
-    const watch = await recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', { fieldSelector: 'metadata.name=deadline' });
+    const watch = await recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', {
+      fieldSelector: 'metadata.name=deadline',
+    });
     const job = await scripted('deadline', { durationMs: -1 }, { activeDeadlineSeconds: 1 });
     // Wait on the watch itself: the store has Failed a moment before the watcher receives it.
-    await waitUntil(() => watch.events.some((e) => conditionTypes(e.object).includes('Failed')), 'Failed on the watch', { timeoutMs: 15_000 });
+    await waitUntil(
+      () => watch.events.some((e) => conditionTypes(e.object).includes('Failed')),
+      'Failed on the watch',
+      { timeoutMs: 15_000 },
+    );
     watch.stop();
     const types = watch.events.map((e) => conditionTypes(e.object));
     const target = types.findIndex((t) => t.includes('FailureTarget'));
@@ -88,17 +114,31 @@ describe('with the scripted runtime', () => {
 
   test('a foreground delete removes the running pods gracefully, then the Job', async () => {
     const job = await scripted('long-running', { durationMs: -1 }, { parallelism: 2, completions: 2 });
-    await waitUntil(() => podsOf(cluster, job).filter((p) => p.status.phase === 'Running').length === 2, 'two running pods');
-    const pods = await recordWatch(cluster.kubeConfig, '/api/v1/namespaces/default/pods', { labelSelector: 'job-name=long-running' });
-    const jobs = await recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', { fieldSelector: 'metadata.name=long-running' });
-    await fetch(`${cluster.url}/apis/batch/v1/namespaces/default/jobs/long-running?propagationPolicy=Foreground`, { method: 'DELETE', headers: { Authorization: 'Bearer x' } });
+    await waitUntil(
+      () => podsOf(cluster, job).filter((p) => p.status.phase === 'Running').length === 2,
+      'two running pods',
+    );
+    const pods = await recordWatch(cluster.kubeConfig, '/api/v1/namespaces/default/pods', {
+      labelSelector: 'job-name=long-running',
+    });
+    const jobs = await recordWatch(cluster.kubeConfig, '/apis/batch/v1/namespaces/default/jobs', {
+      fieldSelector: 'metadata.name=long-running',
+    });
+    await fetch(`${cluster.url}/apis/batch/v1/namespaces/default/jobs/long-running?propagationPolicy=Foreground`, {
+      method: 'DELETE',
+      headers: { Authorization: 'Bearer x' },
+    });
     await waitUntil(() => jobs.events.some((e) => e.type === 'DELETED'), 'Job DELETED', { timeoutMs: 15_000 });
     pods.stop();
     jobs.stop();
-    const podsGone = pods.events.filter((e) => e.type === 'DELETED').map((e) => Number(e.object.metadata.resourceVersion));
+    const podsGone = pods.events
+      .filter((e) => e.type === 'DELETED')
+      .map((e) => Number(e.object.metadata.resourceVersion));
     expect(podsGone).toHaveLength(2);
     // Graceful: each pod was seen terminating (deletionTimestamp and a grace period) before it went.
-    expect(pods.events.some((e) => e.type === 'MODIFIED' && e.object.metadata.deletionGracePeriodSeconds === 30)).toBe(true);
+    expect(pods.events.some((e) => e.type === 'MODIFIED' && e.object.metadata.deletionGracePeriodSeconds === 30)).toBe(
+      true,
+    );
     const jobGone = Number(jobs.events.find((e) => e.type === 'DELETED')?.object.metadata.resourceVersion);
     for (const rv of podsGone) expect(rv).toBeLessThan(jobGone);
   });

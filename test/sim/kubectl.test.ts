@@ -26,10 +26,15 @@ let cacheDir: string;
 
 function kubectl(...args: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
-    execFile(kubectlBinary, ['--kubeconfig', kubeconfig, ...args], { env: { ...process.env, KUBECACHEDIR: cacheDir }, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') reject(err);
-      else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
-    });
+    execFile(
+      kubectlBinary,
+      ['--kubeconfig', kubeconfig, ...args],
+      { env: { ...process.env, KUBECACHEDIR: cacheDir }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') reject(err);
+        else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -43,7 +48,10 @@ async function kubectlOk(...args: string[]): Promise<string> {
 
 /** `kubectl get` output as rows of cells, split on the column gaps (2+ spaces). */
 function rows(output: string): string[][] {
-  return output.trimEnd().split('\n').map((line) => line.trim().split(/\s{2,}/));
+  return output
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.trim().split(/\s{2,}/));
 }
 
 async function writeManifest(name: string, manifest: unknown): Promise<string> {
@@ -52,14 +60,24 @@ async function writeManifest(name: string, manifest: unknown): Promise<string> {
   return path;
 }
 
-function jobManifest(name: string, script: string, extra: { spec?: Record<string, unknown>; labels?: Record<string, string>; container?: Record<string, unknown> } = {}) {
+function jobManifest(
+  name: string,
+  script: string,
+  extra: { spec?: Record<string, unknown>; labels?: Record<string, string>; container?: Record<string, unknown> } = {},
+) {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name, ...(extra.labels ? { labels: extra.labels } : {}) },
     spec: {
       ...extra.spec,
-      template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', script], ...extra.container }] } },
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', script], ...extra.container }],
+        },
+      },
     },
   };
 }
@@ -89,41 +107,88 @@ describe('kubectl against a running cluster', () => {
   test('plain kubectl create -f creates the Job, and get -o json returns it with the defaults a cluster fills in', async () => {
     const file = await writeManifest('created', jobManifest('created', 'echo hello', { spec: { suspend: true } }));
     expect(await kubectlOk('create', '-f', file)).toBe('job.batch/created created\n');
-    const list = JSON.parse(await kubectlOk('get', 'jobs', 'created', '-o', 'json')) as { apiVersion: string; kind: string; metadata: { name: string; uid: string; labels: Record<string, string> }; spec: Record<string, unknown> & { selector: unknown; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } } };
+    const list = JSON.parse(await kubectlOk('get', 'jobs', 'created', '-o', 'json')) as {
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; uid: string; labels: Record<string, string> };
+      spec: Record<string, unknown> & {
+        selector: unknown;
+        template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+      };
+    };
     const uid = list.metadata.uid;
-    expect(list).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'created', namespace: 'default', generation: 1 } });
-    expect(list.spec).toMatchObject({ completions: 1, parallelism: 1, backoffLimit: 6, completionMode: 'NonIndexed', suspend: true, podReplacementPolicy: 'TerminatingOrFailed' });
+    expect(list).toMatchObject({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'created', namespace: 'default', generation: 1 },
+    });
+    expect(list.spec).toMatchObject({
+      completions: 1,
+      parallelism: 1,
+      backoffLimit: 6,
+      completionMode: 'NonIndexed',
+      suspend: true,
+      podReplacementPolicy: 'TerminatingOrFailed',
+    });
     expect(list.spec.selector).toEqual({ matchLabels: { 'batch.kubernetes.io/controller-uid': uid } });
-    const podLabels = { 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': 'created', 'controller-uid': uid, 'job-name': 'created' };
+    const podLabels = {
+      'batch.kubernetes.io/controller-uid': uid,
+      'batch.kubernetes.io/job-name': 'created',
+      'controller-uid': uid,
+      'job-name': 'created',
+    };
     expect(list.spec.template.metadata.labels).toEqual(podLabels);
     expect(list.metadata.labels).toEqual(podLabels);
-    expect(list.spec.template.spec).toMatchObject({ dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 1, securityContext: {} });
+    expect(list.spec.template.spec).toMatchObject({
+      dnsPolicy: 'ClusterFirst',
+      schedulerName: 'default-scheduler',
+      terminationGracePeriodSeconds: 1,
+      securityContext: {},
+    });
 
-    const all = JSON.parse(await kubectlOk('get', 'jobs', '-o', 'json')) as { kind: string; items: { metadata: { name: string } }[] };
+    const all = JSON.parse(await kubectlOk('get', 'jobs', '-o', 'json')) as {
+      kind: string;
+      items: { metadata: { name: string } }[];
+    };
     expect(all.kind).toBe('List');
     expect(all.items.map((j) => j.metadata.name)).toContain('created');
   });
 
-  test('kubectl create -f of a Job with an unknown field fails with the server\'s strict decoding error', async () => {
+  test("kubectl create -f of a Job with an unknown field fails with the server's strict decoding error", async () => {
     const manifest = jobManifest('misspelt', 'true');
     (manifest.spec as Record<string, unknown>)['backofLimit'] = 2;
     const file = await writeManifest('misspelt', manifest);
     const result = await kubectl('create', '-f', file);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`Error from server (BadRequest): error when creating "${file}": strict decoding error: unknown field "spec.backofLimit"\n`);
+    expect(result.stderr).toBe(
+      `Error from server (BadRequest): error when creating "${file}": strict decoding error: unknown field "spec.backofLimit"\n`,
+    );
     expect(cluster.objects('jobs').map((j) => j.metadata.name)).not.toContain('misspelt');
   });
 
-  test('kubectl create -f --validate=warn creates it without the field and prints the server\'s warning', async () => {
+  test("kubectl create -f --validate=warn creates it without the field and prints the server's warning", async () => {
     const manifest = jobManifest('warned', 'true', { spec: { suspend: true }, container: { colour: 'red' } });
     const file = await writeManifest('warned', manifest);
     const result = await kubectl('create', '-f', file, '--validate=warn');
-    expect(result).toEqual({ code: 0, stdout: 'job.batch/warned created\n', stderr: 'Warning: unknown field "spec.template.spec.containers[0].colour"\n' });
-    expect(cluster.objects('jobs').find((j) => j.metadata.name === 'warned')?.spec.template.spec.containers[0]).not.toHaveProperty('colour');
+    expect(result).toEqual({
+      code: 0,
+      stdout: 'job.batch/warned created\n',
+      stderr: 'Warning: unknown field "spec.template.spec.containers[0].colour"\n',
+    });
+    expect(
+      cluster.objects('jobs').find((j) => j.metadata.name === 'warned')?.spec.template.spec.containers[0],
+    ).not.toHaveProperty('colour');
   });
 
   test('kubectl get jobs prints the server-side columns, -o wide adds containers, images and selector', async () => {
-    await kubectlOk('create', '-f', await writeManifest('listed', jobManifest('listed', 'true', { spec: { suspend: true, parallelism: 3 }, labels: { list: 'me' } })));
+    await kubectlOk(
+      'create',
+      '-f',
+      await writeManifest(
+        'listed',
+        jobManifest('listed', 'true', { spec: { suspend: true, parallelism: 3 }, labels: { list: 'me' } }),
+      ),
+    );
     const table = rows(await kubectlOk('get', 'jobs', '-l', 'list=me'));
     expect(table[0]).toEqual(['NAME', 'STATUS', 'COMPLETIONS', 'DURATION', 'AGE']);
     // Suspended, nothing started (no duration yet); parallelism 3 without completions is a work queue.
@@ -142,7 +207,9 @@ describe('kubectl against a running cluster', () => {
 
   test('kubectl wait, logs job/x, describe job x and get pods follow a Job to completion', async () => {
     await kubectlOk('create', '-f', await writeManifest('hello', jobManifest('hello', 'echo hello from job')));
-    expect(await kubectlOk('wait', '--for=condition=complete', 'job/hello', '--timeout=30s')).toBe('job.batch/hello condition met\n');
+    expect(await kubectlOk('wait', '--for=condition=complete', 'job/hello', '--timeout=30s')).toBe(
+      'job.batch/hello condition met\n',
+    );
 
     expect(await kubectlOk('logs', 'job/hello')).toBe('hello from job\n');
 
@@ -151,11 +218,19 @@ describe('kubectl against a running cluster', () => {
     expect(described).toMatch(/^Pods Statuses:\s+0 Active \(0 Ready\) \/ 1 Succeeded \/ 0 Failed$/m);
     expect(described).toMatch(/^Completed At:\s+\S/m);
     const pod = cluster.objects('pods').find((p) => p.metadata.labels?.['job-name'] === 'hello');
-    expect(described).toMatch(new RegExp(`Normal\\s+SuccessfulCreate\\s+.*job-controller\\s+Created pod: ${pod?.metadata.name}`));
+    expect(described).toMatch(
+      new RegExp(`Normal\\s+SuccessfulCreate\\s+.*job-controller\\s+Created pod: ${pod?.metadata.name}`),
+    );
     expect(described).toMatch(/Normal\s+Completed\s+.*job-controller\s+Job completed/);
 
     const jobs = rows(await kubectlOk('get', 'job', 'hello'));
-    expect(jobs[1]).toEqual(['hello', 'Complete', '1/1', expect.stringMatching(/^\d+s$/), expect.stringMatching(/^\d+s$/)]);
+    expect(jobs[1]).toEqual([
+      'hello',
+      'Complete',
+      '1/1',
+      expect.stringMatching(/^\d+s$/),
+      expect.stringMatching(/^\d+s$/),
+    ]);
     const pods = rows(await kubectlOk('get', 'pods', '-l', 'job-name=hello'));
     expect(pods[0]).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
     expect(pods[1]).toEqual([pod?.metadata.name, '0/1', 'Completed', '0', expect.stringMatching(/^\d+s$/)]);
@@ -163,7 +238,13 @@ describe('kubectl against a running cluster', () => {
 
   test('kubectl delete job x --cascade=foreground returns once the pods, then the Job, are gone', async () => {
     await kubectlOk('create', '-f', await writeManifest('doomed', jobManifest('doomed', 'sleep 30')));
-    await waitUntil(() => cluster.objects('pods').find((p) => p.metadata.labels?.['job-name'] === 'doomed' && p.status?.phase === 'Running'), 'the pod of doomed to run');
+    await waitUntil(
+      () =>
+        cluster
+          .objects('pods')
+          .find((p) => p.metadata.labels?.['job-name'] === 'doomed' && p.status?.phase === 'Running'),
+      'the pod of doomed to run',
+    );
     const deletions: string[] = [];
     const watch = new Watch(cluster.kubeConfig);
     const record = (type: string, obj: { kind?: string; metadata?: { name?: string } }) => {
@@ -171,7 +252,12 @@ describe('kubectl against a running cluster', () => {
     };
     const watches = [
       await watch.watch('/api/v1/namespaces/default/pods', { labelSelector: 'job-name=doomed' }, record, () => {}),
-      await watch.watch('/apis/batch/v1/namespaces/default/jobs', { fieldSelector: 'metadata.name=doomed' }, record, () => {}),
+      await watch.watch(
+        '/apis/batch/v1/namespaces/default/jobs',
+        { fieldSelector: 'metadata.name=doomed' },
+        record,
+        () => {},
+      ),
     ];
     try {
       expect(await kubectlOk('delete', 'job', 'doomed', '--cascade=foreground')).toBe('job.batch "doomed" deleted\n');
@@ -187,7 +273,11 @@ describe('kubectl against a running cluster', () => {
   });
 
   test('kubectl delete job of a Job without pods deletes it at once', async () => {
-    await kubectlOk('create', '-f', await writeManifest('idle', jobManifest('idle', 'true', { spec: { suspend: true } })));
+    await kubectlOk(
+      'create',
+      '-f',
+      await writeManifest('idle', jobManifest('idle', 'true', { spec: { suspend: true } })),
+    );
     expect(await kubectlOk('delete', 'job', 'idle')).toBe('job.batch "idle" deleted\n');
     expect(cluster.objects('jobs').map((j) => j.metadata.name)).not.toContain('idle');
   });
@@ -195,7 +285,9 @@ describe('kubectl against a running cluster', () => {
   test('kubectl get jobs --watch prints a row each time the Job changes, until it is Complete', async () => {
     const jobWatches = () => cluster.requests().filter((r) => r.verb === 'watch' && r.resource === 'jobs').length;
     const watchesBefore = jobWatches();
-    const child = spawn(kubectlBinary, ['--kubeconfig', kubeconfig, 'get', 'jobs', '--watch', '-l', 'watch=me'], { env: { ...process.env, KUBECACHEDIR: cacheDir } });
+    const child = spawn(kubectlBinary, ['--kubeconfig', kubeconfig, 'get', 'jobs', '--watch', '-l', 'watch=me'], {
+      env: { ...process.env, KUBECACHEDIR: cacheDir },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -203,7 +295,11 @@ describe('kubectl against a running cluster', () => {
     const exited = new Promise((resolve) => child.on('close', resolve));
     try {
       await waitUntil(() => jobWatches() > watchesBefore, 'kubectl to open its watch');
-      await kubectlOk('create', '-f', await writeManifest('watched', jobManifest('watched', 'sleep 0.2; echo done', { labels: { watch: 'me' } })));
+      await kubectlOk(
+        'create',
+        '-f',
+        await writeManifest('watched', jobManifest('watched', 'sleep 0.2; echo done', { labels: { watch: 'me' } })),
+      );
       await waitUntil(() => /^watched\s+Complete\s/m.test(stdout), 'a Complete row');
     } finally {
       child.kill();
@@ -240,7 +336,10 @@ describe('kubectl get pods, with the test playing the kubelet', () => {
   async function podWith(name: string, status: V1PodStatus, spec: Partial<V1PodSpec> = {}): Promise<void> {
     const created = await core.createNamespacedPod({
       namespace: 'default',
-      body: { metadata: { name }, spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox' }], ...spec } },
+      body: {
+        metadata: { name },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox' }], ...spec },
+      },
     });
     await core.replaceNamespacedPodStatus({ name, namespace: 'default', body: { ...created, status } });
   }
@@ -248,19 +347,173 @@ describe('kubectl get pods, with the test playing the kubelet', () => {
   test('kubectl get pods -o wide derives READY, STATUS and RESTARTS as printers.go does', async () => {
     const running = { running: { startedAt: minutesAgo(1) } };
     await podWith('pending', { phase: 'Pending' });
-    await podWith('pulling', { phase: 'Pending', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] }, { nodeName: 'node-1' });
-    await podWith('serving', { phase: 'Running', podIP: '10.244.0.7', podIPs: [{ ip: '10.244.0.7' }], conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: running }] }, { nodeName: 'node-1' });
-    await podWith('done', { phase: 'Succeeded', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { terminated: { reason: 'Completed', exitCode: 0 } } }] }, { nodeName: 'node-1' });
-    await podWith('failed', { phase: 'Failed', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 1 } } }] }, { nodeName: 'node-1' });
-    await podWith('oom', { phase: 'Failed', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { terminated: { reason: 'OOMKilled', exitCode: 137 } } }] }, { nodeName: 'node-1' });
-    await podWith('exited', { phase: 'Failed', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 2 } } }] }, { nodeName: 'node-1' });
-    await podWith('crashing', { phase: 'Running', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error', finishedAt: minutesAgo(30) } } }] }, { nodeName: 'node-1', restartPolicy: 'OnFailure' });
-    await podWith('initializing', { phase: 'Pending', initContainerStatuses: [{ name: 'init', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }], containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }] }, { nodeName: 'node-1', initContainers: [{ name: 'init', image: 'busybox' }] });
-    await podWith('stopping', { phase: 'Running', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: running }] }, { nodeName: 'node-1', terminationGracePeriodSeconds: 3600 });
+    await podWith(
+      'pulling',
+      {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff' } },
+          },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'serving',
+      {
+        phase: 'Running',
+        podIP: '10.244.0.7',
+        podIPs: [{ ip: '10.244.0.7' }],
+        conditions: [{ type: 'Ready', status: 'True' }],
+        containerStatuses: [
+          { name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: running },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'done',
+      {
+        phase: 'Succeeded',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { reason: 'Completed', exitCode: 0 } },
+          },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'failed',
+      {
+        phase: 'Failed',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { reason: 'Error', exitCode: 1 } },
+          },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'oom',
+      {
+        phase: 'Failed',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { reason: 'OOMKilled', exitCode: 137 } },
+          },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'exited',
+      {
+        phase: 'Failed',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 2 } },
+          },
+        ],
+      },
+      { nodeName: 'node-1' },
+    );
+    await podWith(
+      'crashing',
+      {
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: { terminated: { exitCode: 1, reason: 'Error', finishedAt: minutesAgo(30) } },
+          },
+        ],
+      },
+      { nodeName: 'node-1', restartPolicy: 'OnFailure' },
+    );
+    await podWith(
+      'initializing',
+      {
+        phase: 'Pending',
+        initContainerStatuses: [
+          {
+            name: 'init',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'PodInitializing' } },
+          },
+        ],
+        containerStatuses: [
+          {
+            name: 'main',
+            image: 'busybox',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'PodInitializing' } },
+          },
+        ],
+      },
+      { nodeName: 'node-1', initContainers: [{ name: 'init', image: 'busybox' }] },
+    );
+    await podWith(
+      'stopping',
+      {
+        phase: 'Running',
+        containerStatuses: [
+          { name: 'main', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: running },
+        ],
+      },
+      { nodeName: 'node-1', terminationGracePeriodSeconds: 3600 },
+    );
     await core.deleteNamespacedPod({ name: 'stopping', namespace: 'default' });
 
     const table = rows(await kubectlOk('get', 'pods', '-o', 'wide'));
-    expect(table[0]).toEqual(['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
+    expect(table[0]).toEqual([
+      'NAME',
+      'READY',
+      'STATUS',
+      'RESTARTS',
+      'AGE',
+      'IP',
+      'NODE',
+      'NOMINATED NODE',
+      'READINESS GATES',
+    ]);
     const byName = new Map(table.slice(1).map((row) => [row[0], row]));
     const cells = (name: string) => [...(byName.get(name) ?? []).slice(1, 4), ...(byName.get(name) ?? []).slice(5)];
     expect(cells('pending')).toEqual(['0/1', 'Pending', '0', '<none>', '<none>', '<none>', '<none>']);

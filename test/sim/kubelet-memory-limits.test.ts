@@ -19,7 +19,8 @@ import { waitUntil } from '../helpers/wait.js';
  * Grows by 1 MiB every ~10 ms through a pipe into `tail`, which keeps a newline-less input whole:
  * `mib` MiB at most, so a runtime that failed to stop it cannot take the machine down.
  */
-const grow = (mib: number): string => `i=0; while [ $i -lt ${mib} ]; do head -c 1048576 /dev/zero; sleep 0.01; i=$((i+1)); done | tail >/dev/null`;
+const grow = (mib: number): string =>
+  `i=0; while [ $i -lt ${mib} ]; do head -c 1048576 /dev/zero; sleep 0.01; i=$((i+1)); done | tail >/dev/null`;
 
 /** Whether any process of group `group` is still alive (a zombie waiting for its reaper holds nothing and counts as gone). */
 function groupAlive(group: number): boolean {
@@ -57,7 +58,12 @@ describe.skipIf(process.platform !== 'linux')('memory limits on the process runt
     cluster = undefined;
   });
 
-  async function runJob(c: SimulatedCluster, name: string, script: string, memory: string): Promise<{ job: V1Job; pod: V1Pod; log: string }> {
+  async function runJob(
+    c: SimulatedCluster,
+    name: string,
+    script: string,
+    memory: string,
+  ): Promise<{ job: V1Job; pod: V1Pod; log: string }> {
     const batch = c.kubeConfig.makeApiClient(BatchV1Api);
     const core = c.kubeConfig.makeApiClient(CoreV1Api);
     await batch.createNamespacedJob({
@@ -66,15 +72,32 @@ describe.skipIf(process.platform !== 'linux')('memory limits on the process runt
         metadata: { name },
         spec: {
           backoffLimit: 0,
-          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:1.36', command: ['sh', '-c', script], resources: { limits: { memory } } }] } },
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              containers: [
+                {
+                  name: 'main',
+                  image: 'busybox:1.36',
+                  command: ['sh', '-c', script],
+                  resources: { limits: { memory } },
+                },
+              ],
+            },
+          },
         },
       },
     });
     const job = await waitUntil(async () => {
       const j = await batch.readNamespacedJob({ name, namespace: 'default' });
-      return j.status?.conditions?.some((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True') ? j : undefined;
+      return j.status?.conditions?.some((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True')
+        ? j
+        : undefined;
     }, `job ${name} finished`);
-    const { items } = await core.listNamespacedPod({ namespace: 'default', labelSelector: `batch.kubernetes.io/job-name=${name}` });
+    const { items } = await core.listNamespacedPod({
+      namespace: 'default',
+      labelSelector: `batch.kubernetes.io/job-name=${name}`,
+    });
     expect(items).toHaveLength(1);
     const pod = items[0]!;
     const log = await core.readNamespacedPodLog({ namespace: 'default', name: pod.metadata!.name! });
@@ -90,15 +113,18 @@ describe.skipIf(process.platform !== 'linux')('memory limits on the process runt
     const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
     expect(terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
     expect(pod.status?.phase).toBe('Failed');
-    expect(job.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded' });
+    expect(job.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({
+      status: 'True',
+      reason: 'BackoffLimitExceeded',
+    });
     expect(job.status?.failed).toBe(1);
 
     // Every process of the container went, not only the main one: the sleeper would live 30 s.
     const pids = Object.fromEntries([...log.matchAll(/^(\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
     expect(Object.keys(pids).sort()).toEqual(['group', 'sleeper', 'tail']);
-    await waitUntil(() => !groupAlive(pids['group']!), 'the process group gone', { timeoutMs: 5000 });
-    expect(processAlive(pids['sleeper']!)).toBe(false);
-    expect(processAlive(pids['tail']!)).toBe(false);
+    await waitUntil(() => !groupAlive(pids['group']), 'the process group gone', { timeoutMs: 5000 });
+    expect(processAlive(pids['sleeper'])).toBe(false);
+    expect(processAlive(pids['tail'])).toBe(false);
   });
 
   test('a container that stays under its memory limit is left alone and completes', async () => {
@@ -115,15 +141,25 @@ describe.skipIf(process.platform !== 'linux')('memory limits on the process runt
     const runtime = processRuntime(monitor);
     const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u' } } as KubeObject;
     const start = async (container: ContainerSpec): Promise<RunningContainer> => {
-      const outcome = await runtime.plan(pod, container, { restartCount: 0, init: false }).start({ pod, container, argv: container.command ?? [], env: {}, log: new ContainerLog() });
+      const outcome = await runtime
+        .plan(pod, container, { restartCount: 0, init: false })
+        .start({ pod, container, argv: container.command ?? [], env: {}, log: new ContainerLog() });
       if (outcome.kind !== 'started') throw new Error(`not started: ${outcome.kind}`);
       return outcome.container;
     };
     try {
-      const unlimited = await start({ name: 'unlimited', command: ['sleep', '30'], resources: { requests: { memory: '1Mi' } } });
+      const unlimited = await start({
+        name: 'unlimited',
+        command: ['sleep', '30'],
+        resources: { requests: { memory: '1Mi' } },
+      });
       const zero = await start({ name: 'zero', command: ['sleep', '30'], resources: { limits: { memory: '0' } } });
       expect(monitor.sampledGroups).toBe(0);
-      const limited = await start({ name: 'limited', command: ['sleep', '30'], resources: { limits: { memory: '64Mi' } } });
+      const limited = await start({
+        name: 'limited',
+        command: ['sleep', '30'],
+        resources: { limits: { memory: '64Mi' } },
+      });
       expect(monitor.sampledGroups).toBe(1);
       const ends: ContainerExit[] = [];
       for (const container of [unlimited, zero, limited]) {

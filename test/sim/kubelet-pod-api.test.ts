@@ -23,7 +23,7 @@ async function apiError(promise: Promise<unknown>): Promise<{ code: number; mess
   return { code: err.code, message: (JSON.parse(err.body) as { message: string }).message };
 }
 
-test('a created Pod gets the API server\'s defaults and the admission plugins\' fields', async () => {
+test("a created Pod gets the API server's defaults and the admission plugins' fields", async () => {
   await createPod(cluster, { name: 'defaults', spec: { restartPolicy: undefined } });
   const { body } = await getJson(cluster, '/api/v1/namespaces/default/pods/defaults');
   const spec = body['spec'] as Record<string, unknown>;
@@ -56,31 +56,59 @@ test('a created Pod gets the API server\'s defaults and the admission plugins\' 
 });
 
 test('qosClass is computed on create: Guaranteed when requests equal limits (requests default to limits), else Burstable', async () => {
-  await createPod(cluster, { name: 'guaranteed', container: { resources: { limits: { cpu: '500m', memory: '128Mi' } } } });
+  await createPod(cluster, {
+    name: 'guaranteed',
+    container: { resources: { limits: { cpu: '500m', memory: '128Mi' } } },
+  });
   await createPod(cluster, { name: 'burstable', container: { resources: { requests: { memory: '64Mi' } } } });
   const guaranteed = podNamed(cluster, 'guaranteed')!;
   expect(guaranteed.status?.qosClass).toBe('Guaranteed');
-  expect(guaranteed.spec?.containers[0].resources).toEqual({ limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '500m', memory: '128Mi' } });
+  expect(guaranteed.spec?.containers[0].resources).toEqual({
+    limits: { cpu: '500m', memory: '128Mi' },
+    requests: { cpu: '500m', memory: '128Mi' },
+  });
   expect(podNamed(cluster, 'burstable')?.status?.qosClass).toBe('Burstable');
 });
 
-test('validation: 422 with Kubernetes\' messages for a bad name and a container without image', async () => {
-  const bad = await apiError(core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'Bad_Name' }, spec: { containers: [{ name: 'main' }] } } as never }));
+test("validation: 422 with Kubernetes' messages for a bad name and a container without image", async () => {
+  const bad = await apiError(
+    core.createNamespacedPod({
+      namespace: 'default',
+      body: { metadata: { name: 'Bad_Name' }, spec: { containers: [{ name: 'main' }] } },
+    }),
+  );
   expect(bad.code).toBe(422);
-  expect(bad.message).toContain('Pod "Bad_Name" is invalid: [metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of');
+  expect(bad.message).toContain(
+    'Pod "Bad_Name" is invalid: [metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of',
+  );
   expect(bad.message).toContain('spec.containers[0].image: Required value');
 });
 
 test('status changes only through /status; the spec only through the main resource, and only its images', async () => {
   await createPod(cluster, { name: 'split' });
   const pod = await core.readNamespacedPod({ namespace: 'default', name: 'split' });
-  await core.replaceNamespacedPod({ namespace: 'default', name: 'split', body: { ...pod, status: { phase: 'Running' } } });
+  await core.replaceNamespacedPod({
+    namespace: 'default',
+    name: 'split',
+    body: { ...pod, status: { phase: 'Running' } },
+  });
   expect(podNamed(cluster, 'split')?.status?.phase).toBe('Pending');
-  await core.patchNamespacedPodStatus({ namespace: 'default', name: 'split', body: { status: { phase: 'Running' }, spec: { restartPolicy: 'Always' } } }, mergePatch);
+  await core.patchNamespacedPodStatus(
+    { namespace: 'default', name: 'split', body: { status: { phase: 'Running' }, spec: { restartPolicy: 'Always' } } },
+    mergePatch,
+  );
   expect(podNamed(cluster, 'split')).toMatchObject({ status: { phase: 'Running' }, spec: { restartPolicy: 'Never' } });
-  await core.patchNamespacedPod({ namespace: 'default', name: 'split', body: { spec: { containers: [{ name: 'main', image: 'busybox:1.37' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  await core.patchNamespacedPod(
+    { namespace: 'default', name: 'split', body: { spec: { containers: [{ name: 'main', image: 'busybox:1.37' }] } } },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
   expect(podNamed(cluster, 'split')?.spec?.containers[0].image).toBe('busybox:1.37');
-  const forbidden = await apiError(core.patchNamespacedPod({ namespace: 'default', name: 'split', body: { spec: { restartPolicy: 'Always' } } }, mergePatch));
+  const forbidden = await apiError(
+    core.patchNamespacedPod(
+      { namespace: 'default', name: 'split', body: { spec: { restartPolicy: 'Always' } } },
+      mergePatch,
+    ),
+  );
   expect(forbidden.code).toBe(422);
   expect(forbidden.message).toBe(
     'Pod "split" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
@@ -88,7 +116,13 @@ test('status changes only through /status; the spec only through the main resour
 });
 
 test('graceful deletion of a scheduled pod: deletionTimestamp = now + grace; a longer grace changes nothing, a shorter one shortens it', async () => {
-  await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'graceful' }, spec: { nodeName: 'somewhere', containers: [{ name: 'main', image: 'busybox:1.36' }] } } });
+  await core.createNamespacedPod({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'graceful' },
+      spec: { nodeName: 'somewhere', containers: [{ name: 'main', image: 'busybox:1.36' }] },
+    },
+  });
   const before = Date.now();
   const first = await core.deleteNamespacedPod({ namespace: 'default', name: 'graceful', gracePeriodSeconds: 60 });
   expect(first.metadata?.deletionGracePeriodSeconds).toBe(60);
@@ -107,21 +141,41 @@ test('graceful deletion of a scheduled pod: deletionTimestamp = now + grace; a l
 });
 
 test('a negative grace period means 1 second', async () => {
-  await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'negative' }, spec: { nodeName: 'somewhere', containers: [{ name: 'main', image: 'busybox:1.36' }] } } });
+  await core.createNamespacedPod({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'negative' },
+      spec: { nodeName: 'somewhere', containers: [{ name: 'main', image: 'busybox:1.36' }] },
+    },
+  });
   const answer = await core.deleteNamespacedPod({ namespace: 'default', name: 'negative', gracePeriodSeconds: -5 });
   expect(answer.metadata?.deletionGracePeriodSeconds).toBe(1);
 });
 
 test('ConfigMaps and Secrets are served: Secret stringData becomes base64 data, bad data keys are 422', async () => {
-  await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'cm' }, data: { 'app.properties': 'a=1' } } });
-  const secret = await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'creds' }, stringData: { password: 'pw' } } });
+  await core.createNamespacedConfigMap({
+    namespace: 'default',
+    body: { metadata: { name: 'cm' }, data: { 'app.properties': 'a=1' } },
+  });
+  const secret = await core.createNamespacedSecret({
+    namespace: 'default',
+    body: { metadata: { name: 'creds' }, stringData: { password: 'pw' } },
+  });
   expect(secret.type).toBe('Opaque');
   expect(secret.data).toEqual({ password: Buffer.from('pw').toString('base64') });
   expect((secret as { stringData?: unknown }).stringData).toBeUndefined();
-  const bad = await apiError(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'bad' }, data: { 'no/slash': 'x' } } }));
+  const bad = await apiError(
+    core.createNamespacedConfigMap({
+      namespace: 'default',
+      body: { metadata: { name: 'bad' }, data: { 'no/slash': 'x' } },
+    }),
+  );
   expect(bad).toEqual({
     code: 422,
-    message: 'ConfigMap "bad" is invalid: data[no/slash]: Invalid value: "no/slash": a valid config key must consist of alphanumeric characters, \'-\', \'_\' or \'.\' (e.g. \'key.name\',  or \'KEY_NAME\',  or \'key-name\', regex used for validation is \'[-._a-zA-Z0-9]+\')',
+    message:
+      "ConfigMap \"bad\" is invalid: data[no/slash]: Invalid value: \"no/slash\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
   });
-  expect((await core.listNamespacedConfigMap({ namespace: 'default' })).items.map((c) => c.metadata?.name)).toEqual(['cm']);
+  expect((await core.listNamespacedConfigMap({ namespace: 'default' })).items.map((c) => c.metadata?.name)).toEqual([
+    'cm',
+  ]);
 });

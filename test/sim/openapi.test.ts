@@ -10,10 +10,17 @@ afterAll(async () => cluster.close());
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- OpenAPI documents are open JSON
 
-async function http(path: string, init: { method?: string; body?: unknown; contentType?: string } = {}): Promise<{ status: number; headers: Headers; body: Json }> {
+async function http(
+  path: string,
+  init: { method?: string; body?: unknown; contentType?: string } = {},
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const response = await fetch(`${cluster.url}${path}`, {
     method: init.method ?? 'GET',
-    headers: { Authorization: 'Bearer k8s-jobs-sim-token', 'Content-Type': init.contentType ?? 'application/json', Accept: 'application/json' },
+    headers: {
+      Authorization: 'Bearer k8s-jobs-sim-token',
+      'Content-Type': init.contentType ?? 'application/json',
+      Accept: 'application/json',
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Json };
@@ -31,7 +38,12 @@ const job = (name: string, extra: { spec?: Json; container?: Json; metadata?: Js
   metadata: { name, ...extra.metadata },
   spec: {
     ...extra.spec,
-    template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', command: ['true'], ...extra.container }] } },
+    template: {
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: 'busybox', command: ['true'], ...extra.container }],
+      },
+    },
   },
 });
 
@@ -40,7 +52,9 @@ describe('/openapi/v3', () => {
     const { status, body } = await http('/openapi/v3');
     expect(status).toBe(200);
     expect(Object.keys(body['paths']).sort()).toEqual(['api/v1', 'apis/batch/v1']);
-    expect(body['paths']['apis/batch/v1']['serverRelativeURL']).toMatch(/^\/openapi\/v3\/apis\/batch\/v1\?hash=[0-9A-F]{128}$/);
+    expect(body['paths']['apis/batch/v1']['serverRelativeURL']).toMatch(
+      /^\/openapi\/v3\/apis\/batch\/v1\?hash=[0-9A-F]{128}$/,
+    );
   });
 
   test('the Job PATCH operation carries the GVK and a fieldValidation query parameter, as kubectl requires', async () => {
@@ -51,19 +65,31 @@ describe('/openapi/v3', () => {
     expect(patch['x-kubernetes-group-version-kind']).toEqual({ group: 'batch', version: 'v1', kind: 'Job' });
     expect(patch['parameters']).toContainEqual(expect.objectContaining({ name: 'fieldValidation', in: 'query' }));
     const paths = doc['paths'];
-    expect(paths['/apis/batch/v1/namespaces/{namespace}/jobs']['post']['operationId']).toBe('createBatchV1NamespacedJob');
-    expect(paths['/apis/batch/v1/namespaces/{namespace}/jobs/{name}/status']['put']['operationId']).toBe('replaceBatchV1NamespacedJobStatus');
+    expect(paths['/apis/batch/v1/namespaces/{namespace}/jobs']['post']['operationId']).toBe(
+      'createBatchV1NamespacedJob',
+    );
+    expect(paths['/apis/batch/v1/namespaces/{namespace}/jobs/{name}/status']['put']['operationId']).toBe(
+      'replaceBatchV1NamespacedJobStatus',
+    );
     expect(paths['/apis/batch/v1/jobs']['get']['operationId']).toBe('listBatchV1JobForAllNamespaces');
   });
 
   test('core/v1 serves Pods (with pods/log), Namespaces and Events with their GVKs', async () => {
     const doc = await document('api/v1');
     const paths = doc['paths'];
-    expect(paths['/api/v1/namespaces/{namespace}/pods/{name}']['patch']['x-kubernetes-group-version-kind']).toEqual({ group: '', version: 'v1', kind: 'Pod' });
-    expect(paths['/api/v1/namespaces/{namespace}/pods/{name}/log']['get']['operationId']).toBe('readCoreV1NamespacedPodLog');
+    expect(paths['/api/v1/namespaces/{namespace}/pods/{name}']['patch']['x-kubernetes-group-version-kind']).toEqual({
+      group: '',
+      version: 'v1',
+      kind: 'Pod',
+    });
+    expect(paths['/api/v1/namespaces/{namespace}/pods/{name}/log']['get']['operationId']).toBe(
+      'readCoreV1NamespacedPodLog',
+    );
     expect(paths['/api/v1/namespaces/{name}']['get']['operationId']).toBe('readCoreV1Namespace');
     expect(paths['/api/v1/namespaces/{namespace}/events']['get']['operationId']).toBe('listCoreV1NamespacedEvent');
-    expect(doc['components']['schemas']['io.k8s.api.core.v1.Event']['x-kubernetes-group-version-kind']).toEqual([{ group: '', kind: 'Event', version: 'v1' }]);
+    expect(doc['components']['schemas']['io.k8s.api.core.v1.Event']['x-kubernetes-group-version-kind']).toEqual([
+      { group: '', kind: 'Event', version: 'v1' },
+    ]);
   });
 
   test('component schemas are the real type tree, named as Kubernetes names them, every $ref resolving', async () => {
@@ -72,25 +98,40 @@ describe('/openapi/v3', () => {
     const jobSchema = schemas['io.k8s.api.batch.v1.Job'];
     expect(jobSchema['x-kubernetes-group-version-kind']).toEqual([{ group: 'batch', kind: 'Job', version: 'v1' }]);
     expect(jobSchema['description']).toBe('Job represents the configuration of a single job.');
-    expect(jobSchema['properties']['metadata']).toEqual({ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' });
+    expect(jobSchema['properties']['metadata']).toEqual({
+      $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta',
+    });
     // A described $ref is wrapped in allOf, since OpenAPI 3.0 ignores a $ref's siblings.
     expect(schemas['io.k8s.api.core.v1.HTTPGetAction']['properties']['port']).toEqual({
       description: expect.stringContaining('int32 or a string') as unknown,
       allOf: [{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString' }],
     });
-    expect(schemas['io.k8s.api.batch.v1.JobSpec']['properties']['backoffLimit']).toMatchObject({ type: 'integer', format: 'int32', description: expect.stringContaining('Defaults to 6') as unknown });
+    expect(schemas['io.k8s.api.batch.v1.JobSpec']['properties']['backoffLimit']).toMatchObject({
+      type: 'integer',
+      format: 'int32',
+      description: expect.stringContaining('Defaults to 6') as unknown,
+    });
     expect(schemas['io.k8s.api.batch.v1.JobSpec']['required']).toEqual(['template']);
     expect(schemas['io.k8s.api.core.v1.PodSpec']['required']).toEqual(['containers']);
-    expect(schemas['io.k8s.api.core.v1.PodSpec']['properties']['containers']).toMatchObject({ type: 'array', items: { $ref: '#/components/schemas/io.k8s.api.core.v1.Container' } });
-    expect(schemas['io.k8s.api.core.v1.ResourceRequirements']['properties']['limits']).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
-    expect(schemas['io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta']['properties']['creationTimestamp']).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(schemas['io.k8s.api.core.v1.PodSpec']['properties']['containers']).toMatchObject({
+      type: 'array',
+      items: { $ref: '#/components/schemas/io.k8s.api.core.v1.Container' },
+    });
+    expect(schemas['io.k8s.api.core.v1.ResourceRequirements']['properties']['limits']).toMatchObject({
+      type: 'object',
+      additionalProperties: { type: 'string' },
+    });
+    expect(schemas['io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta']['properties']['creationTimestamp']).toMatchObject(
+      { type: 'string', format: 'date-time' },
+    );
     const refs = JSON.stringify(doc).match(/"\$ref":"#\/components\/schemas\/[^"]+"/g) ?? [];
-    for (const ref of new Set(refs)) expect(schemas).toHaveProperty([ref.slice('"$ref":"#/components/schemas/'.length, -1)]);
+    for (const ref of new Set(refs))
+      expect(schemas).toHaveProperty([ref.slice('"$ref":"#/components/schemas/'.length, -1)]);
   });
 });
 
 describe('fieldValidation', () => {
-  test('Strict rejects unknown fields with 400 and the strict decoder\'s message, naming each path', async () => {
+  test("Strict rejects unknown fields with 400 and the strict decoder's message, naming each path", async () => {
     const { status, body } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Strict', {
       method: 'POST',
       body: job('strict', { spec: { foo: 1 }, container: { bar: true }, metadata: { colour: 'red' } }),
@@ -101,30 +142,44 @@ describe('fieldValidation', () => {
       status: 'Failure',
       reason: 'BadRequest',
       code: 400,
-      message: 'strict decoding error: unknown field "metadata.colour", unknown field "spec.foo", unknown field "spec.template.spec.containers[0].bar"',
+      message:
+        'strict decoding error: unknown field "metadata.colour", unknown field "spec.foo", unknown field "spec.template.spec.containers[0].bar"',
     });
     expect(cluster.objects('jobs').map((j) => j.metadata.name)).not.toContain('strict');
   });
 
   test('Warn (the default) creates the object without the unknown fields and says so in Warning headers', async () => {
-    const { status, headers, body } = await http('/apis/batch/v1/namespaces/default/jobs', { method: 'POST', body: job('warned', { spec: { foo: 1 }, container: { bar: true } }) });
+    const { status, headers, body } = await http('/apis/batch/v1/namespaces/default/jobs', {
+      method: 'POST',
+      body: job('warned', { spec: { foo: 1 }, container: { bar: true } }),
+    });
     expect(status).toBe(201);
-    expect(headers.get('warning')).toBe('299 - "unknown field \\"spec.foo\\"", 299 - "unknown field \\"spec.template.spec.containers[0].bar\\""');
+    expect(headers.get('warning')).toBe(
+      '299 - "unknown field \\"spec.foo\\"", 299 - "unknown field \\"spec.template.spec.containers[0].bar\\""',
+    );
     expect(body['spec']).not.toHaveProperty('foo');
     expect(body['spec']['template']['spec']['containers'][0]).not.toHaveProperty('bar');
   });
 
   test('Ignore drops unknown fields silently', async () => {
-    const { status, headers, body } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Ignore', { method: 'POST', body: job('ignored', { spec: { foo: 1 } }) });
+    const { status, headers, body } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Ignore', {
+      method: 'POST',
+      body: job('ignored', { spec: { foo: 1 } }),
+    });
     expect(status).toBe(201);
     expect(headers.get('warning')).toBeNull();
     expect(body['spec']).not.toHaveProperty('foo');
   });
 
   test('an unsupported fieldValidation value is 422, as ValidateFieldValidation answers', async () => {
-    const { status, body } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Loud', { method: 'POST', body: job('loud') });
+    const { status, body } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Loud', {
+      method: 'POST',
+      body: job('loud'),
+    });
     expect(status).toBe(422);
-    expect(body['message']).toBe('CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loud": supported values: "", "Ignore", "Strict", "Warn"');
+    expect(body['message']).toBe(
+      'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loud": supported values: "", "Ignore", "Strict", "Warn"',
+    );
   });
 
   test('Strict accepts every real field: metadata, free-form maps, quantities, probes, status', async () => {
@@ -133,9 +188,22 @@ describe('fieldValidation', () => {
         labels: { 'app.kubernetes.io/name': 'x', anything: 'goes' },
         annotations: { 'example.com/any-key': 'value' },
         finalizers: ['example.com/keep'],
-        managedFields: [{ manager: 'kubectl', operation: 'Update', apiVersion: 'batch/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:anything': {} } } }],
+        managedFields: [
+          {
+            manager: 'kubectl',
+            operation: 'Update',
+            apiVersion: 'batch/v1',
+            fieldsType: 'FieldsV1',
+            fieldsV1: { 'f:spec': { 'f:anything': {} } },
+          },
+        ],
       },
-      spec: { backoffLimit: 2, activeDeadlineSeconds: 30, ttlSecondsAfterFinished: 60, podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [42] } }] } },
+      spec: {
+        backoffLimit: 2,
+        activeDeadlineSeconds: 30,
+        ttlSecondsAfterFinished: 60,
+        podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [42] } }] },
+      },
       container: {
         env: [{ name: 'A', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
         resources: { limits: { cpu: '500m', 'example.com/gpu': '1' }, requests: { memory: '64Mi' } },
@@ -144,7 +212,10 @@ describe('fieldValidation', () => {
       },
     });
     full['status'] = { active: 0 };
-    const { status, headers } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Strict', { method: 'POST', body: full });
+    const { status, headers } = await http('/apis/batch/v1/namespaces/default/jobs?fieldValidation=Strict', {
+      method: 'POST',
+      body: full,
+    });
     expect(headers.get('warning')).toBeNull();
     expect(status).toBe(201);
   });
@@ -152,8 +223,14 @@ describe('fieldValidation', () => {
   test('a PUT with an unknown field is rejected under Strict too', async () => {
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
     const created = await batch.createNamespacedJob({ namespace: 'default', body: job('replaced') });
-    const body = { ...JSON.parse(JSON.stringify(created)), spec: { ...JSON.parse(JSON.stringify(created.spec)), extra: 'x' } } as Json;
-    const { status, body: answer } = await http('/apis/batch/v1/namespaces/default/jobs/replaced?fieldValidation=Strict', { method: 'PUT', body });
+    const body = {
+      ...JSON.parse(JSON.stringify(created)),
+      spec: { ...JSON.parse(JSON.stringify(created.spec)), extra: 'x' },
+    } as Json;
+    const { status, body: answer } = await http(
+      '/apis/batch/v1/namespaces/default/jobs/replaced?fieldValidation=Strict',
+      { method: 'PUT', body },
+    );
     expect(status).toBe(400);
     expect(answer['message']).toBe('strict decoding error: unknown field "spec.extra"');
   });
@@ -162,10 +239,18 @@ describe('fieldValidation', () => {
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
     await batch.createNamespacedJob({ namespace: 'default', body: job('patched') });
     const patch = { metadata: { labels: { team: 'a' } }, spec: { suspend: true, parralelism: 2 } };
-    const strict = await http('/apis/batch/v1/namespaces/default/jobs/patched?fieldValidation=Strict', { method: 'PATCH', body: patch, contentType: 'application/merge-patch+json' });
+    const strict = await http('/apis/batch/v1/namespaces/default/jobs/patched?fieldValidation=Strict', {
+      method: 'PATCH',
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
     expect(strict.status).toBe(400);
     expect(strict.body['message']).toBe('strict decoding error: unknown field "spec.parralelism"');
-    const smp = await http('/apis/batch/v1/namespaces/default/jobs/patched', { method: 'PATCH', body: patch, contentType: 'application/strategic-merge-patch+json' });
+    const smp = await http('/apis/batch/v1/namespaces/default/jobs/patched', {
+      method: 'PATCH',
+      body: patch,
+      contentType: 'application/strategic-merge-patch+json',
+    });
     expect(smp.status).toBe(200);
     expect(smp.headers.get('warning')).toBe('299 - "unknown field \\"spec.parralelism\\""');
     expect(smp.body['spec']).toMatchObject({ suspend: true });

@@ -29,7 +29,11 @@ describe('rbac.token', () => {
   test("holds only the requests bearing the service account's token to the rules; the cluster's own identity keeps full access", async () => {
     const cluster = await startSimulatedCluster({
       token: 'admin-token',
-      rbac: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }], namespace: 'default', token: 'sa-token' },
+      rbac: {
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }],
+        namespace: 'default',
+        token: 'sa-token',
+      },
     });
     try {
       const serviceAccount = clientWith(cluster.url, 'sa-token');
@@ -38,7 +42,9 @@ describe('rbac.token', () => {
       expect(await statusOf(serviceAccount.listNamespacedSecret({ namespace: 'default' }))).toBe(403);
       expect(await statusOf(admin.listNamespacedSecret({ namespace: 'default' }))).toBe(200);
       // Both tokens authenticate; any other is still refused before RBAC.
-      expect(await statusOf(clientWith(cluster.url, 'someone-else').listNamespacedPod({ namespace: 'default' }))).toBe(401);
+      expect(await statusOf(clientWith(cluster.url, 'someone-else').listNamespacedPod({ namespace: 'default' }))).toBe(
+        401,
+      );
     } finally {
       await cluster.close();
     }
@@ -55,13 +61,19 @@ rules:
 
   test("returns the rules of deploy/rbac.yaml's Role, skipping its other documents", async () => {
     const rules = policyRulesFromManifest(await readFile(new URL('../../deploy/rbac.yaml', import.meta.url), 'utf8'));
-    expect(rules).toContainEqual({ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] });
+    expect(rules).toContainEqual({
+      apiGroups: ['batch'],
+      resources: ['jobs'],
+      verbs: ['create', 'get', 'list', 'watch', 'delete'],
+    });
   });
 
   test('picks a Role by name among several; without a name, several are an error', () => {
     const text = `${role('a', '["get"]')}---\n${role('b', '["list"]')}`;
     expect(policyRulesFromManifest(text, 'b')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
-    expect(() => policyRulesFromManifest(text)).toThrow('invalid RBAC manifest: kind: must hold exactly one Role or ClusterRole, found 2');
+    expect(() => policyRulesFromManifest(text)).toThrow(
+      'invalid RBAC manifest: kind: must hold exactly one Role or ClusterRole, found 2',
+    );
   });
 
   test('refuses a rule that is not a PolicyRule, naming the field', () => {
@@ -70,6 +82,8 @@ rules:
   });
 
   test('refuses YAML that does not parse', () => {
-    expect(() => policyRulesFromManifest('kind: Role\n  bad: [')).toThrow(/invalid RBAC manifest: document 0: must be valid YAML/);
+    expect(() => policyRulesFromManifest('kind: Role\n  bad: [')).toThrow(
+      /invalid RBAC manifest: document 0: must be valid YAML/,
+    );
   });
 });

@@ -12,7 +12,9 @@ const user = 'system:serviceaccount:default:k8s-jobs';
 
 const job = (name: string): V1Job => ({
   metadata: { name },
-  spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['true'] }] } } },
+  spec: {
+    template: { spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['true'] }] } },
+  },
 });
 
 /** The HTTP status and parsed Status body of a refused client-node call. */
@@ -37,8 +39,16 @@ const forbidden = (message: string, details: Record<string, string>) => ({
   code: 403,
 });
 
-async function withCluster(rules: PolicyRule[], run: (cluster: SimulatedCluster) => Promise<void>, extra: { namespace?: string; user?: string } = {}): Promise<void> {
-  const cluster = await startSimulatedCluster({ kubelet: { enabled: false }, namespaces: ['team'], rbac: { rules, ...extra } });
+async function withCluster(
+  rules: PolicyRule[],
+  run: (cluster: SimulatedCluster) => Promise<void>,
+  extra: { namespace?: string; user?: string } = {},
+): Promise<void> {
+  const cluster = await startSimulatedCluster({
+    kubelet: { enabled: false },
+    namespaces: ['team'],
+    rbac: { rules, ...extra },
+  });
   try {
     await run(cluster);
   } finally {
@@ -72,9 +82,14 @@ describe('a Role-like allow-list', () => {
   });
 
   test('a delete outside the rules is 403 with the apiserver’s Status and message', async () => {
-    expect(await refusal(batch.deleteNamespacedJob({ namespace: 'default', name: 'x', propagationPolicy: 'Background' }))).toEqual({
+    expect(
+      await refusal(batch.deleteNamespacedJob({ namespace: 'default', name: 'x', propagationPolicy: 'Background' })),
+    ).toEqual({
       code: 403,
-      body: forbidden(`jobs.batch "x" is forbidden: User "${user}" cannot delete resource "jobs" in API group "batch" in the namespace "default"`, { name: 'x', group: 'batch', kind: 'jobs' }),
+      body: forbidden(
+        `jobs.batch "x" is forbidden: User "${user}" cannot delete resource "jobs" in API group "batch" in the namespace "default"`,
+        { name: 'x', group: 'batch', kind: 'jobs' },
+      ),
     });
     expect(cluster.objects('jobs').map((j) => j.metadata.name)).toEqual(['x']);
     expect(cluster.requests().at(-1)).toMatchObject({ verb: 'delete', resource: 'jobs', name: 'x', status: 403 });
@@ -83,10 +98,15 @@ describe('a Role-like allow-list', () => {
   test('a collection request names no object; core resources have no group', async () => {
     expect(await refusal(core.listNamespacedEvent({ namespace: 'default' }))).toEqual({
       code: 403,
-      body: forbidden(`events is forbidden: User "${user}" cannot list resource "events" in API group "" in the namespace "default"`, { kind: 'events' }),
+      body: forbidden(
+        `events is forbidden: User "${user}" cannot list resource "events" in API group "" in the namespace "default"`,
+        { kind: 'events' },
+      ),
     });
     expect(await refusal(batch.deleteCollectionNamespacedJob({ namespace: 'default' }))).toMatchObject({
-      body: { message: `jobs.batch is forbidden: User "${user}" cannot deletecollection resource "jobs" in API group "batch" in the namespace "default"` },
+      body: {
+        message: `jobs.batch is forbidden: User "${user}" cannot deletecollection resource "jobs" in API group "batch" in the namespace "default"`,
+      },
     });
   });
 
@@ -95,23 +115,36 @@ describe('a Role-like allow-list', () => {
     await batch.listJobForAllNamespaces();
     expect(await refusal(core.listEventForAllNamespaces())).toEqual({
       code: 403,
-      body: forbidden(`events is forbidden: User "${user}" cannot list resource "events" in API group "" at the cluster scope`, { kind: 'events' }),
+      body: forbidden(
+        `events is forbidden: User "${user}" cannot list resource "events" in API group "" at the cluster scope`,
+        { kind: 'events' },
+      ),
     });
   });
 
   test('a subresource needs its own rule: pods does not grant pods/log', async () => {
     expect(await refusal(core.readNamespacedPodLog({ namespace: 'default', name: 'p' }))).toEqual({
       code: 403,
-      body: forbidden(`pods "p" is forbidden: User "${user}" cannot get resource "pods/log" in API group "" in the namespace "default"`, { name: 'p', kind: 'pods' }),
+      body: forbidden(
+        `pods "p" is forbidden: User "${user}" cannot get resource "pods/log" in API group "" in the namespace "default"`,
+        { name: 'p', kind: 'pods' },
+      ),
     });
   });
 
   test('watch is a verb of its own', async () => {
-    const podWatch = await new Watch(cluster.kubeConfig).watch('/api/v1/namespaces/default/pods', {}, () => {}, () => {});
+    const podWatch = await new Watch(cluster.kubeConfig).watch(
+      '/api/v1/namespaces/default/pods',
+      {},
+      () => {},
+      () => {},
+    );
     await waitUntil(() => cluster.stats().openWatches === 1, 'the pod watch to be served');
     podWatch.abort();
     const jobWatch = await new Promise<unknown>((resolve) => {
-      new Watch(cluster.kubeConfig).watch('/apis/batch/v1/namespaces/default/jobs', {}, () => {}, resolve).catch(resolve);
+      new Watch(cluster.kubeConfig)
+        .watch('/apis/batch/v1/namespaces/default/jobs', {}, () => {}, resolve)
+        .catch(resolve);
     });
     expect(jobWatch).toMatchObject({ statusCode: 403 });
     expect(cluster.requests().at(-1)).toMatchObject({ verb: 'watch', resource: 'jobs', status: 403 });
@@ -138,9 +171,17 @@ test('resourceNames limit a rule to those objects, and a name-selected list or w
       expect((await refusal(batch.readNamespacedJob({ namespace: 'default', name: 'theirs' }))).body).toMatchObject({
         message: `jobs.batch "theirs" is forbidden: User "${user}" cannot get resource "jobs" in API group "batch" in the namespace "default"`,
       });
-      expect((await batch.listNamespacedJob({ namespace: 'default', fieldSelector: 'metadata.name=mine' })).items.map((j) => j.metadata?.name)).toEqual(['mine']);
-      expect((await refusal(batch.listNamespacedJob({ namespace: 'default' }))).body).toMatchObject({ message: expect.stringMatching(/^jobs\.batch is forbidden: .* cannot list /) });
-      expect((await refusal(batch.listNamespacedJob({ namespace: 'default', fieldSelector: 'metadata.name=theirs' }))).body).toMatchObject({
+      expect(
+        (await batch.listNamespacedJob({ namespace: 'default', fieldSelector: 'metadata.name=mine' })).items.map(
+          (j) => j.metadata?.name,
+        ),
+      ).toEqual(['mine']);
+      expect((await refusal(batch.listNamespacedJob({ namespace: 'default' }))).body).toMatchObject({
+        message: expect.stringMatching(/^jobs\.batch is forbidden: .* cannot list /),
+      });
+      expect(
+        (await refusal(batch.listNamespacedJob({ namespace: 'default', fieldSelector: 'metadata.name=theirs' }))).body,
+      ).toMatchObject({
         details: { name: 'theirs', group: 'batch', kind: 'jobs' },
       });
       await batch.deleteNamespacedJob({ namespace: 'default', name: 'mine', propagationPolicy: 'Background' });
@@ -158,7 +199,11 @@ test('wildcards: * verbs, * groups, * resources and */subresource', async () => 
       const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
       const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
       await batch.createNamespacedJob({ namespace: 'default', body: job('w') });
-      await batch.patchNamespacedJob({ namespace: 'default', name: 'w', body: [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }] });
+      await batch.patchNamespacedJob({
+        namespace: 'default',
+        name: 'w',
+        body: [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }],
+      });
       await batch.deleteNamespacedJob({ namespace: 'default', name: 'w', propagationPolicy: 'Background' });
       // pods/log passes RBAC (and then finds no pod); pods itself does not.
       expect((await refusal(core.readNamespacedPodLog({ namespace: 'default', name: 'p' }))).code).not.toBe(403);
@@ -180,12 +225,14 @@ test('a namespaced Role holds only in its namespace; cluster-scoped resources na
       const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
       await batch.listNamespacedJob({ namespace: 'team' });
       expect((await refusal(batch.listNamespacedJob({ namespace: 'default' }))).body).toMatchObject({
-        message: 'jobs.batch is forbidden: User "alice" cannot list resource "jobs" in API group "batch" in the namespace "default"',
+        message:
+          'jobs.batch is forbidden: User "alice" cannot list resource "jobs" in API group "batch" in the namespace "default"',
       });
       // GET /api/v1/namespaces/team is "in the namespace team", so the Role there allows it.
       await core.readNamespace({ name: 'team' });
       expect((await refusal(core.listNamespace())).body).toMatchObject({
-        message: 'namespaces is forbidden: User "alice" cannot list resource "namespaces" in API group "" at the cluster scope',
+        message:
+          'namespaces is forbidden: User "alice" cannot list resource "namespaces" in API group "" at the cluster scope',
       });
     },
     { namespace: 'team', user: 'alice' },
@@ -199,13 +246,20 @@ test('kubectl prints the 403 as a real cluster’s', async () => {
       const kubeconfig = join(dir, 'kubeconfig');
       await cluster.writeKubeconfig(kubeconfig);
       const result = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
-        execFile('kubectl', ['--kubeconfig', kubeconfig, 'delete', 'job', 'x'], { env: { ...process.env, KUBECACHEDIR: join(dir, 'cache') } }, (err, _stdout, stderr) => {
-          if (err && typeof err.code !== 'number') reject(err);
-          else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stderr });
-        });
+        execFile(
+          'kubectl',
+          ['--kubeconfig', kubeconfig, 'delete', 'job', 'x'],
+          { env: { ...process.env, KUBECACHEDIR: join(dir, 'cache') } },
+          (err, _stdout, stderr) => {
+            if (err && typeof err.code !== 'number') reject(err);
+            else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stderr });
+          },
+        );
       });
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toBe(`Error from server (Forbidden): jobs.batch "x" is forbidden: User "${user}" cannot delete resource "jobs" in API group "batch" in the namespace "default"`);
+      expect(result.stderr.trim()).toBe(
+        `Error from server (Forbidden): jobs.batch "x" is forbidden: User "${user}" cannot delete resource "jobs" in API group "batch" in the namespace "default"`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -219,10 +273,20 @@ describe('the token option', () => {
   });
   afterAll(async () => cluster.close());
 
-  const unauthorized = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 };
+  const unauthorized = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'Unauthorized',
+    reason: 'Unauthorized',
+    code: 401,
+  };
 
   test('the cluster’s own kubeconfig carries the token and is let in', async () => {
-    expect((await cluster.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'default' })).items).toEqual([]);
+    expect(
+      (await cluster.kubeConfig.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'default' })).items,
+    ).toEqual([]);
   });
 
   test('a wrong or missing token is 401 Unauthorized on every path, discovery included', async () => {
@@ -234,8 +298,13 @@ describe('the token option', () => {
       }
     }
     const wrong = new KubeConfig();
-    wrong.loadFromClusterAndUser({ name: 'sim', server: cluster.url, skipTLSVerify: true }, { name: 'intruder', token: 'guess' });
-    expect(await refusal(wrong.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'default' }))).toMatchObject({ code: 401 });
+    wrong.loadFromClusterAndUser(
+      { name: 'sim', server: cluster.url, skipTLSVerify: true },
+      { name: 'intruder', token: 'guess' },
+    );
+    expect(await refusal(wrong.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'default' }))).toMatchObject({
+      code: 401,
+    });
     expect(cluster.requests().at(-1)).toMatchObject({ verb: 'list', resource: 'jobs', status: 401 });
   });
 });

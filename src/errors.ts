@@ -9,6 +9,7 @@ export type K8sJobsErrorCode =
   | 'DUPLICATE_TASK'
   | 'TASK_NOT_FOUND'
   | 'RUNNER_CLOSED'
+  | 'WAIT_TIMEOUT'
   | 'JOB_CONFLICT'
   | 'KUBERNETES_API'
   | 'STORE';
@@ -94,6 +95,22 @@ export class RunnerClosedError extends K8sJobsError {
     options?: { cause?: unknown },
   ) {
     super(`runner is closed: ${operation} rejected`, options);
+  }
+}
+
+/**
+ * `waitFor(id, { timeoutMs })` gave up: the task was not `deleted` within `timeoutMs`. Only the
+ * wait ended; the task itself goes on (cancel it with `cancel(id)` if that is what you want).
+ */
+export class WaitTimeoutError extends K8sJobsError {
+  readonly code = 'WAIT_TIMEOUT' as const;
+
+  constructor(
+    readonly taskId: string,
+    /** The wait's bound (ms). */
+    readonly timeoutMs: number,
+  ) {
+    super(`task "${taskId}" was not deleted within ${timeoutMs} ms: waitFor gave up (the task goes on)`);
   }
 }
 

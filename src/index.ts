@@ -5,8 +5,10 @@
  * @packageDocumentation
  */
 export { createRunner } from './runner/create-runner.js';
-export type { Runner, ShutdownMode } from './runner/runner-api.js';
+export type { AddTaskOptions, Runner, ShutdownMode, ShutdownOptions, WaitForOptions } from './runner/runner-api.js';
+export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './runner/shutdown-on-signals.js';
 export type { RunnerEvent, RunnerEventKind } from './runner/runner-events.js';
+export type { HealthStatus, RunnerHealth } from './runner/health.js';
 export type { RunnerOptions } from './runner/options.js';
 export type { Logger, LogMethod } from './runner/logger.js';
 export { redactedValue, type InspectedActorRef } from './runner/inspection-redaction.js';
@@ -27,6 +29,7 @@ export {
   StoreLockedError,
   TaskNotFoundError,
   ValidationError,
+  WaitTimeoutError,
   type K8sJobsErrorCode,
   type ValidationIssue,
 } from './errors.js';

@@ -18,6 +18,13 @@ export interface JobManifestInput {
   namespace: string;
   spec: TaskSpec;
   fingerprint: string;
+  /**
+   * `ttlSecondsAfterFinished` for a spec without its own (the runner's cluster-side backstop):
+   * Kubernetes then removes the finished Job even if no runner comes back. Not part of the spec,
+   * so not of its fingerprint: a Job made without it (by an older runner) is still adopted on 409.
+   * Undefined = none.
+   */
+  defaultTtlSecondsAfterFinished?: number;
 }
 
 /**
@@ -26,7 +33,8 @@ export interface JobManifestInput {
  *   `k8s-jobs.io/task-id` on the Job AND its pod template (one selector finds both), plus the
  *   spec's labels; annotations with the full task id, the spec fingerprint and the spec's own;
  * - `backoffLimit` from the spec (default 0: a task runs once), `activeDeadlineSeconds` =
- *   `timeout` (Kubernetes enforces it even while the runner is down), `ttlSecondsAfterFinished`;
+ *   `timeout` (Kubernetes enforces it even while the runner is down), `ttlSecondsAfterFinished`
+ *   (the spec's, else `defaultTtlSecondsAfterFinished`);
  * - one container `task` (image, command, args, env, resources), `restartPolicy: Never`,
  *   `serviceAccountName`;
  * - the spec's `podTemplate` merge-patched last (RFC 7386: lists such as `containers` are
@@ -35,6 +43,7 @@ export interface JobManifestInput {
  */
 export function buildJobManifest(input: JobManifestInput): V1Job {
   const { spec } = input;
+  const ttlSecondsAfterFinished = spec.ttlSecondsAfterFinished ?? input.defaultTtlSecondsAfterFinished;
   const identity = { [managedByLabel]: managedByValue, [taskIdLabel]: taskIdLabelValue(input.taskId) };
   const labels = { ...spec.labels, ...identity };
   const annotations = { ...spec.annotations, [taskIdAnnotation]: input.taskId };
@@ -68,7 +77,7 @@ export function buildJobManifest(input: JobManifestInput): V1Job {
     spec: {
       backoffLimit: spec.backoffLimit ?? 0,
       ...(spec.timeout !== undefined ? { activeDeadlineSeconds: spec.timeout } : {}),
-      ...(spec.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished } : {}),
+      ...(ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished } : {}),
       template,
     },
   };

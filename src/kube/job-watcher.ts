@@ -2,7 +2,7 @@ import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { KubernetesApiError } from '../errors.js';
 import { managedBySelector } from '../jobs/labels.js';
 import type { ClusterObservation } from '../machines/task/contract.js';
-import type { ManagedJobObserver, ObservationListener } from '../ports/job-observer.js';
+import type { ManagedJobObserver, ObservationListener, WatchHealth, WatchState } from '../ports/job-observer.js';
 import { fullJitterMs } from '../time/backoff.js';
 import { sleep as realSleep, type Sleep } from '../time/sleep.js';
 import { isTransientStatus, toKubernetesApiError } from './api-errors.js';
@@ -63,6 +63,8 @@ interface ResourceState {
   /** Where the next watch resumes; undefined = LIST first. */
   resourceVersion: string | undefined;
   listed: boolean;
+  /** A watch stream is open: its request was answered and it has not ended (nor been abandoned). */
+  open: boolean;
 }
 
 const paths = (namespace: string): Record<WatchedResource, string> => ({
@@ -118,14 +120,18 @@ export class JobWatcher implements ManagedJobObserver {
   readonly #cache: WatchCache;
   readonly #unseenChecks = new Map<string, NodeJS.Timeout>();
   readonly #state: Record<WatchedResource, ResourceState> = {
-    jobs: { resourceVersion: undefined, listed: false },
-    pods: { resourceVersion: undefined, listed: false },
+    jobs: { resourceVersion: undefined, listed: false, open: false },
+    pods: { resourceVersion: undefined, listed: false, open: false },
   };
   readonly #stats = { lists: 0, relists: 0, reconnects: 0, stalls: 0, watchEvents: 0, bookmarks: 0 };
   readonly #abort = new AbortController();
   readonly #readyWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  readonly #now: () => number;
   #initialError: Error | undefined;
   #loops: Promise<void>[] | undefined;
+  /** What `health()` reports: changed only by `#updateHealth`. */
+  #health: { state: WatchState; since: number };
+  #lastEventAt: number | undefined;
 
   constructor(options: JobWatcherOptions) {
     this.#client = options.client;
@@ -139,8 +145,10 @@ export class JobWatcher implements ManagedJobObserver {
     this.#sleep = options.sleep ?? realSleep;
     this.#random = options.random ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#now = options.now ?? Date.now;
+    this.#health = { state: 'stopped', since: this.#now() };
     this.#cache = new WatchCache({
-      now: options.now ?? Date.now,
+      now: this.#now,
       tombstoneLimit: options.tombstoneLimit ?? 10_000,
       onListenerError: (jobName, error) => this.#onEvent({ type: 'listener-error', jobName, error }),
     });
@@ -149,7 +157,10 @@ export class JobWatcher implements ManagedJobObserver {
   /** Starts both LIST+WATCH loops (once); resolves like `ready()`. */
   start(): Promise<void> {
     if (this.#abort.signal.aborted) return Promise.reject(stoppedError());
-    this.#loops ??= (['jobs', 'pods'] as const).map((resource) => this.#run(resource));
+    if (!this.#loops) {
+      this.#loops = (['jobs', 'pods'] as const).map((resource) => this.#run(resource));
+      this.#updateHealth();
+    }
     return this.ready();
   }
 
@@ -168,6 +179,7 @@ export class JobWatcher implements ManagedJobObserver {
   async stop(): Promise<void> {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort();
+    this.#updateHealth();
     for (const timer of this.#unseenChecks.values()) clearTimeout(timer);
     this.#unseenChecks.clear();
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(stoppedError());
@@ -219,6 +231,32 @@ export class JobWatcher implements ManagedJobObserver {
 
   stats(): JobWatcherStats {
     return { ...this.#stats, ...this.#cache.size() };
+  }
+
+  /**
+   * `connected` while both streams (Jobs and Pods) are open; `reconnecting` from the moment one
+   * ended, failed or was abandoned as stalled (and from `start()` until both first open) until it
+   * is open again; `stopped` before `start()` and after `stop()`. A stalled stream counts as open
+   * until the watchdog gives up on it (`timeoutSeconds + stallGraceMs` after it last spoke).
+   */
+  health(): WatchHealth {
+    const { state, since } = this.#health;
+    return { state, since, ...(this.#lastEventAt !== undefined ? { lastEventAt: this.#lastEventAt } : {}) };
+  }
+
+  #updateHealth(): void {
+    const state: WatchState =
+      this.#abort.signal.aborted || !this.#loops
+        ? 'stopped'
+        : this.#state.jobs.open && this.#state.pods.open
+          ? 'connected'
+          : 'reconnecting';
+    if (state !== this.#health.state) this.#health = { state, since: this.#now() };
+  }
+
+  #setOpen(resource: WatchedResource, open: boolean): void {
+    this.#state[resource].open = open;
+    this.#updateHealth();
   }
 
   #isReady(): boolean {
@@ -308,6 +346,7 @@ export class JobWatcher implements ManagedJobObserver {
       const settle = (end: StreamEnd | KubernetesApiError): void => {
         if (settled) return;
         settled = true;
+        this.#setOpen(resource, false);
         clearTimeout(watchdog);
         signal.removeEventListener('abort', onStop);
         controller?.abort();
@@ -352,6 +391,7 @@ export class JobWatcher implements ManagedJobObserver {
           return;
         }
         delivered += 1;
+        this.#lastEventAt = this.#now();
         const rv = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
         if (type === 'BOOKMARK') {
           this.#stats.bookmarks += 1;
@@ -379,6 +419,7 @@ export class JobWatcher implements ManagedJobObserver {
           (ctl) => {
             controller = ctl;
             if (settled) ctl.abort();
+            else this.#setOpen(resource, true);
           },
           (err: unknown) => settle(toKubernetesApiError(err, 'watch', resource)),
         );

@@ -22,6 +22,8 @@ export interface KubeAdapterOptions {
   requestTimeoutMs?: number;
   /** @default 'Background' */
   propagationPolicy?: PropagationPolicy;
+  /** `ttlSecondsAfterFinished` of created Jobs whose task sets none (a cluster-side backstop). @default none */
+  defaultTtlSecondsAfterFinished?: number;
   watch?: Omit<JobWatcherOptions, 'client' | 'api'>;
   /** Cap of every log read. @default 1048576 */
   logMaxBytes?: number;
@@ -76,7 +78,8 @@ export function createKubeAdapter(options: KubeAdapterOptions): KubeAdapter {
     maxBytes: options.logMaxBytes,
   });
   const follower = new JobLogFollower({ client, policy });
-  const jobs = createKubeJobs({ api, logs, follower });
+  const { defaultTtlSecondsAfterFinished } = options;
+  const jobs = createKubeJobs({ api, logs, follower, defaultTtlSecondsAfterFinished });
   const onWatchEvent = options.watch?.onEvent;
   const watcher = new JobWatcher({
     ...options.watch,

@@ -14,14 +14,16 @@ export interface KubeJobsOptions {
   logs: LogReader;
   /** Live log follows. */
   follower: JobLogFollower;
+  /** `ttlSecondsAfterFinished` of a created Job whose task sets none (see `buildJobManifest`). @default none */
+  defaultTtlSecondsAfterFinished?: number;
 }
 
 /** `JobsPort` over client-node: the calls of `api`, their results turned into our views. */
 export function createKubeJobs(options: KubeJobsOptions): JobsPort {
-  const { api, logs, follower } = options;
+  const { api, logs, follower, defaultTtlSecondsAfterFinished } = options;
   return {
     namespace: api.namespace,
-    createJob: (input, signal) => createOrAdopt(api, input, signal),
+    createJob: (input, signal) => createOrAdopt(api, { ...input, defaultTtlSecondsAfterFinished }, signal),
     getJob: async (name, signal) => {
       const job = await api.getJob(name, signal);
       return job && toJobView(job);
@@ -46,7 +48,11 @@ export async function listJobPods(api: KubeApi, jobName: string, signal?: AbortS
  * annotation means it is ours (a create that reached the API before a crash or a timeout) and is
  * adopted; anything else throws `JobConflictError`.
  */
-async function createOrAdopt(api: KubeApi, input: CreateJobInput, signal?: AbortSignal): Promise<CreateJobOutput> {
+async function createOrAdopt(
+  api: KubeApi,
+  input: CreateJobInput & { defaultTtlSecondsAfterFinished?: number },
+  signal?: AbortSignal,
+): Promise<CreateJobOutput> {
   const { namespace } = api;
   const body = buildJobManifest({ ...input, namespace });
   for (let round = 1; ; round++) {

@@ -34,10 +34,29 @@ export interface JobObserver {
   created(jobName: string): void;
 }
 
+/**
+ * Where the watch stands: `connected` while every stream it needs is open (its request answered by
+ * the API server); `reconnecting` from the moment one of them ended, failed or was found stalled
+ * (and before the first connection) until it is open again; `stopped` before `start()` and after
+ * `stop()`.
+ */
+export type WatchState = 'connected' | 'reconnecting' | 'stopped';
+
+/** The watch's health as its owner reads it (plain data, epoch ms). */
+export interface WatchHealth {
+  state: WatchState;
+  /** When the watch entered `state` (epoch ms). */
+  since: number;
+  /** When a stream last delivered something (an event or a bookmark), if ever (epoch ms). */
+  lastEventAt?: number;
+}
+
 /** The observer as its owner (the runner) holds it: started before any task runs, stopped on shutdown. */
 export interface ManagedJobObserver extends JobObserver {
   /** Starts watching (once); resolves like `ready()`. */
   start(): Promise<void>;
   /** Stops watching; listeners are told nothing more. */
   stop(): Promise<void>;
+  /** The watch's state now, since when, and when it last heard from the API server. */
+  health(): WatchHealth;
 }

@@ -44,6 +44,7 @@ const metricNames = [
   'kube_api_throttle_wait_seconds',
   'watch_reconnects_total',
   'watch_relists_total',
+  'orphan_jobs_total',
 ] as const;
 
 /**
@@ -63,6 +64,7 @@ export class RunnerMetrics {
   readonly #throttleWait: Histogram;
   readonly #reconnects: Counter<'resource'>;
   readonly #relists: Counter<'resource'>;
+  readonly #orphans: Counter<'action'>;
   /** When each open task entered `queued` / `running` (epoch ms), for the two durations. */
   readonly #queuedAt = new Map<string, number>();
   readonly #runningAt = new Map<string, number>();
@@ -170,6 +172,17 @@ export class RunnerMetrics {
       labelNames: ['resource'],
       registers,
     });
+    this.#orphans = new Counter({
+      name: `${prefix}orphan_jobs_total`,
+      help: 'Orphan Jobs found (at start or by the periodic scan), by what the runner did: reported, deleted, adopted.',
+      labelNames: ['action'],
+      registers,
+    });
+  }
+
+  /** Counts an orphan Job found, by the action taken (`orphans` option). */
+  orphan(action: 'reported' | 'deleted' | 'adopted'): void {
+    this.#orphans.inc({ action });
   }
 
   /** Counts a transition and observes the queue wait and run duration it ends. */

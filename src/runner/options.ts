@@ -41,6 +41,16 @@ export interface RunnerOptions {
     propagationPolicy?: 'Background' | 'Foreground';
     /** Leave finished Jobs in the cluster (Kubernetes' ttlSecondsAfterFinished may still remove them). @default false */
     keepJobs?: boolean;
+    /**
+     * The cluster-side backstop: `ttlSecondsAfterFinished` put on every Job whose task sets none,
+     * so Kubernetes removes finished Jobs even if the runner never comes back (the runner still
+     * harvests the logs and deletes the Job first). `null` leaves it off. A task's own
+     * `ttlSecondsAfterFinished` always wins. With `keepJobs: true` it is off unless set here
+     * explicitly (kept Jobs are meant to stay). Not part of a task's fingerprint: Jobs created
+     * without it by an older runner are still adopted.
+     * @default 3600 (null with keepJobs: true)
+     */
+    ttlSecondsAfterFinished?: number | null;
   };
   logs?: {
     /** Cap of a stored log snapshot (head + marker + tail). @default 1048576 */
@@ -74,6 +84,15 @@ export interface RunnerOptions {
    * @default 'report'
    */
   orphans?: 'report' | 'delete' | 'adopt';
+  /**
+   * How often the runner also looks for orphans while it runs (one LIST of our Jobs), not only at
+   * start: a Job of ours that no task in memory or in the store accounts for is handled as the
+   * `orphans` option says and reported on `events$` (`phase: 'scan'`), once per Job. Jobs of open
+   * tasks, of tasks being added, and of tasks whose record is still being written are never
+   * flagged. `0` = only at start.
+   * @default 300000 (5 minutes)
+   */
+  orphanScanIntervalMs?: number;
   /**
    * What happens to a running task whose Job vanished (deleted by someone else, while the runner
    * ran or while none did). `'fail'`: outcome `failed`, reason `JobVanished`. `'retry'`: the Job
@@ -141,6 +160,13 @@ const optionsSchema = z.strictObject({
     .strictObject({
       propagationPolicy: z.enum(['Background', 'Foreground']).default('Background'),
       keepJobs: z.boolean().default(false),
+      ttlSecondsAfterFinished: z
+        .number()
+        .int()
+        .min(0)
+        .max(10 * 365 * 24 * 3600)
+        .nullable()
+        .optional(),
     })
     .prefault({}),
   logs: z
@@ -178,6 +204,7 @@ const optionsSchema = z.strictObject({
     .strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) })
     .prefault({}),
   orphans: z.enum(['report', 'delete', 'adopt']).default('report'),
+  orphanScanIntervalMs: nonNegativeMs.default(300_000),
   jobVanished: z.enum(['fail', 'retry']).default('fail'),
   metrics: z
     .strictObject({
@@ -221,4 +248,17 @@ export function resolveRunnerOptions(options: RunnerOptions = {}): ResolvedRunne
   if (!result.success)
     throw new ValidationError(toValidationIssues(result.error), 'runner options', { cause: result.error });
   return result.data;
+}
+
+/** Default of `cleanup.ttlSecondsAfterFinished`. */
+export const defaultJobTtlSeconds = 3600;
+
+/**
+ * The `ttlSecondsAfterFinished` the runner puts on a Job whose task sets none: the option when
+ * given (`null` = none), else none with `keepJobs`, else `defaultJobTtlSeconds`.
+ */
+export function jobTtlBackstop(cleanup: ResolvedRunnerOptions['cleanup']): number | undefined {
+  const { ttlSecondsAfterFinished, keepJobs } = cleanup;
+  if (ttlSecondsAfterFinished !== undefined) return ttlSecondsAfterFinished ?? undefined;
+  return keepJobs ? undefined : defaultJobTtlSeconds;
 }

@@ -12,11 +12,13 @@ import type { TaskSupervisor } from './task-supervisor.js';
  * A Job of ours with no open task: an orphan unless the store still has its task's record. Reports
  * it, or deletes or adopts it as the `orphans` option says; neither failing is fatal: the event
  * then says why the Job is still there. Resolves with the event, or undefined when it is no orphan.
+ * `phase` says who found it: the start, or the periodic scan (`orphan-scan.ts`).
  */
 export async function handleOrphan(
   parts: RunnerParts,
   supervisor: TaskSupervisor,
   orphan: OwnedJob,
+  phase: 'start' | 'scan' = 'start',
 ): Promise<RunnerEvent | undefined> {
   if (orphan.taskId !== undefined && (await parts.store.getTask(orphan.taskId))) return undefined;
   const { name, uid } = orphan;
@@ -40,6 +42,7 @@ export async function handleOrphan(
     uid,
     ...(taskId !== undefined ? { taskId } : {}),
     action,
+    phase,
     ...(error !== undefined ? { error } : {}),
   };
 }

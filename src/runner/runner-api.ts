@@ -2,15 +2,57 @@ import type { Registry } from 'prom-client';
 import type { Observable } from 'rxjs';
 import type { TaskRecord, TaskState, Transition } from '../types.js';
 import type { TaskInput } from '../validation/task-spec.js';
+import type { RunnerHealth } from './health.js';
 import type { RunnerEvent } from './runner-events.js';
 
 /** How `shutdown` treats tasks that are running. */
 export type ShutdownMode = 'detach' | 'drain' | 'cancel';
 
+/** Options of `Runner.shutdown`. */
+export interface ShutdownOptions {
+  /** @default 'detach' */
+  mode?: ShutdownMode;
+  /**
+   * Bound (ms) of the wait of `drain` and `cancel`: when it is up, the runner stops waiting and
+   * detaches (persists, closes, leaves the Jobs still running to the next start), says so with a
+   * logger warning and a `shutdownDetached` event on `events$` (`reason: 'timeout'`), and resolves.
+   * A finite number ≥ 0, else `ValidationError`. Ignored by `detach`, which does not wait.
+   * @default no bound
+   */
+  timeoutMs?: number;
+}
+
+/** Options of `Runner.waitFor`. */
+export interface WaitForOptions {
+  /** Abandons the wait: `waitFor` rejects with the signal's `reason`. The task goes on. */
+  signal?: AbortSignal;
+  /**
+   * Abandons the wait after this many ms: `waitFor` rejects with `WaitTimeoutError`. The task goes
+   * on. A finite number ≥ 0, else `ValidationError`.
+   * @default no bound
+   */
+  timeoutMs?: number;
+}
+
+/** Options of `Runner.addTask`. */
+export interface AddTaskOptions {
+  /**
+   * Abandons the add while nothing is stored yet: already aborted, or aborted before the durable
+   * write starts, `addTask` rejects with the signal's `reason` and stores nothing. Once the write
+   * has started it is not interrupted: the task may be stored (and then is queued and runs as
+   * normal) even if the signal aborts meanwhile, and `addTask` resolves with its record.
+   */
+  signal?: AbortSignal;
+}
+
 /** A running k8s-jobs runner. Create one with `createRunner`. */
 export interface Runner {
-  /** Validates and durably queues a task; resolves with its record once stored. */
-  addTask(task: TaskInput): Promise<TaskRecord>;
+  /**
+   * Validates and durably queues a task; resolves with its record once stored. An aborted
+   * `signal` rejects before anything is stored; see `AddTaskOptions.signal` for an abort during
+   * the write (the task may still be stored, and then runs).
+   */
+  addTask(task: TaskInput, options?: AddTaskOptions): Promise<TaskRecord>;
   /**
    * The task's current record (from the store for a task finished before this process started);
    * `TaskNotFoundError` if unknown.
@@ -22,8 +64,17 @@ export interface Runner {
    * prefer `transitions$`/`task$` for following tasks.
    */
   listTasks(filter?: { state?: TaskState }): Promise<TaskRecord[]>;
-  /** Resolves with the record once the task is `deleted` (cleaned up); the outcome is on it. */
-  waitFor(id: string): Promise<TaskRecord>;
+  /**
+   * Resolves with the record once the task is `deleted` (cleaned up); the outcome is on it. With
+   * `signal` or `timeoutMs` the wait can be abandoned (it rejects with the signal's reason, or with
+   * `WaitTimeoutError`) and leaves nothing behind; the task itself goes on.
+   *
+   * @example
+   * ```ts
+   * const record = await runner.waitFor('unique-job-id', { timeoutMs: 60_000 }); // else WaitTimeoutError
+   * ```
+   */
+  waitFor(id: string, options?: WaitForOptions): Promise<TaskRecord>;
   /** The task's logs: from its pod while it exists, else the stored snapshot. */
   getLogs(id: string): Promise<string>;
   /**
@@ -38,11 +89,14 @@ export interface Runner {
    * Stops the runner. `detach` (default): stop taking work, persist, close the watch, leave running
    * Jobs for the next start; `drain`: wait for active tasks first; `cancel`: cancel active tasks
    * and wait for their Jobs to be deleted. Queued tasks stay queued in the store in every mode.
+   * `timeoutMs` bounds the wait of `drain` and `cancel`: past it the runner detaches (see
+   * `ShutdownOptions.timeoutMs`). A `shutdown({ mode: 'detach' })` called while a drain or cancel
+   * waits ends the wait at once the same way (`reason: 'detach'`) and returns the same promise.
    * Afterwards every method rejects with `RunnerClosedError` (a `task$` or `logs$` subscribed then
-   * errors with it), except `shutdown`, which resolves at once; the streams open at the time
-   * complete.
+   * errors with it), except `shutdown`, which returns the first call's promise; the streams open
+   * at the time complete. `shutdownOnSignals` wires SIGTERM/SIGINT to it.
    */
-  shutdown(options?: { mode?: ShutdownMode }): Promise<void>;
+  shutdown(options?: ShutdownOptions): Promise<void>;
   /**
    * Every transition of every task, as it happens: task id, `from` (null for the first), `to`, the
    * event that caused it, the time, and the outcome once there is one. Hot and shared (late
@@ -95,4 +149,18 @@ export interface Runner {
   readonly metrics: Registry;
   /** The namespace the runner's Jobs live in. */
   readonly namespace: string;
+  /**
+   * The runner's health now, as plain JSON, for readiness and liveness probes: `status` (`ok`,
+   * `degraded`, `down`; see `HealthStatus`), the shared watch (`connected` or `reconnecting` since
+   * when, the last event seen), whether the store is writable (its last write, its last error),
+   * the queue's depth and capacity, active tasks and `maxConcurrentJobs`. Synchronous and cheap;
+   * answers after shutdown too (`status: 'down'`).
+   *
+   * @example
+   * ```ts
+   * const { status, watch } = runner.health();
+   * const ready = status !== 'down' && watch.state === 'connected';
+   * ```
+   */
+  health(): RunnerHealth;
 }

@@ -1,8 +1,9 @@
 /** Something the runner reports besides transitions, on `runner.events$`. Discriminated by `kind`. */
 export type RunnerEvent =
   /**
-   * At start, a Job of ours (by label) that no stored task accounts for; `action` says what the
-   * runner did with it (the `orphans` option).
+   * A Job of ours (by label) that no task accounts for, found at start or by the periodic scan
+   * (`orphanScanIntervalMs`, once per Job); `action` says what the runner did with it (the
+   * `orphans` option).
    */
   | {
       kind: 'orphanJob';
@@ -11,6 +12,8 @@ export type RunnerEvent =
       /** The annotation's task id; with `action: 'adopted'`, the id of the task it became. */
       taskId?: string;
       action: 'reported' | 'deleted' | 'adopted';
+      /** Who found it: the start (`'start'`) or the periodic scan (`'scan'`). */
+      phase: 'start' | 'scan';
       /** Why `'delete'` or `'adopt'` failed (the Job is then left as it is). */
       error?: string;
     }
@@ -64,6 +67,21 @@ export type RunnerEvent =
       statusCode: number;
       /** The error's message. */
       error: string;
+    }
+  /**
+   * `shutdown({ mode: 'drain' | 'cancel' })` stopped waiting before every active task was deleted
+   * and detached instead: the `remaining` tasks keep their Jobs and their stored state, and the
+   * next runner on the store re-attaches to them. `reason`: the `timeoutMs` was up (`'timeout'`),
+   * or a `shutdown({ mode: 'detach' })` (e.g. a second signal) cut the wait short (`'detach'`).
+   */
+  | {
+      kind: 'shutdownDetached';
+      mode: 'drain' | 'cancel';
+      reason: 'timeout' | 'detach';
+      /** The shutdown's `timeoutMs`, if it had one. */
+      timeoutMs?: number;
+      /** Ids of the tasks still active (not yet `deleted`) when the wait ended. */
+      remaining: string[];
     };
 
 /** The `kind`s of `RunnerEvent`. */

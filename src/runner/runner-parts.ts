@@ -9,7 +9,7 @@ import type { TaskStore } from '../store/contract.js';
 import type { Transition } from '../types.js';
 import { runnerLogger, type Logger } from './logger.js';
 import { RunnerMetrics } from './metrics.js';
-import type { ResolvedRunnerOptions } from './options.js';
+import { jobTtlBackstop, type ResolvedRunnerOptions } from './options.js';
 import type { RunnerEvent } from './runner-events.js';
 import { RunnerTelemetry } from './runner-telemetry.js';
 import { TaskJournal } from './task-journal.js';
@@ -86,6 +86,7 @@ export function wireRunner(
     rateLimit: options.rateLimit,
     retry: { maxAttempts: retry.maxAttempts, baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs },
     propagationPolicy: options.cleanup.propagationPolicy,
+    defaultTtlSecondsAfterFinished: jobTtlBackstop(options.cleanup),
     watch: options.watch,
     logMaxBytes: options.logs.maxBytes,
   });

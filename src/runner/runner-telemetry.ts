@@ -46,8 +46,16 @@ export class RunnerTelemetry {
   report(event: RunnerEvent): void {
     switch (event.kind) {
       case 'orphanJob':
+        this.#metrics.orphan(event.action);
         this.#log.warn(
-          { job: event.name, uid: event.uid, taskId: event.taskId, action: event.action, error: event.error },
+          {
+            job: event.name,
+            uid: event.uid,
+            taskId: event.taskId,
+            action: event.action,
+            phase: event.phase,
+            error: event.error,
+          },
           'orphan Job found',
         );
         break;
@@ -86,6 +94,14 @@ export class RunnerTelemetry {
         else this.#log.debug(fields, 'Kubernetes API request failed, retrying');
         break;
       }
+      case 'shutdownDetached':
+        this.#log.warn(
+          { mode: event.mode, reason: event.reason, timeoutMs: event.timeoutMs, remaining: event.remaining },
+          event.reason === 'timeout'
+            ? `shutdown ${event.mode} timed out: detaching, ${event.remaining.length} task(s) left to the next start`
+            : `shutdown ${event.mode} cut short: detaching, ${event.remaining.length} task(s) left to the next start`,
+        );
+        break;
     }
     this.#emit(event);
   }

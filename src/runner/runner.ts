@@ -1,7 +1,13 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { defer, from, merge, type Observable } from 'rxjs';
-import { DuplicateTaskError, QueueFullError, RunnerClosedError, TaskNotFoundError } from '../errors.js';
+import {
+  DuplicateTaskError,
+  QueueFullError,
+  RunnerClosedError,
+  TaskNotFoundError,
+  WaitTimeoutError,
+} from '../errors.js';
 import { fingerprintSpec } from '../jobs/fingerprint.js';
 import { jobNameFor } from '../jobs/job-name.js';
 import type { TaskMachineInput } from '../machines/task/contract.js';
@@ -11,13 +17,16 @@ import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { loadBootPlan, resumeTasks } from './boot.js';
 import type { ResolvedRunnerOptions } from './options.js';
+import { healthOf, type RunnerHealth } from './health.js';
+import { OrphanScanner } from './orphan-scan.js';
 import { handleOrphan } from './orphans.js';
-import type { Runner, ShutdownMode } from './runner-api.js';
+import type { AddTaskOptions, Runner, ShutdownMode, ShutdownOptions, WaitForOptions } from './runner-api.js';
 import type { RunnerEvent } from './runner-events.js';
 import { wireRunner, type RunnerParts } from './runner-parts.js';
 import { stopRunner } from './stop.js';
 import { registerStreamsInspection } from './task-streams.js';
 import { createTaskSupervisor, type TaskSupervisor } from './task-supervisor.js';
+import { checkTimeoutMs } from './timeout-option.js';
 
 /**
  * The runner `createRunner` returns: the public methods, over the parts `wireRunner` builds. Its
@@ -33,8 +42,14 @@ export class TaskRunner implements Runner {
   readonly namespace: string;
   readonly #addsInFlight = new Map<string, Promise<TaskRecord>>();
   #supervisor: TaskSupervisor | undefined;
+  /** The periodic orphan scan, from the end of the start until the runner closes. */
+  #orphanScan: OrphanScanner | undefined;
   #closed: RunnerClosedError | undefined;
   #queueReservations = 0;
+  /** The shutdown under way (a second call returns it). */
+  #shutdown: Promise<void> | undefined;
+  /** Ends the wait of a `drain` or `cancel` shutdown at once (a later `shutdown({ mode: 'detach' })`). */
+  #stopWaiting: AbortController | undefined;
 
   constructor(options: ResolvedRunnerOptions, kubeConfig: KubeConfig, store: TaskStore) {
     const parts = wireRunner(options, kubeConfig, store, (err) => void this.#fail(err));
@@ -47,6 +62,7 @@ export class TaskRunner implements Runner {
       ...parts.streams.inspect(),
       transitionsObservers: parts.transitions.observers.length,
       eventsObservers: parts.events.observers.length,
+      waiters: parts.registry.waiterCount,
     }));
   }
 
@@ -69,6 +85,11 @@ export class TaskRunner implements Runner {
       this.#bootEvents.push(event);
       parts.telemetry.report(event);
     }
+    this.#orphanScan = new OrphanScanner(parts, supervisor, {
+      intervalMs: parts.options.orphanScanIntervalMs,
+      pendingTaskIds: () => this.#addsInFlight.keys(),
+    });
+    this.#orphanScan.start(plan.orphanCandidates);
     const started = { namespace: this.namespace, resumed: plan.resumes.length, orphans: plan.orphanCandidates.length };
     parts.log.info(started, 'runner started');
   }
@@ -77,8 +98,9 @@ export class TaskRunner implements Runner {
     if (this.#closed) throw new RunnerClosedError(operation, { cause: this.#closed.cause });
   }
 
-  async addTask(task: TaskInput): Promise<TaskRecord> {
+  async addTask(task: TaskInput, { signal }: AddTaskOptions = {}): Promise<TaskRecord> {
     this.#ensureOpen('addTask');
+    signal?.throwIfAborted();
     const { registry, options } = this.#parts;
     const spec = parseTaskSpec(task);
     const fingerprint = fingerprintSpec(spec);
@@ -89,6 +111,8 @@ export class TaskRunner implements Runner {
     }
     const known = registry.get(spec.id) ?? (await this.#parts.store.getTask(spec.id));
     if (known) return this.#sameTask(known, fingerprint);
+    // The last moment nothing is stored: past it the write goes ahead whatever the signal says.
+    signal?.throwIfAborted();
     if (registry.queuedCount + this.#queueReservations >= options.queueSize) {
       throw new QueueFullError(options.queueSize, spec.id);
     }
@@ -153,8 +177,29 @@ export class TaskRunner implements Runner {
     return filter.state === undefined ? all : all.filter((r) => r.state === filter.state);
   }
 
-  async waitFor(id: string): Promise<TaskRecord> {
+  async waitFor(id: string, options: WaitForOptions = {}): Promise<TaskRecord> {
     this.#ensureOpen('waitFor');
+    const timeoutMs = checkTimeoutMs(options.timeoutMs, 'waitFor options');
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (!signal && timeoutMs === undefined) return this.#waitFor(id);
+    // One signal for the registry's waiter: the caller's abort or the timeout, whichever comes first.
+    const bound = new AbortController();
+    const onAbort = (): void => bound.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => bound.abort(new WaitTimeoutError(id, timeoutMs)), timeoutMs);
+    try {
+      return await this.#waitFor(id, bound.signal);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #waitFor(id: string, signal?: AbortSignal): Promise<TaskRecord> {
     const { registry } = this.#parts;
     if (!registry.has(id)) {
       // Only open tasks are loaded at boot: one that finished before this process started is on disk.
@@ -162,7 +207,7 @@ export class TaskRunner implements Runner {
       if (!stored) throw new TaskNotFoundError(id);
       if (stored.state === 'deleted' && !registry.has(id)) return stored;
     }
-    return registry.waitFor(id);
+    return registry.waitFor(id, signal);
   }
 
   // Checked on subscription: a stream subscribed before shutdown completes with it, a later one errors.
@@ -203,19 +248,84 @@ export class TaskRunner implements Runner {
     if (!(await this.#parts.store.getTask(id))) throw new TaskNotFoundError(id);
   }
 
-  async shutdown({ mode = 'detach' }: { mode?: ShutdownMode } = {}): Promise<void> {
+  health(): RunnerHealth {
+    const { observer, journal, registry, options } = this.#parts;
+    const active = registry.list().filter((r) => r.state !== 'queued' && r.state !== 'deleted').length;
+    return healthOf({
+      closed: this.#closed !== undefined,
+      watch: observer.health(),
+      stallGraceMs: options.watch.stallGraceMs,
+      store: journal.health(),
+      queue: { depth: registry.queuedCount, capacity: options.queueSize },
+      active,
+      maxConcurrentJobs: options.maxConcurrentJobs,
+      now: Date.now(),
+    });
+  }
+
+  async shutdown({ mode = 'detach', timeoutMs }: ShutdownOptions = {}): Promise<void> {
+    const bound = checkTimeoutMs(timeoutMs, 'shutdown options');
+    if (this.#shutdown) {
+      // A detach asked while a drain or cancel waits (a second signal) ends that wait now.
+      if (mode === 'detach') this.#stopWaiting?.abort('detach');
+      return this.#shutdown;
+    }
     if (this.#closed) return;
+    this.#shutdown = this.#shutDown(mode, bound);
+    return this.#shutdown;
+  }
+
+  async #shutDown(mode: ShutdownMode, timeoutMs: number | undefined): Promise<void> {
     this.#closed = new RunnerClosedError('shutdown');
+    // No new scan from now on; one in progress is awaited before the parts stop under it.
+    const scanStopped = this.#orphanScan?.stop();
     const { registry, log } = this.#parts;
-    log.info({ mode }, 'runner shutting down');
+    log.info({ mode, timeoutMs }, 'runner shutting down');
     const supervisor = this.#supervisor;
     supervisor?.send({ type: 'PAUSE' });
     const active = registry.list().filter((r) => r.state !== 'queued' && r.state !== 'deleted');
     if (mode === 'cancel') {
       for (const record of active) supervisor?.send({ type: 'CANCEL', taskId: record.id, at: Date.now() });
     }
-    if (mode !== 'detach') await Promise.all(active.map((r) => registry.waitFor(r.id).catch(() => undefined)));
+    if (mode !== 'detach')
+      await this.#waitForActive(
+        mode,
+        active.map((r) => r.id),
+        timeoutMs,
+      );
+    await scanStopped;
     await stopRunner(this.#parts, this.#supervisor, new RunnerClosedError('shutdown'));
+  }
+
+  /**
+   * Waits until every task of `ids` is `deleted`, at most `timeoutMs`, or until a detach ends the
+   * wait; when it ended early, says so (`shutdownDetached`) and the caller detaches.
+   */
+  async #waitForActive(mode: 'drain' | 'cancel', ids: string[], timeoutMs: number | undefined): Promise<void> {
+    const { registry, telemetry } = this.#parts;
+    const stop = new AbortController();
+    this.#stopWaiting = stop;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => stop.abort('timeout'), timeoutMs);
+    // One listener on `stop`, however many tasks: the waiters left behind are rejected by `stopRunner`.
+    const stopped = new Promise<void>((resolve) =>
+      stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    try {
+      await Promise.race([Promise.all(ids.map((id) => registry.waitFor(id).catch(() => undefined))), stopped]);
+    } finally {
+      clearTimeout(timer);
+      this.#stopWaiting = undefined;
+    }
+    const remaining = ids.filter((id) => registry.get(id)?.state !== 'deleted');
+    if (!stop.signal.aborted || remaining.length === 0) return;
+    const reason = stop.signal.reason === 'timeout' ? 'timeout' : 'detach';
+    telemetry.report({
+      kind: 'shutdownDetached',
+      mode,
+      reason,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      remaining,
+    });
   }
 
   /** A fatal error (store write failed, supervisor crashed): stop cleanly, reject what waits. */
@@ -223,6 +333,7 @@ export class TaskRunner implements Runner {
     if (this.#closed) return;
     this.#closed = new RunnerClosedError('runner stopped after a fatal error', { cause: err });
     this.#parts.log.error({ err }, 'runner stopped after a fatal error');
+    await this.#orphanScan?.stop();
     await stopRunner(this.#parts, this.#supervisor, this.#closed);
   }
 }

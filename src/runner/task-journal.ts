@@ -12,6 +12,8 @@ import type { TaskRecord, Transition } from '../types.js';
 export class TaskJournal {
   readonly #inFlight = new Map<string, Promise<void>>();
   #fatal = false;
+  #lastWriteAt: number | undefined;
+  #lastError: string | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -24,9 +26,13 @@ export class TaskJournal {
     this.#inFlight.set(record.id, write);
     // This handler also marks the rejection as handled; awaiting callers still see it.
     write.then(
-      () => this.#settle(record.id, write),
+      () => {
+        this.#lastWriteAt = Date.now();
+        this.#settle(record.id, write);
+      },
       (err: unknown) => {
         this.#settle(record.id, write);
+        this.#lastError = err instanceof Error ? err.message : String(err);
         if (!this.#fatal) {
           this.#fatal = true;
           this.onFatal(err);
@@ -46,6 +52,18 @@ export class TaskJournal {
    */
   async whenDurable(taskId: string): Promise<void> {
     await this.#inFlight.get(taskId);
+  }
+
+  /**
+   * What the writes so far say of the store: writable until one failed (a failed write is fatal,
+   * so it stays false); when the last write succeeded and why one failed (epoch ms, message).
+   */
+  health(): { writable: boolean; lastWriteAt?: number; lastError?: string } {
+    return {
+      writable: !this.#fatal,
+      ...(this.#lastWriteAt !== undefined ? { lastWriteAt: this.#lastWriteAt } : {}),
+      ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
+    };
   }
 
   /** Resolves when every queued write has settled (failures are reported through `onFatal`). */

@@ -50,18 +50,49 @@ export class TaskRegistry {
     return state ? all.filter((r) => r.state === state) : all;
   }
 
-  /** Resolves with the record once the task is `deleted` (at once if it is). */
-  waitFor(id: string): Promise<TaskRecord> {
+  /**
+   * Resolves with the record once the task is `deleted` (at once if it is). Aborting `signal`
+   * rejects with its reason and removes the waiter (an abandoned wait holds nothing).
+   */
+  waitFor(id: string, signal?: AbortSignal): Promise<TaskRecord> {
     const record = this.#records.get(id);
     if (record?.state === 'deleted') return Promise.resolve(record);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
       let set = this.#waiters.get(id);
       if (!set) {
         set = new Set();
         this.#waiters.set(id, set);
       }
-      set.add({ resolve, reject });
+      // What `rejectWaiters` passes on is whatever the runner was given (its close reason).
+      const fail: (err: unknown) => void = reject;
+      const onAbort = (): void => {
+        const waiters = this.#waiters.get(id);
+        waiters?.delete(waiter);
+        if (waiters?.size === 0) this.#waiters.delete(id);
+        reject(signal?.reason as Error);
+      };
+      // Settling either way detaches from the signal, so a long-lived signal keeps no waiter alive.
+      const waiter = {
+        resolve: (r: TaskRecord) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          fail(err);
+        },
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Pending `waitFor` callers, over every task (tests prove abandoned waits leave none). */
+  get waiterCount(): number {
+    let count = 0;
+    for (const set of this.#waiters.values()) count += set.size;
+    return count;
   }
 
   /** Rejects every pending `waitFor` (on shutdown or a fatal error). */

@@ -48,6 +48,8 @@ export interface StreamsInspection extends TaskStreamsInspection {
   transitionsObservers: number;
   /** Observers of the runner's events Subject. */
   eventsObservers: number;
+  /** Pending `waitFor` calls. */
+  waiters: number;
 }
 
 /** What `TaskStreams` itself holds. */

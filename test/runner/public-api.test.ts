@@ -26,8 +26,10 @@ test('the values k8s-jobs exports', () => {
     'StoreLockedError',
     'TaskNotFoundError',
     'ValidationError',
+    'WaitTimeoutError',
     'createRunner',
     'redactedValue',
+    'shutdownOnSignals',
     'taskFailureReasons',
     'taskStates',
   ]);

@@ -28,7 +28,10 @@ export interface DemoTask {
   expected: ExpectedOutcome;
   /** The same workload for the scripted runtime. */
   script: ContainerBehaviour;
-  /** Its outcome needs memory limits enforced: always by the scripted runtime, by the process runtime only where it can read /proc (Linux). */
+  /**
+   * Its outcome needs memory limits enforced: always by the scripted runtime, by the process runtime only where it can
+   * read /proc (Linux).
+   */
   needsMemoryLimits?: boolean;
   /** The demo cancels it this long (ms) after it started running. */
   cancelAfterMs?: number;

@@ -10,8 +10,8 @@ export class LogTail {
   constructor(private readonly write: (text: string) => void) {}
 
   /**
-   * Prints what `text` adds to what was printed; a text that is a prefix of it adds nothing. A text that does not extend it (a capped
-   * snapshot keeps the head and the tail, so its middle changes) is printed from where the two
+   * Prints what `text` adds to what was printed; a text that is a prefix of it adds nothing. A text that does not
+   * extend it (a capped snapshot keeps the head and the tail, so its middle changes) is printed from where the two
    * differ, after a marker line, so nothing is silently lost.
    */
   update(text: string): void {

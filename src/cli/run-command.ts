@@ -5,7 +5,9 @@ import { reportErrors } from './fail.js';
 import { parsePositiveInteger } from './options.js';
 import type { RunOptions } from './run-task.js';
 
-/** `k8s-jobs run --image IMG [--timeout S] [--namespace NS] [--id ID] [--kubeconfig PATH] [--store URL] -- CMD ARGS…`. */
+/**
+ * `k8s-jobs run --image IMG [--timeout S] [--namespace NS] [--id ID] [--kubeconfig PATH] [--store URL] -- CMD ARGS…`.
+ */
 export function runCommand(): Command {
   return new Command('run')
     .description(

@@ -138,7 +138,10 @@ export class JobLogFollower {
     }
   }
 
-  /** One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it is cut. */
+  /**
+   * One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it
+   * is cut.
+   */
   async #followOnce(
     pod: string,
     container: string,

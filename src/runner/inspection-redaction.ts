@@ -129,7 +129,9 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
     return copy ?? record;
   };
 
-  /** The definition parts (`machine`, `_nodes`, `historyValue`, `tags`) and methods are shared: they hold no task data. */
+  /**
+   * The definition parts (`machine`, `_nodes`, `historyValue`, `tags`) and methods are shared: they hold no task data.
+   */
   const redactMachineSnapshot = (snapshot: MachineSnapshotLike, stack: Set<object>): MachineSnapshotLike => ({
     ...snapshot,
     context: redact(snapshot.context, 'context', stack),
@@ -139,7 +141,8 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
   });
 
   const redactError = (error: Error, stack: Set<object>): Record<string, unknown> => {
-    // Own enumerable fields are the structured ones (`code`, `statusCode`...); `cause` is not enumerable and is dropped.
+    // Own enumerable fields are the structured ones (`code`, `statusCode`...); `cause` is not enumerable and is
+    // dropped.
     const fields = redactRecord({ ...error }, stack);
     return { ...fields, name: error.name, message: error.message };
   };

@@ -25,7 +25,9 @@ export interface MetricsSources {
 
 /** The `code` label of a request that succeeded (client-node does not expose which 2xx it was). */
 const okCode = '2xx';
-/** The `code` label of a request that got no HTTP answer (network error, per-attempt timeout), as client-go labels it. */
+/**
+ * The `code` label of a request that got no HTTP answer (network error, per-attempt timeout), as client-go labels it.
+ */
 const noResponseCode = '<error>';
 
 const seconds = (ms: number): number => Math.max(0, ms) / 1000;

@@ -39,7 +39,9 @@ export interface RunnerOptions {
   cleanup?: {
     /** @default 'Background' */
     propagationPolicy?: 'Background' | 'Foreground';
-    /** Leave finished Jobs in the cluster (Kubernetes' ttlSecondsAfterFinished may still remove them). @default false */
+    /**
+     * Leave finished Jobs in the cluster (Kubernetes' ttlSecondsAfterFinished may still remove them). @default false
+     */
     keepJobs?: boolean;
     /**
      * The cluster-side backstop: `ttlSecondsAfterFinished` put on every Job whose task sets none,

@@ -47,8 +47,8 @@ export class TaskJournal {
   }
 
   /**
-   * Rejects if that write failed. Resolves when every write queued so far for this task is durable. The store applies one
-   * task's writes in order, so waiting for the latest suffices.
+   * Rejects if that write failed. Resolves when every write queued so far for this task is durable. The store applies
+   * one task's writes in order, so waiting for the latest suffices.
    */
   async whenDurable(taskId: string): Promise<void> {
     await this.#inFlight.get(taskId);

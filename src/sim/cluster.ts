@@ -113,7 +113,9 @@ export interface SimulatedCluster {
    * "at no instant were more than 5 Jobs unfinished". Returns the unsubscribe function.
    */
   onChange(listener: (change: ClusterChange) => void): () => void;
-  /** Stops every controller and the kubelet (and its containers), drops open watches and closes the server. Idempotent. */
+  /**
+   * Stops every controller and the kubelet (and its containers), drops open watches and closes the server. Idempotent.
+   */
   close(): Promise<void>;
 }
 

@@ -106,7 +106,10 @@ function fieldRefValue(ctx: EnvContext, fieldPath: string): string {
   throw new ContainerConfigError(`unsupported fieldPath: ${fieldPath}`);
 }
 
-/** `resourceFieldRef`: the container's limit or request (limits default to node allocatable), rounded up in divisor units. */
+/**
+ * `resourceFieldRef`: the container's limit or request (limits default to node allocatable), rounded up in divisor
+ * units.
+ */
 function resourceFieldValue(
   ctx: EnvContext,
   container: ContainerSpec,

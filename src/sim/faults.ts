@@ -31,7 +31,13 @@ export interface FaultFrequency {
  * @example
  * ```ts
  * // Half of the Job creates (seeded draw) are throttled as APF does it.
- * cluster.faults.failRequests({ verbs: ['create'], resources: ['jobs'], status: 429, retryAfterSeconds: 2, rate: 0.5 });
+ * cluster.faults.failRequests({
+ *   verbs: ['create'],
+ *   resources: ['jobs'],
+ *   status: 429,
+ *   retryAfterSeconds: 2,
+ *   rate: 0.5,
+ * });
  * ```
  */
 export interface ErrorFault extends FaultMatch, FaultFrequency, InjectedError {

@@ -34,11 +34,16 @@ export interface KubeletOptions {
   enabled?: boolean;
   /** `process` runs containers as local child processes; `scripted` asks `script`. @default 'process' */
   runtime?: 'process' | 'scripted';
-  /** What each scripted container does. @default defaultScript (the `sim.k8s-jobs.io/behaviour` annotation, else instant success) */
+  /**
+   * What each scripted container does. @default defaultScript (the `sim.k8s-jobs.io/behaviour` annotation, else instant
+   * success)
+   */
   script?: ContainerScript;
   /** @default 'sim-node' */
   nodeName?: string;
-  /** Node labels, added to the well-known ones (`kubernetes.io/hostname`, `kubernetes.io/os`, `kubernetes.io/arch`...). */
+  /**
+   * Node labels, added to the well-known ones (`kubernetes.io/hostname`, `kubernetes.io/os`, `kubernetes.io/arch`...).
+   */
   nodeLabels?: Record<string, string>;
   /** @default 8 CPU, 32Gi memory, 100Gi ephemeral storage, 110 pods */
   capacity?: NodeCapacity;

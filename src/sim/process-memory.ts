@@ -14,7 +14,10 @@ function vanished(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ESRCH';
 }
 
-/** `pgrp` from `/proc/<pid>/stat`: the 5th field, counted after the command name (which may hold spaces and parentheses). */
+/**
+ * `pgrp` from `/proc/<pid>/stat`: the 5th field, counted after the command name (which may hold spaces and
+ * parentheses).
+ */
 function processGroupOf(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[2]);

@@ -137,7 +137,8 @@ function forbiddenError(request: Authorization, user: string): ApiError {
  *   rbac: { rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create'] }] },
  * });
  * // deleting a Job now fails:
- * // 403 jobs.batch "x" is forbidden: User "system:serviceaccount:default:k8s-jobs" cannot delete resource "jobs" in API group "batch" in the namespace "default"
+ * // 403 jobs.batch "x" is forbidden: User "system:serviceaccount:default:k8s-jobs"
+ * //   cannot delete resource "jobs" in API group "batch" in the namespace "default"
  * ```
  */
 export function rbacHook({ rules, user = defaultRbacUser, namespace, token }: RbacOptions): RequestHook {

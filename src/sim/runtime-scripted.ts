@@ -25,7 +25,10 @@ export interface ScriptedLogLine {
  * that prints nothing and exits 0 at once.
  */
 export interface ContainerBehaviour {
-  /** How long it runs, in real ms (not scaled: this is the workload, not the cluster). `Infinity` runs until killed. @default 0 */
+  /**
+   * How long it runs, in real ms (not scaled: this is the workload, not the cluster). `Infinity` runs until killed.
+   * @default 0
+   */
   durationMs?: number;
   /** Exit code when it ends by itself (reason `Completed` for 0, `Error` otherwise). @default 0 */
   exitCode?: number;
@@ -35,7 +38,10 @@ export interface ContainerBehaviour {
   oomKilled?: boolean;
   /** How the pull of its image ends; overrides the node's `unpullableImages`/`throttledImages`. */
   pull?: PullOutcome;
-  /** The runtime cannot start it; the cause runc reports, e.g. `exec: "python": executable file not found in $PATH` (reason `StartError`, exit 128). */
+  /**
+   * The runtime cannot start it; the cause runc reports, e.g. `exec: "python": executable file not found in $PATH`
+   * (reason `StartError`, exit 128).
+   */
   startError?: string;
   /** It is never created: the container waits in `ContainerCreating` for good. */
   neverStart?: boolean;

@@ -9,7 +9,9 @@ import { WorkQueue } from './work-queue.js';
 /** The scheduler's name in `spec.schedulerName`, event sources and messages. */
 export const defaultSchedulerName = 'default-scheduler';
 
-/** How long an unschedulable pod waits before a retry without any cluster change (podMaxInUnschedulablePodsDuration). */
+/**
+ * How long an unschedulable pod waits before a retry without any cluster change (podMaxInUnschedulablePodsDuration).
+ */
 const unschedulableRetryMs = 5 * 60_000;
 
 /** The one node the scheduler places pods on. */

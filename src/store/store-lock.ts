@@ -55,9 +55,9 @@ function holderIsDead(owner: string): boolean {
 
 /**
  * Takes the lock for `owner`, or throws {@link StoreLockedError} when another owner's heartbeat
- * is fresh (and, on this host, its process is alive). On SQLite the read and the write are one `BEGIN IMMEDIATE` transaction; on other
- * adapters (a `Map`, or a shared server store) it is a read then a write, atomic only within one
- * process's turn of the event loop.
+ * is fresh (and, on this host, its process is alive). On SQLite the read and the write are one
+ * `BEGIN IMMEDIATE` transaction; on other adapters (a `Map`, or a shared server store) it is a read
+ * then a write, atomic only within one process's turn of the event loop.
  */
 export async function acquireLock(
   keyv: Keyv,

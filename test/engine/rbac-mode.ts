@@ -14,7 +14,9 @@ export const serviceAccountToken = 'k8s-jobs-service-account-token';
 
 const repositoryRoot = new URL('../../', import.meta.url);
 
-/** RBAC options enforcing the Role of the manifest at `path` (relative to the repository root) on the service account. */
+/**
+ * RBAC options enforcing the Role of the manifest at `path` (relative to the repository root) on the service account.
+ */
 export async function rbacFromManifest(path: string): Promise<RbacOptions & { token: string }> {
   const rules = policyRulesFromManifest(await readFile(new URL(path, repositoryRoot), 'utf8'));
   return { rules, namespace: 'default', token: serviceAccountToken };

@@ -22,7 +22,10 @@ import { waitUntil } from '../helpers/wait.js';
 const grow = (mib: number): string =>
   `i=0; while [ $i -lt ${mib} ]; do head -c 1048576 /dev/zero; sleep 0.01; i=$((i+1)); done | tail >/dev/null`;
 
-/** Whether any process of group `group` is still alive (a zombie waiting for its reaper holds nothing and counts as gone). */
+/**
+ * Whether any process of group `group` is still alive (a zombie waiting for its reaper holds nothing and counts as
+ * gone).
+ */
 function groupAlive(group: number): boolean {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

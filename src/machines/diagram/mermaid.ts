@@ -164,7 +164,12 @@ function stateLines(node: AnyStateNode, indent: string): string[] {
  * @example
  * ```ts
  * import { createMachine } from 'xstate';
- * toMermaid(createMachine({ id: 'light', initial: 'green', states: { green: { on: { TIMER: 'red' } }, red: { type: 'final' } } }));
+ * const light = createMachine({
+ *   id: 'light',
+ *   initial: 'green',
+ *   states: { green: { on: { TIMER: 'red' } }, red: { type: 'final' } },
+ * });
+ * toMermaid(light);
  * // stateDiagram-v2
  * //   [*] --> green
  * //   green

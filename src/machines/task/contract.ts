@@ -91,7 +91,10 @@ export interface StuckPolicy {
 /** Per-task settings from the runner options. */
 export interface TaskConfig {
   stuck: StuckPolicy;
-  /** The client timer fires this long after `startTime + timeout`, so Kubernetes' own DeadlineExceeded is normally seen first. @default 2000 */
+  /**
+   * The client timer fires this long after `startTime + timeout`, so Kubernetes' own DeadlineExceeded is normally seen
+   * first. @default 2000
+   */
   clientTimeoutGraceMs: number;
   /** Leave finished Jobs in the cluster instead of deleting them. @default false */
   keepJobs: boolean;
@@ -170,7 +173,10 @@ export type TaskToParentEvent =
 
 /* Invoked actors (names are the keys in `setup({ actors })`) */
 
-/** `createJob`: create the Job, or adopt ours on 409 (same fingerprint). Throws `JobConflictError` or `KubernetesApiError`. */
+/**
+ * `createJob`: create the Job, or adopt ours on 409 (same fingerprint). Throws `JobConflictError` or
+ * `KubernetesApiError`.
+ */
 export interface CreateJobInput {
   taskId: string;
   jobName: string;
@@ -182,7 +188,10 @@ export interface CreateJobOutput {
   adopted: boolean;
 }
 
-/** `observeJob` (callback actor): sends `CLUSTER.OBSERVED` whenever the Job or its pods change, starting with the current view. */
+/**
+ * `observeJob` (callback actor): sends `CLUSTER.OBSERVED` whenever the Job or its pods change, starting with the
+ * current view.
+ */
 export interface ObserveJobInput {
   taskId: string;
   jobName: string;

@@ -64,7 +64,10 @@ function podDeadlines(
   return found;
 }
 
-/** A container's stuck waiting reason and how long it may wait with it; `undefined` when it is not waiting with a stuck one. */
+/**
+ * A container's stuck waiting reason and how long it may wait with it; `undefined` when it is not waiting with a stuck
+ * one.
+ */
 function stuckWaiting(
   c: ContainerView,
   events: readonly string[],

@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.js';
 import type { KubeTelemetry, KubeTelemetryEvent } from '../kube/telemetry.js';
 import type { TaskRecord, Transition } from '../types.js';
 import type { Logger } from './logger.js';
@@ -13,8 +14,6 @@ export interface RunnerTelemetryOptions {
   /** Throttling is reported at most once per this window. @default 1000 */
   throttleWindowMs?: number;
 }
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * Turns what the runner and its Kubernetes side report into metrics, log records and

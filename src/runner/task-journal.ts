@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.js';
 import type { SaveExtras, TaskStore } from '../store/contract.js';
 import type { TaskRecord, Transition } from '../types.js';
 
@@ -32,7 +33,7 @@ export class TaskJournal {
       },
       (err: unknown) => {
         this.#settle(record.id, write);
-        this.#lastError = err instanceof Error ? err.message : String(err);
+        this.#lastError = messageOf(err);
         if (!this.#fatal) {
           this.#fatal = true;
           this.onFatal(err);

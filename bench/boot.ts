@@ -17,7 +17,8 @@ import { jobNameFor } from '../src/jobs/job-name.js';
 import { createRunner } from '../src/runner/create-runner.js';
 import { startSimulatedCluster } from '../src/sim/index.js';
 import { openTaskStore } from '../src/store/open-store.js';
-import type { TaskRecord, Transition } from '../src/types.js';
+import type { Runner } from '../src/runner/runner-api.js';
+import { maxTaskPageSize, type TaskRecord, type Transition } from '../src/types.js';
 import { round, type BenchRow } from './section.js';
 
 /** Workload size. */
@@ -29,6 +30,18 @@ export interface BootBenchOptions {
 }
 
 const at = '2026-01-01T00:00:00.000Z';
+
+/** Queued tasks, counted a page at a time (`listTasks` pages at most 1,000). */
+async function countQueued(runner: Runner): Promise<number> {
+  let count = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await runner.listTasks({ state: 'queued', limit: maxTaskPageSize, ...(cursor ? { cursor } : {}) });
+    count += page.items.length;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return count;
+}
 
 /** Fills a store file, then measures one `createRunner` on it. */
 export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenchOptions = {}): Promise<BenchRow[]> {
@@ -74,7 +87,7 @@ export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenc
       maxConcurrentJobs: 1,
     });
     const bootMs = performance.now() - started;
-    const queued = (await runner.listTasks({ state: 'queued' })).length;
+    const queued = await countQueued(runner);
     await runner.shutdown({ mode: 'detach' });
     return [
       {
@@ -130,7 +143,7 @@ export async function runEnqueueBench({ tasks = 100_000, inFlight = 1000 }: Enqu
     await Promise.all(Array.from({ length: Math.min(inFlight, tasks) }, worker));
     const seconds = (performance.now() - started) / 1000;
     const rss = process.memoryUsage().rss;
-    const queued = (await runner.listTasks({ state: 'queued' })).length;
+    const queued = await countQueued(runner);
     await runner.shutdown({ mode: 'detach' });
     return [
       {

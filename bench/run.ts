@@ -11,6 +11,7 @@ import { simMemorySection } from './sim-memory.js';
 import { runSimThroughputBench } from './sim-throughput.js';
 import { runBootBench, runEnqueueBench } from './boot.js';
 import { runStoreBench } from './store.js';
+import { runStoreListBench } from './store-list.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
@@ -19,6 +20,7 @@ const sections: BenchSection[] = [
   { name: 'store', run: () => runStoreBench() },
   { name: 'store:enqueue', run: () => runEnqueueBench() },
   { name: 'store:boot', run: () => runBootBench() },
+  { name: 'store:list', run: () => runStoreListBench() },
   { name: 'engine', run: () => runEngineBench() },
 ];
 

@@ -68,6 +68,37 @@ export interface TaskRecord {
   cleanupError?: string;
 }
 
+/** Largest `limit` of a `listTasks` page. */
+export const maxTaskPageSize = 1000;
+/** `limit` of a `listTasks` page when none is given. */
+export const defaultTaskPageSize = 100;
+
+/**
+ * What `listTasks` selects: one page, newest first (by `createdAt`, then id), read from an index
+ * of the store (never a scan of every task).
+ */
+export interface TaskListQuery {
+  /** Only tasks in this state now. */
+  state?: TaskState;
+  /** Only finished (`deleted`) tasks that ended with this outcome; with `state`, that must be `deleted`. */
+  outcome?: TaskOutcome;
+  /** Items per page: an integer from 1 to 1,000, else `ValidationError`. @default 100 */
+  limit?: number;
+  /**
+   * The `nextCursor` of the previous page (opaque): this page starts right after it. Valid only
+   * with the same `state` and `outcome`, else `ValidationError`.
+   */
+  cursor?: string;
+}
+
+/** One page of `listTasks`. */
+export interface TaskPage {
+  /** At most `limit` records, newest first. */
+  items: TaskRecord[];
+  /** Where the next page starts (pass it as `cursor`); absent on the last page. */
+  nextCursor?: string;
+}
+
 /** One state change of one task. */
 export interface Transition {
   taskId: string;

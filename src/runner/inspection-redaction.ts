@@ -43,8 +43,9 @@ export interface InspectedActorRef extends ActorRefLike {
  * of errors. Secret references (`valueFrom.secretKeyRef`, `envFrom`) stay: they are names, not
  * values. Actor refs (the event's `actorRef`/`sourceRef`, a snapshot's `children`, an actor's
  * parent) become {@link InspectedActorRef} views, one per actor, so identity comparisons still
- * work. Objects of other classes become their `toJSON()` (the supervisor's queue is a summary of
- * ids), or a `[ClassName]` placeholder. Unchanged subtrees are shared, not copied.
+ * work; a view's `id` is the actor's system id when it has one (a task actor: `task:<task id>`).
+ * Objects of other classes become their `toJSON()` (the supervisor's queue is a summary of ids),
+ * or a `[ClassName]` placeholder. Unchanged subtrees are shared, not copied.
  *
  * A redactor keeps a view per actor (weakly); make one per runner.
  */
@@ -54,9 +55,12 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
   const viewOf = (ref: AnyActor): InspectedActorRef => {
     const known = views.get(ref);
     if (known) return known;
+    // A task actor shows as its system id (`task:<task id>`): its id in the supervisor's children is
+    // one of a reused few (`src/machines/supervisor/child-ids.ts`), which would say nothing here.
+    const shownId = (): string => ref.systemId ?? ref.id;
     const view: InspectedActorRef = {
       get id() {
-        return ref.id;
+        return shownId();
       },
       get sessionId() {
         return ref.sessionId;
@@ -75,7 +79,7 @@ export function createInspectionRedactor(): (event: InspectionEvent) => Inspecti
       },
       getSnapshot: () => redact(ref.getSnapshot(), undefined, new Set()),
       send: (event) => ref.send(event),
-      toJSON: () => ({ xstate$$type: actorJsonType, id: ref.id }),
+      toJSON: () => ({ xstate$$type: actorJsonType, id: shownId() }),
     };
     views.set(ref, view);
     return view;

@@ -96,7 +96,7 @@ export class RunnerMetrics {
     this.registry = registry;
     new Gauge({
       name: `${prefix}tasks`,
-      help: 'Tasks the runner knows (open ones and those finished since it started), by state.',
+      help: "Tasks in the runner's memory (open ones and up to 1,000 recently finished), by state.",
       labelNames: ['state'],
       registers,
       collect() {

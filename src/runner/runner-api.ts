@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Observable } from 'rxjs';
-import type { TaskRecord, TaskState, Transition } from '../types.js';
+import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import type { RunnerHealth } from './health.js';
 import type { RunnerEvent } from './runner-events.js';
@@ -54,20 +54,30 @@ export interface Runner {
    */
   addTask(task: TaskInput, options?: AddTaskOptions): Promise<TaskRecord>;
   /**
-   * The task's current record (from the store for a task finished before this process started);
+   * The task's current record: from memory for an open or recently finished task, else from the
+   * store (a finished task leaves memory once its `deleted` record is durable, see `docs/runner.md`);
    * `TaskNotFoundError` if unknown.
    */
   getTask(id: string): Promise<TaskRecord>;
   /**
-   * Every task in the store, finished ones included (optionally only those in `state`), oldest
-   * first; records this runner holds in memory are the freshest and win. Reads the whole store:
-   * prefer `transitions$`/`task$` for following tasks.
+   * One page of the tasks in the store, finished ones included, newest first (by `createdAt`, then
+   * id): optionally only those in `state`, or finished with `outcome`. Served by an index of the
+   * store (a page costs the same on a store of a million tasks); records this runner holds in
+   * memory are the freshest and win. Pass `nextCursor` back as `cursor` for the next page: tasks
+   * added meanwhile sort before the first page, so paging never repeats nor skips a task that
+   * stays in the list. `limit` is 100 by default, at most 1,000 (else `ValidationError`).
+   *
+   * @example
+   * ```ts
+   * const { items, nextCursor } = await runner.listTasks({ state: 'deleted', outcome: 'failed', limit: 50 });
+   * ```
    */
-  listTasks(filter?: { state?: TaskState }): Promise<TaskRecord[]>;
+  listTasks(query?: TaskListQuery): Promise<TaskPage>;
   /**
    * Resolves with the record once the task is `deleted` (cleaned up); the outcome is on it. With
    * `signal` or `timeoutMs` the wait can be abandoned (it rejects with the signal's reason, or with
-   * `WaitTimeoutError`) and leaves nothing behind; the task itself goes on.
+   * `WaitTimeoutError`) and leaves nothing behind; the task itself goes on. For a task already
+   * finished (in this process or before it) it resolves with the stored `deleted` record.
    *
    * @example
    * ```ts
@@ -80,8 +90,8 @@ export interface Runner {
   /**
    * Cancels a task: a queued one ends `cancelled` without a Job; a running one has its Job deleted
    * and ends `cancelled` (one being created, once the create has answered). A task whose outcome
-   * is already decided — finished in this process, or before it started (only the store knows it)
-   * — is left as it is, and the call resolves: a no-op. Rejects with `TaskNotFoundError` for an id
+   * is already decided — finished in this process or before it started, whether still in memory or
+   * only in the store — is left as it is, and the call resolves: a no-op. Rejects with `TaskNotFoundError` for an id
    * neither the runner nor the store knows.
    */
   cancel(id: string): Promise<void>;

@@ -12,7 +12,7 @@ import { fingerprintSpec } from '../jobs/fingerprint.js';
 import { jobNameFor } from '../jobs/job-name.js';
 import type { TaskMachineInput } from '../machines/task/contract.js';
 import type { TaskStore } from '../store/contract.js';
-import type { TaskRecord, TaskState, Transition } from '../types.js';
+import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { loadBootPlan, resumeTasks } from './boot.js';
@@ -63,6 +63,8 @@ export class TaskRunner implements Runner {
       transitionsObservers: parts.transitions.observers.length,
       eventsObservers: parts.events.observers.length,
       waiters: parts.registry.waiterCount,
+      records: parts.registry.size,
+      openRecords: parts.registry.openCount,
     }));
   }
 
@@ -166,15 +168,17 @@ export class TaskRunner implements Runner {
     return record;
   }
 
-  async listTasks(filter: { state?: TaskState } = {}): Promise<TaskRecord[]> {
+  async listTasks(query: TaskListQuery = {}): Promise<TaskPage> {
     this.#ensureOpen('listTasks');
-    const { registry } = this.#parts;
-    const stored = await this.#parts.store.listTasks();
-    const seen = new Set(stored.map((r) => r.id));
-    // A task added a moment ago may be in memory before its write is visible to the scan.
-    const added = registry.list().filter((r) => !seen.has(r.id));
-    const all = [...stored.map((r) => registry.get(r.id) ?? r), ...added];
-    return filter.state === undefined ? all : all.filter((r) => r.state === filter.state);
+    const { registry, store } = this.#parts;
+    // `addTask` resolves once its record is durable, so the store's index already holds every
+    // task added; the records this runner holds in memory may be fresher, and then win.
+    const page = await store.listTasks(query);
+    const { state, outcome } = query;
+    const items = page.items
+      .map((stored) => registry.get(stored.id) ?? stored)
+      .filter((r) => (state ?? r.state) === r.state && (outcome === undefined || r.outcome === outcome));
+    return { ...page, items };
   }
 
   async waitFor(id: string, options: WaitForOptions = {}): Promise<TaskRecord> {
@@ -202,7 +206,7 @@ export class TaskRunner implements Runner {
   async #waitFor(id: string, signal?: AbortSignal): Promise<TaskRecord> {
     const { registry } = this.#parts;
     if (!registry.has(id)) {
-      // Only open tasks are loaded at boot: one that finished before this process started is on disk.
+      // Memory holds open tasks and a few finished ones: any other finished task is on disk only.
       const stored = await this.#parts.store.getTask(id);
       if (!stored) throw new TaskNotFoundError(id);
       if (stored.state === 'deleted' && !registry.has(id)) return stored;
@@ -244,7 +248,7 @@ export class TaskRunner implements Runner {
       this.#supervisor?.send({ type: 'CANCEL', taskId: id, at: Date.now() });
       return;
     }
-    // Only open tasks are loaded at boot: one only the store knows finished before this process started.
+    // Memory holds open tasks and a few finished ones: one only the store knows is finished.
     if (!(await this.#parts.store.getTask(id))) throw new TaskNotFoundError(id);
   }
 
@@ -316,7 +320,11 @@ export class TaskRunner implements Runner {
       clearTimeout(timer);
       this.#stopWaiting = undefined;
     }
-    const remaining = ids.filter((id) => registry.get(id)?.state !== 'deleted');
+    // Not in memory any more: finished, its `deleted` record durable (the registry let it go).
+    const remaining = ids.filter((id) => {
+      const record = registry.get(id);
+      return record !== undefined && record.state !== 'deleted';
+    });
     if (!stop.signal.aborted || remaining.length === 0) return;
     const reason = stop.signal.reason === 'timeout' ? 'timeout' : 'detach';
     telemetry.report({

@@ -1,24 +1,51 @@
 import type { TaskRecord, TaskState } from '../types.js';
 
+/** Finished records the registry keeps by default once they are durable (see {@link TaskRegistry}). */
+export const defaultFinishedCacheSize = 1000;
+
 /**
- * The runner's in-memory view of every task it knows: the latest record of each, a count of
- * queued tasks (for `queueSize`), and the waiters of `waitFor`. Records enter it only after the
- * store accepted them, so memory never runs ahead of disk for `addTask`.
+ * The runner's in-memory view of its tasks: the latest record of every open task, a small cache
+ * of recently finished ones, a count of queued tasks (for `queueSize`), and the waiters of
+ * `waitFor`. Records enter it only after the store accepted them, so memory never runs ahead of
+ * disk for `addTask`.
+ *
+ * Memory is bounded by the open tasks: a `deleted` record stays with the open ones until
+ * {@link TaskRegistry.evict} is called (once its write is durable, so the store answers for it),
+ * then moves to a least-recently-used cache of `finishedCacheSize` records. Anything not here is
+ * the store's: callers fall back to it.
  */
 export class TaskRegistry {
+  /** Open tasks, and finished ones whose `deleted` record is not durable yet. */
   readonly #records = new Map<string, TaskRecord>();
+  /** Finished and durable, least recently used first (a Map keeps insertion order). */
+  readonly #finished = new Map<string, TaskRecord>();
   readonly #waiters = new Map<string, Set<{ resolve: (record: TaskRecord) => void; reject: (err: unknown) => void }>>();
   #queued = 0;
 
-  /** @param onUpdate Told of every record stored, after it is (the runner's `task$` streams). */
-  constructor(private readonly onUpdate: (record: TaskRecord) => void = () => undefined) {}
+  /**
+   * @param onUpdate Told of every record stored, after it is (the runner's `task$` streams).
+   * @param finishedCacheSize Durable finished records kept in memory (the most recently used).
+   */
+  constructor(
+    private readonly onUpdate: (record: TaskRecord) => void = () => undefined,
+    private readonly finishedCacheSize = defaultFinishedCacheSize,
+  ) {}
 
+  /** The task's record if it is in memory (open, or finished recently); else ask the store. */
   get(id: string): TaskRecord | undefined {
-    return this.#records.get(id);
+    const record = this.#records.get(id);
+    if (record) return record;
+    const finished = this.#finished.get(id);
+    if (finished) {
+      // Refresh its place in the cache.
+      this.#finished.delete(id);
+      this.#finished.set(id, finished);
+    }
+    return finished;
   }
 
   has(id: string): boolean {
-    return this.#records.has(id);
+    return this.#records.has(id) || this.#finished.has(id);
   }
 
   /** Tasks in state `queued`. */
@@ -26,12 +53,22 @@ export class TaskRegistry {
     return this.#queued;
   }
 
+  /** Records in memory: open tasks plus the finished cache. */
   get size(): number {
+    return this.#records.size + this.#finished.size;
+  }
+
+  /** Open tasks (and finished ones not yet durable); `size - openCount` is the finished cache. */
+  get openCount(): number {
     return this.#records.size;
   }
 
-  /** Stores the newest record of a task; resolves `waitFor` callers once it is `deleted`. */
+  /**
+   * Stores the newest record of a task; resolves `waitFor` callers once it is `deleted` (the record
+   * stays among the open ones until {@link TaskRegistry.evict}).
+   */
   update(record: TaskRecord): void {
+    this.#finished.delete(record.id);
     const previous = this.#records.get(record.id);
     if (previous?.state === 'queued') this.#queued--;
     if (record.state === 'queued') this.#queued++;
@@ -44,18 +81,37 @@ export class TaskRegistry {
     this.onUpdate(record);
   }
 
-  /** Records in insertion order, optionally only those in `state`. */
+  /**
+   * Moves a finished task out of the open records once its `deleted` record is durable: into the
+   * finished cache, whose least recently used record then leaves memory when it is full. Its
+   * waiters were resolved when the record arrived, and its streams were told then, so nothing
+   * waits on it here. A task not `deleted` is left alone.
+   */
+  evict(id: string): void {
+    const record = this.#records.get(id);
+    if (record?.state !== 'deleted') return;
+    this.#records.delete(id);
+    if (this.finishedCacheSize <= 0) return;
+    this.#finished.set(id, record);
+    if (this.#finished.size > this.finishedCacheSize) {
+      const oldest = this.#finished.keys().next();
+      if (!oldest.done) this.#finished.delete(oldest.value);
+    }
+  }
+
+  /** Records in memory (open tasks, then the finished cache), optionally only those in `state`. */
   list(state?: TaskState): TaskRecord[] {
-    const all = [...this.#records.values()];
+    const all = [...this.#records.values(), ...this.#finished.values()];
     return state ? all.filter((r) => r.state === state) : all;
   }
 
   /**
    * Resolves with the record once the task is `deleted` (at once if it is). Aborting `signal`
-   * rejects with its reason and removes the waiter (an abandoned wait holds nothing).
+   * rejects with its reason and removes the waiter (an abandoned wait holds nothing). An id not in
+   * memory waits for its next record: ask the store first, a finished task may have left memory.
    */
   waitFor(id: string, signal?: AbortSignal): Promise<TaskRecord> {
-    const record = this.#records.get(id);
+    const record = this.get(id);
     if (record?.state === 'deleted') return Promise.resolve(record);
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {

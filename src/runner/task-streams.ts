@@ -29,9 +29,9 @@ import { ChangeSignal } from './change-signal.js';
 
 /** What the streams read: the runner's registry, its store, the shared watch and the log follower. */
 export interface TaskStreamsDeps {
-  /** The registry's record (open tasks, and those finished in this process). */
+  /** The registry's record (open tasks, and a cache of recently finished ones). */
   current(id: string): TaskRecord | undefined;
-  /** The stored record (a task finished before this process started). */
+  /** The stored record (a finished task the registry no longer holds). */
   stored(id: string): Promise<TaskRecord | undefined>;
   logSnapshot(id: string): Promise<LogSnapshot | undefined>;
   /** The shared watch's view of a Job: its listener is called at once (if known) and on every change. */
@@ -50,6 +50,10 @@ export interface StreamsInspection extends TaskStreamsInspection {
   eventsObservers: number;
   /** Pending `waitFor` calls. */
   waiters: number;
+  /** Records in the runner's registry: open tasks plus its cache of recently finished ones. */
+  records: number;
+  /** Of those, the open tasks (and finished ones whose `deleted` record is not durable yet). */
+  openRecords: number;
 }
 
 /** What `TaskStreams` itself holds. */

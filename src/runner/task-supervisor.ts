@@ -33,7 +33,10 @@ export function createTaskSupervisor(parts: RunnerParts, onFatal: (err: unknown)
     onChange: ({ record, context, transition }) => {
       registry.update(record);
       // A failed write is reported once through the journal's onFatal, which stops the runner.
-      void journal.write(record, transition, { context }).catch(() => undefined);
+      const write = journal.write(record, transition, { context });
+      // Once the `deleted` record is durable the store answers for the task: it leaves the open records.
+      const evict = record.state === 'deleted' ? () => registry.evict(record.id) : undefined;
+      void write.then(evict, () => undefined);
       if (transition) transitions.next(transition);
     },
   });

@@ -4,7 +4,7 @@
  * the package. A store of one's own is a Keyv storage adapter (`store: new Keyv(adapter)`), checked
  * by running the contract suite (`test/store/task-store-contract.ts`) over it.
  */
-import type { TaskRecord, Transition } from '../types.js';
+import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import type { OpenEntry } from './layout.js';
 
 /** A capped copy of a task's logs. */
@@ -58,10 +58,11 @@ export interface TaskStore {
   /** Every task that is not `deleted`, ordered by (priority desc, seq asc). */
   listOpenTasks(): Promise<OpenTask[]>;
   /**
-   * Every task the store holds, `deleted` ones included (one prefix scan over the records),
-   * oldest first (by `createdAt`, then id).
+   * One page of the tasks the store holds, `deleted` ones included unless filtered out, newest
+   * first (by `createdAt`, then id): one range read of the listing index, never a scan of every
+   * task. `ValidationError` for a bad query (`limit` beyond 1,000, a cursor of another filter).
    */
-  listTasks(): Promise<TaskRecord[]>;
+  listTasks(query?: TaskListQuery): Promise<TaskPage>;
   /** The task's current record; undefined for an id the store does not hold. */
   getTask(id: string): Promise<TaskRecord | undefined>;
   /** The task's transitions, oldest first. */

@@ -30,6 +30,12 @@ export interface KeyvAccess {
    */
   scan(prefix: string): Promise<Array<[key: string, value: unknown]>>;
   /**
+   * The first `limit` `[key, value]` whose key starts with `prefix` and sorts after `after` (when
+   * given), ordered by key: SQLite answers with one range query on its primary key, other adapters
+   * filter a {@link KeyvAccess.scan} (correct, not fast: for tests and small stores).
+   */
+  range(prefix: string, after: string | undefined, limit: number): Promise<Array<[key: string, value: unknown]>>;
+  /**
    * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction`,
    * atomically. Rejects if any write failed.
    */
@@ -50,6 +56,10 @@ function isBusy(err: unknown): boolean {
   }
   return false;
 }
+
+/** Keys are compared as text: every key with the prefix sorts in [prefix, prefix with its last character + 1). */
+const upperBound = (prefix: string): string =>
+  prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 
 /** Keys per `IN (…)` list of a SQLite read (bound parameters stay far below SQLite's limit). */
 const keysPerRead = 500;
@@ -109,10 +119,22 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       },
       async scan(prefix) {
         const from = prefixed(prefix);
-        // Keys are compared as text: every key with the prefix sorts in [prefix, prefix with its last character + 1).
-        const to = from.slice(0, -1) + String.fromCharCode(from.charCodeAt(from.length - 1) + 1);
         return rowsToEntries(
-          await sqlite.query(`SELECT key, value FROM ${table} WHERE key >= ? AND key < ? ORDER BY key`, [from, to]),
+          await sqlite.query(`SELECT key, value FROM ${table} WHERE key >= ? AND key < ? ORDER BY key`, [
+            from,
+            upperBound(from),
+          ]),
+        );
+      },
+      async range(prefix, after, limit) {
+        const from = prefixed(prefix);
+        // `key > prefix` also holds for every key with the prefix: the prefix itself is never a key.
+        return rowsToEntries(
+          await sqlite.query(`SELECT key, value FROM ${table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`, [
+            prefixed(after ?? prefix),
+            upperBound(from),
+            limit,
+          ]),
         );
       },
       async write(entries) {
@@ -136,6 +158,24 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
     };
   }
 
+  const scan = async (prefix: string): Promise<Array<[string, unknown]>> => {
+    const entries: Array<[string, unknown]> = [];
+    if (store instanceof Map) {
+      const from = prefixed(prefix);
+      for (const [key, raw] of store as Map<string, unknown>)
+        if (typeof key === 'string' && key.startsWith(from)) entries.push([unprefixed(key), await decode(raw)]);
+    } else if (keyv.iterator) {
+      // Keyv's iterator yields keys without the namespace and values already decoded.
+      for await (const [key, value] of keyv.iterator(keyv.namespace) as AsyncGenerator<[string, unknown]>)
+        if (key.startsWith(prefix)) entries.push([key, value]);
+    } else {
+      throw new Error(
+        'the Keyv adapter can neither be iterated nor range-scanned: k8s-jobs cannot find the open tasks in it',
+      );
+    }
+    return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  };
+
   return {
     mode: 'set-many',
     read,
@@ -147,22 +187,11 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       }
       return found;
     },
-    async scan(prefix) {
-      const entries: Array<[string, unknown]> = [];
-      if (store instanceof Map) {
-        const from = prefixed(prefix);
-        for (const [key, raw] of store as Map<string, unknown>)
-          if (typeof key === 'string' && key.startsWith(from)) entries.push([unprefixed(key), await decode(raw)]);
-      } else if (keyv.iterator) {
-        // Keyv's iterator yields keys without the namespace and values already decoded.
-        for await (const [key, value] of keyv.iterator(keyv.namespace) as AsyncGenerator<[string, unknown]>)
-          if (key.startsWith(prefix)) entries.push([key, value]);
-      } else {
-        throw new Error(
-          'the Keyv adapter can neither be iterated nor range-scanned: k8s-jobs cannot find the open tasks in it',
-        );
-      }
-      return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    scan,
+    async range(prefix, after, limit) {
+      const entries = await scan(prefix);
+      const start = after === undefined ? 0 : entries.findIndex(([key]) => key > after);
+      return start < 0 ? [] : entries.slice(start, start + limit);
     },
     async write(allEntries) {
       const deletes = allEntries.filter(([, value]) => value === removal).map(([key]) => key);

@@ -12,7 +12,7 @@
  */
 import type Keyv from 'keyv';
 import { messageOf, StoreError } from '../errors.js';
-import type { TaskRecord, Transition } from '../types.js';
+import type { TaskListQuery, TaskPage, TaskRecord, TaskState, Transition } from '../types.js';
 import { BoundedCache } from './bounded-cache.js';
 import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
 import { GroupCommit } from './group-commit.js';
@@ -32,6 +32,10 @@ import {
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
 import { checkSchema, ensureSchema } from './schema.js';
 import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
+import { encodeCursor, idOf, indexKeys, indexRange, inRange, staleIndexKeys, type IndexRange } from './task-index.js';
+
+/** Records per batch of the v2 → v3 migration (four entries each at most). */
+const migrationChunk = 1000;
 
 /** How a {@link KeyvTaskStore} is set up. */
 export interface KeyvTaskStoreOptions {
@@ -71,6 +75,17 @@ export class KeyvTaskStore implements TaskStore {
   /** Per task, the promise its next save must wait for while an earlier one reads its history. */
   readonly #gates = new Map<string, Promise<void>>();
   readonly #now: () => number;
+  /**
+   * The state each task not yet `deleted` was last saved with by this instance, so that a state
+   * change removes exactly its old `idx:state:` key (a task not in here has all other states'
+   * keys removed once). Proportional to the open tasks written since open.
+   */
+  readonly #indexedStates = new Map<string, TaskState>();
+  /**
+   * Whether the store holds the listing index: false only for a read-only open of a store older
+   * than v3, which `listTasks` then pages through a full scan.
+   */
+  #indexed = true;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -91,7 +106,8 @@ export class KeyvTaskStore implements TaskStore {
     if (options.readOnly) {
       if (options.lock) throw new RangeError('a read-only task store cannot take the lock');
       // Any version this code reads without migrating (v1 and up): nothing is written.
-      checkSchema(await store.#read(schemaKey), options.location);
+      const found = checkSchema(await store.#read(schemaKey), options.location);
+      store.#indexed = (found?.schemaVersion ?? storeSchemaVersion) >= 3;
       return store;
     }
     await ensureSchema(
@@ -126,8 +142,28 @@ export class KeyvTaskStore implements TaskStore {
     this.#heartbeat.unref();
   }
 
-  /** v1 → v2: builds the open-task index from the records (queue order = creation order). */
+  /**
+   * v1 → v2: builds the open-task index from the records (queue order = creation order). v2 → v3:
+   * builds the listing index from the records, in batches of {@link migrationChunk} records.
+   */
   async #migrate(from: number): Promise<void> {
+    if (from === 2) {
+      // SQLite reads the records a chunk at a time (memory stays bounded); other adapters scan once.
+      const sqlite = this.#access.mode === 'sqlite-transaction';
+      let after: string | undefined;
+      for (;;) {
+        const chunk = sqlite
+          ? await this.#access.range(taskPrefix, after, migrationChunk)
+          : after === undefined
+            ? await this.#access.scan(taskPrefix)
+            : [];
+        const [lastKey] = chunk.at(-1) ?? [];
+        if (lastKey === undefined) return;
+        after = lastKey;
+        const records = chunk.map(([, value]) => (value as TaskEnvelope).record);
+        await this.#commit.enqueue(records.flatMap((record) => indexKeys(record).map((key): [string, 1] => [key, 1])));
+      }
+    }
     if (from !== 1) throw new Error(`no migration from schema v${from}`);
     const envelopes = (await this.#access.scan(taskPrefix)).map(([, value]) => value as TaskEnvelope);
     const open = envelopes
@@ -170,22 +206,47 @@ export class KeyvTaskStore implements TaskStore {
   }
 
   /**
-   * Every task record, `deleted` ones included, oldest first (`createdAt`, then id): one prefix
-   * scan over `task:` keys, after pending writes are flushed.
+   * One page of task records, newest first (`createdAt`, then id), `deleted` ones included unless
+   * filtered out, after pending writes are flushed: one range read of the listing index
+   * (`task-index.ts`) and the page's records by key. A record that changed state between the two
+   * reads is left out, so a page may hold fewer than `limit` items; `nextCursor` is absent only on
+   * the last page. Tasks added after the first page sort before it: a cursor never repeats or
+   * skips a task that stays in the list.
    */
-  async listTasks(): Promise<TaskRecord[]> {
+  async listTasks(query: TaskListQuery = {}): Promise<TaskPage> {
     this.#assertOpen('listTasks');
+    const range = indexRange(query);
     await this.#commit.drain();
-    let entries: Array<[string, unknown]>;
+    let keys: string[];
+    let records: TaskRecord[];
     try {
-      entries = await this.#access.scan(taskPrefix);
+      keys = this.#indexed
+        ? (await this.#access.range(range.prefix, range.after, range.limit + 1)).map(([key]) => key)
+        : await this.#scanRange(range);
+      const ids = keys.slice(0, range.limit).map((key) => idOf(key, range.prefix));
+      const envelopes = await this.#access.readMany(ids.map(taskKey));
+      // In index order; an entry without its record cannot be written by this code (same batch).
+      records = ids.flatMap((id) => {
+        const envelope = envelopes.get(taskKey(id)) as TaskEnvelope | undefined;
+        return envelope ? [envelope.record] : [];
+      });
     } catch (err) {
       throw new StoreError(`reading the tasks failed: ${messageOf(err)}`, this.options.location, { cause: err });
     }
-    const records = entries.map(([, value]) => (value as TaskEnvelope).record);
-    return records.sort((a, b) =>
-      a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
-    );
+    const last = keys[range.limit - 1];
+    return {
+      items: records.filter((record) => inRange(record, range)),
+      ...(keys.length > range.limit && last !== undefined ? { nextCursor: encodeCursor(range.prefix, last) } : {}),
+    };
+  }
+
+  /** The keys `range` would read from the listing index, for a store without one (read-only, before v3). */
+  async #scanRange(range: IndexRange): Promise<string[]> {
+    const keys = (await this.#access.scan(taskPrefix))
+      .flatMap(([, value]) => indexKeys((value as TaskEnvelope).record))
+      .filter((key) => key.startsWith(range.prefix) && (range.after === undefined || key > range.after))
+      .sort();
+    return keys.slice(0, range.limit + 1);
   }
 
   /** How batches reach the adapter: one SQLite transaction, or Keyv's `setMany`. */
@@ -294,6 +355,13 @@ export class KeyvTaskStore implements TaskStore {
     const entries: Array<[string, unknown]> = [[taskKey(record.id), task]];
     if (record.state === 'deleted') entries.push([openKey(record.id), removal]);
     else if (extras.queue) entries.push([openKey(record.id), extras.queue]);
+    // The listing index moves in the same batch as the record. A task's first transition means
+    // no earlier key can exist.
+    const previous = transition?.from === null ? record.state : this.#indexedStates.get(record.id);
+    for (const key of staleIndexKeys(record, previous)) entries.push([key, removal]);
+    for (const key of indexKeys(record)) entries.push([key, 1]);
+    if (record.state === 'deleted') this.#indexedStates.delete(record.id);
+    else this.#indexedStates.set(record.id, record.state);
     if (transition) {
       // A new array each time: the previous one may be part of a batch still being serialized.
       const transitions = [...(this.#histories.get(record.id) ?? []), transition];

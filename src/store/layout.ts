@@ -9,12 +9,14 @@
  * - `open:<id>` → {@link OpenEntry}: present exactly while the task is not `deleted` (written in the
  *   batch of its first record, removed in the batch of its `deleted` record), so a boot reads the
  *   open tasks with one prefix scan, never the whole history (since v2)
+ * - `idx:all:<order>`, `idx:state:<state>:<order>`, `idx:outcome:<outcome>:<order>` → `1`: the listing
+ *   index, newest first, written in the batch of each record (`task-index.ts`; since v3)
  * - `meta:schema` → {@link SchemaMeta}
  */
 import type { TaskRecord, Transition } from '../types.js';
 
 /** The layout version this code writes. Bump it (and add a migration) when a value's shape changes. */
-export const storeSchemaVersion = 2;
+export const storeSchemaVersion = 3;
 
 /** The Keyv namespace of the stores `openTaskStore` creates. */
 export const storeNamespace = 'k8s-jobs';

@@ -89,7 +89,7 @@ describe.concurrent('k8s-jobs demo', () => {
     );
     const reader = await openTaskStore(`sqlite://${store}`, { readOnly: true });
     try {
-      const records = await reader.listTasks();
+      const { items: records } = await reader.listTasks({ limit: 1000 });
       expect(records.map((r) => r.id).sort()).toEqual(Object.keys(expectedRows).sort());
       expect(records.every((r) => r.state === 'deleted')).toBe(true);
     } finally {
@@ -135,7 +135,7 @@ describe.concurrent('k8s-jobs demo', () => {
     const reader = await openTaskStore(`sqlite://${store}`, { readOnly: true });
     try {
       // Nothing is left half-way: tasks are finished and deleted, or still queued for a next run.
-      const states = new Set((await reader.listTasks()).map((r) => r.state));
+      const states = new Set((await reader.listTasks({ limit: 1000 })).items.map((r) => r.state));
       expect([...states].every((s) => s === 'deleted' || s === 'queued')).toBe(true);
       expect((await reader.getTask('count-to-five'))?.outcome).toBe('cancelled');
     } finally {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { TaskRecord, Transition } from '../../src/types.js';
+import type { TaskPage, TaskRecord, Transition } from '../../src/types.js';
 import { behaviour, startEngine, type Engine } from '../engine/harness.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startCli, type CliProcess } from './cli-process.js';
@@ -53,14 +53,37 @@ describe.concurrent('reading the store of a running runner', () => {
     expect(table.stdout).toMatch(/│ ok +│ deleted +│ succeeded +│/);
     expect(table.stdout).toMatch(/│ boom +│ deleted +│ failed +│ exit code 3 \(BackoffLimitExceeded\) +│/);
     expect(table.stdout).toMatch(/│ long +│ running +│/);
+    expect(table.stdout).not.toContain('Next page');
     expect(json.code).toBe(0);
-    const records = JSON.parse(json.stdout) as TaskRecord[];
-    expect(records.map((r) => [r.id, r.state])).toEqual([
-      ['ok', 'deleted'],
+    const page = JSON.parse(json.stdout) as TaskPage;
+    // Newest first (tasks added within one millisecond come by id).
+    expect(page.items.map((r) => [r.id, r.state]).sort()).toEqual([
       ['boom', 'deleted'],
       ['long', 'running'],
+      ['ok', 'deleted'],
     ]);
-    expect((JSON.parse(running.stdout) as TaskRecord[]).map((r) => r.id)).toEqual(['long']);
+    expect(page.nextCursor).toBeUndefined();
+    expect((JSON.parse(running.stdout) as TaskPage).items.map((r) => r.id)).toEqual(['long']);
+  });
+
+  test('list pages: --limit, then the printed next page (--cursor); --outcome; a bad --limit exits 1', async () => {
+    const [first, failed, tooMany] = await Promise.all([
+      cli('list', '--store', store, '--limit', '2'),
+      cli('list', '--store', store, '--outcome', 'failed', '--json'),
+      cli('list', '--store', store, '--limit', '1001'),
+    ]);
+    expect(first.code).toBe(0);
+    const next = /^Next page: k8s-jobs list (.+)$/m.exec(first.stdout)?.[1]?.split(' ') ?? [];
+    expect(next).toEqual(['--store', store, '--limit', '2', '--cursor', expect.any(String)]);
+    const second = await cli('list', ...next);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toContain('Next page');
+    const shown = (out: string) => ['ok', 'boom', 'long'].filter((id) => new RegExp(`│ ${id} +│`).test(out));
+    expect([...shown(first.stdout), ...shown(second.stdout)].sort()).toEqual(['boom', 'long', 'ok']);
+    expect(shown(first.stdout)).toHaveLength(2);
+    expect((JSON.parse(failed.stdout) as TaskPage).items.map((r) => r.id)).toEqual(['boom']);
+    expect(tooMany).toMatchObject({ code: 1, stdout: '' });
+    expect(tooMany.stderr).toContain('limit: must be an integer from 1 to 1000, got 1001');
   });
 
   test('show: the record and its timeline of transitions with times; --json', async () => {

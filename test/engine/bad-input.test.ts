@@ -139,7 +139,7 @@ test(`${String(cases.length)} malformed tasks each get a ValidationError naming 
       .filter((r) => r.verb !== 'watch' && r.verb !== 'list'),
   ).toEqual([]);
   expect(cluster.jobCreations()).toEqual([]);
-  expect(await runner.listTasks()).toEqual([]);
+  expect(await runner.listTasks()).toEqual({ items: [] });
 });
 
 test('a valid task after the bad ones is stored and sent, so the silence above was the validation', async () => {

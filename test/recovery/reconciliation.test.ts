@@ -42,7 +42,7 @@ test('queued tasks keep their priority and FIFO order across a restart', async (
   await first.shutdown({ mode: 'detach' });
 
   const second = await recovery.start({ maxConcurrentJobs: 1 });
-  expect((await second.listTasks({ state: 'queued' })).map((r) => r.id).sort()).toEqual(['a', 'b', 'c', 'd']);
+  expect((await second.listTasks({ state: 'queued' })).items.map((r) => r.id).sort()).toEqual(['a', 'b', 'c', 'd']);
   const starts: string[] = [];
   second.transitions$.subscribe((t: Transition) => {
     if (t.to === 'creating') starts.push(t.taskId);
@@ -370,12 +370,15 @@ test('listTasks lists tasks finished before this runner started, next to the ope
   const second = await recovery.start({ maxConcurrentJobs: 1 });
   await second.addTask({ id: 'blocker', image: 'busybox', ...forever });
   await second.addTask({ id: 'waiting', image: 'busybox' });
-  expect((await second.listTasks()).map((r) => [r.id, r.state === 'deleted' ? 'deleted' : 'open'])).toEqual([
-    ['done-before', 'deleted'],
+  // Newest first (the two added last may share a millisecond, and then come by id).
+  const listed = (await second.listTasks()).items.map((r) => [r.id, r.state === 'deleted' ? 'deleted' : 'open']);
+  expect(listed.at(-1)).toEqual(['done-before', 'deleted']);
+  expect(listed.slice(0, 2).sort()).toEqual([
     ['blocker', 'open'],
     ['waiting', 'open'],
   ]);
-  expect((await second.listTasks({ state: 'deleted' })).map((r) => r.outcome)).toEqual(['succeeded']);
-  expect((await second.listTasks({ state: 'queued' })).map((r) => r.id)).toEqual(['waiting']);
+  expect((await second.listTasks({ state: 'deleted' })).items.map((r) => r.outcome)).toEqual(['succeeded']);
+  expect((await second.listTasks({ outcome: 'succeeded' })).items.map((r) => r.id)).toEqual(['done-before']);
+  expect((await second.listTasks({ state: 'queued' })).items.map((r) => r.id)).toEqual(['waiting']);
   await second.cancel('blocker');
 });

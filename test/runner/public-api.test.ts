@@ -28,6 +28,8 @@ test('the values k8s-jobs exports', () => {
     'ValidationError',
     'WaitTimeoutError',
     'createRunner',
+    'defaultTaskPageSize',
+    'maxTaskPageSize',
     'redactedValue',
     'shutdownOnSignals',
     'taskFailureReasons',

@@ -38,3 +38,53 @@ test('a v1 store is migrated on open: its open tasks enter the index in creation
     await store.close();
   }
 });
+
+/** A v2 store (open-task index, no listing index): records written directly, as v2 code left them. */
+async function writeV2Store(url: string): Promise<void> {
+  const v2 = await openTaskStore(url);
+  await v2.keyv.set('meta:schema', { schemaVersion: 2, createdAt: 'then', openedAt: 'then' });
+  const at = (day: number) => `2026-01-0${day}T00:00:00.000Z`;
+  for (const r of [
+    record('old-done', 'deleted', { createdAt: at(1), outcome: 'failed' }),
+    record('mid-running', 'running', { createdAt: at(2) }),
+    record('new-queued', 'queued', { createdAt: at(3) }),
+  ]) {
+    await v2.keyv.set(`task:${r.id}`, { schemaVersion: 2, updatedAt: 'then', record: r });
+  }
+  await v2.close();
+}
+
+test('a v2 store gets its listing index on open: listTasks pages and filters the tasks stored before', async () => {
+  const url = `sqlite://${dir.path('v2.sqlite')}`;
+  await writeV2Store(url);
+  const store = await openTaskStore(url);
+  try {
+    expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: storeSchemaVersion });
+    const first = await store.listTasks({ limit: 2 });
+    expect(first.items.map((r) => r.id)).toEqual(['new-queued', 'mid-running']);
+    expect((await store.listTasks({ limit: 2, cursor: first.nextCursor })).items.map((r) => r.id)).toEqual([
+      'old-done',
+    ]);
+    expect((await store.listTasks({ state: 'running' })).items.map((r) => r.id)).toEqual(['mid-running']);
+    expect((await store.listTasks({ outcome: 'failed' })).items.map((r) => r.id)).toEqual(['old-done']);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a v2 store opened read-only (not migrated) is listed through a scan, with the same pages', async () => {
+  const url = `sqlite://${dir.path('v2-read.sqlite')}`;
+  await writeV2Store(url);
+  const reader = await openTaskStore(url, { readOnly: true });
+  try {
+    expect(await reader.keyv.get('meta:schema')).toMatchObject({ schemaVersion: 2 });
+    const first = await reader.listTasks({ limit: 2 });
+    expect(first.items.map((r) => r.id)).toEqual(['new-queued', 'mid-running']);
+    expect((await reader.listTasks({ limit: 2, cursor: first.nextCursor })).items.map((r) => r.id)).toEqual([
+      'old-done',
+    ]);
+    expect((await reader.listTasks({ outcome: 'failed' })).items.map((r) => r.id)).toEqual(['old-done']);
+  } finally {
+    await reader.close();
+  }
+});

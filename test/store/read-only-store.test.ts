@@ -41,9 +41,9 @@ describe('openTaskStore(uri, { readOnly: true })', () => {
     const owner = track(await openTaskStore(`sqlite://${path}`, { lock: { owner: 'runner-1' } }));
     await owner.saveTask(record('a', 'running'), transition('a', null, 'queued'), { queue: { priority: 0, seq: 0 } });
     const reader = track(await openTaskStore(`sqlite://${path}`, { readOnly: true }));
-    expect((await reader.listTasks()).map((r) => r.id)).toEqual(['a']);
+    expect((await reader.listTasks()).items.map((r) => r.id)).toEqual(['a']);
     await owner.saveTask(record('b'), transition('b', null, 'queued'), { queue: { priority: 0, seq: 1 } });
-    expect((await reader.listTasks()).map((r) => r.id)).toEqual(['a', 'b']);
+    expect((await reader.listTasks()).items.map((r) => r.id).sort()).toEqual(['a', 'b']);
     expect(await reader.getTransitions('b')).toEqual([transition('b', null, 'queued')]);
     // The lock is still the runner's: the reader neither took nor released it.
     const lock = (await rows(path)).find((row) => row.key === `k8s-jobs:${lockKey}`);

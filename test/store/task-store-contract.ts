@@ -3,12 +3,12 @@
  * (`task-store.test.ts` runs it on SQLite files and on Keyv over a `Map`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/errors.js';
+import { StoreError, ValidationError } from '../../src/errors.js';
 import type { LogSnapshot } from '../../src/store/contract.js';
 import { maxBatchEntries } from '../../src/store/group-commit.js';
 import { storeSchemaVersion } from '../../src/store/layout.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
-import type { TaskRecord, TaskState, Transition } from '../../src/types.js';
+import { taskStates, type TaskOutcome, type TaskRecord, type TaskState, type Transition } from '../../src/types.js';
 
 /** What a harness observes at the adapter, below the task store. */
 export interface AdapterProbe {
@@ -183,7 +183,8 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
     it(`group commit: a burst beyond ${maxBatchEntries} entries goes out as consecutive batches, all written`, async () => {
       let store = await fresh();
       const { batches } = harness.probe(store);
-      const tasks = maxBatchEntries; // 2 entries per save: twice the batch limit
+      // 4 entries per save (record, history, 2 listing index keys): twice the batch limit.
+      const tasks = maxBatchEntries / 2;
       await Promise.all(
         Array.from({ length: tasks }, (_, i) =>
           store.saveTask(record(`burst-${i}`), transition(`burst-${i}`, null, 'queued')),
@@ -328,7 +329,7 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       expect(await store.getTask('gone')).toMatchObject({ state: 'deleted' });
     });
 
-    it('listTasks() returns every task, deleted ones included, oldest first, with writes still queued, also after reopen', async () => {
+    it('listTasks(): every task, deleted ones too, newest first, queued writes too, also after reopen', async () => {
       let store = await fresh();
       const at = (second: number): string => `2026-01-01T00:00:0${second}.000Z`;
       // Saved out of creation order, and not awaited: listTasks() must see queued writes too.
@@ -349,23 +350,177 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       void store.putLogSnapshot(snapshot('first', 'not a task\n'));
       const listed = await store.listTasks();
       await Promise.all(saves);
+      // Newest first; tasks created in the same millisecond by id.
       const expected = [
-        { id: 'first', state: 'deleted', createdAt },
+        { id: 'late', state: 'running', createdAt: at(3) },
         { id: 'a-same-time', state: 'queued', createdAt: at(1) },
         { id: 'b-same-time', state: 'queued', createdAt: at(1) },
-        { id: 'late', state: 'running', createdAt: at(3) },
+        { id: 'first', state: 'deleted', createdAt },
       ];
-      expect(listed.map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(expected);
-      expect(listed[0]).toEqual(record('first', 'deleted'));
+      expect(listed.nextCursor).toBeUndefined();
+      expect(listed.items.map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created }))).toEqual(
+        expected,
+      );
+      expect(listed.items[3]).toEqual(record('first', 'deleted'));
       store = await reopen(store);
       expect(
-        (await store.listTasks()).map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created })),
+        (await store.listTasks()).items.map(({ id, state, createdAt: created }) => ({ id, state, createdAt: created })),
       ).toEqual(expected);
     });
 
     it('listTasks() of an empty store is empty', async () => {
       const store = await fresh();
-      expect(await store.listTasks()).toEqual([]);
+      expect(await store.listTasks()).toEqual({ items: [] });
+      expect(await store.listTasks({ state: 'failed' })).toEqual({ items: [] });
+    });
+
+    /** `n` tasks created one second apart from `from` (epoch seconds), saved as first records. */
+    const addTasks = (store: KeyvTaskStore, ids: string[], from: number, state: TaskState = 'queued') =>
+      Promise.all(
+        ids.map((id, i) =>
+          store.saveTask(
+            record(id, state, { createdAt: new Date((from + i) * 1000).toISOString() }),
+            transition(id, null, 'queued'),
+            { queue: { priority: 0, seq: from + i } },
+          ),
+        ),
+      );
+    const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const moveTo = async (store: KeyvTaskStore, id: string, state: TaskState, outcome?: TaskOutcome) => {
+      const current = await store.getTask(id);
+      if (!current) throw new Error(`no task ${id}`);
+      await store.saveTask(
+        { ...current, state, ...(outcome ? { outcome } : {}) },
+        transition(id, current.state, state),
+      );
+    };
+
+    it('listTasks({ limit, cursor }): pages newest first, nextCursor absent on the last page', async () => {
+      const store = await fresh();
+      await addTasks(store, ids('t', 25), 1_800_000_000);
+      const first = await store.listTasks({ limit: 10 });
+      expect(first.items.map((r) => r.id)).toEqual(ids('t', 25).reverse().slice(0, 10));
+      const second = await store.listTasks({ limit: 10, cursor: first.nextCursor });
+      expect(second.items.map((r) => r.id)).toEqual(ids('t', 25).reverse().slice(10, 20));
+      const last = await store.listTasks({ limit: 10, cursor: second.nextCursor });
+      expect(last.items.map((r) => r.id)).toEqual(ids('t', 25).reverse().slice(20));
+      expect(last.nextCursor).toBeUndefined();
+      // A page that ends exactly at the last task says so too.
+      expect((await store.listTasks({ limit: 25 })).nextCursor).toBeUndefined();
+      expect((await store.listTasks({ limit: 24 })).nextCursor).toBeDefined();
+      expect((await store.listTasks()).items).toHaveLength(25); // default limit: 100
+    });
+
+    it('listTasks() paging neither repeats nor skips a task while others are added or move between pages', async () => {
+      const store = await fresh();
+      const before = ids('old', 30);
+      await addTasks(store, before, 1_800_000_000);
+      const seen: string[] = [];
+      const queuedSeen: string[] = [];
+      // `undefined` before the first page, `null` once a list has ended.
+      let cursor: string | null | undefined;
+      let queuedCursor: string | null | undefined;
+      for (let round = 0; cursor !== null || queuedCursor !== null; round++) {
+        if (cursor !== null) {
+          const page = await store.listTasks({ limit: 7, ...(cursor ? { cursor } : {}) });
+          seen.push(...page.items.map((r) => r.id));
+          cursor = page.nextCursor ?? null;
+        }
+        if (queuedCursor !== null) {
+          const page = await store.listTasks({
+            state: 'queued',
+            limit: 4,
+            ...(queuedCursor ? { cursor: queuedCursor } : {}),
+          });
+          queuedSeen.push(...page.items.map((r) => r.id));
+          queuedCursor = page.nextCursor ?? null;
+        }
+        // Between pages: newer tasks arrive, and old ones (the odd ones, oldest first) move on.
+        await addTasks(store, ids(`new${round}-`, 3), 1_900_000_000 + round * 10);
+        if (2 * round + 1 < before.length) {
+          await moveTo(store, `old${2 * round + 1}`, 'running');
+          await moveTo(store, `old${2 * round + 1}`, 'deleted', 'failed');
+        }
+        if (round > 20) throw new Error('paging does not end');
+      }
+      // Every task there at the start, once each, newest first; none of the newer ones.
+      expect(seen).toEqual([...before].reverse());
+      // The queued list holds each task that stayed queued, once, in order; none of the newer ones;
+      // none that had left the state before its page was read (old1 left first).
+      expect(new Set(queuedSeen).size).toBe(queuedSeen.length);
+      const stayedQueued = before.filter((_, i) => i % 2 === 0).reverse();
+      expect(queuedSeen.filter((id) => stayedQueued.includes(id))).toEqual(stayedQueued);
+      expect(queuedSeen.every((id) => before.includes(id))).toBe(true);
+      expect(queuedSeen).not.toContain('old1');
+      expect(queuedSeen).toContain('old29');
+    });
+
+    it('listTasks({ state, outcome }) lists a task under its current state only, also after reopen', async () => {
+      let store = await fresh();
+      await addTasks(store, ['a', 'b', 'c', 'd'], 1_800_000_000);
+      await moveTo(store, 'a', 'running');
+      await moveTo(store, 'b', 'running');
+      await moveTo(store, 'b', 'failed', 'failed');
+      // Saves without a transition move the index too.
+      const c = await store.getTask('c');
+      await store.saveTask({ ...c!, state: 'running' });
+      await store.saveTask({ ...c!, state: 'succeeded', outcome: 'succeeded' });
+      // A save with the same state keeps its single entry.
+      await store.saveTask({ ...c!, state: 'succeeded', outcome: 'succeeded' });
+      await moveTo(store, 'd', 'deleted', 'cancelled');
+      const listed = async (query: Parameters<KeyvTaskStore['listTasks']>[0]) =>
+        (await store.listTasks(query)).items.map((r) => r.id);
+      for (let pass = 0; pass < 2; pass++) {
+        expect(await listed({ state: 'queued' })).toEqual([]);
+        expect(await listed({ state: 'running' })).toEqual(['a']);
+        expect(await listed({ state: 'failed' })).toEqual(['b']);
+        expect(await listed({ state: 'succeeded' })).toEqual(['c']);
+        expect(await listed({ state: 'deleted' })).toEqual(['d']);
+        expect(await listed({ outcome: 'cancelled' })).toEqual(['d']);
+        expect(await listed({ state: 'deleted', outcome: 'cancelled' })).toEqual(['d']);
+        // `failed` is b's state, not yet a finished outcome.
+        expect(await listed({ outcome: 'failed' })).toEqual([]);
+        expect(await listed({})).toEqual(['d', 'c', 'b', 'a']);
+        // No key is left behind in a state a task has left: each state's list holds one task at most.
+        for (const state of taskStates) expect((await store.listTasks({ state, limit: 1 })).nextCursor).toBeUndefined();
+        store = await reopen(store);
+      }
+      // A reopened store does not know the states saved before: it still moves the right key.
+      await moveTo(store, 'a', 'deleted', 'succeeded');
+      expect(await store.listTasks({ state: 'running', limit: 1 })).toEqual({ items: [] });
+      expect(await listed({ outcome: 'succeeded' })).toEqual(['a']);
+    });
+
+    it('listTasks() reads the index, not the records: a record without its index keys is not listed', async () => {
+      const store = await fresh();
+      await addTasks(store, ['indexed'], 1_800_000_000);
+      await store.keyv.set('task:raw', {
+        schemaVersion: storeSchemaVersion,
+        updatedAt: createdAt,
+        record: record('raw'),
+      });
+      expect((await store.listTasks()).items.map((r) => r.id)).toEqual(['indexed']);
+      expect(await store.getTask('raw')).toBeDefined();
+    });
+
+    it('listTasks() refuses a bad query with a ValidationError naming the field', async () => {
+      const store = await fresh();
+      await addTasks(store, ids('t', 3), 1_800_000_000);
+      const page = await store.listTasks({ state: 'queued', limit: 1 });
+      for (const [query, field] of [
+        [{ limit: 0 }, 'limit'],
+        [{ limit: 1001 }, 'limit'],
+        [{ limit: 1.5 }, 'limit'],
+        [{ cursor: 'not-a-cursor' }, 'cursor'],
+        [{ state: 'running', cursor: page.nextCursor }, 'cursor'],
+        [{ state: 'running', outcome: 'failed' }, 'state'],
+        [{ state: 'asleep' as TaskState }, 'state'],
+      ] as const) {
+        await expect(store.listTasks(query)).rejects.toSatisfy(
+          (err) => err instanceof ValidationError && err.field === field,
+        );
+      }
+      expect((await store.listTasks({ limit: 1000 })).items).toHaveLength(3);
     });
 
     it('a deleted task leaves memory but its history stays complete', async () => {

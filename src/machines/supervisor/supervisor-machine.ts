@@ -11,6 +11,7 @@ import type { TaskRecord } from '../../types.js';
 import type { TaskMachineInput, TaskToParentEvent } from '../task/contract.js';
 import { resumeHoldsSlot } from '../task/restore.js';
 import { taskMachine } from '../task/task-machine.js';
+import { ChildIds } from './child-ids.js';
 import { taskSystemId, type SupervisorCommand, type SupervisorEmitted, type SupervisorInput } from './contract.js';
 import { SlotLedger } from './slot-ledger.js';
 import { TaskQueue } from './task-queue.js';
@@ -20,6 +21,8 @@ export interface SupervisorContext {
   maxConcurrentJobs: number;
   queue: TaskQueue;
   slots: SlotLedger;
+  /** The ids of the task actors alive, reused (see {@link ChildIds}). */
+  children: ChildIds;
   /** Set by PAUSE: queued tasks stay queued. */
   paused: boolean;
   /** The newest time (epoch ms) the supervisor has heard of; stamps START. */
@@ -29,10 +32,6 @@ export interface SupervisorContext {
 /** Every event the supervisor handles. */
 export type SupervisorEvent = SupervisorCommand | TaskToParentEvent | DoneActorEvent<TaskRecord> | ErrorActorEvent;
 
-const childPrefix = taskSystemId('');
-/** A task actor's id (in `snapshot.children`) equals its system id. */
-const taskIdOf = (actorId: string): string | undefined =>
-  actorId.startsWith(childPrefix) ? actorId.slice(childPrefix.length) : undefined;
 const priorityOf = (task: TaskMachineInput, priority: number | undefined): number =>
   priority ?? task.spec.priority ?? 0;
 
@@ -93,22 +92,22 @@ export const supervisorMachine = setup({
         return;
       }
       if (resumeHoldsSlot(task)) context.slots.hold(task.taskId);
-      const id = taskSystemId(task.taskId);
-      enqueue.spawnChild('task', { id, systemId: id, input: task });
+      const id = context.children.acquire(task.taskId);
+      enqueue.spawnChild('task', { id, systemId: taskSystemId(task.taskId), input: task });
     }),
     cancelTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'CANCEL');
       if (event.at > context.now) enqueue.assign({ now: event.at });
-      const id = taskSystemId(event.taskId);
       const queued = context.queue.remove(event.taskId);
       if (queued) {
         // Its own actor takes it through cancelled → deleted without a slot or a Job.
-        enqueue.spawnChild('task', { id, systemId: id, input: queued });
+        const id = context.children.acquire(event.taskId);
+        enqueue.spawnChild('task', { id, systemId: taskSystemId(event.taskId), input: queued });
         enqueue.sendTo(id, { type: 'CANCEL', at: event.at });
         return;
       }
       // Resolve first: sendTo an unknown target throws (or, with an undefined ref, targets self).
-      const live = system.get(id) as ActorRefFrom<typeof taskMachine> | undefined;
+      const live = system.get(taskSystemId(event.taskId)) as ActorRefFrom<typeof taskMachine> | undefined;
       if (live) enqueue.sendTo(live, { type: 'CANCEL', at: event.at });
     }),
     releaseSlot: enqueueActions(({ context, event, enqueue }) => {
@@ -122,7 +121,8 @@ export const supervisorMachine = setup({
     }),
     finishTask: enqueueActions(({ context, event, enqueue }) => {
       const done = event as DoneActorEvent<TaskRecord>;
-      const taskId = taskIdOf(done.actorId);
+      // Stopped in this step, so the id is free for the next actor (see `ChildIds`).
+      const taskId = context.children.release(done.actorId);
       if (taskId === undefined) return;
       enqueue.stopChild(done.actorId);
       // The task released its slot on the way to `deleted`; this only guards the ledger.
@@ -131,7 +131,7 @@ export const supervisorMachine = setup({
     }),
     crashTask: enqueueActions(({ context, event, enqueue }) => {
       const failed = event as ErrorActorEvent;
-      const taskId = taskIdOf(failed.actorId);
+      const taskId = context.children.release(failed.actorId);
       if (taskId === undefined) return;
       enqueue.stopChild(failed.actorId);
       context.slots.release(taskId);
@@ -141,9 +141,9 @@ export const supervisorMachine = setup({
       while (!context.paused && context.slots.size < context.maxConcurrentJobs) {
         const task = context.queue.dequeue();
         if (!task) return;
-        const id = taskSystemId(task.taskId);
+        const id = context.children.acquire(task.taskId);
         context.slots.hold(task.taskId);
-        enqueue.spawnChild('task', { id, systemId: id, input: task });
+        enqueue.spawnChild('task', { id, systemId: taskSystemId(task.taskId), input: task });
         enqueue.sendTo(id, { type: 'START', at: context.now });
         enqueue.emit({ type: 'task.started', taskId: task.taskId });
       }
@@ -155,6 +155,7 @@ export const supervisorMachine = setup({
     maxConcurrentJobs: input.maxConcurrentJobs,
     queue: new TaskQueue(),
     slots: new SlotLedger(),
+    children: new ChildIds(),
     paused: false,
     now: 0,
   }),

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { startSimulatedCluster } from '../../src/sim/index.js';
+import type { LongRunSample } from './long-run-child.js';
+
+/** What a long run measured. */
+export interface LongRunFigures {
+  samples: LongRunSample[];
+  /** Least-squares slope of the heap after forced GC, past the warm-up, in bytes per 1,000 tasks. */
+  heapSlopePer1000: number;
+  /** The last sample's RSS and heap, in bytes. */
+  rss: number;
+  heapUsed: number;
+}
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+
+/**
+ * Drives `tasks` lifecycles through one runner in a child process (`node --expose-gc`, see
+ * `long-run-child.ts`) on a simulated cluster served from this process (scripted instant pods),
+ * sampling every `every` tasks; prints the samples and the heap slope past `warmUp` tasks.
+ */
+export async function longRun(options: {
+  tasks: number;
+  every: number;
+  warmUp: number;
+  store: 'sqlite' | 'memory';
+  inFlight?: number;
+}): Promise<LongRunFigures> {
+  const cluster = await startSimulatedCluster({ timeScale: 0.001, kubelet: { runtime: 'scripted' } });
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-long-run-'));
+  try {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/helpers/long-run-child.ts'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        LONG_RUN_KUBECONFIG: cluster.kubeConfig.exportConfig(),
+        LONG_RUN_TASKS: String(options.tasks),
+        LONG_RUN_EVERY: String(options.every),
+        LONG_RUN_IN_FLIGHT: String(options.inFlight ?? 200),
+        LONG_RUN_STORE: options.store === 'sqlite' ? `sqlite://${join(dir, 'store.sqlite')}` : 'memory://',
+      },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`the long-run child exited with ${String(code)}:\n${err}`);
+    const samples = out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LongRunSample);
+    const measured = samples.filter((s) => s.tasks > options.warmUp);
+    const heapSlopePer1000 = slope(measured.map((s) => [s.tasks / 1000, s.heapUsed]));
+    const last = samples[samples.length - 1];
+    if (!last) throw new Error(`the long-run child printed no sample:\n${out}\n${err}`);
+    const figures = { samples, heapSlopePer1000, rss: last.rss, heapUsed: last.heapUsed };
+    const rows = samples.map(
+      (s) =>
+        `  ${String(s.tasks).padStart(6)} tasks  heap ${mb(s.heapUsed).padStart(9)}  rss ${mb(s.rss).padStart(9)}` +
+        `  registry ${String(s.records)} (open ${String(s.openRecords)})`,
+    );
+    console.log(
+      [
+        `long run: ${String(options.tasks)} lifecycles, ${options.store} store, runner in its own process`,
+        ...rows,
+        `  heap slope past ${String(options.warmUp)} tasks: ${mb(heapSlopePer1000)} per 1,000 tasks; ` +
+          `final rss ${mb(figures.rss)}, heap ${mb(figures.heapUsed)}`,
+      ].join('\n'),
+    );
+    return figures;
+  } finally {
+    await cluster.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Least-squares slope of `points` ([x, y]). */
+function slope(points: [number, number][]): number {
+  const n = points.length;
+  if (n < 2) throw new Error('a slope needs at least two samples past the warm-up');
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * What a bounded runner shows at every sample (taken with nothing in flight): no open record, at
+ * most `finishedCacheSize` finished ones, no stream or waiter left; and a heap slope under
+ * `maxSlopeMbPer1000` past the warm-up.
+ */
+export function expectBoundedMemory(
+  figures: LongRunFigures,
+  maxSlopeMbPer1000: number,
+  finishedCacheSize: number,
+): void {
+  for (const sample of figures.samples) {
+    expect(sample, `sample after ${String(sample.tasks)} tasks`).toMatchObject({
+      openRecords: 0,
+      records: Math.min(sample.tasks, finishedCacheSize),
+      taskStreams: 0,
+      logStreams: 0,
+      waiters: 0,
+    });
+  }
+  expect(figures.heapSlopePer1000 / 1024 / 1024).toBeLessThan(maxSlopeMbPer1000);
+}

@@ -17,16 +17,16 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
   const { taskId, spec, jobName, fingerprint, config, createdAt } = input;
   const identity = { taskId, spec, jobName, fingerprint, config, createdAt };
   const created = Date.parse(createdAt);
-  if (!input.resume) {
-    return {
-      ...identity,
-      jobMayExist: false,
-      jobFinished: false,
-      slotHeld: false,
-      cancelRequested: false,
-      lastEventAt: created,
-    };
-  }
+  // A task that has not started: nothing of a Job, a slot or a cancel is known yet.
+  const fresh = (lastEventAt: number): TaskContext => ({
+    ...identity,
+    jobMayExist: false,
+    jobFinished: false,
+    slotHeld: false,
+    cancelRequested: false,
+    lastEventAt,
+  });
+  if (!input.resume) return fresh(created);
   const { state, context: stored } = input.resume;
   const restored: TaskContext = {
     ...stored,
@@ -39,14 +39,7 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
   };
   switch (state) {
     case 'queued':
-      return {
-        ...identity,
-        jobMayExist: false,
-        jobFinished: false,
-        slotHeld: false,
-        cancelRequested: false,
-        lastEventAt: restored.lastEventAt,
-      };
+      return fresh(restored.lastEventAt);
     case 'creating':
     case 'running':
       // A running task has no outcome yet; observations recompute every deadline from the cluster.

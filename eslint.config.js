@@ -17,7 +17,13 @@ const src = (/** @type {string} */ folder) => `src/${folder}`;
 const engine = ['src/*.ts', 'src/!(sim|cli)/**'];
 
 /** What the simulated cluster may take from the engine: small shared leaves, kept explicit. */
-const simLeaves = ['./errors.ts', './json/merge-patch.ts', './validation/parse.ts', './validation/quantity.ts'];
+const simLeaves = [
+  './errors.ts',
+  './json/merge-patch.ts',
+  './validation/parse.ts',
+  './validation/quantity.ts',
+  './validation/pod-security.ts',
+];
 
 /** @type {Array<{ target: string | string[], from: string | string[], except?: string[], message: string }>} */
 const zones = [
@@ -45,6 +51,12 @@ const zones = [
     target: src('store'),
     from: ['effects', 'kube', 'runner'].map(src),
     message: 'The store knows neither Kubernetes, the effects nor the runner.',
+  },
+  {
+    target: src('leader'),
+    from: ['machines', 'ports', 'effects', 'kube', 'store', 'runner'].map(src),
+    message:
+      'Leader election decides over an injected Lease lock: the client-node lock (src/kube) is wired in by the runner.',
   },
   {
     target: ['json', 'validation', 'time', 'jobs', 'logs'].map(src),
@@ -216,6 +228,13 @@ export default tseslint.config(
     ],
   ),
   restrictPackages(['src/kube/**/*.ts'], []),
+  restrictPackages(
+    ['src/leader/**/*.ts'],
+    [
+      { name: clientNode, message: 'Leader election knows no client-node: the Lease lock lives in src/kube.' },
+      { name: 'keyv', message: 'Leader election keeps no records.' },
+    ],
+  ),
   restrictPackages(
     ['src/*.ts', 'src/{json,validation,time,jobs,logs}/**/*.ts'],
     [{ name: clientNode, message: 'Shared leaves know nothing of client-node.' }],

@@ -1,13 +1,46 @@
-import { configDefaults, defineConfig } from 'vitest/config';
+import { availableParallelism } from 'node:os';
+import { configDefaults, defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+/*
+ * One vitest process runs every test file once, as project `all`. `npm test` sets
+ * K8S_JOBS_TEST_PASSES=all: the engine suite then runs twice more in the same process, on the Map
+ * store (`engine-memory`) and as deploy/rbac.yaml's service account (`engine-rbac`), so the three
+ * passes share one pool of workers instead of running one after the other. Without it (one file,
+ * one folder) only `all` runs, as before.
+ */
+const engineTests = 'test/engine/**/*.test.ts';
+const enginePasses: TestProjectInlineConfiguration[] = [
+  { extends: true, test: { name: 'engine-memory', include: [engineTests], env: { K8S_JOBS_TEST_STORE: 'memory' } } },
+  {
+    extends: true,
+    test: { name: 'engine-rbac', include: [engineTests], env: { K8S_JOBS_TEST_RBAC: 'deploy/rbac.yaml' } },
+  },
+];
+
+/*
+ * vitest's default is one worker per core less one: a single worker on a two-core machine, the
+ * files one after the other, while most of a test's time is spent waiting (scaled cluster timers,
+ * child processes, HTTP round trips). One worker per core runs that many files at once, and loads the machine no
+ * more than it has cores: many tests hold real-time budgets (a pending budget of 2.5 s, stuck
+ * graces of 1.2 s, child launches), which a machine loaded past its cores can miss.
+ * K8S_JOBS_TEST_WORKERS overrides it (1 runs the files one at a time; 3 is faster on an idle machine).
+ */
+const requestedWorkers = Number(process.env.K8S_JOBS_TEST_WORKERS);
+const maxWorkers =
+  Number.isInteger(requestedWorkers) && requestedWorkers > 0 ? requestedWorkers : availableParallelism();
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // The long runs: `npm run test:slow` (vitest.slow.config.ts).
     exclude: [...configDefaults.exclude, 'test/slow/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    maxWorkers,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'all', include: ['test/**/*.test.ts'] } },
+      ...(process.env.K8S_JOBS_TEST_PASSES === 'all' ? enginePasses : []),
+    ],
   },
 });

@@ -5,6 +5,7 @@
  * To add a section, write a module returning `BenchRow[]` and list it in `sections`.
  */
 import { runEngineBench } from './engine.js';
+import { runEngineSplitBench } from './engine-split.js';
 import { round, type BenchRow, type BenchSection } from './section.js';
 import { runSimFanoutBench } from './sim-fanout.js';
 import { simMemorySection } from './sim-memory.js';
@@ -12,6 +13,7 @@ import { runSimThroughputBench } from './sim-throughput.js';
 import { runBootBench, runEnqueueBench } from './boot.js';
 import { runStoreBench } from './store.js';
 import { runStoreListBench } from './store-list.js';
+import { runRetentionBench } from './retention.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
@@ -21,7 +23,9 @@ const sections: BenchSection[] = [
   { name: 'store:enqueue', run: () => runEnqueueBench() },
   { name: 'store:boot', run: () => runBootBench() },
   { name: 'store:list', run: () => runStoreListBench() },
+  { name: 'store:retention', run: () => runRetentionBench() },
   { name: 'engine', run: () => runEngineBench() },
+  { name: 'engine:split', run: () => runEngineSplitBench() },
 ];
 
 /** Peak resident set size of this process so far (`resourceUsage().maxRSS` is in KiB). */

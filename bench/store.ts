@@ -1,14 +1,18 @@
 /**
  * Store bench: transitions persisted per second through `TaskStore.saveTask` (SQLite, WAL,
  * `synchronous=NORMAL`, group commit) against the raw `sqlite3` driver doing batched upserts on the
- * same kind of file, in one run; plus durable enqueues per second (issue 4's figure).
+ * same kind of file, in one run; plus durable enqueues per second (issue 4's figure), on SQLite and
+ * on PostgreSQL side by side (the server at `K8S_JOBS_BENCH_POSTGRES`, default
+ * `postgres://postgres@127.0.0.1:5432/test`, a schema of its own per store, dropped after).
  *
  * Run alone with `npx tsx bench/store.ts`; `bench/run.ts` collects `runStoreBench()`'s rows.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 // The driver `@keyv/sqlite` itself uses (a dependency of it, not of ours): the honest baseline.
 import sqlite3 from 'sqlite3';
 import { storeSchemaVersion } from '../src/store/layout.js';
@@ -165,8 +169,8 @@ const runnerContext = {
 };
 
 /** `saveTask` over a fresh SQLite file: elapsed ms for `tasks × steps` transitions. */
-async function storeSaves(path: string, tasks: number, steps: number): Promise<number> {
-  const store = await openTaskStore(`sqlite://${path}`);
+async function storeSaves(url: string, tasks: number, steps: number): Promise<number> {
+  const store = await openTaskStore(url);
   // As the runner saves: the first save enters the open-task index, every save carries the machine's context.
   const elapsed = await driveSaves(
     (id, step) =>
@@ -184,6 +188,47 @@ async function storeSaves(path: string, tasks: number, steps: number): Promise<n
   return elapsed;
 }
 
+/** The PostgreSQL server of the bench (trust auth, or a password in the URL). */
+const postgresUrl = process.env.K8S_JOBS_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Fresh PostgreSQL stores, each in a schema of its own; `drop()` removes them all. */
+function postgresStores(): { url: () => string; drop: () => Promise<void> } {
+  const schemas: string[] = [];
+  return {
+    url: () => {
+      const schema = `k8s_jobs_bench_${randomBytes(6).toString('hex')}`;
+      schemas.push(schema);
+      return `${postgresUrl}?schema=${schema}`;
+    },
+    drop: async () => {
+      if (schemas.length === 0) return;
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      try {
+        for (const schema of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** `enqueues` first saves (a new task each) on the store at `url`: elapsed ms and peak RSS. */
+async function enqueueRun(url: string, enqueues: number): Promise<{ ms: number; peakRss: number }> {
+  const queue = await openTaskStore(url);
+  let peakRss = process.memoryUsage().rss;
+  const ms = await driveSaves(
+    (id) => queue.saveTask(record(id, 'queued'), transitionAt(id, 0), { queue: { priority: 0, seq: 0 } }),
+    enqueues,
+    1,
+    () => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    },
+  );
+  await queue.close();
+  return { ms, peakRss };
+}
+
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
@@ -197,37 +242,35 @@ export async function runStoreBench(options: StoreBenchOptions = {}): Promise<Be
   const dir = mkdtempSync(join(tmpdir(), 'k8s-jobs-bench-store-'));
   let files = 0;
   const file = (): string => join(dir, `${++files}.sqlite`);
+  const postgres = postgresStores();
   try {
     // Warm-up (JIT, page cache), then interleaved rounds so that drift hits every contender alike.
     const warmRows = sameRows(500, steps);
-    await storeSaves(file(), 500, steps);
+    await storeSaves(`sqlite://${file()}`, 500, steps);
+    await storeSaves(postgres.url(), 500, steps);
     await rawUpserts(file(), warmRows, rawBatch, 'prepared');
     await rawUpserts(file(), warmRows, rawBatch, 'multi-row');
     const rows = sameRows(tasks, steps);
     const storeRates: number[] = [];
     const preparedRates: number[] = [];
     const multiRowRates: number[] = [];
+    const postgresRates: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      storeRates.push((tasks * steps) / ((await storeSaves(file(), tasks, steps)) / 1000));
+      storeRates.push((tasks * steps) / ((await storeSaves(`sqlite://${file()}`, tasks, steps)) / 1000));
+      postgresRates.push((tasks * steps) / ((await storeSaves(postgres.url(), tasks, steps)) / 1000));
       preparedRates.push(rows.length / ((await rawUpserts(file(), rows, rawBatch, 'prepared')) / 1000));
       multiRowRates.push(rows.length / ((await rawUpserts(file(), rows, rawBatch, 'multi-row')) / 1000));
     }
 
-    const queue = await openTaskStore(`sqlite://${file()}`);
-    let peakRss = process.memoryUsage().rss;
-    const enqueueMs = await driveSaves(
-      (id) => queue.saveTask(record(id, 'queued'), transitionAt(id, 0), { queue: { priority: 0, seq: 0 } }),
-      enqueues,
-      1,
-      () => {
-        peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      },
-    );
-    await queue.close();
+    const { ms: enqueueMs, peakRss } = await enqueueRun(`sqlite://${file()}`, enqueues);
+    const { ms: postgresEnqueueMs } = await enqueueRun(postgres.url(), enqueues);
 
     const storeRate = median(storeRates);
     const preparedRate = median(preparedRates);
     const multiRowRate = median(multiRowRates);
+    const postgresRate = median(postgresRates);
+    const enqueueRate = enqueues / (enqueueMs / 1000);
+    const postgresEnqueueRate = enqueues / (postgresEnqueueMs / 1000);
     const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
     const of = `median of ${rounds}`;
     return [
@@ -268,10 +311,30 @@ export async function runStoreBench(options: StoreBenchOptions = {}): Promise<Be
       },
       {
         section: 'store',
+        name: 'saveTask on PostgreSQL: transitions persisted',
+        value: round(postgresRate),
+        unit: '/s',
+        note: `the same workload; one statement (one transaction, fsync'd) per batch; ${of}`,
+      },
+      {
+        section: 'store',
         name: `durable enqueues (${enqueues} new tasks)`,
-        value: round(enqueues / (enqueueMs / 1000)),
+        value: round(enqueueRate),
         unit: '/s',
         note: 'first saveTask of each task; issue 4 aims ≥ 10,000/s',
+      },
+      {
+        section: 'store',
+        name: `durable enqueues on PostgreSQL (${enqueues} new tasks)`,
+        value: round(postgresEnqueueRate),
+        unit: '/s',
+        note: `the same, on ${postgresUrl.replace(/:[^:@/]*@/, ':***@')} (same machine, synchronous_commit on)`,
+      },
+      {
+        section: 'store',
+        name: 'ratio: durable enqueues/s PostgreSQL ÷ SQLite',
+        value: round(postgresEnqueueRate / enqueueRate, 2),
+        unit: '×',
       },
       {
         section: 'store',
@@ -283,6 +346,7 @@ export async function runStoreBench(options: StoreBenchOptions = {}): Promise<Be
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await postgres.drop();
   }
 }
 

@@ -23,6 +23,9 @@ export const jobConditionReasons = [
 /**
  * A pod Kubernetes never fails by itself (it stays `Pending`, or restarts forever), failed by the
  * runner under `stuck` (`RunnerOptions.stuck`): a container's waiting reason, or `Unschedulable`.
+ * `PodSecurityViolation`: the Job's pods are never created, because the namespace's Pod Security
+ * Admission refuses them (a `FailedCreate` event saying "violates PodSecurity"); failed at once,
+ * not at the pending budget, since the Job controller would only retry the same refusal.
  */
 export const stuckPodReasons = [
   'Unschedulable',
@@ -32,6 +35,7 @@ export const stuckPodReasons = [
   'ErrImageNeverPull',
   'CreateContainerConfigError',
   'CrashLoopBackOff',
+  'PodSecurityViolation',
 ] as const;
 
 /**

@@ -14,10 +14,20 @@ export type { Logger, LogMethod } from './runner/logger.js';
 export { redactedValue, type InspectedActorRef } from './runner/inspection-redaction.js';
 export type { MetricsOptions } from './runner/metrics.js';
 export type { StuckPolicy } from './machines/task/contract.js';
-export type { TaskFailure, TaskListQuery, TaskOutcome, TaskPage, TaskRecord, TaskState, Transition } from './types.js';
+export type {
+  TaskFailure,
+  TaskListQuery,
+  TaskLogsLost,
+  TaskOutcome,
+  TaskPage,
+  TaskRecord,
+  TaskState,
+  Transition,
+} from './types.js';
 export { defaultTaskPageSize, maxTaskPageSize, taskStates } from './types.js';
 export { taskFailureReasons, type TaskFailureReason } from './failure-reasons.js';
 export type { TaskInput, TaskSpec } from './validation/task-spec.js';
+export type { PodSecurityLevel } from './validation/pod-security.js';
 export {
   DuplicateTaskError,
   JobConflictError,

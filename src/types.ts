@@ -66,6 +66,18 @@ export interface TaskRecord {
   deletedAt?: string;
   /** Set when cleanup could not delete the Job (the Job may still exist). */
   cleanupError?: string;
+  /**
+   * Set when the task's final logs could not be read: the final read was retried with back-off,
+   * the Job kept, until the runner's `logs.harvestRetryLimitMs` passed. The outcome is unaffected.
+   */
+  logs?: TaskLogsLost;
+}
+
+/** The record's mark of logs lost: the final log read failed for good, and why. */
+export interface TaskLogsLost {
+  lost: true;
+  /** Why (the last read's error, e.g. a 403 on `pods/log`), naming the Job. */
+  reason: string;
 }
 
 /** Largest `limit` of a `listTasks` page. */

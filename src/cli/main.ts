@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { demoCommand } from './demo-command.js';
 import { listCommand } from './list-command.js';
 import { logsCommand } from './logs-command.js';
+import { purgeCommand } from './purge-command.js';
 import { runCommand } from './run-command.js';
 import { showCommand } from './show-command.js';
 import { simCommand } from './sim-command.js';
@@ -22,6 +23,7 @@ const program = new Command('k8s-jobs')
   .addCommand(listCommand())
   .addCommand(showCommand())
   .addCommand(logsCommand())
+  .addCommand(purgeCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { messageOf } from '../errors.js';
 import { createRunner } from '../runner/create-runner.js';
+import { shutdownOnSignals } from '../runner/shutdown-on-signals.js';
 import type { TaskRecord } from '../types.js';
 import { exitCodeOf, exitInterrupted } from './exit-codes.js';
 import { reasonOf } from './format.js';
@@ -30,10 +31,15 @@ function outcomeLine(record: TaskRecord): string {
   return `k8s-jobs: task ${record.id} ${record.outcome ?? record.state}${why ? ` — ${why}` : ''}`;
 }
 
+/** How long a Ctrl-C (or SIGTERM) waits for the cancelled task's Job to go before detaching. */
+export const interruptTimeoutMs = 25_000;
+
 /**
  * Runs one task (`command` on `image`) on the cluster of the kubeconfig, prints its log as it
- * comes, and resolves with the exit code (see `exitCodeOf`). Ctrl-C (SIGINT) or SIGTERM cancels
- * the task, waits for its Job to be deleted, and resolves with 130.
+ * comes, and resolves with the exit code (see `exitCodeOf`). Ctrl-C (SIGINT) or SIGTERM is the
+ * library's bounded shutdown (`shutdownOnSignals`, mode `cancel`): the task is cancelled and its
+ * Job deleted, waiting at most {@link interruptTimeoutMs}, and it resolves with 130. A second
+ * signal exits at once with 130 (the Job may be left; the next run on the store picks it up).
  */
 export async function runTask(command: string[], options: RunOptions): Promise<number> {
   const id = options.id ?? `run-${randomBytes(4).toString('hex')}`;
@@ -44,7 +50,6 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
     maxConcurrentJobs: 1,
   });
   let interrupted = false;
-  let added = false;
   const cancel = (): void => {
     runner.cancel(id).catch((err: unknown) => process.stderr.write(`k8s-jobs: cancelling failed: ${String(err)}\n`));
   };
@@ -52,11 +57,18 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
     if (interrupted) process.exit(exitInterrupted);
     interrupted = true;
     process.stderr.write(`k8s-jobs: cancelling task ${id} (Ctrl-C again to exit at once)…\n`);
-    // Before the task is stored there is nothing to cancel yet: it is cancelled once it is.
-    if (added) cancel();
   };
+  // Ours first: it says what happens (and exits on a second signal); then the bounded shutdown,
+  // which cancels the active task and waits for its Job to go. Its outcome is awaited below.
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
+  const uninstall = shutdownOnSignals(runner, {
+    mode: 'cancel',
+    timeoutMs: interruptTimeoutMs,
+    onShutdown: (err) => {
+      if (err !== undefined) process.stderr.write(`k8s-jobs: shutdown failed: ${messageOf(err)}\n`);
+    },
+  });
   try {
     const record = await runner.addTask({
       id,
@@ -64,8 +76,8 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
       command,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     });
-    added = true;
     process.stderr.write(`k8s-jobs: task ${id} (Job ${record.jobName} in namespace ${runner.namespace})\n`);
+    // Interrupted while it was being stored: the shutdown found no active task to cancel.
     if (interrupted) cancel();
     const logs = followTaskLog(
       runner,
@@ -86,6 +98,8 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
+    uninstall();
+    // After a signal, the shutdown under way (the same promise).
     await runner.shutdown();
   }
 }

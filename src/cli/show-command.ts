@@ -30,6 +30,7 @@ function fieldsOf(record: TaskRecord): Array<[string, string]> {
     ['finished', record.finishedAt],
     ['deleted', record.deletedAt],
     ['cleanup error', record.cleanupError],
+    ['logs', record.logs?.lost ? `lost: ${record.logs.reason}` : undefined],
     ['last log lines', failure?.lastLogLines?.join('\n')],
     ['events', failure?.events?.join('\n')],
   ];

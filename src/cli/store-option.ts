@@ -1,6 +1,7 @@
 /**
  * `--store` of the commands that read a store (`list`, `show`, `logs`): opened read-only, so they
- * work while a runner holds the store's lock, and never create or change a file.
+ * work while a runner holds the store's lock, and never create or change a file (on PostgreSQL the
+ * session itself is read-only: not even the schema is created).
  */
 import { Option } from 'commander';
 import type { KeyvTaskStore } from '../store/keyv-task-store.js';
@@ -8,12 +9,14 @@ import { defaultStoreUri, openTaskStore } from '../store/open-store.js';
 
 /** The `--store <url>` option, defaulting to the runner's default store. */
 export function storeOption(): Option {
-  return new Option('--store <url>', 'the task store: sqlite://<path> (relative to the working directory)').default(
-    defaultStoreUri,
-  );
+  return new Option(
+    '--store <url>',
+    'the task store: sqlite://<path> (relative to the working directory) or ' +
+      'postgres://<user>@<host>/<db>?schema=<name>',
+  ).default(defaultStoreUri);
 }
 
-/** Opens `url` read-only (no lock, no writes; a missing SQLite file is a `StoreError`). */
+/** Opens `url` read-only (no lock, no writes; a missing SQLite file or PostgreSQL table is a `StoreError`). */
 export function openStoreForReading(url: string): Promise<KeyvTaskStore> {
   return openTaskStore(url, { readOnly: true });
 }

@@ -25,6 +25,13 @@ export interface TaskEffectsOptions {
   /** Log lines kept for a failure record. @default 20 */
   lastLogLines?: number;
   /**
+   * A failed final log read is retried (the Job kept) until this long after the task's outcome;
+   * then the logs are declared lost. @default 300000
+   */
+  harvestRetryLimitMs?: number;
+  /** Back-off between final log reads (full jitter, doubling). @default { baseDelayMs: 200, maxDelayMs: 30000 } */
+  harvestBackoff?: { baseDelayMs: number; maxDelayMs: number };
+  /**
    * While waiting for a deleted Job to go, a GET checks after this long (doubling) in case the
    * watch is behind. @default 2000
    */
@@ -63,6 +70,7 @@ export function createTaskEffects(options: TaskEffectsOptions) {
   const beforeEffect = options.beforeEffect ?? (() => Promise.resolve());
   const report = options.onError ?? warn;
   const writes = new SnapshotWrites();
+  const sleep = options.sleep ?? realSleep;
   return {
     createJob: createJobEffect({ jobs, observer, beforeEffect }),
     observeJob: observeJobEffect({ jobs, observer, eventsTimeoutMs: options.eventsTimeoutMs ?? 5000, report }),
@@ -82,14 +90,19 @@ export function createTaskEffects(options: TaskEffectsOptions) {
       store,
       writes,
       lineCount: options.lastLogLines ?? 20,
+      retry: {
+        limitMs: options.harvestRetryLimitMs ?? 300_000,
+        ...(options.harvestBackoff ?? { baseDelayMs: 200, maxDelayMs: 30_000 }),
+      },
       now,
+      sleep,
       beforeEffect,
     }),
     deleteJob: deleteJobEffect({
       jobs,
       observer,
       now,
-      sleep: options.sleep ?? realSleep,
+      sleep,
       deleteCheckMs: options.deleteCheckMs ?? 2000,
       beforeEffect,
     }),

@@ -18,6 +18,16 @@ export function podsLag(observation: ClusterObservation): boolean {
 }
 
 /**
+ * The Job controller started the Job (it writes `startTime` with the first pods' `active` count)
+ * but no pod exists nor ever ran: pod creation failed, e.g. refused by Pod Security Admission.
+ * The Job's `FailedCreate` events say why.
+ */
+function startedWithoutPods({ job, pods }: ClusterObservation): boolean {
+  if (!job?.startTime || job.deletionTimestamp || pods.length > 0) return false;
+  return job.active + job.succeeded + job.failed + job.terminating === 0 && job.conditions.length === 0;
+}
+
+/**
  * What looks wrong in an observation (a failed condition, a stuck or failed container, an
  * unschedulable pod), as a string that changes when the trouble does; '' when all is well.
  */
@@ -26,6 +36,7 @@ export function troubleSignature(observation: ClusterObservation): string {
   for (const c of observation.job?.conditions ?? []) {
     if (isFailedCondition(c)) marks.push(`job:${c.type}:${c.reason ?? ''}`);
   }
+  if (startedWithoutPods(observation)) marks.push('job:NoPods');
   for (const pod of observation.pods) {
     if (pod.unschedulable) marks.push(`${pod.name}:${pod.unschedulable.reason}`);
     if (pod.phase === 'Failed') marks.push(`${pod.name}:Failed`);

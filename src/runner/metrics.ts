@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KubeTelemetryEvent } from '../kube/telemetry.js';
 import { ValidationError } from '../errors.js';
-import { taskStates, type TaskRecord, type TaskState, type Transition } from '../types.js';
+import type { StoreSize } from '../store/contract.js';
+import { taskStates, type TaskOutcome, type TaskRecord, type TaskState, type Transition } from '../types.js';
 
 /** Where the runner's Prometheus metrics go. */
 export interface MetricsOptions {
@@ -21,6 +22,8 @@ export interface MetricsSources {
   tasks(): Iterable<TaskRecord>;
   /** Tasks waiting for a free slot. */
   queueDepth(): number;
+  /** The store's size (`TaskStore.size`); omitted, the store gauges have no sample. */
+  storeSize?(): Promise<StoreSize>;
 }
 
 /** The `code` label of a request that succeeded (client-node does not expose which 2xx it was). */
@@ -47,6 +50,9 @@ const metricNames = [
   'watch_reconnects_total',
   'watch_relists_total',
   'orphan_jobs_total',
+  'purged_tasks_total',
+  'store_size_bytes',
+  'store_free_bytes',
 ] as const;
 
 /**
@@ -67,6 +73,7 @@ export class RunnerMetrics {
   readonly #reconnects: Counter<'resource'>;
   readonly #relists: Counter<'resource'>;
   readonly #orphans: Counter<'action'>;
+  readonly #purged: Counter<'outcome'>;
   /** When each open task entered `queued` / `running` (epoch ms), for the two durations. */
   readonly #queuedAt = new Map<string, number>();
   readonly #runningAt = new Map<string, number>();
@@ -180,6 +187,43 @@ export class RunnerMetrics {
       labelNames: ['action'],
       registers,
     });
+    this.#purged = new Counter({
+      name: `${prefix}purged_tasks_total`,
+      help: 'Finished tasks removed from the store by retention (record, transitions, logs), by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    // One read of the store's size per scrape, shared by the two gauges.
+    let sizeRead: Promise<StoreSize> | undefined;
+    const storeSize = (): Promise<StoreSize> => {
+      sizeRead ??= (sources.storeSize?.() ?? Promise.resolve({})).finally(() => {
+        sizeRead = undefined;
+      });
+      return sizeRead;
+    };
+    new Gauge({
+      name: `${prefix}store_size_bytes`,
+      help: 'Bytes of the SQLite store (page_count × page_size, WAL included); no sample for other stores.',
+      registers,
+      async collect() {
+        const { bytes } = await storeSize();
+        if (bytes !== undefined) this.set(bytes);
+      },
+    });
+    new Gauge({
+      name: `${prefix}store_free_bytes`,
+      help: 'Bytes of the SQLite store on its free list, reused by later writes; no sample for other stores.',
+      registers,
+      async collect() {
+        const { freeBytes } = await storeSize();
+        if (freeBytes !== undefined) this.set(freeBytes);
+      },
+    });
+  }
+
+  /** Counts finished tasks the retention purge removed from the store. */
+  purged(outcome: TaskOutcome, count: number): void {
+    this.#purged.inc({ outcome }, count);
   }
 
   /** Counts an orphan Job found, by the action taken (`orphans` option). */

@@ -7,7 +7,9 @@ import type { StuckPolicy } from '../machines/task/contract.js';
 import { defaultStoreUri } from '../store/open-store.js';
 import type { Logger } from './logger.js';
 import type { MetricsOptions } from './metrics.js';
+import { retentionSchema, type RetentionOptions } from './retention-options.js';
 import { toValidationIssues } from '../validation/parse.js';
+import { podSecurityLevels, type PodSecurityLevel } from '../validation/pod-security.js';
 
 /** Options of `createRunner`. Every field is optional; defaults are what a cluster user expects. */
 export interface RunnerOptions {
@@ -18,9 +20,10 @@ export interface RunnerOptions {
   /** Queued (not yet active) tasks; `addTask` rejects with `QueueFullError` past it. @default 100 */
   queueSize?: number;
   /**
-   * Where tasks are kept: `sqlite://<path>`, `memory://`, or a Keyv instance. A store of your own
-   * (PostgreSQL, Redis…) is a Keyv storage adapter: pass `new Keyv(adapter)` and the runner keeps
-   * its records, queue and lock through it.
+   * Where tasks are kept: `sqlite://<path>`, `postgres://<user>@<host>:<port>/<database>?schema=<name>`
+   * (schema and table created on first use; the password never appears in an error), `memory://`, or
+   * a Keyv instance. A store of your own (Redis…) is a Keyv storage adapter: pass `new Keyv(adapter)`
+   * and the runner keeps its records, queue and lock through it.
    * @default 'sqlite://./k8s-jobs.sqlite'
    */
   store?: string | Keyv;
@@ -59,6 +62,16 @@ export interface RunnerOptions {
     maxBytes?: number;
     /** Interval of log snapshots while a task runs. @default 30000 */
     snapshotIntervalMs?: number;
+    /**
+     * How long after a task's outcome a failing final log read (no `pods/log` permission, the
+     * API erroring) is retried, with the `retry` back-off, while the Job is kept. Once it has
+     * passed, the record gets `logs: { lost: true, reason }`, `events$` reports `logsLost`, and
+     * cleanup goes on; the outcome is never changed. Counted from `finishedAt`, so a restart does
+     * not start it over. Keep it under `cleanup.ttlSecondsAfterFinished`, or Kubernetes may remove
+     * the Job first. `0` = one read, no retry.
+     * @default 300000 (5 minutes)
+     */
+    harvestRetryLimitMs?: number;
   };
   /** When stuck pods fail a task. */
   stuck?: Partial<StuckPolicy>;
@@ -103,6 +116,28 @@ export interface RunnerOptions {
    */
   jobVanished?: 'fail' | 'retry';
   /**
+   * The Pod Security Standard every task's pod must meet: `addTask` checks the pod template the
+   * task's Job would carry (the generated one with the task's `podTemplate` merged in) against the
+   * level's rules, as Kubernetes' Pod Security Admission would, and refuses a task that breaks one
+   * with a `ValidationError` naming the field and the rule (nothing is stored or sent).
+   * `'baseline'`: no privileged containers, host namespaces, hostPath volumes, host ports, added
+   * capabilities beyond the default set, unmasked procMount, unsafe sysctls, or seccomp, AppArmor
+   * and SELinux overrides. `'restricted'` adds runAsNonRoot, dropping ALL capabilities,
+   * allowPrivilegeEscalation false, a RuntimeDefault or Localhost seccomp profile and safe volume
+   * types only. `'privileged'` checks nothing: an explicit opt-out.
+   * @default 'baseline'
+   */
+  podSecurity?: PodSecurityLevel;
+  /**
+   * How long finished (`deleted`) tasks stay in the store, per outcome (`succeeded`, `failed`,
+   * `timedOut`, `cancelled`): `{ maxAgeSeconds?, maxCount? }`, or `null` to keep them all. A
+   * background purge removes each task past a limit — record, transitions, log snapshot and
+   * index entries together — in batches of `batchSize`, every `intervalMs`; open tasks are never
+   * touched. A rule given replaces that outcome's default. See `docs/runner.md`, "Retention".
+   * @default succeeded and cancelled 7 days / 10,000, failed and timedOut 30 days / 10,000
+   */
+  retention?: RetentionOptions;
+  /**
    * Prometheus metrics (prom-client), on `runner.metrics`: tasks by state, transitions, queue wait
    * and run durations, Kubernetes API requests, errors, retries, throttle waits, watch reconnects,
    * queue depth; every name starts with `prefix`. Pass `registry` to register them in the app's own
@@ -138,7 +173,9 @@ const optionsSchema = z.strictObject({
   queueSize: positiveInt(10_000_000).default(100),
   store: z
     .union([
-      z.string().regex(/^(sqlite|memory):\/\//, { error: 'must be "sqlite://<path>", "memory://" or a Keyv instance' }),
+      z.string().regex(/^(sqlite|memory|postgres|postgresql):\/\//, {
+        error: 'must be "sqlite://<path>", "postgres://<user>@<host>/<database>", "memory://" or a Keyv instance',
+      }),
       z.custom<Keyv>((v) => typeof v === 'object' && v !== null && typeof (v as Keyv).set === 'function', {
         error: 'must be a Keyv instance',
       }),
@@ -180,6 +217,7 @@ const optionsSchema = z.strictObject({
         .max(256 * 1024 * 1024)
         .default(1024 * 1024),
       snapshotIntervalMs: z.number().int().min(100).default(30_000),
+      harvestRetryLimitMs: nonNegativeMs.default(300_000),
     })
     .prefault({}),
   stuck: z
@@ -208,6 +246,8 @@ const optionsSchema = z.strictObject({
   orphans: z.enum(['report', 'delete', 'adopt']).default('report'),
   orphanScanIntervalMs: nonNegativeMs.default(300_000),
   jobVanished: z.enum(['fail', 'retry']).default('fail'),
+  podSecurity: z.enum(podSecurityLevels).default('baseline'),
+  retention: retentionSchema,
   metrics: z
     .strictObject({
       registry: z

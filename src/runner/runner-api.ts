@@ -50,7 +50,9 @@ export interface Runner {
   /**
    * Validates and durably queues a task; resolves with its record once stored. An aborted
    * `signal` rejects before anything is stored; see `AddTaskOptions.signal` for an abort during
-   * the write (the task may still be stored, and then runs).
+   * the write (the task may still be stored, and then runs). Bad input, and a pod template that
+   * breaks the runner's `podSecurity` level, reject with `ValidationError` before anything is
+   * stored or sent.
    */
   addTask(task: TaskInput, options?: AddTaskOptions): Promise<TaskRecord>;
   /**

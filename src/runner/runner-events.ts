@@ -1,3 +1,5 @@
+import type { TaskOutcome } from '../types.js';
+
 /** Something the runner reports besides transitions, on `runner.events$`. Discriminated by `kind`. */
 export type RunnerEvent =
   /**
@@ -69,6 +71,20 @@ export type RunnerEvent =
       error: string;
     }
   /**
+   * A task's final logs could not be read: the read was retried with back-off, the Job kept,
+   * until `logs.harvestRetryLimitMs` after its outcome passed. The record carries the same
+   * `logs: { lost: true, reason }`; the outcome is unchanged and cleanup goes on.
+   */
+  | {
+      kind: 'logsLost';
+      taskId: string;
+      jobName: string;
+      /** The task's outcome, as it stands. */
+      outcome?: TaskOutcome;
+      /** Why (the last read's error). */
+      reason: string;
+    }
+  /**
    * `shutdown({ mode: 'drain' | 'cancel' })` stopped waiting before every active task was deleted
    * and detached instead: the `remaining` tasks keep their Jobs and their stored state, and the
    * next runner on the store re-attaches to them. `reason`: the `timeoutMs` was up (`'timeout'`),
@@ -82,6 +98,16 @@ export type RunnerEvent =
       timeoutMs?: number;
       /** Ids of the tasks still active (not yet `deleted`) when the wait ended. */
       remaining: string[];
+    }
+  /**
+   * A round of the background purge (`retention`) failed on `outcome`'s tasks (the store could not
+   * be read or written); it is tried again at the next `retention.intervalMs`.
+   */
+  | {
+      kind: 'retentionFailed';
+      outcome: TaskOutcome;
+      /** The error's message. */
+      error: string;
     };
 
 /** The `kind`s of `RunnerEvent`. */

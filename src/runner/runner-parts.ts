@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { Subject } from 'rxjs';
+import { messageOf } from '../errors.js';
 import { createKubeAdapter } from '../kube/kube-adapter.js';
 import type { TaskConfig } from '../machines/task/contract.js';
 import type { ManagedJobObserver } from '../ports/job-observer.js';
@@ -10,6 +11,7 @@ import type { Transition } from '../types.js';
 import { runnerLogger, type Logger } from './logger.js';
 import { RunnerMetrics } from './metrics.js';
 import { jobTtlBackstop, type ResolvedRunnerOptions } from './options.js';
+import { RetentionPurger } from './retention.js';
 import type { RunnerEvent } from './runner-events.js';
 import { RunnerTelemetry } from './runner-telemetry.js';
 import { TaskJournal } from './task-journal.js';
@@ -56,6 +58,8 @@ export interface RunnerParts {
   /** Per-task settings from the options. */
   taskConfig: TaskConfig;
   sequence: EnqueueSequence;
+  /** The background purge of finished tasks (`retention`): started at start, stopped at stop. */
+  retention: RetentionPurger;
 }
 
 /**
@@ -74,7 +78,11 @@ export function wireRunner(
   const events = new Subject<RunnerEvent>();
   // The streams are told of every record the registry stores (they exist by the first update).
   const registry = new TaskRegistry((record) => streams.recordChanged(record));
-  const tasks = { tasks: () => registry.list(), queueDepth: () => registry.queuedCount };
+  const tasks = {
+    tasks: () => registry.list(),
+    queueDepth: () => registry.queuedCount,
+    storeSize: () => store.size(),
+  };
   const metrics = new RunnerMetrics(tasks, options.metrics);
   const telemetry = new RunnerTelemetry({ metrics, logger: log, emit: (event) => events.next(event) });
   transitions.subscribe((t) => telemetry.transition(t, registry.get(t.taskId)));
@@ -120,5 +128,15 @@ export function wireRunner(
     events,
     taskConfig,
     sequence: new EnqueueSequence(),
+    retention: new RetentionPurger({
+      store,
+      retention: options.retention,
+      now: Date.now,
+      onPurged: (outcome, ids) => {
+        metrics.purged(outcome, ids.length);
+        for (const id of ids) registry.forget(id);
+      },
+      onError: (err, outcome) => telemetry.report({ kind: 'retentionFailed', outcome, error: messageOf(err) }),
+    }),
   };
 }

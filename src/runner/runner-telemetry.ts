@@ -93,6 +93,18 @@ export class RunnerTelemetry {
         else this.#log.debug(fields, 'Kubernetes API request failed, retrying');
         break;
       }
+      case 'logsLost':
+        this.#log.warn(
+          { taskId: event.taskId, job: event.jobName, outcome: event.outcome, reason: event.reason },
+          'the final logs of a task could not be read: marked lost',
+        );
+        break;
+      case 'retentionFailed':
+        this.#log.warn(
+          { outcome: event.outcome, error: event.error },
+          'purging finished tasks failed, trying again later',
+        );
+        break;
       case 'shutdownDetached':
         this.#log.warn(
           { mode: event.mode, reason: event.reason, timeoutMs: event.timeoutMs, remaining: event.remaining },
@@ -114,6 +126,16 @@ export class RunnerTelemetry {
         { taskId: t.taskId, outcome: t.outcome, reason: record?.failure?.reason, exitCode: record?.failure?.exitCode },
         'task finished',
       );
+    }
+    // Leaving the outcome state is when the harvest ended: once per task (a restart resumes past it).
+    if (record?.logs?.lost && t.from !== null && t.from === record.outcome && t.to !== t.from) {
+      this.report({
+        kind: 'logsLost',
+        taskId: t.taskId,
+        jobName: record.jobName,
+        outcome: record.outcome,
+        reason: record.logs.reason,
+      });
     }
   }
 

@@ -15,6 +15,7 @@ import type { TaskStore } from '../store/contract.js';
 import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
+import { checkTaskPodSecurity } from './task-pod-security.js';
 import { loadBootPlan, resumeTasks } from './boot.js';
 import type { ResolvedRunnerOptions } from './options.js';
 import { healthOf, type RunnerHealth } from './health.js';
@@ -92,6 +93,7 @@ export class TaskRunner implements Runner {
       pendingTaskIds: () => this.#addsInFlight.keys(),
     });
     this.#orphanScan.start(plan.orphanCandidates);
+    parts.retention.start();
     const started = { namespace: this.namespace, resumed: plan.resumes.length, orphans: plan.orphanCandidates.length };
     parts.log.info(started, 'runner started');
   }
@@ -105,6 +107,7 @@ export class TaskRunner implements Runner {
     signal?.throwIfAborted();
     const { registry, options } = this.#parts;
     const spec = parseTaskSpec(task);
+    checkTaskPodSecurity(spec, this.namespace, options.podSecurity);
     const fingerprint = fingerprintSpec(spec);
     const pending = this.#addsInFlight.get(spec.id);
     if (pending) {
@@ -283,6 +286,7 @@ export class TaskRunner implements Runner {
     this.#closed = new RunnerClosedError('shutdown');
     // No new scan from now on; one in progress is awaited before the parts stop under it.
     const scanStopped = this.#orphanScan?.stop();
+    const purgeStopped = this.#parts.retention.stop();
     const { registry, log } = this.#parts;
     log.info({ mode, timeoutMs }, 'runner shutting down');
     const supervisor = this.#supervisor;
@@ -298,6 +302,7 @@ export class TaskRunner implements Runner {
         timeoutMs,
       );
     await scanStopped;
+    await purgeStopped;
     await stopRunner(this.#parts, this.#supervisor, new RunnerClosedError('shutdown'));
   }
 
@@ -342,6 +347,7 @@ export class TaskRunner implements Runner {
     this.#closed = new RunnerClosedError('runner stopped after a fatal error', { cause: err });
     this.#parts.log.error({ err }, 'runner stopped after a fatal error');
     await this.#orphanScan?.stop();
+    await this.#parts.retention.stop();
     await stopRunner(this.#parts, this.#supervisor, this.#closed);
   }
 }

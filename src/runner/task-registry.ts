@@ -99,6 +99,15 @@ export class TaskRegistry {
     }
   }
 
+  /**
+   * Drops a finished task the store no longer holds (purged by retention): `get` then answers
+   * undefined, as the store does. An open task of that id (the id used again) is left alone.
+   */
+  forget(id: string): void {
+    this.#finished.delete(id);
+    if (this.#records.get(id)?.state === 'deleted') this.#records.delete(id);
+  }
+
   /** Records in memory (open tasks, then the finished cache), optionally only those in `state`. */
   list(state?: TaskState): TaskRecord[] {
     const all = [...this.#records.values(), ...this.#finished.values()];

@@ -24,6 +24,8 @@ export function createTaskSupervisor(parts: RunnerParts, onFatal: (err: unknown)
     store: parts.store,
     now: Date.now,
     logSnapshotIntervalMs: options.logs.snapshotIntervalMs,
+    harvestRetryLimitMs: options.logs.harvestRetryLimitMs,
+    harvestBackoff: { baseDelayMs: options.retry.baseDelayMs, maxDelayMs: options.retry.maxDelayMs },
     beforeEffect: (taskId) => journal.whenDurable(taskId),
   });
   const observe = createTaskObserver({
@@ -59,6 +61,14 @@ export function createTaskSupervisor(parts: RunnerParts, onFatal: (err: unknown)
   };
   const machine = supervisorMachine.provide({ actors: { task: taskMachine.provide({ actors: effects }) } });
   const supervisor = createActor(machine, { input: { maxConcurrentJobs: options.maxConcurrentJobs }, inspect });
-  supervisor.subscribe({ error: (err) => onFatal(err) });
+  // Task actors are not in the supervisor's snapshot (see `ChildIds`): it stops them when it stops or fails.
+  const stopTasks = (): void => supervisor.getSnapshot().context.children.stopAll();
+  supervisor.subscribe({
+    complete: stopTasks,
+    error: (err) => {
+      stopTasks();
+      onFatal(err);
+    },
+  });
   return supervisor;
 }

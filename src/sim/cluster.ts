@@ -17,6 +17,7 @@ import { startJobController, type JobControllerOptions } from './job-controller.
 import { startNamespaceController } from './namespace-controller.js';
 import { startTtlAfterFinishedController } from './ttl-after-finished.js';
 import { startKubelet, type KubeletOptions } from './kubelet.js';
+import { leaseStrategy } from './leases.js';
 import { logSubresource } from './logs.js';
 import { openApiHandler, unknownFieldValidator } from './openapi.js';
 import { rbacHook, type RbacOptions } from './rbac.js';
@@ -106,7 +107,7 @@ export interface SimulatedCluster {
   /** Fault injection, changeable at run time. */
   faults: FaultInjector;
   /** Direct, read-only access to stored objects (copies), for assertions. */
-  objects(resource: 'jobs' | 'pods' | 'events' | 'namespaces', namespace?: string): KubeObject[];
+  objects(resource: 'jobs' | 'pods' | 'events' | 'namespaces' | 'leases', namespace?: string): KubeObject[];
   /**
    * Calls `listener` synchronously with every change the API server stores, in resourceVersion
    * order (what etcd would see) — for assertions that must not depend on a client's watch, e.g.
@@ -156,10 +157,9 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
   const clock = new SimClock(options.timeScale ?? 1);
   const store = new ObjectStore(clock, { historySize: options.watchHistorySize });
   const strategies = new Map<string, ResourceStrategy>(
-    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy].map((s) => [
-      s.info.resource,
-      s,
-    ]),
+    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy, leaseStrategy].map(
+      (s) => [s.info.resource, s],
+    ),
   );
   const ctx: SimContext = {
     store,

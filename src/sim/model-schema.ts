@@ -158,11 +158,12 @@ const metaTypes = new Set([
   'ServerAddressByClientCIDR',
 ]);
 const batchTypes = /^(CronJob|Job|PodFailurePolicy|SuccessPolicy|UncountedTerminatedPods)/;
+const coordinationTypes = /^Lease(List|Spec)?$/;
 
 /**
  * The name Kubernetes' OpenAPI gives a model: `V1Job` → `io.k8s.api.batch.v1.Job`,
  * `V1ObjectMeta` → `io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`, `CoreV1Event` →
- * `io.k8s.api.core.v1.Event`. Only core, batch and meta models are served, so those are the rules.
+ * `io.k8s.api.core.v1.Event`. Only core, batch, coordination and meta models are served, so those are the rules.
  */
 export function definitionName(model: string): string {
   const match = /^(?:[A-Z][a-z]+)?(V\d+(?:(?:alpha|beta)\d+)?)(.+)$/.exec(model);
@@ -170,6 +171,7 @@ export function definitionName(model: string): string {
   const name = match?.[2] ?? model;
   if (metaTypes.has(name)) return `io.k8s.apimachinery.pkg.apis.meta.${version}.${name}`;
   if (batchTypes.test(name)) return `io.k8s.api.batch.${version}.${name}`;
+  if (coordinationTypes.test(name)) return `io.k8s.api.coordination.${version}.${name}`;
   return `io.k8s.api.core.${version}.${name}`;
 }
 

@@ -1,4 +1,5 @@
 import { ApiError, conflict, forbidden } from './api-error.js';
+import { validatePodSecurityLabels } from './pod-security-admission.js';
 import { namespaceColumns } from './printers.js';
 import type { ResourceStrategy } from './strategy.js';
 import { validateDns1123Label } from './validation.js';
@@ -26,7 +27,12 @@ export const namespaceStrategy: ResourceStrategy = {
     obj.status = { phase: 'Active' };
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };
   },
-  validateCreate: (obj) => validateDns1123Label(obj.metadata.name, 'metadata.name'),
+  validateCreate: (obj) => [
+    ...validateDns1123Label(obj.metadata.name, 'metadata.name'),
+    ...validatePodSecurityLabels(obj),
+  ],
+  // The PodSecurity admission plugin's check of the labels (it runs on every namespace write).
+  validateUpdate: (obj, old) => validatePodSecurityLabels(obj, old),
   prepareForUpdate(obj, old) {
     obj.status = old.status;
   },

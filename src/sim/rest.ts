@@ -13,6 +13,7 @@ import {
 import type { SimContext } from './context.js';
 import { StoreConflictError } from './object-store.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
+import { admitPodSecurity } from './pod-security-admission.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { fieldSet, supportedFieldKeys, type ResourceStrategy } from './strategy.js';
 import type { KubeObject } from './types.js';
@@ -150,6 +151,8 @@ export function createObject(
   ];
   if (errors.length > 0) throw invalid(strategy.info, meta.name ?? '', errors);
   requireNamespace(ctx, strategy, meta.namespace, 'create', meta.name);
+  // Validating admission (PodSecurity) runs after validation, dry runs included.
+  if (strategy.info.resource === 'pods' && !strategy.info.group) admitPodSecurity(ctx, body);
   if (options.dryRun)
     return {
       status: 201,
@@ -263,6 +266,8 @@ export function updateObject(
   const old = ctx.store.get(strategy.info.resource, namespace, name);
   if (!old) throw notFound(strategy.info, name);
   const expectResourceVersion = body.metadata.resourceVersion || undefined;
+  if (expectResourceVersion === undefined && strategy.allowUnconditionalUpdate === false && target === 'main')
+    throw unconditionalUpdate(strategy, name);
   body.metadata.name = name;
   if (strategy.info.namespaced) body.metadata.namespace = namespace;
   body.metadata.uid = old.metadata.uid;
@@ -289,6 +294,41 @@ export function updateObject(
   } catch (err) {
     storeError(strategy, err);
   }
+}
+
+/** The generic store's 422 for a PUT without resourceVersion where the kind requires one (`0x0` is Go's `%#v`). */
+function unconditionalUpdate(strategy: ResourceStrategy, name: string): ApiError {
+  const { kind, group } = strategy.info;
+  const cause = { reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' };
+  return new ApiError(
+    422,
+    'Invalid',
+    `${group ? `${kind}.${group}` : kind} "${name}" is invalid: metadata.resourceVersion: ${cause.message}`,
+    { name, ...(group ? { group } : {}), kind, causes: [{ ...cause, field: 'metadata.resourceVersion' }] },
+  );
+}
+
+/**
+ * PUT: an update, or, for a kind with `allowCreateOnUpdate` (Leases), a create (201) when the
+ * name does not exist yet.
+ */
+export function putObject(
+  ctx: SimContext,
+  strategy: ResourceStrategy,
+  namespace: string | undefined,
+  name: string,
+  rawBody: unknown,
+  target: UpdateTarget = 'main',
+): RestResponse {
+  if (target === 'main' && strategy.allowCreateOnUpdate && !ctx.store.get(strategy.info.resource, namespace, name)) {
+    const body = asObject(structuredClone(rawBody));
+    if (body.metadata.name && body.metadata.name !== name) {
+      throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    body.metadata.name = name;
+    return createObject(ctx, strategy, namespace, body);
+  }
+  return { status: 200, body: updateObject(ctx, strategy, namespace, name, rawBody, target) };
 }
 
 /**

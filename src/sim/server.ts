@@ -12,7 +12,7 @@ import {
   listObjects,
   patchObject,
   present,
-  updateObject,
+  putObject,
   type DeleteOptions,
   type RestResponse,
 } from './rest.js';
@@ -83,6 +83,7 @@ export interface ApiServerOptions {
 const groupPrefixes: { prefix: string[]; group: string; version: string }[] = [
   { prefix: ['api', 'v1'], group: '', version: 'v1' },
   { prefix: ['apis', 'batch', 'v1'], group: 'batch', version: 'v1' },
+  { prefix: ['apis', 'coordination.k8s.io', 'v1'], group: 'coordination.k8s.io', version: 'v1' },
 ];
 
 /** Writes a JSON answer with the headers every apiserver response has. */
@@ -417,11 +418,8 @@ export class ApiServer {
       case 'update': {
         const body = await readBody(req);
         const warnings = this.#fieldValidation(strategy, body, query, 'UpdateOptions');
-        reply({
-          status: 200,
-          body: updateObject(ctx, strategy, namespace, name!, body, subresource === 'status' ? 'status' : 'main'),
-          headers: warnings,
-        });
+        const answer = putObject(ctx, strategy, namespace, name!, body, subresource === 'status' ? 'status' : 'main');
+        reply({ ...answer, headers: { ...answer.headers, ...warnings } });
         return;
       }
       case 'patch': {

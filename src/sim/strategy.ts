@@ -38,6 +38,13 @@ export interface ResourceStrategy {
   validateUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): FieldError[];
   /** On a `/status` update: keep everything but `status`. */
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): void;
+  /** A PUT to a missing name creates the object (201), as `AllowCreateOnUpdate` (Leases). @default false */
+  allowCreateOnUpdate?: boolean;
+  /**
+   * Whether a PUT without `metadata.resourceVersion` overwrites whatever is stored
+   * (`AllowUnconditionalUpdate`); false answers it with 422. @default true
+   */
+  allowUnconditionalUpdate?: boolean;
   /** Garbage-collection policy when a delete names none (`Orphan` for batch/v1 Jobs). */
   defaultPropagation: 'Orphan' | 'Background';
   /** Warning header sent when a delete relies on an Orphan default. */

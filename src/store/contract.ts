@@ -4,7 +4,7 @@
  * the package. A store of one's own is a Keyv storage adapter (`store: new Keyv(adapter)`), checked
  * by running the contract suite (`test/store/task-store-contract.ts`) over it.
  */
-import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
+import type { TaskListQuery, TaskOutcome, TaskPage, TaskRecord, Transition } from '../types.js';
 import type { OpenEntry } from './layout.js';
 
 /** A capped copy of a task's logs. */
@@ -43,6 +43,40 @@ export interface OpenTask extends OpenEntry {
   context?: Record<string, unknown>;
 }
 
+/** Which finished tasks {@link TaskStore.purgeFinished} removes: those of `outcome` matching either rule. */
+export interface PurgeQuery {
+  outcome: TaskOutcome;
+  /** Tasks that finished (were `deleted`) before this time, epoch ms. */
+  finishedBefore?: number;
+  /** Every task of the outcome but the `keepNewest` that finished last. */
+  keepNewest?: number;
+  /** Tasks per call, 1 to {@link maxPurgeBatch}. @default 500 */
+  limit?: number;
+  /** Find the candidates, remove nothing. */
+  dryRun?: boolean;
+}
+
+/** Largest `limit` of one {@link TaskStore.purgeFinished} call. */
+export const maxPurgeBatch = 10_000;
+/** `limit` of a {@link TaskStore.purgeFinished} call when none is given. */
+export const defaultPurgeBatch = 500;
+
+/** What one {@link TaskStore.purgeFinished} call did. */
+export interface PurgeResult {
+  /** The tasks removed (with `dryRun`, those that would be), oldest first for an age rule. */
+  ids: string[];
+  /** The batch was full: more tasks may match (call again). */
+  more: boolean;
+}
+
+/** How big the store is, as far as it can tell. */
+export interface StoreSize {
+  /** Bytes of the database (SQLite: `page_count × page_size`); absent for stores that cannot tell. */
+  bytes?: number;
+  /** Bytes of it on the free list, reusable by later writes (SQLite only). */
+  freeBytes?: number;
+}
+
 /**
  * Where the runner keeps tasks durably: records, their transitions, log snapshots and the
  * open-task index. Implemented once over Keyv (`@keyv/sqlite` on a local file by default, or
@@ -71,6 +105,21 @@ export interface TaskStore {
   putLogSnapshot(snapshot: LogSnapshot): Promise<void>;
   /** The task's latest log snapshot; undefined before the first one is stored. */
   getLogSnapshot(taskId: string): Promise<LogSnapshot | undefined>;
+  /**
+   * Removes one bounded batch of finished (`deleted`) tasks of `query.outcome` — record,
+   * transitions, log snapshot and every index key, in one batch of writes (one SQLite
+   * transaction) — found by the retention index (`retention-index.ts`), never by a scan of every
+   * task. Open tasks are never candidates, nor is a task with a write still queued. Call again
+   * while `more` is true. `ValidationError` for a bad query.
+   */
+  purgeFinished(query: PurgeQuery): Promise<PurgeResult>;
+  /** The store's size now (see {@link StoreSize}). */
+  size(): Promise<StoreSize>;
+  /**
+   * Gives free pages back to the file system, at most `maxPages` of them (SQLite with
+   * `auto_vacuum = INCREMENTAL`: `PRAGMA incremental_vacuum`); does nothing on other stores.
+   */
+  releaseSpace(maxPages?: number): Promise<void>;
   /**
    * Flushes pending writes and closes the underlying store (a Keyv instance the application
    * passed in is left connected: it is the application's). Later calls reject with `StoreError`.

@@ -8,6 +8,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type Keyv from 'keyv';
 import { keyvValueSerializer } from './keyv-serialize.js';
+import { createPostgresAccess } from './postgres-access.js';
+import { isKeyvPostgres } from './postgres-adapter.js';
 import { isKeyvSqlite } from './sqlite-adapter.js';
 import { upsertRows } from './sqlite-upsert.js';
 
@@ -15,7 +17,7 @@ import { upsertRows } from './sqlite-upsert.js';
 export const removal: unique symbol = Symbol('k8s-jobs.store.removal');
 
 /** How a batch reaches the adapter. */
-export type BatchMode = 'sqlite-transaction' | 'set-many';
+export type BatchMode = 'sqlite-transaction' | 'postgres-transaction' | 'set-many';
 
 /** Narrow access to one Keyv instance. Methods throw the adapter's own errors. */
 export interface KeyvAccess {
@@ -25,8 +27,8 @@ export interface KeyvAccess {
   /** The stored values of `keys` (absent ones are left out). */
   readMany(keys: readonly string[]): Promise<Map<string, unknown>>;
   /**
-   * Every `[key, value]` whose key starts with `prefix`, ordered by key: SQLite answers with one
-   * range query, a `Map` is iterated, other adapters go through Keyv's iterator.
+   * Every `[key, value]` whose key starts with `prefix`, ordered by key: SQLite and PostgreSQL answer
+   * with one range query, a `Map` is iterated, other adapters go through Keyv's iterator.
    */
   scan(prefix: string): Promise<Array<[key: string, value: unknown]>>;
   /**
@@ -36,8 +38,14 @@ export interface KeyvAccess {
    */
   range(prefix: string, after: string | undefined, limit: number): Promise<Array<[key: string, value: unknown]>>;
   /**
-   * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction`,
-   * atomically. Rejects if any write failed.
+   * The keys with `prefix` but the `skip` last ones (by key), at most `limit`, last first: SQLite
+   * answers with one range query on its primary key (`ORDER BY key DESC … OFFSET skip`). Optional:
+   * without it the task store filters a {@link KeyvAccess.scan}.
+   */
+  beforeLast?(prefix: string, skip: number, limit: number): Promise<string[]>;
+  /**
+   * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction` or
+   * `postgres-transaction`, atomically. Rejects if any write failed.
    */
   write(entries: ReadonlyArray<readonly [key: string, value: unknown]>): Promise<void>;
 }
@@ -91,6 +99,13 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       ? key.slice(keyv.namespace.length + 1)
       : key;
 
+  if (isKeyvPostgres(store)) {
+    // One statement per batch and SQL range reads (`postgres-access.ts`).
+    const serialize = keyvValueSerializer(keyv);
+    const codec = { prefixed, unprefixed, decode, serialize, isRemoval: (value: unknown) => value === removal };
+    return { mode: 'postgres-transaction', read, ...createPostgresAccess(store, codec) };
+  }
+
   if (sqlite) {
     // The value format Keyv's own `set` produces: `{ value }` through its serializer.
     const serialize = keyvValueSerializer(keyv);
@@ -136,6 +151,14 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
             limit,
           ]),
         );
+      },
+      async beforeLast(prefix, skip, limit) {
+        const from = prefixed(prefix);
+        const rows = (await sqlite.query(
+          `SELECT key FROM ${table} WHERE key > ? AND key < ? ORDER BY key DESC LIMIT ? OFFSET ?`,
+          [from, upperBound(from), limit, skip],
+        )) as Array<{ key: string }>;
+        return rows.map((row) => unprefixed(row.key));
       },
       async write(entries) {
         const upserts = entries.filter(([, value]) => value !== removal);

@@ -10,11 +10,12 @@
  * recently used one past capacity; the next append for it then reads it back (pending writes
  * first, then the adapter) while that task's later saves wait their turn.
  */
+import type { KeyvSqlite } from '@keyv/sqlite';
 import type Keyv from 'keyv';
 import { messageOf, StoreError } from '../errors.js';
 import type { TaskListQuery, TaskPage, TaskRecord, TaskState, Transition } from '../types.js';
 import { BoundedCache } from './bounded-cache.js';
-import type { LogSnapshot, OpenTask, SaveExtras, TaskStore } from './contract.js';
+import type { LogSnapshot, OpenTask, PurgeQuery, PurgeResult, SaveExtras, StoreSize, TaskStore } from './contract.js';
 import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
 import {
@@ -30,7 +31,11 @@ import {
   type TransitionsEnvelope,
 } from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
+import { checkPurgeQuery, keysOfTask } from './purge.js';
+import { finishedBound, finishedIdOf, finishedKey, finishedOutcomePrefix } from './retention-index.js';
 import { checkSchema, ensureSchema } from './schema.js';
+import { isKeyvSqlite } from './sqlite-adapter.js';
+import { releaseFreePages, sqliteSize, vacuum } from './sqlite-space.js';
 import { acquireLock, lockKey, type LockOptions, type LockRow } from './store-lock.js';
 import { encodeCursor, idOf, indexKeys, indexRange, inRange, staleIndexKeys, type IndexRange } from './task-index.js';
 
@@ -86,6 +91,8 @@ export class KeyvTaskStore implements TaskStore {
    * than v3, which `listTasks` then pages through a full scan.
    */
   #indexed = true;
+  /** Whether the store holds the retention index: false only for a read-only open of a store older than v4. */
+  #retentionIndexed = true;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -108,6 +115,7 @@ export class KeyvTaskStore implements TaskStore {
       // Any version this code reads without migrating (v1 and up): nothing is written.
       const found = checkSchema(await store.#read(schemaKey), options.location);
       store.#indexed = (found?.schemaVersion ?? storeSchemaVersion) >= 3;
+      store.#retentionIndexed = (found?.schemaVersion ?? storeSchemaVersion) >= 4;
       return store;
     }
     await ensureSchema(
@@ -144,9 +152,11 @@ export class KeyvTaskStore implements TaskStore {
 
   /**
    * v1 → v2: builds the open-task index from the records (queue order = creation order). v2 → v3:
-   * builds the listing index from the records, in batches of {@link migrationChunk} records.
+   * builds the listing index from the records, in batches of {@link migrationChunk} records. v3 → v4:
+   * builds the retention index from the finished records (found through the listing index).
    */
   async #migrate(from: number): Promise<void> {
+    if (from === 3) return this.#migrateToRetentionIndex();
     if (from === 2) {
       // SQLite reads the records a chunk at a time (memory stays bounded); other adapters scan once.
       const sqlite = this.#access.mode === 'sqlite-transaction';
@@ -172,6 +182,149 @@ export class KeyvTaskStore implements TaskStore {
     await this.#commit.enqueue(
       open.map((e, seq): [string, OpenEntry] => [openKey(e.record.id), { priority: e.record.spec.priority ?? 0, seq }]),
     );
+  }
+
+  /** v3 → v4: a retention key for every `deleted` record, read a chunk at a time on SQLite. */
+  async #migrateToRetentionIndex(): Promise<void> {
+    const prefix = indexRange({ state: 'deleted', limit: 1 }).prefix;
+    const sqlite = this.#access.mode === 'sqlite-transaction';
+    let after: string | undefined;
+    for (;;) {
+      const chunk = sqlite
+        ? (await this.#access.range(prefix, after, migrationChunk)).map(([key]) => key)
+        : after === undefined
+          ? (await this.#access.scan(prefix)).map(([key]) => key)
+          : [];
+      const lastKey = chunk.at(-1);
+      if (lastKey === undefined) return;
+      after = lastKey;
+      const envelopes = await this.#access.readMany(chunk.map((key) => taskKey(idOf(key, prefix))));
+      const keys = [...envelopes.values()].flatMap((value) => finishedKey((value as TaskEnvelope).record) ?? []);
+      await this.#commit.enqueue(keys.map((key): [string, 1] => [key, 1]));
+    }
+  }
+
+  /**
+   * Removes one batch of finished tasks of `query.outcome` (see `TaskStore.purgeFinished`). Reads
+   * the retention index without waiting for queued writes (a task finished a moment ago is simply
+   * not a candidate yet), then queues every key of each candidate as one batch; a candidate with a
+   * write of its own still queued (an id used again, say) is left for a later call.
+   */
+  async purgeFinished(query: PurgeQuery): Promise<PurgeResult> {
+    this.#assertOpen('purgeFinished');
+    const { outcome, finishedBefore, keepNewest, limit, dryRun } = checkPurgeQuery(query);
+    if (this.options.readOnly && !dryRun) throw this.#readOnlyError('purgeFinished');
+    if (!this.#retentionIndexed) {
+      throw new StoreError(
+        'the store predates the retention index (schema v4): open it once for writing (a runner, or purge without --dry-run) to migrate it',
+        this.options.location,
+      );
+    }
+    const prefix = finishedOutcomePrefix(outcome);
+    const candidates = new Set<string>();
+    let records: Map<string, unknown>;
+    try {
+      if (finishedBefore !== undefined) {
+        const bound = finishedBound(prefix, finishedBefore);
+        for (const [key] of await this.#access.range(prefix, undefined, limit)) {
+          if (key >= bound) break;
+          candidates.add(key);
+        }
+      }
+      if (keepNewest !== undefined && candidates.size < limit) {
+        for (const key of await this.#beforeLast(prefix, keepNewest, limit)) {
+          if (candidates.size >= limit) break;
+          candidates.add(key);
+        }
+      }
+      records = await this.#access.readMany([...candidates].map((key) => taskKey(finishedIdOf(key, prefix))));
+    } catch (err) {
+      throw new StoreError(
+        `finding finished ${outcome} tasks to purge failed: ${messageOf(err)}`,
+        this.options.location,
+        {
+          cause: err,
+        },
+      );
+    }
+    const more = candidates.size >= limit;
+    const ids: string[] = [];
+    const entries: Array<[string, unknown]> = [];
+    // From here to the enqueue nothing awaits: no save of these ids can slip in between.
+    for (const key of [...candidates].sort()) {
+      const id = finishedIdOf(key, prefix);
+      if (this.#gates.has(id) || this.#indexedStates.has(id) || this.#commit.peek(taskKey(id))) continue;
+      const record = (records.get(taskKey(id)) as TaskEnvelope | undefined)?.record;
+      // A key whose task is gone or open again (its id used anew) is a stray key: only it goes.
+      if (record?.state !== 'deleted') {
+        entries.push([key, removal]);
+        continue;
+      }
+      ids.push(id);
+      for (const taskEntry of [key, ...keysOfTask(record)]) entries.push([taskEntry, removal]);
+    }
+    if (dryRun || entries.length === 0) return { ids, more };
+    for (const id of ids) this.#histories.delete(id);
+    await this.#commit.enqueue(entries);
+    return { ids, more };
+  }
+
+  /** The keys with `prefix` but the `skip` last ones, at most `limit`, last first. */
+  async #beforeLast(prefix: string, skip: number, limit: number): Promise<string[]> {
+    if (this.#access.beforeLast) return this.#access.beforeLast(prefix, skip, limit);
+    const keys = (await this.#access.scan(prefix)).map(([key]) => key);
+    return keys
+      .slice(0, Math.max(0, keys.length - skip))
+      .reverse()
+      .slice(0, limit);
+  }
+
+  /** SQLite: the database's bytes and free bytes; other stores, and a closed store: nothing known. */
+  async size(): Promise<StoreSize> {
+    // A scrape after shutdown is no error: a closed store just has nothing to say.
+    if (this.#closing) return {};
+    const sqlite = this.#sqlite();
+    if (!sqlite) return {};
+    try {
+      return await sqliteSize(sqlite);
+    } catch (err) {
+      throw new StoreError(`reading the store's size failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  /** SQLite: `PRAGMA incremental_vacuum(maxPages)` (free pages back to the file system); else nothing. */
+  async releaseSpace(maxPages = 1000): Promise<void> {
+    this.#assertOpen('releaseSpace');
+    const sqlite = this.#sqlite();
+    if (!sqlite || this.options.readOnly) return;
+    try {
+      await releaseFreePages(sqlite, maxPages);
+    } catch (err) {
+      throw new StoreError(`releasing free pages failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  /**
+   * SQLite: rewrites the file with `VACUUM`, in incremental auto-vacuum mode from then on (how a
+   * store created before v4 gets it). Takes time and disk space of about the file's size: for
+   * maintenance (`k8s-jobs purge --vacuum`), with the store to itself. Other stores: nothing.
+   */
+  async vacuum(): Promise<void> {
+    this.#assertOpen('vacuum');
+    const sqlite = this.#sqlite();
+    if (!sqlite) return;
+    if (this.options.readOnly) throw this.#readOnlyError('vacuum');
+    await this.#commit.drain();
+    try {
+      await vacuum(sqlite);
+    } catch (err) {
+      throw new StoreError(`vacuuming the store failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  #sqlite(): KeyvSqlite | undefined {
+    const store: unknown = this.keyv.store;
+    return isKeyvSqlite(store) ? store : undefined;
   }
 
   /**

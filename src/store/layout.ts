@@ -11,12 +11,14 @@
  *   open tasks with one prefix scan, never the whole history (since v2)
  * - `idx:all:<order>`, `idx:state:<state>:<order>`, `idx:outcome:<outcome>:<order>` → `1`: the listing
  *   index, newest first, written in the batch of each record (`task-index.ts`; since v3)
+ * - `fin:<outcome>:<finished>:<id>` → `1`: the retention index, oldest first, written in the batch of
+ *   each `deleted` record (`retention-index.ts`; since v4)
  * - `meta:schema` → {@link SchemaMeta}
  */
 import type { TaskRecord, Transition } from '../types.js';
 
 /** The layout version this code writes. Bump it (and add a migration) when a value's shape changes. */
-export const storeSchemaVersion = 3;
+export const storeSchemaVersion = 4;
 
 /** The Keyv namespace of the stores `openTaskStore` creates. */
 export const storeNamespace = 'k8s-jobs';

@@ -2,7 +2,8 @@
  * How a log snapshot maps to store entries. Today one entry, `logs:<id>`, holds the whole capped
  * snapshot (the runner caps it, 1 MiB by default). This module is the one place to change when
  * snapshots are split into bounded chunks (`logs:<id>` as a head listing `logs:<id>:<n>` parts):
- * the task store only calls {@link logSnapshotEntries} and {@link readLogSnapshot}.
+ * the task store only calls {@link logSnapshotEntries}, {@link logSnapshotKeys} and
+ * {@link readLogSnapshot}.
  */
 import type { LogSnapshot } from './contract.js';
 
@@ -23,6 +24,11 @@ export function logSnapshotEntries(
   updatedAt: string,
 ): Array<[key: string, value: LogSnapshotEnvelope]> {
   return [[logsKey(snapshot.taskId), { schemaVersion, updatedAt, snapshot }]];
+}
+
+/** Every key a task's snapshot may occupy (removed together when the task is purged). */
+export function logSnapshotKeys(taskId: string): string[] {
+  return [logsKey(taskId)];
 }
 
 /** Reads a task's snapshot back through `read` (which sees queued writes before the disk). */

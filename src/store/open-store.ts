@@ -6,7 +6,19 @@ import Keyv from 'keyv';
 import { messageOf, StoreError } from '../errors.js';
 import { KeyvTaskStore } from './keyv-task-store.js';
 import { storeNamespace } from './layout.js';
+import {
+  describePostgres,
+  isKeyvPostgres,
+  isPostgresUrl,
+  openFailure,
+  openOwnedPostgres,
+  parsePostgresUrl,
+  preparePostgresTable,
+  tableOf,
+  type PostgresQuery,
+} from './postgres-adapter.js';
 import { isKeyvSqlite, loadKeyvSqlite } from './sqlite-adapter.js';
+import { enableIncrementalVacuumIfEmpty } from './sqlite-space.js';
 import type { LockOptions } from './store-lock.js';
 
 /** The store used when the option is omitted. */
@@ -43,8 +55,13 @@ export interface OpenTaskStoreOptions {
  * - `'sqlite://<path>'` (default `sqlite://./k8s-jobs.sqlite`): `@keyv/sqlite` on that file, in WAL
  *   mode with `synchronous=NORMAL` and a 5 s busy timeout; the file is created if missing, its
  *   directory is not.
+ * - `'postgres://user@host:5432/db?schema=name'` (or `postgresql://`): `@keyv/postgres` on the
+ *   table `keyv` of that schema (default `public`), both created on first use; a batch of writes
+ *   is one transaction. The password never appears in an error (the URL is shown with `***`).
  * - `'memory://'`: Keyv over a `Map` (nothing survives the process).
  * - a Keyv instance: used as is (its settings are not changed, and `close()` leaves it connected).
+ *   Over `@keyv/postgres` its table is checked (and, unless read-only, given the index range reads
+ *   need) first.
  *
  * @throws {StoreError} with the location and the cause when the store cannot be opened, read or
  *   written (missing directory, a file that is not a database, a newer schema...).
@@ -57,7 +74,24 @@ export async function openTaskStore(
 ): Promise<KeyvTaskStore> {
   const target = option ?? defaultStoreUri;
   if (typeof target !== 'string') {
-    return KeyvTaskStore.open(target, { ...options, location: describeKeyv(target), ownsKeyv: false });
+    const location = describeKeyv(target);
+    const store: unknown = target.store;
+    if (isKeyvPostgres(store)) {
+      const [schema, table] = tableOf(store, location).split('.') as [string, string];
+      try {
+        await preparePostgresTable(
+          store.query as PostgresQuery,
+          { schema, table },
+          location,
+          options.readOnly ?? false,
+        );
+      } catch (err) {
+        throw err instanceof StoreError
+          ? err
+          : new StoreError(`cannot open the PostgreSQL store: ${messageOf(err)}`, location, { cause: err });
+      }
+    }
+    return KeyvTaskStore.open(target, { ...options, location, ownsKeyv: false });
   }
   if (target === 'memory://') {
     return KeyvTaskStore.open(new Keyv({ store: new Map(), namespace: storeNamespace, throwOnErrors: true }), {
@@ -67,7 +101,11 @@ export async function openTaskStore(
     });
   }
   if (target.startsWith('sqlite://')) return openSqlite(target.slice('sqlite://'.length), options);
-  throw new StoreError('unsupported store URI: expected "sqlite://<path>" or "memory://"', target);
+  if (isPostgresUrl(target)) return openPostgres(target, options);
+  throw new StoreError(
+    'unsupported store URI: expected "sqlite://<path>", "postgres://<user>@<host>/<database>" or "memory://"',
+    target,
+  );
 }
 
 async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
@@ -85,6 +123,9 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
     // commit survives a crash of the process (not necessarily of the machine) without an fsync.
     // A reader leaves the journal mode to the writers (changing it needs a write).
     if (!options.readOnly) await sqlite.query('PRAGMA journal_mode=WAL');
+    // A new file gets incremental auto-vacuum, so purged space can go back to the file system
+    // (`sqlite-space.ts`); an existing file keeps its mode until `k8s-jobs purge --vacuum`.
+    if (!options.readOnly) await enableIncrementalVacuumIfEmpty(sqlite);
     await sqlite.query('PRAGMA synchronous=NORMAL');
     return await KeyvTaskStore.open(keyv, { ...options, location: path, ownsKeyv: true });
   } catch (err) {
@@ -108,12 +149,47 @@ async function openSqlite(path: string, options: OpenTaskStoreOptions): Promise<
   }
 }
 
+/**
+ * Opens a `postgres://` store: its own pool, the schema and table made ready, then the task
+ * store. The store's location in every message is the URL with its password redacted.
+ */
+async function openPostgres(uri: string, options: OpenTaskStoreOptions): Promise<KeyvTaskStore> {
+  const target = parsePostgresUrl(uri);
+  const readOnly = options.readOnly ?? false;
+  const { adapter, pool } = await openOwnedPostgres(target, readOnly);
+  const keyv = new Keyv({ store: adapter, namespace: storeNamespace, throwOnErrors: true });
+  try {
+    // On the pool itself: the adapter's `query` skips CREATE statements (see `openOwnedPostgres`).
+    await preparePostgresTable(
+      async (sql, values) => (await pool.query(sql, values)).rows as unknown[],
+      { schema: target.schema, table: adapter.opts.table ?? 'keyv' },
+      target.location,
+      readOnly,
+    );
+    return await KeyvTaskStore.open(keyv, { ...options, location: target.location, ownsKeyv: true });
+  } catch (err) {
+    const failure = openFailure(err, target);
+    try {
+      await pool.end();
+    } catch (closeErr) {
+      throw new StoreError(
+        `cannot open the PostgreSQL store (${messageOf(failure.cause ?? failure)}), nor close its pool`,
+        target.location,
+        { cause: new AggregateError([failure, closeErr]) },
+      );
+    }
+    throw failure;
+  }
+}
+
 function describeKeyv(keyv: Keyv): string {
   const store: unknown = keyv.store;
   const kind = isKeyvSqlite(store)
     ? `sqlite:${store.opts.db ?? '?'}`
-    : store instanceof Map
-      ? 'Map'
-      : ((store as object | undefined)?.constructor.name ?? 'unknown');
+    : isKeyvPostgres(store)
+      ? `postgres:${describePostgres(store)}`
+      : store instanceof Map
+        ? 'Map'
+        : ((store as object | undefined)?.constructor.name ?? 'unknown');
   return `keyv(${kind}, namespace ${keyv.namespace ?? '(none)'})`;
 }

@@ -21,6 +21,7 @@ import {
   type TaskRecord,
   type TaskState,
 } from '../types.js';
+import { finishedKey } from './retention-index.js';
 
 /** Prefix of every listing index key. */
 export const indexPrefix = 'idx:';
@@ -46,11 +47,16 @@ export function idOf(key: string, prefix: string): string {
   return key.slice(prefix.length + orderDigits + 1);
 }
 
-/** The index keys the record belongs under, as it is now. */
+/**
+ * The index keys the record belongs under, as it is now: the listing index's and, for a finished
+ * task, its retention key (`retention-index.ts`). Written with the record, removed with it.
+ */
 export function indexKeys(record: TaskRecord): string[] {
   const order = orderOf(record);
   const keys = [allPrefix + order, statePrefix(record.state) + order];
   if (record.state === 'deleted' && record.outcome) keys.push(outcomePrefix(record.outcome) + order);
+  const finished = finishedKey(record);
+  if (finished !== undefined) keys.push(finished);
   return keys;
 }
 

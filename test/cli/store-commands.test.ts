@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TaskPage, TaskRecord, Transition } from '../../src/types.js';
 import { behaviour, startEngine, type Engine } from '../engine/harness.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openTaskStore } from '../../src/store/open-store.js';
+import { record, transition } from '../store/task-store-contract.js';
 import { startCli, type CliProcess } from './cli-process.js';
 
 /*
@@ -142,6 +144,59 @@ describe.concurrent('reading the store of a running runner', () => {
     await engine.runner.cancel('long');
     expect(await follow.exited).toBe(0);
     expect(follow.stdout()).toBe('first line\n');
+  });
+});
+
+describe('purge', () => {
+  test('--dry-run reads a store a runner holds, changes nothing; without it the lock makes it fail', async () => {
+    const dry = await cli('purge', '--store', store, '--keep', '0', '--outcome', 'succeeded', 'failed', '--dry-run');
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(dry.stdout).toMatch(
+      /^Would purge 2 finished task\(s\) \(succeeded 1, failed 1\)\. Store size: [\d.]+ MB\.\n$/,
+    );
+    const locked = await cli('purge', '--store', store, '--keep', '0');
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toContain('k8s-jobs:');
+    expect(await engine.runner.getTask('ok')).toMatchObject({ state: 'deleted', outcome: 'succeeded' });
+  });
+
+  test('--older-than purges the tasks finished before; open tasks stay; a bad duration exits 1', async () => {
+    const path = join(engine.dir, 'purge.sqlite');
+    const seeded = await openTaskStore(`sqlite://${path}`);
+    const ago = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+    for (const [id, days, outcome] of [
+      ['old-ok', 10, 'succeeded'],
+      ['old-failed', 9, 'failed'],
+      ['new-ok', 1, 'succeeded'],
+    ] as const) {
+      await seeded.saveTask(
+        record(id, 'deleted', { outcome, finishedAt: ago(days), deletedAt: ago(days) }),
+        transition(id, null, 'deleted', ago(days)),
+      );
+    }
+    await seeded.saveTask(record('open', 'running'), transition('open', null, 'running'), {
+      queue: { priority: 0, seq: 0 },
+    });
+    await seeded.close();
+    const url = `sqlite://${path}`;
+    const purged = await cli('purge', '--store', url, '--older-than', '7d', '--json');
+    expect(purged).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(purged.stdout)).toMatchObject({
+      dryRun: false,
+      total: 2,
+      byOutcome: { succeeded: 1, failed: 1, timedOut: 0, cancelled: 0 },
+      bytes: expect.any(Number),
+    });
+    const listed = await cli('list', '--store', url, '--json');
+    expect((JSON.parse(listed.stdout) as TaskPage).items.map((r) => r.id).sort()).toEqual(['new-ok', 'open']);
+    const bad = await cli('purge', '--store', url, '--older-than', 'soon');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('must be a duration like 90s, 30m, 12h or 7d, got "soon"');
+    const nothing = await cli('purge', '--store', url);
+    expect(nothing).toMatchObject({
+      code: 1,
+      stderr: 'k8s-jobs: say what to purge: --older-than <duration> and/or --keep <count>\n',
+    });
   });
 });
 

@@ -9,6 +9,7 @@
  * no write — until the parent's SIGKILL lands.
  */
 import { readFileSync } from 'node:fs';
+import KeyvPostgres from '@keyv/postgres';
 import KeyvSqlite from '@keyv/sqlite';
 import { KubeConfig } from '@kubernetes/client-node';
 import Keyv from 'keyv';
@@ -16,7 +17,14 @@ import { createRunner } from '../../src/runner/create-runner.js';
 import type { Runner } from '../../src/runner/runner-api.js';
 import { behaviourAnnotation } from '../../src/sim/runtime-scripted.js';
 import { storeNamespace } from '../../src/store/layout.js';
-import { stuckPendingBudgetMs, type ChildConfig, type ChildMessage, type CrashTask } from './protocol.js';
+import { parsePostgresUrl } from '../../src/store/postgres-adapter.js';
+import {
+  stuckPendingBudgetMs,
+  type ChildConfig,
+  type ChildMessage,
+  type CrashTask,
+  type FreezePoint,
+} from './protocol.js';
 
 /** Stuck graces over one second (pod timestamps have one-second resolution), as the engine tests use. */
 const stuck = {
@@ -60,16 +68,11 @@ function rowsOf(params: unknown): Row[] {
   return rows;
 }
 
-/**
- * Wraps the adapter's `query` so every committed batch is checked against the freeze point.
- * The task store writes a batch either as one INSERT (its own transaction) or as
- * BEGIN IMMEDIATE … COMMIT (see `src/store/sqlite-upsert.ts`).
- */
-function observeWrites(sqlite: KeyvSqlite, config: ChildConfig): void {
-  const point = config.freeze;
-  if (!point) return;
-  const original = sqlite.query;
-  let transaction: Row[] | undefined;
+/** The freeze checks of `point`: before a batch is sent (`burst`) and once it has committed. */
+function freezeChecks(point: FreezePoint): {
+  burst: (rows: Row[], inTransaction: boolean) => void;
+  committed: (rows: Row[]) => void;
+} {
   const burst = (rows: Row[], inTransaction: boolean): void => {
     if (point.at === 'burst' && rows.length >= point.minRows) {
       freeze({
@@ -96,6 +99,40 @@ function observeWrites(sqlite: KeyvSqlite, config: ChildConfig): void {
       }
     }
   };
+  return { burst, committed };
+}
+
+/**
+ * PostgreSQL: the task store writes a batch as one statement (`WITH removed AS (DELETE …) INSERT …
+ * UNNEST($1, $2)`, see `src/store/postgres-access.ts`), its keys and values as two array parameters.
+ */
+function observePostgresWrites(adapter: KeyvPostgres, config: ChildConfig): void {
+  const point = config.freeze;
+  if (!point) return;
+  const { burst, committed } = freezeChecks(point);
+  const original = adapter.query;
+  adapter.query = async (sql: string, values?: unknown) => {
+    if (!sql.startsWith('WITH removed AS')) return original(sql, values);
+    const [keys, serialized] = values as [string[], string[]];
+    const rows = keys.flatMap((key, i) => rowsOf([key, serialized[i]]));
+    burst(rows, false);
+    const result = await original(sql, values);
+    committed(rows);
+    return result;
+  };
+}
+
+/**
+ * Wraps the adapter's `query` so every committed batch is checked against the freeze point.
+ * The task store writes a batch either as one INSERT (its own transaction) or as
+ * BEGIN IMMEDIATE … COMMIT (see `src/store/sqlite-upsert.ts`).
+ */
+function observeWrites(sqlite: KeyvSqlite, config: ChildConfig): void {
+  const point = config.freeze;
+  if (!point) return;
+  const original = sqlite.query;
+  let transaction: Row[] | undefined;
+  const { burst, committed } = freezeChecks(point);
   sqlite.query = async (sql: string, ...params: unknown[]) => {
     const verb = sql.trimStart().slice(0, 8).toUpperCase();
     if (verb.startsWith('BEGIN')) {
@@ -158,17 +195,28 @@ function cancelWhenRunning(runner: Runner, tasks: readonly CrashTask[]): void {
   }
 }
 
+/** The adapter the child's Keyv runs on, its `query` observed: SQLite on the file, or PostgreSQL. */
+async function openAdapter(config: ChildConfig): Promise<KeyvSqlite | KeyvPostgres> {
+  if (config.storeUrl) {
+    const { connectionString, schema } = parsePostgresUrl(config.storeUrl);
+    const adapter = new KeyvPostgres({ uri: connectionString, schema, keySize: 1024 });
+    observePostgresWrites(adapter, config);
+    return adapter;
+  }
+  const sqlite = new KeyvSqlite({ uri: `sqlite://${config.storePath}`, busyTimeout: 5000 });
+  await sqlite.query('PRAGMA journal_mode=WAL');
+  await sqlite.query('PRAGMA synchronous=NORMAL');
+  observeWrites(sqlite, config);
+  return sqlite;
+}
+
 async function main(): Promise<void> {
   const configPath = process.argv[2];
   if (!configPath) throw new Error('usage: child-runner.ts <config.json>');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as ChildConfig;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(config.kubeconfigPath);
-  const sqlite = new KeyvSqlite({ uri: `sqlite://${config.storePath}`, busyTimeout: 5000 });
-  await sqlite.query('PRAGMA journal_mode=WAL');
-  await sqlite.query('PRAGMA synchronous=NORMAL');
-  observeWrites(sqlite, config);
-  const store = new Keyv({ store: sqlite, namespace: storeNamespace, throwOnErrors: true });
+  const store = new Keyv({ store: await openAdapter(config), namespace: storeNamespace, throwOnErrors: true });
   const runner = await createRunner({
     kubeConfig,
     namespace: 'default',
@@ -178,7 +226,7 @@ async function main(): Promise<void> {
     clientTimeoutGraceMs: 1000,
     rateLimit: { qps: 1000, burst: 100 },
     logs: { snapshotIntervalMs: 200 },
-    stuck,
+    stuck: { ...stuck, pendingBudgetMs: config.pendingBudgetMs ?? stuck.pendingBudgetMs },
   });
   say({ event: 'ready', pid: process.pid });
   cancelWhenRunning(runner, config.tasks);

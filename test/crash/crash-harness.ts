@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { taskIdAnnotation } from '../../src/jobs/labels.js';
 import type { SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
+import { dropSchemas, postgresStoreUrl, randomSchema } from '../store/harnesses.js';
 import type { TaskRecord } from '../../src/types.js';
 import type { ChildConfig, ChildMessage, CrashTask, FreezePoint } from './protocol.js';
 import { historyProblems } from './task-paths.js';
@@ -148,9 +149,20 @@ export interface RunLog {
   kills: string[];
 }
 
+/** Schemas of the runs on PostgreSQL (K8S_JOBS_TEST_STORE=postgres), for {@link dropRunSchemas}. */
+const runSchemas: string[] = [];
+
+/** Drops the PostgreSQL schemas of every run made so far in this process. */
+export const dropRunSchemas = (): Promise<void> => dropSchemas(runSchemas.splice(0));
+
 /** One store file, one set of tasks, as many child processes as it takes. */
 export class CrashRun {
   readonly storePath: string;
+  /**
+   * The store as `openTaskStore` takes it: `sqlite://<storePath>`, or with K8S_JOBS_TEST_STORE=postgres a
+   * schema of its own on the test server (the children pass a Keyv over `@keyv/postgres`).
+   */
+  readonly storeUrl: string;
   readonly kubeconfigPath: string;
   /** Tasks whose `addTask` resolved in some child: the store must have them from then on. */
   readonly acknowledged = new Set<string>();
@@ -162,9 +174,17 @@ export class CrashRun {
     readonly dir: string,
     readonly name: string,
     readonly tasks: readonly CrashTask[],
-    readonly limits: { maxConcurrentJobs: number; queueSize: number; addConcurrently?: boolean },
+    readonly limits: {
+      maxConcurrentJobs: number;
+      queueSize: number;
+      addConcurrently?: boolean;
+      pendingBudgetMs?: number;
+    },
   ) {
     this.storePath = join(dir, `${name}.sqlite`);
+    const schema = process.env.K8S_JOBS_TEST_STORE === 'postgres' ? randomSchema('k8s_jobs_crash') : undefined;
+    if (schema) runSchemas.push(schema);
+    this.storeUrl = schema ? postgresStoreUrl(schema) : `sqlite://${this.storePath}`;
     this.kubeconfigPath = join(dir, 'kubeconfig.yaml');
   }
 
@@ -183,7 +203,9 @@ export class CrashRun {
       tasks: [...this.tasks],
       add: this.tasks.map((t) => t.id).filter((id) => !this.acknowledged.has(id)),
       ...(this.limits.addConcurrently ? { addConcurrently: true } : {}),
+      ...(this.limits.pendingBudgetMs !== undefined ? { pendingBudgetMs: this.limits.pendingBudgetMs } : {}),
       ...(freeze ? { freeze } : {}),
+      ...(this.storeUrl.startsWith('postgres') ? { storeUrl: this.storeUrl } : {}),
     };
     this.log.launches++;
     const configPath = join(this.dir, `${this.name}-${this.log.launches}.json`);
@@ -261,7 +283,7 @@ export class CrashRun {
       .objects('jobs')
       .filter((job) => ids.has(job.metadata.annotations?.[taskIdAnnotation] ?? ''));
     for (const job of left) problems.push(`Job ${job.metadata.name} is still in the sim`);
-    const store = await openTaskStore(`sqlite://${this.storePath}`);
+    const store = await openTaskStore(this.storeUrl);
     try {
       const open = await store.listOpenTasks();
       for (const task of open) problems.push(`${task.record.id} is still open in the store (${task.record.state})`);

@@ -51,7 +51,11 @@ export interface ChildConfig {
   add: string[];
   /** Add them all at once (`Promise.all`) rather than one after the other. */
   addConcurrently?: boolean;
+  /** The child's `stuck.pendingBudgetMs`. @default stuckPendingBudgetMs */
+  pendingBudgetMs?: number;
   freeze?: FreezePoint;
+  /** A `postgres://` store (Keyv over `@keyv/postgres`) instead of the SQLite file (K8S_JOBS_TEST_STORE=postgres). */
+  storeUrl?: string;
 }
 
 /** A line the child prints. */

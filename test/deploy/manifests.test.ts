@@ -53,12 +53,21 @@ describe('deploy/rbac.yaml', () => {
     expect(binding.metadata?.namespace).toBe(namespace);
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata?.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: account.metadata?.name, namespace }]);
-    // Nothing broader than needed: no wildcards, no names, only the four resources.
+    // Nothing broader than needed: no wildcards, only these resources, names only on the Lease's get and update.
     for (const rule of role.rules ?? []) {
       expect([...rule.verbs, ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]).not.toContain('*');
-      expect(rule.resourceNames).toBeUndefined();
+      if (rule.resources?.includes('leases') && !rule.verbs.includes('create'))
+        expect(rule.resourceNames).toEqual(['k8s-jobs']);
+      else expect(rule.resourceNames).toBeUndefined();
     }
-    expect((role.rules ?? []).flatMap((r) => r.resources ?? []).sort()).toEqual(['events', 'jobs', 'pods', 'pods/log']);
+    expect((role.rules ?? []).flatMap((r) => r.resources ?? []).sort()).toEqual([
+      'events',
+      'jobs',
+      'leases',
+      'leases',
+      'pods',
+      'pods/log',
+    ]);
   });
 });
 

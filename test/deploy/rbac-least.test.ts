@@ -1,10 +1,13 @@
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { Subscription } from 'rxjs';
 import { describe, expect, test } from 'vitest';
-import type { KubeObject, PolicyRule } from '../../src/sim/index.js';
+import { createLeaseLock } from '../../src/kube/lease-lock.js';
+import { LeaderElector, resolveLeaderElectionOptions, type LeaderEvent } from '../../src/leader/index.js';
+import { startSimulatedCluster, type KubeObject, type PolicyRule, type SimulatedCluster } from '../../src/sim/index.js';
 import type { TaskRecord } from '../../src/types.js';
 import { behaviour, startEngine, type Engine } from '../engine/harness.js';
 import { createPreexistingJob } from '../engine/preexisting-job.js';
-import { rbacFromManifest } from '../engine/rbac-mode.js';
+import { kubeConfigWithToken, rbacFromManifest } from '../engine/rbac-mode.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /*
@@ -24,9 +27,68 @@ function without(resource: string, verb: string): PolicyRule[] {
   );
 }
 
+/** The Lease the Role names (`resourceNames`), the elector's `leaseName`. */
+const leaseName = 'k8s-jobs';
+
+interface Election {
+  cluster: SimulatedCluster;
+  elector: LeaderElector;
+  events: LeaderEvent[];
+}
+
+/**
+ * A leader elector on the Role's Lease, run as the Role's service account (times scaled down:
+ * lease 2 s, renew deadline 1 s, retry 0.2 s), in a cluster of its own. `before` runs as admin.
+ */
+async function withElector<T>(
+  roleRules: PolicyRule[],
+  body: (election: Election) => Promise<T>,
+  before?: (cluster: SimulatedCluster) => Promise<unknown>,
+): Promise<T> {
+  const rbac = { ...(await rbacFromManifest(manifest)), rules: roleRules };
+  const cluster = await startSimulatedCluster({ timeScale: 0.01, rbac });
+  try {
+    await before?.(cluster);
+    const config = resolveLeaderElectionOptions({
+      leaseName,
+      namespace: 'default',
+      identity: 'replica-1',
+      leaseDurationSeconds: 2,
+      renewDeadlineSeconds: 1,
+      retryPeriodSeconds: 0.2,
+    });
+    const lock = createLeaseLock(kubeConfigWithToken(cluster, rbac.token), { namespace: 'default', name: leaseName });
+    const elector = new LeaderElector(config, lock);
+    const events: LeaderEvent[] = [];
+    elector.events$.subscribe((event) => events.push(event));
+    elector.start();
+    try {
+      return await body({ cluster, elector, events });
+    } finally {
+      await elector.stop();
+    }
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The first failed try whose error names `text`, once there is one. */
+const failedWith = (events: LeaderEvent[], text: string) =>
+  waitUntil(
+    () => events.find((e) => e.type === 'attemptFailed' && e.error instanceof Error && e.error.message.includes(text)),
+    `a try failing with ${text}`,
+  );
+
+const readLease = (cluster: SimulatedCluster) =>
+  cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: leaseName, namespace: 'default' });
+
 async function withEngine<T>(roleRules: PolicyRule[], body: (engine: Engine) => Promise<T>): Promise<T> {
   const rbac = { ...(await rbacFromManifest(manifest)), rules: roleRules };
-  const engine = await startEngine({ cluster: { rbac }, runner: { maxConcurrentJobs: 2 } });
+  // One final log read, no retry: a Role without pods/log would otherwise keep the Job for minutes.
+  const engine = await startEngine({
+    cluster: { rbac },
+    runner: { maxConcurrentJobs: 2, logs: { harvestRetryLimitMs: 0 } },
+  });
   try {
     return await body(engine);
   } finally {
@@ -99,6 +161,20 @@ describe(`${manifest} is sufficient for each scenario below`, () => {
     expect(['ErrImagePull', 'ImagePullBackOff']).toContain(record.failure?.reason);
     expect(record.failure?.events?.length).toBeGreaterThan(0);
   });
+
+  test.concurrent(
+    'leader election: the elector creates the Lease, leads, renews it and releases it on stop',
+    async () => {
+      await withElector(rules, async ({ cluster, elector, events }) => {
+        await waitUntil(() => elector.isLeader(), 'leading');
+        const first = (await readLease(cluster)).spec?.renewTime;
+        await waitUntil(async () => (await readLease(cluster)).spec?.renewTime !== first, 'a renewal');
+        expect(await elector.stop()).toEqual({ released: true });
+        expect((await readLease(cluster)).spec?.holderIdentity).toBe('');
+        expect(events.filter((e) => e.type === 'attemptFailed')).toEqual([]);
+      });
+    },
+  );
 });
 
 describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
@@ -113,6 +189,9 @@ describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
       'jobs get',
       'jobs list',
       'jobs watch',
+      'leases create',
+      'leases get',
+      'leases update',
       'pods list',
       'pods watch',
       'pods/log get',
@@ -187,6 +266,38 @@ describe(`${manifest} is least: one verb fewer breaks the runner`, () => {
     const { record, logs } = await quickTask(without('pods/log', 'get'));
     expect(record.outcome).toBe('succeeded');
     expect(logs).not.toContain('hello from the pod');
+    // Lost, and the record says so.
+    expect(record.logs).toEqual({ lost: true, reason: expect.stringContaining('pods/log') });
+  });
+
+  test.concurrent('without leases create, no replica ever leads: there is no Lease to hold', async () => {
+    await withElector(without('leases', 'create'), async ({ elector, events }) => {
+      await failedWith(events, forbidden('create', 'leases'));
+      expect(elector.isLeader()).toBe(false);
+    });
+  });
+
+  test.concurrent('without leases get, no replica ever leads: it cannot read the Lease', async () => {
+    await withElector(without('leases', 'get'), async ({ elector, events }) => {
+      await failedWith(events, forbidden('get', 'leases'));
+      expect(elector.isLeader()).toBe(false);
+    });
+  });
+
+  test.concurrent('without leases update, a released Lease cannot be acquired', async () => {
+    const released = (cluster: SimulatedCluster) =>
+      cluster.kubeConfig.makeApiClient(CoordinationV1Api).createNamespacedLease({
+        namespace: 'default',
+        body: { metadata: { name: leaseName }, spec: { holderIdentity: '', leaseDurationSeconds: 1 } },
+      });
+    await withElector(
+      without('leases', 'update'),
+      async ({ elector, events }) => {
+        await failedWith(events, forbidden('update', 'leases'));
+        expect(elector.isLeader()).toBe(false);
+      },
+      released,
+    );
   });
 
   test.concurrent('without events list, a failure carries no events', async () => {

@@ -69,9 +69,13 @@ describe('createJob', () => {
   });
 
   test('stopping the actor aborts its request', async () => {
+    // Keep-alive: a pooled connection (opened in 'pass' mode) would carry the request to the sim.
+    proxy.dropAll();
+    await waitUntil(() => proxy.openConnections() === 0, 'the pooled connections to close');
     proxy.setMode('silent');
+    const accepted = proxy.connections();
     const actor = createActor(effects.createJob, { input: jobInput('never-answered') }).start();
-    await waitUntil(() => proxy.openConnections() > 0, 'the request to reach the proxy');
+    await waitUntil(() => proxy.connections() > accepted, 'the request to reach the proxy');
     const open = proxy.openConnections();
     actor.stop();
     await waitUntil(() => proxy.openConnections() < open, 'the request connection to close');

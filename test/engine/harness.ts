@@ -8,6 +8,7 @@ import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { storeNamespace } from '../../src/store/layout.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { RunnerOptions } from '../../src/runner/options.js';
+import { dropSchemas, postgresStoreUrl, randomSchema } from '../store/harnesses.js';
 import { kubeConfigWithToken, rbacFromEnv } from './rbac-mode.js';
 import {
   behaviourAnnotation,
@@ -44,10 +45,12 @@ export interface Engine {
   runner: Runner;
   /** Temp directory holding the SQLite store (`store.sqlite`), removed by `close()`. */
   dir: string;
-  /** The runner's store URL (`sqlite://<dir>/store.sqlite`; `memory://` when the suite runs on the Map store). */
+  /** The runner's store URL (`sqlite://<dir>/store.sqlite`; `memory://` or `postgres://…` by K8S_JOBS_TEST_STORE). */
   storeUrl: string;
   /** Opens the runner's store again (its file, or the same Map), e.g. to check it after shutdown. */
   openStore(): Promise<KeyvTaskStore>;
+  /** The `store` option for another runner on the same store (after this one has shut down). */
+  runnerStore(): string | Keyv;
   /** Shuts the runner down (`detach`, idempotent), closes the cluster, removes the temp dir. */
   close(): Promise<void>;
 }
@@ -72,15 +75,19 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-engine-'));
   // K8S_JOBS_TEST_STORE=memory runs the suite on Keyv over a Map (the second adapter of issue 4).
   const memory = process.env.K8S_JOBS_TEST_STORE === 'memory' ? new Map<string, unknown>() : undefined;
-  const storeUrl = memory ? 'memory://' : `sqlite://${join(dir, 'store.sqlite')}`;
+  // K8S_JOBS_TEST_STORE=postgres runs it on the test PostgreSQL server, a schema per engine (dropped by close()).
+  const schema = process.env.K8S_JOBS_TEST_STORE === 'postgres' ? randomSchema('k8s_jobs_engine') : undefined;
+  const storeUrl = memory ? 'memory://' : schema ? postgresStoreUrl(schema) : `sqlite://${join(dir, 'store.sqlite')}`;
   const openStore = (): Promise<KeyvTaskStore> =>
     memory ? openTaskStore(new Keyv({ store: memory, namespace: storeNamespace })) : openTaskStore(storeUrl);
+  const runnerStore = (): string | Keyv =>
+    memory ? new Keyv({ store: memory, namespace: storeNamespace, throwOnErrors: true }) : storeUrl;
   let runner: Runner;
   try {
     runner = await createRunner({
       kubeConfig: rbac?.token ? kubeConfigWithToken(cluster, rbac.token) : cluster.kubeConfig,
       namespace: 'default',
-      store: memory ? new Keyv({ store: memory, namespace: storeNamespace, throwOnErrors: true }) : storeUrl,
+      store: runnerStore(),
       // Start times have one-second resolution too: a second's grace lets Kubernetes' own
       // DeadlineExceeded reach the runner before its timer fires, as the default 2 s does.
       clientTimeoutGraceMs: 1000,
@@ -92,6 +99,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   } catch (err) {
     await cluster.close();
     await rm(dir, { recursive: true, force: true });
+    if (schema) await dropSchemas([schema]);
     throw err;
   }
   return {
@@ -100,12 +108,14 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
     dir,
     storeUrl,
     openStore,
+    runnerStore,
     async close() {
       try {
         await runner.shutdown();
       } finally {
         await cluster.close();
         await rm(dir, { recursive: true, force: true });
+        if (schema) await dropSchemas([schema]);
       }
     },
   };

@@ -8,6 +8,15 @@ import { behaviour, creationsByName, ourJobs, startEngine, type Engine } from '.
  * still end as its container decided, and reconnects or relists must never create a second Job.
  */
 
+/*
+ * These faults blind the runner for a while: the watch sees nothing until it reconnects (a stalled
+ * stream only after its watchdog). A deadline that passes meanwhile is decided on the stale view,
+ * so the harness' 2.5 s pending budget (1.5 s in effect: it runs from a creationTimestamp rounded
+ * down to the second) could fail a task whose container did start, as PendingTimeout, on a loaded
+ * machine. No test here is about the pending budget: give it room far beyond any blind window.
+ */
+const stuck = { pendingBudgetMs: 60_000 };
+
 let engine: Engine | undefined;
 afterEach(async () => {
   await engine?.close();
@@ -59,7 +68,10 @@ async function runAndAudit(
 }
 
 test('with every watch stream dropped every 200 ms, every task reaches its outcome and no extra Job is created', async () => {
-  engine = await startEngine({ cluster: { faults: { dropWatchesEveryMs: 200 } }, runner: { maxConcurrentJobs: 6 } });
+  engine = await startEngine({
+    cluster: { faults: { dropWatchesEveryMs: 200 } },
+    runner: { maxConcurrentJobs: 6, stuck },
+  });
   await runAndAudit(engine, mixedTasks('drop', 24));
   expect(engine.cluster.faults.counts().watchesDropped).toBeGreaterThan(4);
   // The runner resumed: it watched again after the drops.
@@ -67,7 +79,7 @@ test('with every watch stream dropped every 200 ms, every task reaches its outco
 });
 
 test('with resuming watches answered 410 Expired, the runner relists and every task still ends right, once', async () => {
-  engine = await startEngine({ runner: { maxConcurrentJobs: 6 } });
+  engine = await startEngine({ runner: { maxConcurrentJobs: 6, stuck } });
   const { cluster } = engine;
   const listsBefore = cluster.stats().requests['list jobs'] ?? 0;
   // Each drop makes the runner resume from its last resourceVersion; the next resumes are refused with 410.
@@ -82,7 +94,9 @@ test('with resuming watches answered 410 Expired, the runner relists and every t
 
 test('a watch held open in silence is abandoned by the stall watchdog, and every task still ends right, once', async () => {
   // A 1 s watch timeout and no grace: a silent stream is given up after about a second.
-  engine = await startEngine({ runner: { maxConcurrentJobs: 6, watch: { timeoutSeconds: 1, stallGraceMs: 0 } } });
+  engine = await startEngine({
+    runner: { maxConcurrentJobs: 6, stuck, watch: { timeoutSeconds: 1, stallGraceMs: 0 } },
+  });
   const { cluster } = engine;
   const tasks = mixedTasks('stall', 12);
   for (const { task } of tasks) await engine.runner.addTask(task);

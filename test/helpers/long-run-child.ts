@@ -9,6 +9,10 @@
  * Every tenth task is followed with `task$` instead of `waitFor`, and a task finished long ago is
  * read back with `getTask`, `waitFor`, `task$`, `cancel`, `getLogs` and `logs$`, so the store's
  * path for finished tasks runs too.
+ *
+ * With `LONG_RUN_KEEP_SUCCEEDED` the runner has `retention: { succeeded: { maxCount } }` (purging
+ * often): before each sample the child waits for the purge to have caught up, and the sample
+ * carries the succeeded tasks the store holds and its size (the `store_size_bytes` metric).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { lastValueFrom } from 'rxjs';
@@ -29,6 +33,10 @@ export interface LongRunSample {
   taskStreams: number;
   logStreams: number;
   waiters: number;
+  /** Succeeded tasks in the store (counted by pages of `listTasks`). */
+  succeededStored: number;
+  /** The store's size in bytes (SQLite: page_count × page_size); absent for `memory://`. */
+  storeBytes?: number;
 }
 
 const number = (name: string): number => {
@@ -42,6 +50,7 @@ if (!gc) throw new Error('run with node --expose-gc');
 const tasks = number('LONG_RUN_TASKS');
 const every = number('LONG_RUN_EVERY');
 const inFlight = number('LONG_RUN_IN_FLIGHT');
+const keepSucceeded = process.env.LONG_RUN_KEEP_SUCCEEDED ? number('LONG_RUN_KEEP_SUCCEEDED') : undefined;
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromString(process.env.LONG_RUN_KUBECONFIG ?? '');
 
@@ -53,7 +62,28 @@ const runner = await createRunner({
   queueSize: 100_000,
   // Measure the engine, not the client's rate limiter.
   rateLimit: { qps: 100_000, burst: 100_000 },
+  ...(keepSucceeded !== undefined
+    ? { retention: { succeeded: { maxCount: keepSucceeded }, intervalMs: 100, batchSize: 500 } }
+    : {}),
 });
+
+/** Succeeded tasks the store holds, counted a page at a time. */
+const succeededStored = async (): Promise<number> => {
+  let count = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await runner.listTasks({ outcome: 'succeeded', limit: 1000, ...(cursor ? { cursor } : {}) });
+    count += page.items.length;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return count;
+};
+
+/** The `store_size_bytes` gauge, as a scrape reads it. */
+const storeBytes = async (): Promise<number | undefined> => {
+  const metric = runner.metrics.getSingleMetric('k8s_jobs_store_size_bytes');
+  return (await metric?.get())?.values[0]?.value;
+};
 
 const lifecycle = async (n: number): Promise<TaskRecord> => {
   const id = `task-${String(n)}`;
@@ -90,7 +120,15 @@ try {
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
-    if (finished > 2 * every) await readBack(finished - 2 * every);
+    // With retention, a task still kept (the newest `keepSucceeded` are); else one long finished.
+    const back = keepSucceeded === undefined ? 2 * every : Math.floor(keepSucceeded * 0.9);
+    if (finished > back) await readBack(finished - back);
+    if (keepSucceeded !== undefined) {
+      await waitUntil(async () => (await succeededStored()) <= keepSucceeded, 'the purge to catch up', {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      });
+    }
     // Every `deleted` write durable, so every finished task has left the open records (the parent
     // checks they did: a runner that keeps them would only time out here).
     await waitUntil(() => inspectStreams(runner).openRecords === 0, 'the open records to empty', {
@@ -109,6 +147,8 @@ try {
       taskStreams,
       logStreams,
       waiters,
+      succeededStored: await succeededStored(),
+      ...(await storeBytes().then((bytes) => (bytes === undefined ? {} : { storeBytes: bytes }))),
     };
     process.stdout.write(`${JSON.stringify(sample)}\n`);
   }

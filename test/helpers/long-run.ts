@@ -31,6 +31,8 @@ export async function longRun(options: {
   warmUp: number;
   store: 'sqlite' | 'memory';
   inFlight?: number;
+  /** Run with `retention: { succeeded: { maxCount: keepSucceeded } }`. */
+  keepSucceeded?: number;
 }): Promise<LongRunFigures> {
   const cluster = await startSimulatedCluster({ timeScale: 0.001, kubelet: { runtime: 'scripted' } });
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-long-run-'));
@@ -45,6 +47,7 @@ export async function longRun(options: {
         LONG_RUN_EVERY: String(options.every),
         LONG_RUN_IN_FLIGHT: String(options.inFlight ?? 200),
         LONG_RUN_STORE: options.store === 'sqlite' ? `sqlite://${join(dir, 'store.sqlite')}` : 'memory://',
+        ...(options.keepSucceeded !== undefined ? { LONG_RUN_KEEP_SUCCEEDED: String(options.keepSucceeded) } : {}),
       },
     });
     let out = '';
@@ -68,7 +71,9 @@ export async function longRun(options: {
     const rows = samples.map(
       (s) =>
         `  ${String(s.tasks).padStart(6)} tasks  heap ${mb(s.heapUsed).padStart(9)}  rss ${mb(s.rss).padStart(9)}` +
-        `  registry ${String(s.records)} (open ${String(s.openRecords)})`,
+        `  registry ${String(s.records)} (open ${String(s.openRecords)})` +
+        `  stored succeeded ${String(s.succeededStored)}` +
+        (s.storeBytes === undefined ? '' : `  store ${mb(s.storeBytes)}`),
     );
     console.log(
       [
@@ -102,22 +107,38 @@ function slope(points: [number, number][]): number {
 
 /**
  * What a bounded runner shows at every sample (taken with nothing in flight): no open record, at
- * most `finishedCacheSize` finished ones, no stream or waiter left; and a heap slope under
- * `maxSlopeMbPer1000` past the warm-up.
+ * most `finishedCacheSize` finished ones (exactly that many without retention; purged tasks leave
+ * the cache too), no stream or waiter left; and a heap slope under `maxSlopeMbPer1000` past the
+ * warm-up.
  */
 export function expectBoundedMemory(
   figures: LongRunFigures,
   maxSlopeMbPer1000: number,
   finishedCacheSize: number,
+  { purged = false }: { purged?: boolean } = {},
 ): void {
   for (const sample of figures.samples) {
-    expect(sample, `sample after ${String(sample.tasks)} tasks`).toMatchObject({
-      openRecords: 0,
-      records: Math.min(sample.tasks, finishedCacheSize),
-      taskStreams: 0,
-      logStreams: 0,
-      waiters: 0,
-    });
+    const label = `sample after ${String(sample.tasks)} tasks`;
+    expect(sample, label).toMatchObject({ openRecords: 0, taskStreams: 0, logStreams: 0, waiters: 0 });
+    if (purged) expect(sample.records, label).toBeLessThanOrEqual(Math.min(sample.tasks, finishedCacheSize));
+    else expect(sample.records, label).toBe(Math.min(sample.tasks, finishedCacheSize));
   }
   expect(figures.heapSlopePer1000 / 1024 / 1024).toBeLessThan(maxSlopeMbPer1000);
+}
+
+/**
+ * What retention of `keep` succeeded tasks shows: never more than `keep` stored at a sample, and a
+ * store whose size has levelled off: its last sample is within 10% of the one halfway through
+ * (without the purge it would be about twice as big).
+ */
+export function expectBoundedStore(figures: LongRunFigures, keep: number): void {
+  const { samples } = figures;
+  for (const sample of samples) {
+    expect(sample.succeededStored, `stored succeeded after ${String(sample.tasks)} tasks`).toBeLessThanOrEqual(keep);
+  }
+  const last = samples.at(-1)?.storeBytes;
+  const halfway = samples[Math.floor((samples.length - 1) / 2)]?.storeBytes;
+  expect(last, 'the store size at the last sample').toBeDefined();
+  expect(halfway, 'the store size halfway').toBeDefined();
+  expect(last).toBeLessThanOrEqual((halfway ?? 0) * 1.1);
 }

@@ -73,6 +73,20 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
       containers: [container({ restartCount: 3, waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } })],
     }),
   ),
+  // Seconds after the Job's creation, far inside the pending budget: the refusal decides at once.
+  PodSecurityViolation: {
+    events: [
+      observed(
+        T0 + sec(2),
+        ours(),
+        [],
+        [
+          'FailedCreate: Error creating: pods "job-t1-x2b4c" is forbidden: violates PodSecurity "baseline:latest": ' +
+            'privileged (container "task" must not set securityContext.privileged=true)',
+        ],
+      ),
+    ],
+  },
   BadRequest: refusedAs(400, 'BadRequest'),
   Unauthorized: refusedAs(401, 'Unauthorized'),
   Forbidden: refusedAs(403, 'Forbidden'),

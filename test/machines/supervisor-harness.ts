@@ -37,7 +37,8 @@ export function startSupervisor(
   // Filled in below: inspection already fires while createActor runs.
   const holder: { supervisor?: ReturnType<typeof createActor<typeof machine>> } = {};
 
-  const tasks = (): TaskRef[] => Object.values(holder.supervisor?.getSnapshot().children ?? {}) as TaskRef[];
+  // Task actors live in the supervisor's context, not its snapshot's `children` (decision record 007).
+  const tasks = (): TaskRef[] => (holder.supervisor?.getSnapshot().context.children.actors() ?? []) as TaskRef[];
   const sample = (event: InspectionEvent): void => {
     const supervisor = holder.supervisor;
     if (!supervisor) return;
@@ -80,6 +81,6 @@ export function startSupervisor(
     createdOrder: (): string[] =>
       stubs.timeline.filter((c) => c.startsWith('create:')).map((c) => c.slice('create:'.length)),
     ledger: () => actor.getSnapshot().context.slots.size,
-    children: (): AnyActorRef[] => Object.values(actor.getSnapshot().children) as AnyActorRef[],
+    children: (): AnyActorRef[] => actor.getSnapshot().context.children.actors(),
   };
 }

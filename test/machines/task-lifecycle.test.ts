@@ -36,7 +36,8 @@ describe('task machine: the happy path', () => {
     expect(t.log.observeStops).toBe(1);
 
     const done = await t.reach('deleted');
-    expect(t.log.harvested).toEqual([{ taskId: 't1', jobName: 'job-t1' }]);
+    // The harvest's retry limit counts from the outcome's time (kept across restarts).
+    expect(t.log.harvested).toEqual([{ taskId: 't1', jobName: 'job-t1', finishedAt: iso(T0 + sec(10)) }]);
     expect(t.log.deleted).toEqual([{ taskId: 't1', jobName: 'job-t1', jobUid: 'uid-t1' }]);
     expect(done.status).toBe('done');
     expect(done.output).toEqual({
@@ -96,17 +97,36 @@ describe('task machine: the happy path', () => {
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
   });
 
-  test('a failed final log read is reported to the parent and cleanup goes on', async () => {
+  test('a failed final log read is reported to the parent, the logs marked lost, the outcome kept, cleanup goes on', async () => {
     const boom = new Error('log read failed');
     const t = startTask(taskInput('t1'), { harvest: () => Promise.reject(boom) });
     t.actor.send({ type: 'START', at: T0 });
     await t.reach('running');
     t.actor.send(observed(T0 + sec(5), jobView({ uid: 'uid-t1', conditions: [condition('Complete')] })));
-    await t.reach('deleted');
+    const done = await t.reach('deleted');
     expect(t.log.deleted).toHaveLength(1);
     expect(t.sent('TASK.EFFECT_FAILED')).toEqual([
       { type: 'TASK.EFFECT_FAILED', taskId: 't1', effect: 'harvestLogs', error: boom },
     ]);
+    expect(done.output).toMatchObject({ outcome: 'succeeded', logs: { lost: true, reason: 'log read failed' } });
+  });
+
+  test('logs the harvest gave up on: lost on the record with the reason, the outcome and failure untouched', async () => {
+    const t = startTask(taskInput('t1'), {
+      harvest: () => Promise.resolve({ lastLines: [], lost: { reason: 'pods/log is forbidden' } }),
+    });
+    t.actor.send({ type: 'START', at: T0 });
+    await t.reach('running');
+    t.actor.send(observed(T0 + sec(5), jobView({ uid: 'uid-t1', failed: 1, conditions: [condition('Failed')] })));
+    const done = await t.reach('deleted');
+    expect(done.output).toMatchObject({
+      state: 'deleted',
+      outcome: 'failed',
+      failure: { reason: 'Failed' },
+      logs: { lost: true, reason: 'pods/log is forbidden' },
+    });
+    expect(t.log.deleted).toHaveLength(1);
+    expect(t.sent('TASK.EFFECT_FAILED')).toEqual([]);
   });
 
   test('a failing periodic log snapshot is reported and the task keeps running', async () => {

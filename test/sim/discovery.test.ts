@@ -35,7 +35,7 @@ describe('legacy discovery, read by client-node', () => {
     });
   });
 
-  test('/api lists v1 and /apis lists batch with its preferred version', async () => {
+  test('/api lists v1 and /apis lists batch and coordination.k8s.io with their preferred versions', async () => {
     expect((await cluster.kubeConfig.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(['v1']);
     const groups = await cluster.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
     expect(groups.groups).toEqual([
@@ -43,6 +43,11 @@ describe('legacy discovery, read by client-node', () => {
         name: 'batch',
         versions: [{ groupVersion: 'batch/v1', version: 'v1' }],
         preferredVersion: { groupVersion: 'batch/v1', version: 'v1' },
+      },
+      {
+        name: 'coordination.k8s.io',
+        versions: [{ groupVersion: 'coordination.k8s.io/v1', version: 'v1' }],
+        preferredVersion: { groupVersion: 'coordination.k8s.io/v1', version: 'v1' },
       },
     ]);
     const batch = await cluster.kubeConfig.makeApiClient(BatchApi).getAPIGroup();
@@ -115,6 +120,24 @@ describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
                       verbs: ['get', 'patch', 'update'],
                     },
                   ],
+                },
+              ],
+            },
+          ],
+        },
+        {
+          metadata: { name: 'coordination.k8s.io', creationTimestamp: null },
+          versions: [
+            {
+              version: 'v1',
+              freshness: 'Current',
+              resources: [
+                {
+                  resource: 'leases',
+                  responseKind: { group: '', version: '', kind: 'Lease' },
+                  scope: 'Namespaced',
+                  singularResource: 'lease',
+                  verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
                 },
               ],
             },

@@ -1,12 +1,16 @@
 /**
- * The two kinds of store the contract suite runs on: `@keyv/sqlite` files in a temp dir (opened
- * through `sqlite://`) and Keyv over a `Map` (opened through `memory://`, reopened by wrapping the
- * same Map in a new Keyv instance, as an application would pass its own).
+ * The kinds of store the contract suite runs on: `@keyv/sqlite` files in a temp dir (opened
+ * through `sqlite://`), Keyv over a `Map` (opened through `memory://`, reopened by wrapping the
+ * same Map in a new Keyv instance, as an application would pass its own), and the real PostgreSQL
+ * server (`postgres://`, a schema of its own per store, dropped by `cleanup()`).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type KeyvPostgres from '@keyv/postgres';
 import type KeyvSqlite from '@keyv/sqlite';
+import pg from 'pg';
 import Keyv, { type KeyvEntry } from 'keyv';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
@@ -94,5 +98,58 @@ export function mapHarness(): TaskStoreHarness {
       openTaskStore(new Keyv({ store: store.keyv.store as Map<string, unknown>, namespace: store.keyv.namespace })),
     probe: probeSetMany,
     cleanup: async () => undefined,
+  };
+}
+
+/** The test server (trust auth): `K8S_JOBS_TEST_POSTGRES` overrides it. */
+export const testPostgresUrl = process.env.K8S_JOBS_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh schema name (lower case, as the store URL requires): `<prefix>_<random>`. */
+export const randomSchema = (prefix: string): string => `${prefix}_${randomBytes(6).toString('hex')}`;
+
+/** The store URL of `schema` on the test server. */
+export const postgresStoreUrl = (schema: string): string => `${testPostgresUrl}?schema=${schema}`;
+
+/** Drops the schemas (and everything in them) on the test server. */
+export async function dropSchemas(schemas: readonly string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  const client = new pg.Client({ connectionString: testPostgresUrl });
+  await client.connect();
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Probes PostgreSQL batches: each is one statement (`WITH removed AS (DELETE …) INSERT …`). */
+export function probePostgres(store: KeyvTaskStore): AdapterProbe {
+  const adapter = store.keyv.store as KeyvPostgres;
+  const { wrapped, probe: postgresProbe } = probe(adapter.query, (sql: string) => sql.startsWith('WITH removed AS'));
+  adapter.query = wrapped;
+  return postgresProbe;
+}
+
+/** Every store in a schema of its own on the test server; `cleanup()` drops them. */
+export function postgresHarness(prefix = 'k8s_jobs_contract'): TaskStoreHarness {
+  const schemas: string[] = [];
+  const urls = new WeakMap<KeyvTaskStore, string>();
+  return {
+    open: async (options) => {
+      const schema = randomSchema(prefix);
+      schemas.push(schema);
+      const store = await openTaskStore(postgresStoreUrl(schema), options);
+      urls.set(store, postgresStoreUrl(schema));
+      return store;
+    },
+    reopen: async (store) => {
+      const url = urls.get(store);
+      if (url === undefined) throw new Error('reopen: not a store of this harness');
+      const reopened = await openTaskStore(url);
+      urls.set(reopened, url);
+      return reopened;
+    },
+    probe: probePostgres,
+    cleanup: () => dropSchemas(schemas.splice(0)),
   };
 }

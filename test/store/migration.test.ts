@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { storeSchemaVersion } from '../../src/store/layout.js';
+import { indexKeys } from '../../src/store/task-index.js';
 import { tempDir } from './harnesses.js';
 import { record } from './task-store-contract.js';
 
@@ -86,5 +87,50 @@ test('a v2 store opened read-only (not migrated) is listed through a scan, with 
     expect((await reader.listTasks({ outcome: 'failed' })).items.map((r) => r.id)).toEqual(['old-done']);
   } finally {
     await reader.close();
+  }
+});
+
+/** A v3 store (listing index, no retention index): records and `idx:` keys as v3 code left them. */
+async function writeV3Store(url: string): Promise<void> {
+  const v3 = await openTaskStore(url);
+  await v3.keyv.set('meta:schema', { schemaVersion: 3, createdAt: 'then', openedAt: 'then' });
+  const at = (day: number) => `2026-01-0${day}T00:00:00.000Z`;
+  for (const r of [
+    record('done-1', 'deleted', { createdAt: at(1), deletedAt: at(2), outcome: 'succeeded' }),
+    record('done-2', 'deleted', { createdAt: at(2), deletedAt: at(3), outcome: 'succeeded' }),
+    record('done-3', 'deleted', { createdAt: at(3), deletedAt: at(4), outcome: 'failed' }),
+    record('running', 'running', { createdAt: at(4) }),
+  ]) {
+    await v3.keyv.set(`task:${r.id}`, { schemaVersion: 3, updatedAt: 'then', record: r });
+    for (const key of indexKeys(r).filter((k) => k.startsWith('idx:'))) await v3.keyv.set(key, 1);
+  }
+  await v3.close();
+}
+
+test('a v3 store gets its retention index on open: purgeFinished finds the tasks finished before', async () => {
+  const url = `sqlite://${dir.path('v3.sqlite')}`;
+  await writeV3Store(url);
+  const reader = await openTaskStore(url, { readOnly: true });
+  try {
+    // Read-only, a v3 store has no retention index to read: the purge says how to get one.
+    await expect(reader.purgeFinished({ outcome: 'succeeded', keepNewest: 0, dryRun: true })).rejects.toThrow(
+      /schema v4/,
+    );
+  } finally {
+    await reader.close();
+  }
+  const store = await openTaskStore(url);
+  try {
+    expect(await store.keyv.get('meta:schema')).toMatchObject({ schemaVersion: storeSchemaVersion });
+    expect(await store.purgeFinished({ outcome: 'succeeded', keepNewest: 1 })).toEqual({
+      ids: ['done-1'],
+      more: false,
+    });
+    expect(
+      await store.purgeFinished({ outcome: 'failed', finishedBefore: Date.parse('2026-01-05T00:00:00.000Z') }),
+    ).toEqual({ ids: ['done-3'], more: false });
+    expect((await store.listTasks()).items.map((r) => r.id)).toEqual(['running', 'done-2']);
+  } finally {
+    await store.close();
   }
 });

@@ -523,6 +523,135 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       expect((await store.listTasks({ limit: 1000 })).items).toHaveLength(3);
     });
 
+    /** Saves a task that went queued → deleted with `outcome`, finished (deleted) at `finishedMs`. */
+    const saveFinished = async (store: KeyvTaskStore, id: string, outcome: TaskOutcome, finishedMs: number) => {
+      const at = new Date(finishedMs).toISOString();
+      await store.saveTask(record(id), transition(id, null, 'queued'));
+      await store.putLogSnapshot(snapshot(id, `log of ${id}\n`, true));
+      await store.saveTask(
+        record(id, 'deleted', { outcome, finishedAt: at, deletedAt: at }),
+        transition(id, 'queued', 'deleted', at),
+      );
+    };
+    /** Every key the store holds (without Keyv's namespace), through Keyv's own iterator. */
+    const storedKeys = async (store: KeyvTaskStore): Promise<string[]> => {
+      const keys: string[] = [];
+      const iterate = store.keyv.iterator as ((namespace?: string) => AsyncGenerator<[string, unknown]>) | undefined;
+      for await (const [key] of iterate?.call(store.keyv, store.keyv.namespace) ?? []) keys.push(key);
+      return keys;
+    };
+    const base = Date.parse('2026-02-01T00:00:00.000Z');
+
+    it('purgeFinished({ keepNewest }): removes all but the newest of one outcome, every key of each, nothing else', async () => {
+      let store = await fresh();
+      for (let i = 0; i < 5; i++) await saveFinished(store, `s${i}`, 'succeeded', base + i * 1000);
+      await saveFinished(store, 'f0', 'failed', base);
+      await store.saveTask(record('open', 'running'), transition('open', null, 'running'), {
+        queue: { priority: 0, seq: 0 },
+      });
+      const keysBefore = await storedKeys(store);
+      expect(keysBefore.some((key) => key.includes('s0'))).toBe(true);
+      const result = await store.purgeFinished({ outcome: 'succeeded', keepNewest: 2 });
+      expect([...result.ids].sort()).toEqual(['s0', 's1', 's2']);
+      expect(result.more).toBe(false);
+      store = await reopen(store);
+      for (const id of ['s0', 's1', 's2']) {
+        expect(await store.getTask(id)).toBeUndefined();
+        expect(await store.getTransitions(id)).toEqual([]);
+        expect(await store.getLogSnapshot(id)).toBeUndefined();
+      }
+      // Not one key of a purged task is left: record, history, log, listing and retention index.
+      const left = await storedKeys(store);
+      expect(left.filter((key) => /(^|:)s[012]$/.test(key))).toEqual([]);
+      expect(keysBefore.length - left.length).toBeGreaterThanOrEqual(3 * 7);
+      expect((await store.listTasks({ outcome: 'succeeded' })).items.map((r) => r.id).sort()).toEqual(['s3', 's4']);
+      expect((await store.listTasks()).items.map((r) => r.id).sort()).toEqual(['f0', 'open', 's3', 's4']);
+      expect((await store.listOpenTasks()).map((t) => t.record.id)).toEqual(['open']);
+      expect(await store.getLogSnapshot('s3')).toBeDefined();
+      // Nothing more to do: a second call finds nothing.
+      expect(await store.purgeFinished({ outcome: 'succeeded', keepNewest: 2 })).toEqual({ ids: [], more: false });
+    });
+
+    it('purgeFinished({ finishedBefore }): only tasks finished before the time, by their deletedAt', async () => {
+      const store = await fresh();
+      for (let i = 0; i < 4; i++) await saveFinished(store, `t${i}`, 'failed', base + i * 60_000);
+      await saveFinished(store, 'other', 'timedOut', base);
+      const result = await store.purgeFinished({ outcome: 'failed', finishedBefore: base + 2 * 60_000 });
+      expect(result).toEqual({ ids: ['t0', 't1'], more: false });
+      expect((await store.listTasks({ outcome: 'failed' })).items.map((r) => r.id).sort()).toEqual(['t2', 't3']);
+      expect(await store.getTask('other')).toBeDefined();
+    });
+
+    it('purgeFinished() works in bounded batches: more is true while a full batch was found', async () => {
+      const store = await fresh();
+      for (let i = 0; i < 7; i++) await saveFinished(store, `b${i}`, 'cancelled', base + i);
+      const batches: string[][] = [];
+      for (;;) {
+        const { ids: batch, more } = await store.purgeFinished({
+          outcome: 'cancelled',
+          finishedBefore: base + 100,
+          limit: 3,
+        });
+        batches.push(batch);
+        if (!more) break;
+      }
+      expect(batches.map((b) => b.length)).toEqual([3, 3, 1]);
+      expect(batches.flat()).toEqual(ids('b', 7));
+      expect((await store.listTasks({ outcome: 'cancelled' })).items).toEqual([]);
+    });
+
+    it('purgeFinished({ dryRun }) names the candidates and removes nothing', async () => {
+      const store = await fresh();
+      for (let i = 0; i < 3; i++) await saveFinished(store, `d${i}`, 'succeeded', base + i);
+      expect(await store.purgeFinished({ outcome: 'succeeded', keepNewest: 1, dryRun: true })).toEqual({
+        ids: ['d0', 'd1'],
+        more: false,
+      });
+      expect((await store.listTasks({ outcome: 'succeeded' })).items).toHaveLength(3);
+    });
+
+    it('purgeFinished() never touches open tasks nor a task with a write still queued', async () => {
+      const store = await fresh();
+      await saveFinished(store, 'again', 'succeeded', base);
+      await saveFinished(store, 'old', 'succeeded', base + 1);
+      for (const state of ['queued', 'running', 'succeeded', 'deleting'] as const) {
+        await store.saveTask(record(`open-${state}`, state), transition(`open-${state}`, null, state), {
+          queue: { priority: 0, seq: 0 },
+        });
+      }
+      // The id is used again, and its new record is still queued when the purge looks.
+      const readded = store.saveTask(record('again'), transition('again', null, 'queued'), {
+        queue: { priority: 0, seq: 1 },
+      });
+      const result = await store.purgeFinished({ outcome: 'succeeded', keepNewest: 0 });
+      await readded;
+      expect(result.ids).toEqual(['old']);
+      expect((await store.getTask('again'))?.state).toBe('queued');
+      expect((await store.listOpenTasks()).map((t) => t.record.id).sort()).toEqual([
+        'again',
+        'open-deleting',
+        'open-queued',
+        'open-running',
+        'open-succeeded',
+      ]);
+    });
+
+    it('purgeFinished() refuses a bad query with a ValidationError naming the field', async () => {
+      const store = await fresh();
+      for (const [query, field] of [
+        [{ outcome: 'lost' as TaskOutcome, keepNewest: 1 }, 'outcome'],
+        [{ outcome: 'failed' }, 'finishedBefore'],
+        [{ outcome: 'failed', keepNewest: -1 }, 'keepNewest'],
+        [{ outcome: 'failed', finishedBefore: Number.NaN }, 'finishedBefore'],
+        [{ outcome: 'failed', keepNewest: 1, limit: 0 }, 'limit'],
+        [{ outcome: 'failed', keepNewest: 1, limit: 10_001 }, 'limit'],
+      ] as const) {
+        await expect(store.purgeFinished(query)).rejects.toSatisfy(
+          (err) => err instanceof ValidationError && err.field === field,
+        );
+      }
+    });
+
     it('a deleted task leaves memory but its history stays complete', async () => {
       let store = await fresh();
       await Promise.all(saveLifecycle(store, 'gone'));

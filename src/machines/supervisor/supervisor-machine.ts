@@ -1,14 +1,17 @@
 import {
   assertEvent,
   assign,
+  createActor,
   enqueueActions,
   setup,
   type ActorRefFrom,
+  type AnyActorRef,
+  type AnyStateMachine,
   type DoneActorEvent,
   type ErrorActorEvent,
 } from 'xstate';
 import type { TaskRecord } from '../../types.js';
-import type { TaskMachineInput, TaskToParentEvent } from '../task/contract.js';
+import type { TaskEvent, TaskMachineInput, TaskToParentEvent } from '../task/contract.js';
 import { resumeHoldsSlot } from '../task/restore.js';
 import { taskMachine } from '../task/task-machine.js';
 import { ChildIds } from './child-ids.js';
@@ -36,6 +39,31 @@ const priorityOf = (task: TaskMachineInput, priority: number | undefined): numbe
   priority ?? task.spec.priority ?? 0;
 
 /**
+ * Creates and starts a task's actor with the supervisor as its parent, outside the supervisor's
+ * snapshot (docs/decisions/007-task-actors-outside-the-supervisor-snapshot.md): its done and
+ * error events reach the supervisor, `system.get(taskSystemId(id))` finds it and the system's
+ * inspector sees it, as for a spawned child, but no snapshot is copied per spawn and stop. The
+ * logic is the supervisor's `task` actor, as provided (`supervisorMachine.provide`). `first` is
+ * sent once it has started.
+ *
+ * Called from a custom action, it defers the work to the end of the supervisor's step, where
+ * `spawnChild` starts its actors too: the task's first steps then run after the supervisor's
+ * snapshot is updated, and not inside a custom action (where XState warns of every `assign`).
+ */
+function startTaskActor(self: AnyActorRef, children: ChildIds, input: TaskMachineInput, first?: TaskEvent): void {
+  const id = children.acquire(input.taskId);
+  // The actor's scope is not public API; `defer` is how XState's own spawn delays a child's start.
+  const supervisor = self as unknown as { logic: AnyStateMachine; _actorScope: { defer(fn: () => void): void } };
+  supervisor._actorScope.defer(() => {
+    const logic = supervisor.logic.implementations.actors['task'] as typeof taskMachine;
+    const actor = createActor(logic, { parent: self, id, systemId: taskSystemId(input.taskId), input, src: 'task' });
+    children.attach(id, actor);
+    actor.start();
+    if (first) actor.send(first);
+  });
+}
+
+/**
  * An ENQUEUE or RESUME of a task the supervisor already has (queued, or with a live actor) is
  * refused: the event to emit, else `undefined`.
  */
@@ -49,9 +77,11 @@ function duplicateOf(
 }
 
 /**
- * Owns the queue and the slots: spawns one task actor per task when a slot is free (never more
- * than `maxConcurrentJobs` slots held), in priority order and FIFO within a priority, and stops
- * each task actor once it is done, so live children stay at most the active tasks.
+ * Owns the queue and the slots: starts one task actor per task when a slot is free (never more
+ * than `maxConcurrentJobs` slots held), in priority order and FIFO within a priority, and lets
+ * each task actor go once it is done, so live children stay at most the active tasks. Task actors
+ * live in `context.children`, not in the snapshot's `children` (see {@link ChildIds}): whoever
+ * runs the supervisor calls `context.children.stopAll()` when it stops.
  *
  * The queue is data, not idle actors: a queued task gets an actor only when it starts (or is
  * cancelled, so that its `queued → cancelled → deleted` history is recorded like any other).
@@ -92,8 +122,7 @@ export const supervisorMachine = setup({
         return;
       }
       if (resumeHoldsSlot(task)) context.slots.hold(task.taskId);
-      const id = context.children.acquire(task.taskId);
-      enqueue.spawnChild('task', { id, systemId: taskSystemId(task.taskId), input: task });
+      enqueue(({ self }) => startTaskActor(self, context.children, task));
     }),
     cancelTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'CANCEL');
@@ -101,9 +130,8 @@ export const supervisorMachine = setup({
       const queued = context.queue.remove(event.taskId);
       if (queued) {
         // Its own actor takes it through cancelled → deleted without a slot or a Job.
-        const id = context.children.acquire(event.taskId);
-        enqueue.spawnChild('task', { id, systemId: taskSystemId(event.taskId), input: queued });
-        enqueue.sendTo(id, { type: 'CANCEL', at: event.at });
+        const cancel = { type: 'CANCEL', at: event.at } as const;
+        enqueue(({ self }) => startTaskActor(self, context.children, queued, cancel));
         return;
       }
       // Resolve first: sendTo an unknown target throws (or, with an undefined ref, targets self).
@@ -121,19 +149,18 @@ export const supervisorMachine = setup({
     }),
     finishTask: enqueueActions(({ context, event, enqueue }) => {
       const done = event as DoneActorEvent<TaskRecord>;
-      // Stopped in this step, so the id is free for the next actor (see `ChildIds`).
+      // A done actor has stopped itself (XState unregisters it): its id is free for the next one.
       const taskId = context.children.release(done.actorId);
       if (taskId === undefined) return;
-      enqueue.stopChild(done.actorId);
       // The task released its slot on the way to `deleted`; this only guards the ledger.
       context.slots.release(taskId);
       enqueue.emit({ type: 'task.finished', taskId, record: done.output });
     }),
     crashTask: enqueueActions(({ context, event, enqueue }) => {
       const failed = event as ErrorActorEvent;
+      // A failed actor has stopped itself, as a done one.
       const taskId = context.children.release(failed.actorId);
       if (taskId === undefined) return;
-      enqueue.stopChild(failed.actorId);
       context.slots.release(taskId);
       enqueue.emit({ type: 'task.crashed', taskId, error: failed.error });
     }),
@@ -141,10 +168,9 @@ export const supervisorMachine = setup({
       while (!context.paused && context.slots.size < context.maxConcurrentJobs) {
         const task = context.queue.dequeue();
         if (!task) return;
-        const id = context.children.acquire(task.taskId);
         context.slots.hold(task.taskId);
-        enqueue.spawnChild('task', { id, systemId: taskSystemId(task.taskId), input: task });
-        enqueue.sendTo(id, { type: 'START', at: context.now });
+        const start = { type: 'START', at: context.now } as const;
+        enqueue(({ self }) => startTaskActor(self, context.children, task, start));
         enqueue.emit({ type: 'task.started', taskId: task.taskId });
       }
     }),

@@ -4,7 +4,7 @@
  * invoked actor. Effects (`src/effects`) implement the actors; the runner provides them with
  * `taskMachine.provide({ actors })`. Nothing here may import client-node or keyv at runtime.
  */
-import type { TaskFailure, TaskOutcome, TaskSpec, TaskState } from '../../types.js';
+import type { TaskFailure, TaskLogsLost, TaskOutcome, TaskSpec, TaskState } from '../../types.js';
 
 /** A Job condition as the API reports it. */
 export interface ConditionView {
@@ -134,6 +134,8 @@ export interface TaskContext {
   outcome?: TaskOutcome;
   failure?: TaskFailure;
   cleanupError?: string;
+  /** The final logs could not be read before the harvest's retry limit passed (the outcome stands). */
+  logs?: TaskLogsLost;
   /** A create request may have reached the API: cleanup must delete. */
   jobMayExist: boolean;
   /** The Job has Complete/Failed (its pods no longer use the cluster). */
@@ -209,14 +211,25 @@ export interface SnapshotLogsInput {
   jobName: string;
 }
 
-/** `harvestLogs`: reads the final logs and persists them (durably) before cleanup. */
+/**
+ * `harvestLogs`: reads the final logs and persists them (durably) before cleanup. A failed read is
+ * retried with back-off (the Job is kept meanwhile) until the runner's retry limit, counted from
+ * `finishedAt`, has passed; then it resolves with `lost`. It rejects only when the store fails.
+ */
 export interface HarvestLogsInput {
   taskId: string;
   jobName: string;
+  /**
+   * ISO 8601: when the task reached its outcome (kept across restarts), where the retry limit
+   * starts. Absent: when the effect starts.
+   */
+  finishedAt?: string;
 }
 export interface HarvestLogsOutput {
   /** The last lines, for the failure record. */
   lastLines: string[];
+  /** Set when the final read failed until the retry limit passed: why (a final snapshot still says so). */
+  lost?: { reason: string };
 }
 
 /** `deleteJob`: delete the Job (404 = done) and resolve once it is gone. */

@@ -30,6 +30,7 @@ const sharedFields = [
   'finishedAt',
   'deletedAt',
   'cleanupError',
+  'logs',
 ] as const satisfies readonly (keyof TaskRecord & keyof TaskContext)[];
 
 /** The fields of `sharedFields`, as both a record and a context hold them. */

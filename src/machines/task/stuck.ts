@@ -28,7 +28,7 @@ export function stuckDeadline(
   policy: StuckPolicy,
   pendingUntil: number | undefined,
 ): StuckDeadline | undefined {
-  let earliest: StuckDeadline | undefined;
+  let earliest = podSecurityRefusal(pods, events, policy, pendingUntil);
   for (const pod of pods) {
     if (pod.deletionTimestamp || (pod.phase !== 'Pending' && pod.phase !== 'Running')) continue;
     for (const candidate of podDeadlines(pod, events, policy, pendingUntil)) {
@@ -36,6 +36,37 @@ export function stuckDeadline(
     }
   }
   return earliest;
+}
+
+/** The Job controller's `FailedCreate` event for a pod the namespace's Pod Security Admission refused. */
+const podSecurityEvent = /^FailedCreate: .*\bviolates PodSecurity\b/;
+
+/**
+ * A Job whose pods Pod Security Admission refuses: none of its containers ever started (the
+ * pending budget still runs), no pod is alive, and the Job's recent events hold a `FailedCreate`
+ * "violates PodSecurity". The Job controller only retries (with back-off) what the namespace's
+ * policy will refuse again, so the deadline is the Job's creation: passed at once. Once a
+ * container ran, an old refusal says nothing about the pods since, so it is not looked at.
+ */
+function podSecurityRefusal(
+  pods: readonly PodView[],
+  events: readonly string[],
+  policy: StuckPolicy,
+  pendingUntil: number | undefined,
+): StuckDeadline | undefined {
+  if (pendingUntil === undefined) return undefined;
+  const alive = pods.some((p) => !p.deletionTimestamp && (p.phase === 'Pending' || p.phase === 'Running'));
+  const event = alive ? undefined : events.findLast((e) => podSecurityEvent.test(e));
+  if (event === undefined) return undefined;
+  const refusal = event.slice(event.indexOf('violates PodSecurity'));
+  return {
+    at: pendingUntil - policy.pendingBudgetMs,
+    failure: {
+      reason: 'PodSecurityViolation',
+      message: `The namespace's Pod Security Admission refuses the Job's pods: ${refusal}`,
+      events: [...events],
+    },
+  };
 }
 
 function podDeadlines(

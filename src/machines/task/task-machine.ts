@@ -56,15 +56,33 @@ const harvestLogs = {
   input: ({ context }: { context: MachineContext }): HarvestLogsInput => ({
     taskId: context.taskId,
     jobName: context.jobName,
+    ...(context.finishedAt ? { finishedAt: context.finishedAt } : {}),
   }),
+  // The effect retried the read (the Job kept) until its limit: lost logs are marked on the
+  // record, never on the outcome.
   onDone: {
     target: 'deleting',
-    actions: {
-      type: 'keepLastLogLines',
-      params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }),
-    },
+    actions: [
+      {
+        type: 'keepLastLogLines',
+        params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }),
+      },
+      {
+        type: 'markLogsLost',
+        params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ reason: event.output.lost?.reason }),
+      },
+    ],
   },
-  onError: { target: 'deleting', actions: { type: 'reportEffectFailure', params: { effect: 'harvestLogs' } } },
+  onError: {
+    target: 'deleting',
+    actions: [
+      { type: 'reportEffectFailure', params: { effect: 'harvestLogs' } },
+      {
+        type: 'markLogsLost',
+        params: ({ event }: { event: { error: unknown } }) => ({ reason: messageOf(event.error) }),
+      },
+    ],
+  },
 } as const;
 
 const outcomeState = (outcome: TaskOutcome) =>
@@ -90,8 +108,13 @@ const outcomeState = (outcome: TaskOutcome) =>
  *
  * A task restored from its record (`input.resume`) starts in `queued` and is routed at once into
  * its state, re-running that state's effect: `creating` re-creates (adopting its Job),
- * `running` re-attaches the watch and re-arms the alarm, an outcome state re-harvests the logs,
- * `deleting` deletes again. Every effect is idempotent, so running one twice is safe.
+ * `running` re-attaches the watch and re-arms the alarm, an outcome state re-harvests the logs
+ * (its retry limit still counted from `finishedAt`), `deleting` deletes again. Every effect is
+ * idempotent, so running one twice is safe.
+ *
+ * An outcome state stays until the final logs are read: the `harvestLogs` effect retries a failed
+ * read with back-off, keeping the Job, up to its limit; then `context.logs` records them lost and
+ * cleanup goes on. The outcome never changes because of the logs.
  *
  * A `running` task whose Job vanished (`job: null`) goes back to `creating` while
  * `config.jobVanishedRetries` allows (counted in `context.recreates`, kept across restarts; the
@@ -215,6 +238,10 @@ export const taskMachine = setup({
     keepLastLogLines: assign({
       failure: ({ context }, params: { lines: string[] }) =>
         context.failure ? { ...context.failure, lastLogLines: params.lines } : undefined,
+    }),
+    markLogsLost: assign({
+      logs: ({ context }, params: { reason: string | undefined }) =>
+        params.reason === undefined ? context.logs : { lost: true as const, reason: params.reason },
     }),
     reportEffectFailure: enqueueActions(
       ({ context, event, enqueue }, params: { effect: 'snapshotLogs' | 'harvestLogs' }) => {

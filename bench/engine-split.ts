@@ -1,0 +1,212 @@
+/**
+ * Engine bench with the two processes apart: `k8s-jobs sim --runtime scripted` in its own
+ * process, a runner in this one (SQLite store, rate limit lifted, instant scripted pods). Per
+ * task lifecycle (add → deleted) it prints the runner's CPU (`process.cpuUsage()` around the
+ * measured round: every thread of this process, SQLite's included), the sim's CPU (utime + stime
+ * of `/proc/PID/stat` over the same round) and lifecycles/s, at caps 100, 1,000 and 5,000 — a
+ * fresh sim and runner for each cap, a warm-up round of 200 first — beside the figures the code
+ * had before the CPU work of issue 13, recorded once from a run of that code.
+ *
+ * Run alone with `npx tsx bench/engine-split.ts [TASKS_AT_100 [TASKS_AT_1000 [TASKS_AT_5000]]]` (0 skips a cap);
+ * `bench/run.ts` collects `runEngineSplitBench()`'s rows.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createRunner } from '../src/runner/create-runner.js';
+import { round, type BenchRow } from './section.js';
+
+/** Workload size. */
+export interface EngineSplitOptions {
+  /** Measured tasks per cap (each after a warm-up of 200). @default { 100: 2000, 1000: 2000, 5000: 5000 } */
+  tasksByCap?: Record<number, number>;
+  /** The sim's `--time-scale`. @default 0.001 */
+  timeScale?: number;
+}
+
+/** What one cap's round measured. */
+interface SplitFigures {
+  cap: number;
+  tasks: number;
+  /** Tasks that ended other than `succeeded` (counted in the figures: their lifecycles ran too). */
+  failed: number;
+  elapsedMs: number;
+  runnerCpuMs: number;
+  simCpuMs: number;
+}
+
+/**
+ * The code before issue 13's work, measured with this section (commit c6368a1, on the 2-core
+ * machine while five other test runs shared it: load average ~20, so lifecycles/s is far below
+ * what an idle machine gives; CPU per lifecycle is the steadier figure). Per lifecycle: runner
+ * CPU ms, sim CPU ms, lifecycles/s.
+ */
+const before: Record<number, { runnerMs: number; simMs: number; perSecond: number; tasks: number }> = {
+  100: { runnerMs: 5.459, simMs: 4.245, perSecond: 40, tasks: 2000 },
+  1000: { runnerMs: 7.322, simMs: 5.41, perSecond: 19, tasks: 2000 },
+  5000: { runnerMs: 12.778, simMs: 5.842, perSecond: 10, tasks: 5000 },
+};
+const beforeLabel = 'before (recorded 2026-12-03, commit c6368a1)';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Linux's USER_HZ: the unit of utime and stime in `/proc/PID/stat`. */
+const clockTicksPerSecond = 100;
+
+/** CPU time the process has used so far, ms (utime + stime, fields 14 and 15 of `/proc/PID/stat`). */
+async function procCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime))
+    throw new Error(`no utime/stime in /proc/${String(pid)}/stat`);
+  return ((utime + stime) * 1000) / clockTicksPerSecond;
+}
+
+interface SimProcess {
+  child: ChildProcess;
+  kubeConfig: KubeConfig;
+  close(): Promise<void>;
+}
+
+/** `k8s-jobs sim --runtime scripted` as a child process, once it has written its kubeconfig. */
+async function startSimProcess(dir: string, timeScale: number): Promise<SimProcess> {
+  const kubeconfigFile = join(dir, 'sim.kubeconfig');
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'sim', '--runtime', 'scripted'];
+  args.push('--time-scale', String(timeScale), '--kubeconfig-out', kubeconfigFile);
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(`sim: ${chunk}`));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('Kubeconfig written to')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the sim exited (${String(code)}) before it listened: ${out}`)));
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigFile);
+  return {
+    child,
+    kubeConfig,
+    close: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** One cap: a fresh sim process and runner, 200 warm-up tasks, then `tasks` measured. */
+async function splitRun(cap: number, tasks: number, timeScale: number): Promise<SplitFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-split-'));
+  const sim = await startSimProcess(dir, timeScale);
+  try {
+    const pid = sim.child.pid;
+    if (pid === undefined) throw new Error('the sim process has no pid');
+    const runner = await createRunner({
+      kubeConfig: sim.kubeConfig,
+      namespace: 'default',
+      store: `sqlite://${join(dir, 'store.sqlite')}`,
+      maxConcurrentJobs: cap,
+      queueSize: 100_000,
+      // The default 20 QPS would cap the figure at ~7 lifecycles/s: measure the engine, not the limiter.
+      rateLimit: { qps: 100_000, burst: 100_000 },
+    });
+    try {
+      /** Runs `n` tasks to their end; returns how many did not succeed (a loaded sim can time creates out). */
+      const lifecycles = async (prefix: string, n: number): Promise<number> => {
+        const ids = Array.from({ length: n }, (_, i) => `${prefix}-${String(i)}`);
+        await Promise.all(ids.map((id) => runner.addTask({ id, image: 'busybox:1.36', command: ['true'] })));
+        const records = await Promise.all(ids.map((id) => runner.waitFor(id)));
+        const wrong = records.filter((r) => r.outcome !== 'succeeded');
+        if (wrong.length > 0)
+          process.stderr.write(
+            `engine-split bench: ${String(wrong.length)} of ${String(n)} tasks did not succeed, ` +
+              `e.g. ${JSON.stringify(wrong[0]?.failure)}\n`,
+          );
+        return wrong.length;
+      };
+      await lifecycles('warmup', 200);
+      const simBefore = await procCpuMs(pid);
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const failed = await lifecycles('task', tasks);
+      const elapsedMs = performance.now() - started;
+      const cpu = process.cpuUsage(cpuBefore);
+      const simCpuMs = (await procCpuMs(pid)) - simBefore;
+      return { cap, tasks, failed, elapsedMs, runnerCpuMs: (cpu.user + cpu.system) / 1000, simCpuMs };
+    } finally {
+      await runner.shutdown();
+    }
+  } finally {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the section: one round per cap, and its rows beside the recorded figures. */
+export async function runEngineSplitBench(options: EngineSplitOptions = {}): Promise<BenchRow[]> {
+  const tasksByCap = options.tasksByCap ?? { 100: 2000, 1000: 2000, 5000: 5000 };
+  const timeScale = options.timeScale ?? 0.001;
+  const rows: BenchRow[] = [];
+  for (const [capText, tasks] of Object.entries(tasksByCap)) {
+    const cap = Number(capText);
+    const f = await splitRun(cap, tasks, timeScale);
+    process.stderr.write(`engine:split cap ${String(cap)}: ${JSON.stringify(f)}\n`);
+    const was = before[cap];
+    const sim = `sim in its own process (scripted, timeScale ${String(timeScale)})`;
+    const how = `${String(tasks)} tasks after 200, SQLite store, ${sim}`;
+    const wasNote = (value: number | undefined, unit: string): string =>
+      was && value ? `${beforeLabel}: ${String(value)} ${unit} (${String(was.tasks)} tasks)` : `${beforeLabel}: none`;
+    rows.push(
+      {
+        section: 'engine:split',
+        name: `cap ${String(cap)}: runner CPU per lifecycle`,
+        value: round(f.runnerCpuMs / tasks, 3),
+        unit: 'ms',
+        note: `${how}; ${wasNote(was?.runnerMs, 'ms')}; aim ≤ 0.5 at cap 100`,
+      },
+      {
+        section: 'engine:split',
+        name: `cap ${String(cap)}: sim CPU per lifecycle`,
+        value: round(f.simCpuMs / tasks, 3),
+        unit: 'ms',
+        note: `/proc/PID/stat utime+stime; ${wasNote(was?.simMs, 'ms')}; aim ≤ 1`,
+      },
+      {
+        section: 'engine:split',
+        name: `cap ${String(cap)}: lifecycles (add → deleted)`,
+        value: round(tasks / (f.elapsedMs / 1000)),
+        unit: '/s',
+        note: `${wasNote(was?.perSecond, '/s')}; aim ≥ 1,000`,
+      },
+      {
+        section: 'engine:split',
+        name: `cap ${String(cap)}: tasks not succeeded`,
+        value: f.failed,
+        unit: 'tasks',
+        note: 'should be 0; creates time out (30 s) when the sim cannot keep up',
+      },
+    );
+  }
+  return rows;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `npx tsx bench/engine-split.ts 2000 0 0`: 0 leaves a cap out (to profile one cap alone).
+  const sizes = process.argv.slice(2).map(Number);
+  const defaults: [number, number][] = [
+    [100, 2000],
+    [1000, 2000],
+    [5000, 5000],
+  ];
+  const tasksByCap = Object.fromEntries(
+    defaults.map(([cap, tasks], i): [number, number] => [cap, sizes[i] ?? tasks]).filter(([, n]) => n > 0),
+  );
+  console.table(await runEngineSplitBench({ tasksByCap }));
+}

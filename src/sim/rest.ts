@@ -249,6 +249,13 @@ export function listObjects(
 
 export type UpdateTarget = 'main' | 'status';
 
+/** A body whose `metadata.name` differs from the URL's name is a 400, as the apiserver answers. */
+function checkNameOnUrl(body: KubeObject, name: string): void {
+  if (body.metadata.name && body.metadata.name !== name) {
+    throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+  }
+}
+
 /** PUT (and the write half of PATCH): optimistic concurrency on metadata.resourceVersion. */
 export function updateObject(
   ctx: SimContext,
@@ -260,9 +267,7 @@ export function updateObject(
 ): KubeObject {
   const body = asObject(structuredClone(rawBody));
   checkTypeMeta(strategy, body);
-  if (body.metadata.name && body.metadata.name !== name) {
-    throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
-  }
+  checkNameOnUrl(body, name);
   const old = ctx.store.get(strategy.info.resource, namespace, name);
   if (!old) throw notFound(strategy.info, name);
   const expectResourceVersion = body.metadata.resourceVersion || undefined;
@@ -322,9 +327,7 @@ export function putObject(
 ): RestResponse {
   if (target === 'main' && strategy.allowCreateOnUpdate && !ctx.store.get(strategy.info.resource, namespace, name)) {
     const body = asObject(structuredClone(rawBody));
-    if (body.metadata.name && body.metadata.name !== name) {
-      throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
-    }
+    checkNameOnUrl(body, name);
     body.metadata.name = name;
     return createObject(ctx, strategy, namespace, body);
   }

@@ -1,10 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
+import { findKubernetesPython } from '../helpers/python.js';
 
 /*
  * The official Kubernetes Python client (Debian package `python3-kubernetes`) against the
@@ -15,20 +16,7 @@ import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/inde
  */
 const script = fileURLToPath(new URL('fixtures/python_client.py', import.meta.url));
 
-function findPython(): string | undefined {
-  const candidates = process.env['PYTHON'] ? [process.env['PYTHON']] : ['python3', '/usr/bin/python3'];
-  for (const candidate of candidates) {
-    try {
-      execFileSync(candidate, ['-c', 'import kubernetes'], { stdio: 'ignore', timeout: 30_000 });
-      return candidate;
-    } catch {
-      // Missing interpreter or module: try the next candidate.
-    }
-  }
-  return undefined;
-}
-
-const python = findPython();
+const python = findKubernetesPython();
 if (!python) {
   console.warn(
     'python-client.test.ts skipped: no python3 that imports `kubernetes` (apt-get install -y python3-kubernetes)',

@@ -91,12 +91,17 @@ const clientNode = '@kubernetes/client-node';
 
 /**
  * Packages the engine never loads on import (test/package/lazy-dependencies.test.ts): what only the
- * CLI and the sim use, and the native SQLite addon, loaded when a `sqlite://` store is opened.
+ * CLI and the sim use, the native SQLite addon, loaded when a `sqlite://` store is opened, and the
+ * OpenTelemetry SDK (a dev dependency, for tests and examples).
  */
 const engineLoadsNever = [
   ...['commander', 'log-update', 'cli-table3', 'yaml'].map((name) => ({
     name,
     message: 'A CLI-only dependency: importing the engine must not load it.',
+  })),
+  ...['@opentelemetry/sdk-trace-base', '@opentelemetry/context-async-hooks'].map((name) => ({
+    name,
+    message: "The OpenTelemetry SDK is the application's choice: the engine traces through @opentelemetry/api only.",
   })),
   ...['@keyv/sqlite', 'sqlite3'].map((name) => ({
     name,

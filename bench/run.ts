@@ -14,6 +14,8 @@ import { runBootBench, runEnqueueBench } from './boot.js';
 import { runStoreBench } from './store.js';
 import { runStoreListBench } from './store-list.js';
 import { runRetentionBench } from './retention.js';
+import { runTracingBench } from './tracing.js';
+import { runTaskQueueBench } from './task-queue.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
@@ -26,6 +28,8 @@ const sections: BenchSection[] = [
   { name: 'store:retention', run: () => runRetentionBench() },
   { name: 'engine', run: () => runEngineBench() },
   { name: 'engine:split', run: () => runEngineSplitBench() },
+  { name: 'tracing', run: () => runTracingBench() },
+  { name: 'queue', run: () => Promise.resolve(runTaskQueueBench()) },
 ];
 
 /** Peak resident set size of this process so far (`resourceUsage().maxRSS` is in KiB). */

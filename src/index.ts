@@ -5,7 +5,15 @@
  * @packageDocumentation
  */
 export { createRunner } from './runner/create-runner.js';
-export type { AddTaskOptions, Runner, ShutdownMode, ShutdownOptions, WaitForOptions } from './runner/runner-api.js';
+export type {
+  AddTaskOptions,
+  AddTaskResult,
+  AddTasksOptions,
+  Runner,
+  ShutdownMode,
+  ShutdownOptions,
+  WaitForOptions,
+} from './runner/runner-api.js';
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './runner/shutdown-on-signals.js';
 export type { RunnerEvent, RunnerEventKind } from './runner/runner-events.js';
 export type { HealthStatus, RunnerHealth } from './runner/health.js';

@@ -2,7 +2,7 @@ import type { JobObserver } from '../ports/job-observer.js';
 import type { JobsPort } from '../ports/jobs-port.js';
 import type { TaskStore } from '../store/contract.js';
 import { sleep as realSleep, type Sleep } from '../time/sleep.js';
-import { alarmEffect } from './alarm.js';
+import { alarmEffect, type FreshReadRetry } from './alarm.js';
 import { createJobEffect } from './create-job.js';
 import { deleteJobEffect } from './delete-job.js';
 import { harvestLogsEffect } from './harvest-logs.js';
@@ -36,6 +36,12 @@ export interface TaskEffectsOptions {
    * watch is behind. @default 2000
    */
   deleteCheckMs?: number;
+  /**
+   * At a deadline the Job is read fresh before it is decided; a failed read is retried with this
+   * back-off until `limitMs` after the first failure, then the watch's view decides.
+   * @default { baseDelayMs: 1000, maxDelayMs: 30000, limitMs: 330000 }
+   */
+  freshReadRetry?: FreshReadRetry;
   /** An Events LIST for a troubled observation may delay it this long at most. @default 5000 */
   eventsTimeoutMs?: number;
   /**
@@ -74,7 +80,12 @@ export function createTaskEffects(options: TaskEffectsOptions) {
   return {
     createJob: createJobEffect({ jobs, observer, beforeEffect }),
     observeJob: observeJobEffect({ jobs, observer, eventsTimeoutMs: options.eventsTimeoutMs ?? 5000, report }),
-    alarm: alarmEffect({ now }),
+    alarm: alarmEffect({
+      now,
+      jobs,
+      report,
+      ...(options.freshReadRetry ? { freshReadRetry: options.freshReadRetry } : {}),
+    }),
     snapshotLogs: snapshotLogsEffect({
       jobs,
       observer,

@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { TracerProvider } from '@opentelemetry/api';
 import type Keyv from 'keyv';
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
@@ -19,6 +20,23 @@ export interface RunnerOptions {
   maxConcurrentJobs?: number;
   /** Queued (not yet active) tasks; `addTask` rejects with `QueueFullError` past it. @default 100 */
   queueSize?: number;
+  /**
+   * Priority aging, so that a steady stream of high-priority tasks cannot starve a low one: a
+   * queued task's effective priority is `priority + min(max, floor(wait / everySeconds) × step)`,
+   * the wait counted from its `createdAt` (durable: the order is the same after a restart). The
+   * highest effective priority starts first, the oldest among equals. A task of priority `p` waits
+   * at most until `p + max` beats every fresh task, i.e. about `ceil((top − p) / step) × everySeconds`
+   * once the top priority is at most `p + max`. `{}` takes the defaults shown.
+   * @default off (strict priority: aging reorders the queue, so it is opted into)
+   */
+  priorityAging?: {
+    /** Seconds of waiting per step. @default 60 */
+    everySeconds?: number;
+    /** Priority added per `everySeconds` waited. @default 1 */
+    step?: number;
+    /** Most priority added by aging. @default 10 */
+    max?: number;
+  };
   /**
    * Where tasks are kept: `sqlite://<path>`, `postgres://<user>@<host>:<port>/<database>?schema=<name>`
    * (schema and table created on first use; the password never appears in an error), `memory://`, or
@@ -152,6 +170,12 @@ export interface RunnerOptions {
    * logs). @default silent
    */
   logger?: Logger;
+  /**
+   * The OpenTelemetry tracer provider of the task spans (one per task, a child per phase: see
+   * docs/observability.md). @default the globally registered one (`trace.getTracerProvider()`),
+   * a no-op until the app registers one
+   */
+  tracerProvider?: TracerProvider;
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -171,6 +195,17 @@ const optionsSchema = z.strictObject({
     .default(''),
   maxConcurrentJobs: positiveInt(10_000).default(5),
   queueSize: positiveInt(10_000_000).default(100),
+  priorityAging: z
+    .strictObject({
+      everySeconds: z
+        .number()
+        .positive()
+        .max(365 * 24 * 3600)
+        .default(60),
+      step: positiveInt(1_000_000).default(1),
+      max: positiveInt(1_000_000_000).default(10),
+    })
+    .optional(),
   store: z
     .union([
       z.string().regex(/^(sqlite|memory|postgres|postgresql):\/\//, {
@@ -268,6 +303,11 @@ const optionsSchema = z.strictObject({
   logger: z
     .custom<Logger>((v) => isObjectWith(v, ['debug', 'info', 'warn', 'error']), {
       error: 'must be a logger with debug, info, warn and error methods (pino-compatible)',
+    })
+    .optional(),
+  tracerProvider: z
+    .custom<TracerProvider>((v) => isObjectWith(v, ['getTracer']), {
+      error: 'must be an OpenTelemetry TracerProvider (with getTracer)',
     })
     .optional(),
 });

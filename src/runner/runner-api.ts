@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Observable } from 'rxjs';
+import type { DuplicateTaskError, QueueFullError, ValidationError } from '../errors.js';
 import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import type { RunnerHealth } from './health.js';
@@ -45,6 +46,26 @@ export interface AddTaskOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `Runner.addTasks`. */
+export interface AddTasksOptions {
+  /**
+   * Abandons the whole add while nothing is stored yet: already aborted, or aborted before the
+   * batch's durable write starts, `addTasks` rejects with the signal's `reason` and stores nothing.
+   * Once the write has started it is not interrupted (as for `AddTaskOptions.signal`).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * One task's result from `Runner.addTasks`, at the task's index in the input. `id` is the input's
+ * `id` as given (`''` when it has none that is a string).
+ */
+export type AddTaskResult =
+  /** Stored and queued, or already known with the identical spec (a no-op, as for `addTask`). */
+  | { id: string; ok: true; record: TaskRecord }
+  /** Refused, as `addTask` would have thrown it; nothing of this task was stored. */
+  | { id: string; ok: false; error: DuplicateTaskError | ValidationError | QueueFullError };
+
 /** A running k8s-jobs runner. Create one with `createRunner`. */
 export interface Runner {
   /**
@@ -55,6 +76,27 @@ export interface Runner {
    * stored or sent.
    */
   addTask(task: TaskInput, options?: AddTaskOptions): Promise<TaskRecord>;
+  /**
+   * Adds many tasks at once: each is checked as `addTask` checks it (input, `podSecurity`, an id
+   * already known — identical spec: a no-op, else `DuplicateTaskError` — and `queueSize`, taken
+   * in input order), and the new ones are stored in ONE durable batch (one SQLite or PostgreSQL
+   * transaction) before any is queued. Resolves with one result per task, in input order: a
+   * refused task is reported (`ValidationError`, `DuplicateTaskError`, `QueueFullError`), never
+   * thrown for the whole batch. The same id twice in one call is the same as two `addTask` calls:
+   * the second is a no-op if the spec is identical, else `DuplicateTaskError`. Rejects as a whole
+   * only when the runner is closed (`RunnerClosedError`), the store fails, or `signal` aborts
+   * before anything is stored.
+   *
+   * @example
+   * ```ts
+   * const results = await runner.addTasks([
+   *   { id: 'resize-1', image: 'busybox', command: ['true'] },
+   *   { id: 'resize-2', image: 'busybox', command: ['true'] },
+   * ]);
+   * const refused = results.filter((r) => !r.ok);
+   * ```
+   */
+  addTasks(tasks: readonly TaskInput[], options?: AddTasksOptions): Promise<AddTaskResult[]>;
   /**
    * The task's current record: from memory for an open or recently finished task, else from the
    * store (a finished task leaves memory once its `deleted` record is durable, see `docs/runner.md`);

@@ -17,6 +17,7 @@ import { RunnerTelemetry } from './runner-telemetry.js';
 import { TaskJournal } from './task-journal.js';
 import { TaskRegistry } from './task-registry.js';
 import { TaskStreams } from './task-streams.js';
+import { TaskTracing } from './tracing.js';
 
 /** Enqueue sequence numbers: FIFO within a priority, across restarts (a start begins past the stored ones). */
 export class EnqueueSequence {
@@ -49,6 +50,8 @@ export interface RunnerParts {
   /** `task$` and `logs$`. */
   streams: TaskStreams;
   telemetry: RunnerTelemetry;
+  /** OpenTelemetry spans of tasks (no-op unless a tracer provider is given or registered). */
+  tracing: TaskTracing;
   /** The Prometheus registry (`runner.metrics`). */
   metrics: Registry;
   /** Every transition of every task (`runner.transitions$`). */
@@ -85,7 +88,6 @@ export function wireRunner(
   };
   const metrics = new RunnerMetrics(tasks, options.metrics);
   const telemetry = new RunnerTelemetry({ metrics, logger: log, emit: (event) => events.next(event) });
-  transitions.subscribe((t) => telemetry.transition(t, registry.get(t.taskId)));
   const { retry } = options;
   const kube = createKubeAdapter({
     telemetry: telemetry.kube,
@@ -99,6 +101,16 @@ export function wireRunner(
     logMaxBytes: options.logs.maxBytes,
   });
   const observer = kube.watcher;
+  const tracing = new TaskTracing({ tracerProvider: options.tracerProvider, namespace: kube.jobs.namespace });
+  transitions.subscribe({
+    next: (t) => {
+      const record = registry.get(t.taskId);
+      telemetry.transition(t, record);
+      tracing.transition(t, record);
+    },
+    // The runner stops: the spans of tasks still open end now, marked detached.
+    complete: () => tracing.detach(),
+  });
   const streams = new TaskStreams({
     current: (id) => registry.get(id),
     stored: (id) => store.getTask(id),
@@ -123,6 +135,7 @@ export function wireRunner(
     journal: new TaskJournal(store, onFatal),
     streams,
     telemetry,
+    tracing,
     metrics: metrics.registry,
     transitions,
     events,

@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { context, type Context } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import { defer, from, merge, type Observable } from 'rxjs';
 import {
@@ -6,6 +7,7 @@ import {
   QueueFullError,
   RunnerClosedError,
   TaskNotFoundError,
+  ValidationError,
   WaitTimeoutError,
 } from '../errors.js';
 import { fingerprintSpec } from '../jobs/fingerprint.js';
@@ -21,13 +23,58 @@ import type { ResolvedRunnerOptions } from './options.js';
 import { healthOf, type RunnerHealth } from './health.js';
 import { OrphanScanner } from './orphan-scan.js';
 import { handleOrphan } from './orphans.js';
-import type { AddTaskOptions, Runner, ShutdownMode, ShutdownOptions, WaitForOptions } from './runner-api.js';
+import type {
+  AddTaskOptions,
+  AddTaskResult,
+  AddTasksOptions,
+  Runner,
+  ShutdownMode,
+  ShutdownOptions,
+  WaitForOptions,
+} from './runner-api.js';
 import type { RunnerEvent } from './runner-events.js';
 import { wireRunner, type RunnerParts } from './runner-parts.js';
 import { stopRunner } from './stop.js';
 import { registerStreamsInspection } from './task-streams.js';
 import { createTaskSupervisor, type TaskSupervisor } from './task-supervisor.js';
 import { checkTimeoutMs } from './timeout-option.js';
+
+type TaskSpec = TaskMachineInput['spec'];
+
+/** A new task, ready to be stored (`TaskSave`) and then queued. */
+interface NewTask {
+  record: TaskRecord;
+  transition: Transition;
+  extras: { queue: { priority: number; seq: number } };
+  input: TaskMachineInput;
+  priority: number;
+  /** The caller's trace context when it added the task: the task's span is a child of its active span. */
+  traceContext: Context;
+}
+
+/** One input of `addTasks` after the checks without I/O; `first` is set on a repeat of an id. */
+interface Accepted {
+  id: string;
+  error?: undefined;
+  spec: TaskSpec;
+  fingerprint: string;
+  first: number | undefined;
+}
+type Checked = { id: string; error: RefusedError } | Accepted;
+
+type RefusedError = DuplicateTaskError | ValidationError | QueueFullError;
+
+/** The input's id as given, for a result ('' when it is not a string). */
+const idOf = (task: unknown): string => {
+  const id = (task as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' ? id : '';
+};
+
+/** An error `addTasks` reports per task; anything else (a store failure, a bug) is thrown for the batch. */
+function refusal(err: unknown): RefusedError {
+  if (err instanceof DuplicateTaskError || err instanceof ValidationError || err instanceof QueueFullError) return err;
+  throw err;
+}
 
 /**
  * The runner `createRunner` returns: the public methods, over the parts `wireRunner` builds. Its
@@ -77,6 +124,8 @@ export class TaskRunner implements Runner {
   async start(): Promise<void> {
     const parts = this.#parts;
     const plan = await loadBootPlan(parts);
+    // Before anything moves: a resumed task's span starts in its stored state.
+    parts.tracing.resumed(plan.records);
     await parts.observer.start();
     const supervisor = createTaskSupervisor(parts, (err) => void this.#fail(err));
     this.#supervisor = supervisor;
@@ -105,47 +154,166 @@ export class TaskRunner implements Runner {
   async addTask(task: TaskInput, { signal }: AddTaskOptions = {}): Promise<TaskRecord> {
     this.#ensureOpen('addTask');
     signal?.throwIfAborted();
-    const { registry, options } = this.#parts;
-    const spec = parseTaskSpec(task);
-    checkTaskPodSecurity(spec, this.namespace, options.podSecurity);
-    const fingerprint = fingerprintSpec(spec);
-    const pending = this.#addsInFlight.get(spec.id);
-    if (pending) {
-      const record = await pending;
-      return this.#sameTask(record, fingerprint);
-    }
-    const known = registry.get(spec.id) ?? (await this.#parts.store.getTask(spec.id));
-    if (known) return this.#sameTask(known, fingerprint);
+    const { spec, fingerprint } = this.#check(task);
+    const known = await this.#known(spec.id, fingerprint);
+    if (known) return known;
     // The last moment nothing is stored: past it the write goes ahead whatever the signal says.
     signal?.throwIfAborted();
-    if (registry.queuedCount + this.#queueReservations >= options.queueSize) {
-      throw new QueueFullError(options.queueSize, spec.id);
-    }
-    this.#queueReservations++;
-    const add = (async () => {
-      try {
-        return await this.#enqueue(spec, fingerprint);
-      } finally {
-        this.#queueReservations--;
-        this.#addsInFlight.delete(spec.id);
-      }
-    })();
-    this.#addsInFlight.set(spec.id, add);
-    return add;
+    this.#reserveQueue(spec.id);
+    const added = this.#newTask(spec, fingerprint);
+    return this.#track(spec.id, async () => {
+      await this.#parts.journal.write(added.record, added.transition, added.extras);
+      this.#publish('addTask', added);
+      return added.record;
+    });
   }
 
-  /** Stores the new task as `queued` (durably, first), then hands it to the supervisor. */
-  async #enqueue(spec: TaskMachineInput['spec'], fingerprint: string): Promise<TaskRecord> {
-    const { journal, registry, sequence, transitions } = this.#parts;
+  async addTasks(tasks: readonly TaskInput[], { signal }: AddTasksOptions = {}): Promise<AddTaskResult[]> {
+    this.#ensureOpen('addTasks');
+    signal?.throwIfAborted();
+    // Each task checked as addTask checks it; the first of each id is looked up (concurrently).
+    const firstOf = new Map<string, number>();
+    const checked = tasks.map((task, index): Checked => {
+      const id = idOf(task);
+      try {
+        const { spec, fingerprint } = this.#check(task);
+        const first = firstOf.get(spec.id);
+        if (first === undefined) firstOf.set(spec.id, index);
+        return { id, spec, fingerprint, first };
+      } catch (err) {
+        return { id, error: refusal(err) };
+      }
+    });
+    const lookups = await Promise.all(
+      checked.map(async (c) => {
+        if (c.error || c.first !== undefined) return undefined;
+        return this.#existing(c.spec.id);
+      }),
+    );
+    // The last moment nothing is stored (see AddTasksOptions.signal).
+    signal?.throwIfAborted();
+    this.#ensureOpen('addTasks');
+    const results: AddTaskResult[] = [];
+    const late: Array<[index: number, known: Promise<TaskRecord | undefined>]> = [];
+    const batch: Array<NewTask & { index: number }> = [];
+    for (const [index, c] of checked.entries()) {
+      const lookup = lookups[index];
+      if (c.error) results.push({ id: c.id, ok: false, error: c.error });
+      else if (c.first !== undefined) results.push(this.#repeat(c, results[c.first], lookups[c.first]));
+      else if (lookup) results.push(this.#againstKnown(c, lookup));
+      else if (this.#addsInFlight.has(c.spec.id)) {
+        // An addTask of the same id started while this call looked up: its outcome decides.
+        late.push([index, this.#known(c.spec.id, c.fingerprint)]);
+        results.push({ id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) });
+      } else {
+        try {
+          this.#reserveQueue(c.spec.id);
+        } catch (err) {
+          results.push({ id: c.id, ok: false, error: refusal(err) });
+          continue;
+        }
+        const added = this.#newTask(c.spec, c.fingerprint);
+        batch.push({ ...added, index });
+        results.push({ id: c.id, ok: true, record: added.record });
+      }
+    }
+    for (const [index, known] of late) {
+      const id = results[index]?.id ?? '';
+      results[index] = await known.then(
+        (record): AddTaskResult =>
+          record ? { id, ok: true, record } : { id, ok: false, error: new DuplicateTaskError(id) },
+        (err: unknown): AddTaskResult => ({ id, ok: false, error: refusal(err) }),
+      );
+    }
+    if (batch.length === 0) return results;
+    // One write for the whole batch (TaskStore.saveNewTasks: one transaction).
+    const write = this.#parts.journal.writeNew(batch);
+    const stored = batch.map((added) =>
+      this.#track(added.record.id, async () => {
+        await write;
+        return added.record;
+      }),
+    );
+    await Promise.all(stored);
+    for (const added of batch) this.#publish('addTasks', added);
+    return results;
+  }
+
+  /**
+   * The result of an id seen before in this `addTasks` call: checked against the task it already
+   * named before the call (as a second `addTask` would be), else against its first occurrence here.
+   */
+  #repeat(c: Accepted, first: AddTaskResult | undefined, known: TaskRecord | undefined): AddTaskResult {
+    if (known) return this.#againstKnown(c, known);
+    if (!first?.ok) throw new Error(`addTasks: no result for the first "${c.spec.id}"`);
+    if (fingerprintSpec(first.record.spec) !== c.fingerprint) {
+      return { id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) };
+    }
+    return { ...first, id: c.id };
+  }
+
+  /** An add of an id already known: a no-op with the identical spec, else `DuplicateTaskError`. */
+  #againstKnown(c: Accepted, known: TaskRecord): AddTaskResult {
+    if (fingerprintSpec(known.spec) !== c.fingerprint) {
+      return { id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) };
+    }
+    return { id: c.id, ok: true, record: known };
+  }
+
+  /** The checks of addTask that need no I/O: the input's schema, then the pod security level. */
+  #check(task: TaskInput): { spec: TaskSpec; fingerprint: string } {
+    const spec = parseTaskSpec(task);
+    checkTaskPodSecurity(spec, this.namespace, this.#parts.options.podSecurity);
+    return { spec, fingerprint: fingerprintSpec(spec) };
+  }
+
+  /**
+   * The record of a task this id already names (being added, in memory or in the store), if its
+   * spec is the same; `DuplicateTaskError` if not; `undefined` for a new id.
+   */
+  async #known(id: string, fingerprint: string): Promise<TaskRecord | undefined> {
+    const known = await this.#existing(id);
+    return known && this.#sameTask(known, fingerprint);
+  }
+
+  /** The record of the task this id names (being added, in memory or in the store), if any. */
+  async #existing(id: string): Promise<TaskRecord | undefined> {
+    const pending = this.#addsInFlight.get(id);
+    if (pending) return pending;
+    return this.#parts.registry.get(id) ?? (await this.#parts.store.getTask(id));
+  }
+
+  /** Takes room in the queue for a task about to be stored; `QueueFullError` when there is none. */
+  #reserveQueue(id: string): void {
+    const { registry, options } = this.#parts;
+    if (registry.queuedCount + this.#queueReservations >= options.queueSize) {
+      throw new QueueFullError(options.queueSize, id);
+    }
+    this.#queueReservations++;
+  }
+
+  /** Runs the add of a task that holds a queue reservation; concurrent adds and cancels of its id wait for it. */
+  #track(id: string, add: () => Promise<TaskRecord>): Promise<TaskRecord> {
+    const tracked = (async () => {
+      try {
+        return await add();
+      } finally {
+        this.#queueReservations--;
+        this.#addsInFlight.delete(id);
+      }
+    })();
+    this.#addsInFlight.set(id, tracked);
+    return tracked;
+  }
+
+  /** A new task's first record, transition and queue entry, and its task machine's input. */
+  #newTask(spec: TaskSpec, fingerprint: string): NewTask {
     const priority = spec.priority ?? 0;
     const createdAt = new Date().toISOString();
     const jobName = jobNameFor(spec.id);
     const record: TaskRecord = { id: spec.id, spec, state: 'queued', jobName, createdAt };
     const transition: Transition = { taskId: spec.id, from: null, to: 'queued', event: 'ADD', at: createdAt };
-    await journal.write(record, transition, { queue: { priority, seq: sequence.take() } });
-    this.#ensureOpen('addTask');
-    registry.update(record);
-    transitions.next(transition);
+    const extras = { queue: { priority, seq: this.#parts.sequence.take() } };
     const input: TaskMachineInput = {
       taskId: spec.id,
       spec,
@@ -154,8 +322,17 @@ export class TaskRunner implements Runner {
       createdAt,
       config: this.#parts.taskConfig,
     };
-    this.#supervisor?.send({ type: 'ENQUEUE', task: input, priority });
-    return record;
+    return { record, transition, extras, input, priority, traceContext: context.active() };
+  }
+
+  /** A new task, now durable, is announced and handed to the supervisor. */
+  #publish(operation: string, added: NewTask): void {
+    this.#ensureOpen(operation);
+    const { registry, transitions } = this.#parts;
+    registry.update(added.record);
+    // Its subscribers run in the caller's context (the tracing starts the task's span there).
+    context.with(added.traceContext, () => transitions.next(added.transition));
+    this.#supervisor?.send({ type: 'ENQUEUE', task: added.input, priority: added.priority });
   }
 
   /** Re-adding an identical spec is a no-op; a different spec under the same id is refused. */

@@ -1,5 +1,5 @@
 import { messageOf } from '../errors.js';
-import type { SaveExtras, TaskStore } from '../store/contract.js';
+import type { SaveExtras, TaskSave, TaskStore } from '../store/contract.js';
 import type { TaskRecord, Transition } from '../types.js';
 
 /**
@@ -23,16 +23,27 @@ export class TaskJournal {
 
   /** Queues the record (and transition) for the store; resolves once durable. */
   write(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void> {
-    const write = this.store.saveTask(record, transition, extras);
-    this.#inFlight.set(record.id, write);
+    return this.#track([record.id], this.store.saveTask(record, transition, extras));
+  }
+
+  /** Queues the first records of new tasks as one batch (one transaction); resolves once all are durable. */
+  writeNew(saves: readonly TaskSave[]): Promise<void> {
+    return this.#track(
+      saves.map((save) => save.record.id),
+      this.store.saveNewTasks(saves),
+    );
+  }
+
+  #track(taskIds: readonly string[], write: Promise<void>): Promise<void> {
+    for (const id of taskIds) this.#inFlight.set(id, write);
     // This handler also marks the rejection as handled; awaiting callers still see it.
     write.then(
       () => {
         this.#lastWriteAt = Date.now();
-        this.#settle(record.id, write);
+        for (const id of taskIds) this.#settle(id, write);
       },
       (err: unknown) => {
-        this.#settle(record.id, write);
+        for (const id of taskIds) this.#settle(id, write);
         this.#lastError = messageOf(err);
         if (!this.#fatal) {
           this.#fatal = true;

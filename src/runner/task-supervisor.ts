@@ -60,7 +60,9 @@ export function createTaskSupervisor(parts: RunnerParts, onFatal: (err: unknown)
     }
   };
   const machine = supervisorMachine.provide({ actors: { task: taskMachine.provide({ actors: effects }) } });
-  const supervisor = createActor(machine, { input: { maxConcurrentJobs: options.maxConcurrentJobs }, inspect });
+  const { maxConcurrentJobs, priorityAging } = options;
+  const input = { maxConcurrentJobs, ...(priorityAging ? { priorityAging } : {}) };
+  const supervisor = createActor(machine, { input, inspect });
   // Task actors are not in the supervisor's snapshot (see `ChildIds`): it stops them when it stops or fails.
   const stopTasks = (): void => supervisor.getSnapshot().context.children.stopAll();
   supervisor.subscribe({

@@ -37,6 +37,13 @@ export interface SaveExtras {
   queue?: OpenEntry;
 }
 
+/** One task's save in {@link TaskStore.saveNewTasks}. */
+export interface TaskSave {
+  record: TaskRecord;
+  transition?: Transition;
+  extras?: SaveExtras;
+}
+
 /** A task that is not `deleted`, as a restart reads it. */
 export interface OpenTask extends OpenEntry {
   record: TaskRecord;
@@ -89,6 +96,12 @@ export interface TaskStore {
    * overwrites a newer one). A `deleted` record leaves the open-task index in the same batch.
    */
   saveTask(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void>;
+  /**
+   * Stores the first records of new tasks (each transition, if given, from `null`) all in one
+   * batch: one SQLite or PostgreSQL transaction however many (the group commit never splits one
+   * call's entries). Resolves once all are durable; rejects, storing none, if the batch fails.
+   */
+  saveNewTasks(saves: readonly TaskSave[]): Promise<void>;
   /** Every task that is not `deleted`, ordered by (priority desc, seq asc). */
   listOpenTasks(): Promise<OpenTask[]>;
   /**

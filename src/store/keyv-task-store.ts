@@ -15,7 +15,16 @@ import type Keyv from 'keyv';
 import { messageOf, StoreError } from '../errors.js';
 import type { TaskListQuery, TaskPage, TaskRecord, TaskState, Transition } from '../types.js';
 import { BoundedCache } from './bounded-cache.js';
-import type { LogSnapshot, OpenTask, PurgeQuery, PurgeResult, SaveExtras, StoreSize, TaskStore } from './contract.js';
+import type {
+  LogSnapshot,
+  OpenTask,
+  PurgeQuery,
+  PurgeResult,
+  SaveExtras,
+  StoreSize,
+  TaskSave,
+  TaskStore,
+} from './contract.js';
 import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
 import {
@@ -439,6 +448,21 @@ export class KeyvTaskStore implements TaskStore {
     return enqueued.then(() => durable);
   }
 
+  /** Every save's entries in one `GroupCommit.enqueue` call, which is never split: one batch, one transaction. */
+  async saveNewTasks(saves: readonly TaskSave[]): Promise<void> {
+    if (this.#closing) throw this.#closedError('saveNewTasks');
+    if (this.options.readOnly) throw this.#readOnlyError('saveNewTasks');
+    for (const { record, transition } of saves) {
+      if (transition && (transition.taskId !== record.id || transition.from !== null)) {
+        throw new RangeError(`saveNewTasks takes first saves only: transition of task "${transition.taskId}"`);
+      }
+    }
+    // A save of the same id still waiting for its history goes first (a new task has none).
+    await Promise.all(saves.flatMap(({ record }) => this.#gates.get(record.id) ?? []));
+    const entries = saves.flatMap(({ record, transition, extras }) => this.#saveEntries(record, transition, extras));
+    await this.#commit.enqueue(entries);
+  }
+
   async getTask(id: string): Promise<TaskRecord | undefined> {
     this.#assertOpen('getTask');
     await this.#settled(id);
@@ -498,6 +522,15 @@ export class KeyvTaskStore implements TaskStore {
 
   /** Queues the task's entries; the history (if a transition is given) is in memory by now. */
   #enqueueSave(record: TaskRecord, transition: Transition | undefined, extras: SaveExtras): Promise<void> {
+    return this.#commit.enqueue(this.#saveEntries(record, transition, extras));
+  }
+
+  /** The entries of one save (and the in-memory index state and history it implies). */
+  #saveEntries(
+    record: TaskRecord,
+    transition: Transition | undefined,
+    extras: SaveExtras = {},
+  ): Array<[string, unknown]> {
     const updatedAt = this.#isoNow();
     const task: TaskEnvelope = {
       schemaVersion: storeSchemaVersion,
@@ -523,7 +556,7 @@ export class KeyvTaskStore implements TaskStore {
       entries.push([transitionsKey(record.id), history]);
     }
     if (record.state === 'deleted') this.#histories.delete(record.id);
-    return this.#commit.enqueue(entries);
+    return entries;
   }
 
   /** The newest value of `key`: queued or in flight first, else the adapter's. */

@@ -69,12 +69,23 @@ describe('createJob', () => {
   });
 
   test('stopping the actor aborts its request', async () => {
-    // Keep-alive: a pooled connection (opened in 'pass' mode) would carry the request to the sim.
-    proxy.dropAll();
-    await waitUntil(() => proxy.openConnections() === 0, 'the pooled connections to close');
+    // A fresh adapter, so the request opens a connection of its own: the shared adapter's keep-alive
+    // connections were opened in 'pass' mode and would carry it to the sim (and its watch stays up).
+    const fresh = createKubeAdapter({
+      kubeConfig: proxy.kubeConfig,
+      namespace: 'default',
+      retry: { baseMs: 5, maxMs: 50 },
+    });
+    const freshEffects = createTaskEffects({
+      jobs: fresh.jobs,
+      observer: fresh.watcher,
+      store,
+      deleteCheckMs: 100,
+      onError: (error) => reported.push(error),
+    });
     proxy.setMode('silent');
     const accepted = proxy.connections();
-    const actor = createActor(effects.createJob, { input: jobInput('never-answered') }).start();
+    const actor = createActor(freshEffects.createJob, { input: jobInput('never-answered') }).start();
     await waitUntil(() => proxy.connections() > accepted, 'the request to reach the proxy');
     const open = proxy.openConnections();
     actor.stop();

@@ -10,10 +10,9 @@ import { behaviour, creationsByName, ourJobs, startEngine, type Engine } from '.
 
 /*
  * These faults blind the runner for a while: the watch sees nothing until it reconnects (a stalled
- * stream only after its watchdog). A deadline that passes meanwhile is decided on the stale view,
- * so the harness' 2.5 s pending budget (1.5 s in effect: it runs from a creationTimestamp rounded
- * down to the second) could fail a task whose container did start, as PendingTimeout, on a loaded
- * machine. No test here is about the pending budget: give it room far beyond any blind window.
+ * stream only after its watchdog). A deadline that passes meanwhile is checked on a fresh read of
+ * the Job and its pods (stale-deadline.test.ts); no test here is about the pending budget, so give
+ * it room beyond any blind window and keep these tests about the watch alone.
  */
 const stuck = { pendingBudgetMs: 60_000 };
 

@@ -82,7 +82,7 @@ describe('TypeScript blocks', () => {
     // The proof that the check bites: a misspelt option and a method that does not exist.
     const broken: Snippet = {
       name: 'broken-on-purpose',
-      code: "import { createRunner } from 'k8s-jobs';\nconst runner = await createRunner({ maxConcurentJobs: 5 });\nawait runner.addTasks([]);\n",
+      code: "import { createRunner } from 'k8s-jobs';\nconst runner = await createRunner({ maxConcurentJobs: 5 });\nawait runner.addTaskss([]);\n",
       lineOffset: 0,
       origin: 'broken-on-purpose',
     };
@@ -92,7 +92,7 @@ describe('TypeScript blocks', () => {
     expect([...diagnostics.values()].flat()).toEqual([]);
     expect(brokenReport).toEqual([
       expect.stringMatching(/^broken-on-purpose:2: TS\d+ .*maxConcurentJobs/),
-      expect.stringMatching(/^broken-on-purpose:3: TS2551 .*addTasks/),
+      expect.stringMatching(/^broken-on-purpose:3: TS2551 .*addTaskss/),
     ]);
   });
 });

@@ -54,6 +54,7 @@ describe('the examples shown in README.md and docs/', () => {
     expect(exampleBlocks.map((b) => `${b.file}: ${b.path}`)).toEqual([
       'README.md: examples/basic.ts',
       'docs/observability.md: examples/streams.ts',
+      'docs/observability.md: examples/tracing.ts',
       'docs/sim.md: examples/sim-with-runner.ts',
       'docs/sim.md: examples/sim-basic.ts',
       'docs/sim.md: examples/sim-faults.ts',
@@ -67,7 +68,10 @@ describe('the examples shown in README.md and docs/', () => {
   });
 
   test('every output block is what its example prints', async () => {
-    expect(outputBlocks.map((b) => `${b.file}: ${b.path}`)).toEqual(['docs/sim.md: examples/sim-basic.ts']);
+    expect(outputBlocks.map((b) => `${b.file}: ${b.path}`)).toEqual([
+      'docs/observability.md: examples/tracing.ts',
+      'docs/sim.md: examples/sim-basic.ts',
+    ]);
     for (const block of outputBlocks) {
       expect(block.language, at(block)).toBe('text');
       const { code, stdout, stderr } = await runExample(block.path);

@@ -16,7 +16,7 @@ import {
   container,
   jobView,
   observation,
-  observed,
+  freshObserved,
   podView,
   runningContext,
   runningPod,
@@ -44,9 +44,9 @@ interface Scenario {
 }
 
 const failedWith = (reason: string | undefined): Scenario => ({
-  events: [observed(later, ours([condition('Failed', reason, 'the Job failed')]))],
+  events: [freshObserved(later, ours([condition('Failed', reason, 'the Job failed')]))],
 });
-const stuckAs = (pod: PodView): Scenario => ({ events: [observed(later, ours(), [pod])] });
+const stuckAs = (pod: PodView): Scenario => ({ events: [freshObserved(later, ours(), [pod])] });
 const refusedAs = (statusCode: number, reason: string): Scenario => ({
   behaviour: { create: () => Promise.reject(refused(statusCode, reason)) },
 });
@@ -76,7 +76,7 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   // Seconds after the Job's creation, far inside the pending budget: the refusal decides at once.
   PodSecurityViolation: {
     events: [
-      observed(
+      freshObserved(
         T0 + sec(2),
         ours(),
         [],
@@ -100,13 +100,13 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   RequestEntityTooLarge: refusedAs(413, 'RequestEntityTooLarge'),
   UnsupportedMediaType: refusedAs(415, 'UnsupportedMediaType'),
   Invalid: refusedAs(422, 'Invalid'),
-  Timeout: { spec: { timeout: 30 }, events: [observed(later, ours(), [runningPod()])] },
+  Timeout: { spec: { timeout: 30 }, events: [freshObserved(later, ours(), [runningPod()])] },
   PendingTimeout: stuckAs(waiting('ContainerCreating')),
   Cancelled: { events: [{ type: 'CANCEL', at: T0 + sec(1) }] },
   JobConflict: {
     behaviour: { create: () => Promise.reject(new JobConflictError('default', 'job-t1', 't1', 'fp-t1', 'fp-other')) },
   },
-  JobVanished: { events: [observed(later, null)] },
+  JobVanished: { events: [freshObserved(later, null)] },
   ApiError: { behaviour: { observeThrows: new Error('watch forbidden') } },
 };
 

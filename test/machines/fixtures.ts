@@ -114,6 +114,16 @@ export function observed(
   return { type: 'CLUSTER.OBSERVED', observation: observation(at, job, pods, events) };
 }
 
+/** As `observed`, but a view read fresh from the API server (the alarm's read): it may decide a passed deadline. */
+export function freshObserved(
+  at: number,
+  job: JobView | null = jobView(),
+  pods: PodView[] = [],
+  events?: string[],
+): TaskEvent {
+  return { type: 'CLUSTER.OBSERVED', observation: { ...observation(at, job, pods, events), fresh: true } };
+}
+
 /** A context as the machine has it while running (for pure classify/deadline tests). */
 export function runningContext(more: Partial<TaskContext> = {}, spec: Partial<TaskSpec> = {}): TaskContext {
   const input = taskInput('t1', spec);

@@ -22,7 +22,7 @@ describe('task machine: the happy path', () => {
     expect(t.context().jobUid).toBe('uid-t1');
     expect(t.log.observing).toEqual([{ taskId: 't1', jobName: 'job-t1' }]);
     expect(t.log.snapshotting).toHaveLength(1);
-    expect(t.log.alarmInputs).toEqual([{ at: undefined }]);
+    expect(t.log.alarmInputs).toEqual([{ at: undefined, taskId: 't1', jobName: 'job-t1' }]);
 
     t.actor.send(observed(T0 + sec(10), jobView({ uid: 'uid-t1', conditions: [condition('Complete')] })));
     // A terminal condition frees the slot at once, before cleanup.

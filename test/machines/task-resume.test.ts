@@ -53,7 +53,7 @@ describe('task machine: resume from a stored record re-enters the state and re-r
     expect(t.state()).toBe('running');
     expect(t.log.observing).toEqual([{ taskId: 't1', jobName: 'job-t1' }]);
     expect(t.log.snapshotting).toHaveLength(1);
-    expect(t.log.alarmInputs).toEqual([{ at: T0 + sec(32) }]);
+    expect(t.log.alarmInputs).toEqual([{ at: T0 + sec(32), taskId: 't1', jobName: 'job-t1' }]);
     expect(t.log.created).toEqual([]);
     // The deadline passed while the runner was down: the alarm fires at once → timedOut.
     t.actor.send({ type: 'ALARM', at: T0 + min(5) });

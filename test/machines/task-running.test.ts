@@ -5,6 +5,7 @@ import {
   condition,
   config,
   container,
+  freshObserved,
   iso,
   jobView,
   observed,
@@ -29,7 +30,7 @@ async function running(spec: Parameters<typeof taskInput>[1] = {}, behaviour: Pa
 describe('task machine: deadlines and the alarm', () => {
   test('the alarm is re-armed only when the earliest deadline changes', async () => {
     const t = await running({ timeout: 60 });
-    expect(t.log.alarmInputs).toEqual([{ at: undefined }]);
+    expect(t.log.alarmInputs).toEqual([{ at: undefined, taskId: 't1', jobName: 'job-t1' }]);
 
     // No container yet: the pending budget is the only deadline.
     t.actor.send(observed(T0 + sec(1), job(), [waiting('ContainerCreating')]));
@@ -118,9 +119,13 @@ describe('task machine: deadlines and the alarm', () => {
     expect((await t.reach('deleted')).output?.failure).toMatchObject({ reason: 'PendingTimeout' });
   });
 
-  test('a permanent pull error fails on the observation itself, without waiting for the alarm', async () => {
+  test('a permanent pull error fails at once: its deadline has passed, and the fresh read confirms it', async () => {
     const t = await running();
     t.actor.send(observed(T0 + sec(1), job(), [waiting('ErrImagePull', 'manifest unknown')]));
+    // The watch's view decides no deadline: the alarm is armed at the passed one, to read fresh.
+    expect(t.state()).toBe('running');
+    expect(t.log.arms.at(-1)).toEqual({ type: 'ARM', at: T0 });
+    t.actor.send(freshObserved(T0 + sec(1), job(), [waiting('ErrImagePull', 'manifest unknown')]));
     expect(t.state()).toBe('failed');
     expect(t.context().failure).toMatchObject({ reason: 'ErrImagePull', message: 'manifest unknown' });
   });

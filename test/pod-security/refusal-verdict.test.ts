@@ -24,9 +24,11 @@ describe('a Job whose pods are refused', () => {
 
   test('fails the task at once (seconds into a ten-minute pending budget) with the refusal as its message', () => {
     const { verdict } = classify(runningContext(), observation(T0 + sec(2), noPods, [], ['Scheduled: x', refusal]));
+    // A deadline verdict (its deadline is the Job's creation): applied once a fresh read confirms it.
     expect(verdict).toEqual({
       outcome: 'failed',
       jobFinished: false,
+      byDeadline: true,
       failure: {
         reason: 'PodSecurityViolation',
         message:

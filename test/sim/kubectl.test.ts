@@ -245,11 +245,16 @@ describe('kubectl against a running cluster', () => {
           .find((p) => p.metadata.labels?.['job-name'] === 'doomed' && p.status?.phase === 'Running'),
       'the pod of doomed to run',
     );
-    const deletions: string[] = [];
+    // Two streams: their events reach us in either order, so the server's order is read from the
+    // resourceVersion each DELETED event carries.
+    const deleted: { what: string; rv: number }[] = [];
     const watch = new Watch(cluster.kubeConfig);
-    const record = (type: string, obj: { kind?: string; metadata?: { name?: string } }) => {
-      if (type === 'DELETED') deletions.push(`${obj.kind}/${obj.metadata?.name}`);
+    const record = (type: string, obj: { kind?: string; metadata?: { name?: string; resourceVersion?: string } }) => {
+      if (type === 'DELETED') {
+        deleted.push({ what: `${obj.kind}/${obj.metadata?.name}`, rv: Number(obj.metadata?.resourceVersion) });
+      }
     };
+    const deletions = (): string[] => [...deleted].sort((a, b) => a.rv - b.rv).map((d) => d.what);
     const watches = [
       await watch.watch('/api/v1/namespaces/default/pods', { labelSelector: 'job-name=doomed' }, record, () => {}),
       await watch.watch(
@@ -264,9 +269,12 @@ describe('kubectl against a running cluster', () => {
       // kubectl returned: the Job is gone, and so are its pods.
       expect(cluster.objects('jobs').map((j) => j.metadata.name)).not.toContain('doomed');
       expect(cluster.objects('pods').filter((p) => p.metadata.labels?.['job-name'] === 'doomed')).toEqual([]);
-      await waitUntil(() => deletions.includes('Job/doomed'), 'the Job DELETED event');
-      expect(deletions.at(-1)).toBe('Job/doomed');
-      expect(deletions.filter((d) => d.startsWith('Pod/'))).toHaveLength(1);
+      await waitUntil(
+        () => deletions().includes('Job/doomed') && deletions().some((d) => d.startsWith('Pod/')),
+        'the DELETED events of the Job and its pod',
+      );
+      expect(deletions().at(-1)).toBe('Job/doomed');
+      expect(deletions().filter((d) => d.startsWith('Pod/'))).toHaveLength(1);
     } finally {
       for (const w of watches) w.abort();
     }

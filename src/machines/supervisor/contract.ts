@@ -4,11 +4,14 @@
  */
 import type { TaskRecord } from '../../types.js';
 import type { TaskMachineInput } from '../task/contract.js';
+import type { PriorityAging } from './task-queue.js';
 
 /** The supervisor's input. */
 export interface SupervisorInput {
   /** Slots: tasks active at once (from `creating` until their Job finished or was deleted). */
   maxConcurrentJobs: number;
+  /** A queued task's priority grows with its wait (see {@link PriorityAging}); absent: strict priority. */
+  priorityAging?: PriorityAging;
 }
 
 /** Events the runner sends the supervisor. */

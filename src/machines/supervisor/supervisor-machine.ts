@@ -78,7 +78,8 @@ function duplicateOf(
 
 /**
  * Owns the queue and the slots: starts one task actor per task when a slot is free (never more
- * than `maxConcurrentJobs` slots held), in priority order and FIFO within a priority, and lets
+ * than `maxConcurrentJobs` slots held), in priority order (aged by the wait with `priorityAging`,
+ * at `context.now`) and FIFO within a priority, and lets
  * each task actor go once it is done, so live children stay at most the active tasks. Task actors
  * live in `context.children`, not in the snapshot's `children` (see {@link ChildIds}): whoever
  * runs the supervisor calls `context.children.stopAll()` when it stops.
@@ -166,7 +167,7 @@ export const supervisorMachine = setup({
     }),
     startQueued: enqueueActions(({ context, enqueue }) => {
       while (!context.paused && context.slots.size < context.maxConcurrentJobs) {
-        const task = context.queue.dequeue();
+        const task = context.queue.dequeue(context.now);
         if (!task) return;
         context.slots.hold(task.taskId);
         const start = { type: 'START', at: context.now } as const;
@@ -179,7 +180,7 @@ export const supervisorMachine = setup({
   id: 'supervisor',
   context: ({ input }) => ({
     maxConcurrentJobs: input.maxConcurrentJobs,
-    queue: new TaskQueue(),
+    queue: new TaskQueue(input.priorityAging),
     slots: new SlotLedger(),
     children: new ChildIds(),
     paused: false,

@@ -13,6 +13,8 @@ export interface Verdict {
   jobFinished: boolean;
   /** Set when the Job under our name is not ours (any more): cleanup must not delete it. */
   jobMayExist?: false;
+  /** Decided by a passed deadline (not by the Job's conditions): only a fresh view may apply it. */
+  byDeadline?: true;
 }
 
 /** The context a running task takes from one observation, and the verdict if it decides one. */
@@ -80,7 +82,7 @@ export function classify(ctx: TaskContext, observation: ClusterObservation): Cla
   const byConditions = conditionVerdict(job, pods, events);
   if (byConditions) return { ...next, verdict: byConditions };
   const due = dueVerdict({ ...next, spec: ctx.spec, config: ctx.config }, observation.at);
-  return due ? { ...next, verdict: { ...due, jobFinished: false } } : next;
+  return due ? { ...next, verdict: { ...due, jobFinished: false, byDeadline: true } } : next;
 }
 
 const isTrue = (job: JobView, type: string): ConditionView | undefined =>

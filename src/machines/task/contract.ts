@@ -72,6 +72,11 @@ export interface ClusterObservation {
   events?: string[];
   /** Epoch ms when this view was taken. */
   at: number;
+  /**
+   * Read from the API server just now (the alarm's GET + LIST), not from the watch's cache: only
+   * such a view may fail a task for a passed deadline, since the watch may be blind.
+   */
+  fresh?: boolean;
 }
 
 /** When stuck pods fail the task (all in ms). */
@@ -199,9 +204,16 @@ export interface ObserveJobInput {
   jobName: string;
 }
 
-/** `alarm` (callback actor): sends `ALARM` at `at`; re-armed by receiving `{ type: 'ARM', at }`. */
+/**
+ * `alarm` (callback actor): sends `ALARM` at `at`; re-armed by receiving `{ type: 'ARM', at }`.
+ * With `jobName`, it first reads the Job and its pods fresh from the API server and sends them as
+ * `CLUSTER.OBSERVED`, so a deadline is never decided on a stale watch view (a watch outage or stall).
+ */
 export interface AlarmInput {
   at: number | undefined;
+  taskId?: string;
+  /** The Job to read fresh before `ALARM`; without it the alarm only tells the time. */
+  jobName?: string;
 }
 export type AlarmCommand = { type: 'ARM'; at: number | undefined };
 

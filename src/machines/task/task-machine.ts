@@ -116,6 +116,9 @@ const outcomeState = (outcome: TaskOutcome) =>
  * read with back-off, keeping the Job, up to its limit; then `context.logs` records them lost and
  * cleanup goes on. The outcome never changes because of the logs.
  *
+ * A passed deadline fails a task only on a fresh view (`observation.fresh`: the alarm's read of
+ * the API server); a watch view past a deadline re-arms the alarm at it, which reads at once.
+ *
  * A `running` task whose Job vanished (`job: null`) goes back to `creating` while
  * `config.jobVanishedRetries` allows (counted in `context.recreates`, kept across restarts; the
  * slot stays held), else it ends `failed` with `JobVanished`.
@@ -201,14 +204,18 @@ export const taskMachine = setup({
     }),
     applyObservation: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'CLUSTER.OBSERVED');
-      const { verdict, ...next } = classify(context, event.observation);
+      const { verdict: found, ...next } = classify(context, event.observation);
+      // The watch's view may be stale (a blind watch): a passed deadline is decided only on a fresh
+      // read, which the alarm armed at that (past) deadline makes at once.
+      const stale = found?.byDeadline === true && event.observation.fresh !== true;
+      const verdict = stale ? undefined : found;
       enqueue.assign({
         ...next,
         lastEventAt: Math.max(context.lastEventAt, event.observation.at),
         ...(verdict ? verdictFields(verdict) : {}),
       });
       const armAt = earliestDeadline(next);
-      if (!verdict && armAt !== earliestDeadline(context))
+      if (stale || (!verdict && armAt !== earliestDeadline(context)))
         enqueue.sendTo('alarm', { type: 'ARM', at: armAt } satisfies AlarmCommand);
     }),
     applyAlarm: enqueueActions(({ context, event, enqueue }) => {
@@ -330,7 +337,8 @@ export const taskMachine = setup({
         {
           id: 'alarm',
           src: 'alarm',
-          input: ({ context }) => ({ at: earliestDeadline(context) }),
+          // The alarm reads the Job fresh before it fires: deadlines are decided on the API server's view.
+          input: ({ context }) => ({ at: earliestDeadline(context), taskId: context.taskId, jobName: context.jobName }),
           onError: {
             target: 'failed',
             actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) },

@@ -16,6 +16,7 @@ import { runStoreListBench } from './store-list.js';
 import { runRetentionBench } from './retention.js';
 import { runTracingBench } from './tracing.js';
 import { runTaskQueueBench } from './task-queue.js';
+import { runReplicasBench } from './replicas.js';
 
 const sections: BenchSection[] = [
   { name: 'sim:throughput', run: runSimThroughputBench },
@@ -30,6 +31,7 @@ const sections: BenchSection[] = [
   { name: 'engine:split', run: () => runEngineSplitBench() },
   { name: 'tracing', run: () => runTracingBench() },
   { name: 'queue', run: () => Promise.resolve(runTaskQueueBench()) },
+  { name: 'replicas', run: () => runReplicasBench() },
 ];
 
 /** Peak resident set size of this process so far (`resourceUsage().maxRSS` is in KiB). */

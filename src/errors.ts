@@ -12,7 +12,8 @@ export type K8sJobsErrorCode =
   | 'WAIT_TIMEOUT'
   | 'JOB_CONFLICT'
   | 'KUBERNETES_API'
-  | 'STORE';
+  | 'STORE'
+  | 'PREFLIGHT';
 
 /**
  * The message of whatever was thrown (`String(err)` when it is not an `Error`), for the text of
@@ -190,6 +191,37 @@ export class StoreLockedError extends StoreError {
     super(
       `the store is in use by another runner (${owner}, last heartbeat ${heartbeatAt}); stop it first, or wait until its lock is stale`,
       location,
+      options,
+    );
+  }
+}
+
+/** One thing a preflight found wrong. */
+export interface PreflightProblem {
+  /** The check that found it (`access: create jobs.batch`, `namespace`, `dry-run job`, `dry-run pod`). */
+  check: string;
+  /** What is wrong, naming the verb, resource or namespace, with the API's own message when it gave one. */
+  problem: string;
+}
+
+/**
+ * The runner's preflight (`createRunner({ preflight })`) found the cluster unfit for it: every
+ * problem at once, so that one fix-and-retry round fixes them all. The checks' `cause` errors, if
+ * any, are in `problems`' text and in `cause` (an AggregateError).
+ */
+export class PreflightError extends K8sJobsError {
+  readonly code = 'PREFLIGHT' as const;
+
+  constructor(
+    /** The namespace the runner's Jobs go to. */
+    readonly namespace: string,
+    /** Every problem found, in the order of the checks. */
+    readonly problems: PreflightProblem[],
+    options?: { cause?: unknown },
+  ) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(
+      `preflight in namespace "${namespace}" found ${count}: ${problems.map((p) => `${p.check}: ${p.problem}`).join('; ')}`,
       options,
     );
   }

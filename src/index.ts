@@ -15,9 +15,17 @@ export type {
   WaitForOptions,
 } from './runner/runner-api.js';
 export { shutdownOnSignals, type ShutdownOnSignalsOptions } from './runner/shutdown-on-signals.js';
+export {
+  bufferLogLines,
+  droppedLinesMarker,
+  type LogLineBuffer,
+  type LogLineBufferOptions,
+} from './logs/line-buffer.js';
 export type { RunnerEvent, RunnerEventKind } from './runner/runner-events.js';
-export type { HealthStatus, RunnerHealth } from './runner/health.js';
+export type { HealthStatus, LeaderHealth, RunnerHealth } from './runner/health.js';
+export { defaultPreflightTask, type PreflightCheck, type PreflightReport } from './runner/preflight.js';
 export type { RunnerOptions } from './runner/options.js';
+export type { LeaderElectionOptions } from './leader/options.js';
 export type { Logger, LogMethod } from './runner/logger.js';
 export { redactedValue, type InspectedActorRef } from './runner/inspection-redaction.js';
 export type { MetricsOptions } from './runner/metrics.js';
@@ -41,6 +49,7 @@ export {
   JobConflictError,
   K8sJobsError,
   KubernetesApiError,
+  PreflightError,
   QueueFullError,
   RunnerClosedError,
   StoreError,
@@ -49,5 +58,6 @@ export {
   ValidationError,
   WaitTimeoutError,
   type K8sJobsErrorCode,
+  type PreflightProblem,
   type ValidationIssue,
 } from './errors.js';

@@ -41,8 +41,24 @@ export interface TaskFailure {
   exitCode?: number;
   /** That termination's reason was `OOMKilled` (its memory limit was exceeded). */
   oomKilled?: boolean;
-  /** Recent Kubernetes events about the Job and its pods (`Reason: message`). */
+  /** Recent Kubernetes events about the Job and its pods (`Reason: message`), at most 20, oldest first. */
   events?: string[];
+  /** The pod of that termination. */
+  podName?: string;
+  /** The node it ran on. */
+  nodeName?: string;
+  /** The container of that termination. */
+  container?: string;
+  /** The termination's reason as the kubelet reports it (`Error`, `OOMKilled`, `Completed`…). */
+  terminationReason?: string;
+  /**
+   * The container's termination message (what it wrote to its `terminationMessagePath`, or with
+   * `terminationMessagePolicy: FallbackToLogsOnError` the end of its log when it failed).
+   */
+  terminationMessage?: string;
+  /** When that container started and finished (ISO 8601). */
+  startedAt?: string;
+  finishedAt?: string;
   /** The last lines of the container's log. */
   lastLogLines?: string[];
 }

@@ -8,6 +8,7 @@ import { purgeCommand } from './purge-command.js';
 import { runCommand } from './run-command.js';
 import { showCommand } from './show-command.js';
 import { simCommand } from './sim-command.js';
+import { statusCommand } from './status-command.js';
 
 // ../../package.json from both src/cli (tsx) and dist/cli (installed).
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -24,6 +25,7 @@ const program = new Command('k8s-jobs')
   .addCommand(showCommand())
   .addCommand(logsCommand())
   .addCommand(purgeCommand())
+  .addCommand(statusCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { defaultStoreUri } from '../store/open-store.js';
 import { exitFailure, exitInterrupted, exitTimedOut } from './exit-codes.js';
-import { reportErrors } from './fail.js';
+import { CliUsageError, reportErrors } from './fail.js';
 import { parsePositiveInteger } from './options.js';
 import type { RunOptions } from './run-task.js';
 
 /**
- * `k8s-jobs run --image IMG [--timeout S] [--namespace NS] [--id ID] [--kubeconfig PATH] [--store URL] -- CMD ARGS…`.
+ * `k8s-jobs run --image IMG [--timeout S] [--namespace NS] [--id ID] [--kubeconfig PATH] [--store URL]
+ * [--leader-election LEASE [--identity ID]] -- CMD ARGS…`.
  */
 export function runCommand(): Command {
   return new Command('run')
@@ -29,8 +30,20 @@ export function runCommand(): Command {
     .addOption(
       new Option(
         '--store <url>',
-        'the task store: sqlite://<path> or memory:// (a runner using it at the same time makes this fail)',
+        'the task store: sqlite://<path>, memory://, or postgres://<user>@<host>/<db>?schema=<name> ' +
+          '(a runner using it at the same time makes this fail, unless both use the same --leader-election Lease)',
       ).default(defaultStoreUri),
+    )
+    .option(
+      '--leader-election <lease-name>',
+      'run as one replica of several over a shared postgres:// --store, electing a leader with this Lease ' +
+        '(in --namespace); the task is stored here and run by whichever replica leads',
+    )
+    .addOption(
+      new Option(
+        '--identity <id>',
+        "with --leader-election: this replica's holderIdentity in the Lease, unique per process (default: the host name and a random suffix)",
+      ).env('POD_NAME'),
     )
     .addHelpText(
       'after',
@@ -49,7 +62,10 @@ export function runCommand(): Command {
       ].join('\n'),
     )
     .action(
-      reportErrors(async (command: string[], options: RunOptions) => {
+      reportErrors(async (command: string[], options: RunOptions, self: Command) => {
+        // POD_NAME is set in every pod of deploy/: only an explicit --identity without a Lease is a mistake.
+        if (options.leaderElection === undefined && self.getOptionValueSource('identity') === 'cli')
+          throw new CliUsageError('--identity is only used with --leader-election <lease-name>');
         // Loaded on use: the runner and client-node are not needed to print help or run other commands.
         const { runTask } = await import('./run-task.js');
         process.exitCode = await runTask(command, options);

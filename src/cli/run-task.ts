@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { messageOf } from '../errors.js';
 import { createRunner } from '../runner/create-runner.js';
 import { shutdownOnSignals } from '../runner/shutdown-on-signals.js';
 import type { TaskRecord } from '../types.js';
 import { exitCodeOf, exitInterrupted } from './exit-codes.js';
 import { reasonOf } from './format.js';
+import { loadKubeConfig } from './kube-config.js';
 import { followTaskLog } from './task-log-follower.js';
 
 /** Options of `k8s-jobs run`. */
@@ -16,13 +16,10 @@ export interface RunOptions {
   id?: string;
   kubeconfig?: string;
   store: string;
-}
-
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (path) kubeConfig.loadFromFile(path);
-  else kubeConfig.loadFromDefault();
-  return kubeConfig;
+  /** Take part in leader election over this Lease (with a shared PostgreSQL `store`). */
+  leaderElection?: string;
+  /** This replica's identity in the Lease (default: `$POD_NAME`, else the runner's own). */
+  identity?: string;
 }
 
 /** The line on stderr for a task that did not succeed. */
@@ -47,6 +44,14 @@ export async function runTask(command: string[], options: RunOptions): Promise<n
     kubeConfig: loadKubeConfig(options.kubeconfig),
     store: options.store,
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+    ...(options.leaderElection !== undefined
+      ? {
+          leaderElection: {
+            leaseName: options.leaderElection,
+            ...(options.identity !== undefined ? { identity: options.identity } : {}),
+          },
+        }
+      : {}),
     maxConcurrentJobs: 1,
   });
   let interrupted = false;

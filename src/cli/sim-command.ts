@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseQuantity } from '../validation/quantity.js';
 import { parsePort, parsePositiveNumber, untilSignal } from './options.js';
 
 /** Options of `k8s-jobs sim`. */
@@ -8,6 +9,26 @@ export interface SimCommandOptions {
   kubeconfigOut: string;
   runtime: 'process' | 'scripted';
   timeScale: number;
+  /** The kubelet's `containerLogMaxSize`, a quantity (`10Mi`). */
+  containerLogMaxSize: string;
+  /** The kubelet's `containerLogMaxFiles`. */
+  containerLogMaxFiles: number;
+}
+
+/** A positive quantity (`10Mi`, `500Ki`, `1048576`), kept as written. */
+function parseSizeQuantity(raw: string): string {
+  const bytes = parseQuantity(raw);
+  if (bytes === undefined || !(bytes > 0))
+    throw new InvalidArgumentError(`must be a positive quantity such as 10Mi, got "${raw}"`);
+  return raw;
+}
+
+/** An integer greater than 1, as the kubelet requires of `containerLogMaxFiles`. */
+function parseMaxFiles(raw: string): number {
+  const files = Number(raw);
+  if (!/^\d+$/.test(raw) || files < 2)
+    throw new InvalidArgumentError(`must be an integer greater than 1, got "${raw}"`);
+  return files;
 }
 
 /** The kubeconfig `k8s-jobs sim` writes when `--kubeconfig-out` is not given (in the working directory). */
@@ -27,7 +48,11 @@ export async function runSim(options: SimCommandOptions): Promise<void> {
     // left up for days stays the same size.
     recordRequests: false,
     auditJobCreations: false,
-    kubelet: { runtime: options.runtime },
+    kubelet: {
+      runtime: options.runtime,
+      containerLogMaxSize: options.containerLogMaxSize,
+      containerLogMaxFiles: options.containerLogMaxFiles,
+    },
   });
   const kubeconfig = resolve(options.kubeconfigOut);
   try {
@@ -53,7 +78,10 @@ export async function runSim(options: SimCommandOptions): Promise<void> {
   console.log('Stopped.');
 }
 
-/** `k8s-jobs sim [--port N] [--kubeconfig-out FILE] [--runtime process|scripted] [--time-scale X]`. */
+/**
+ * `k8s-jobs sim [--port N] [--kubeconfig-out FILE] [--runtime process|scripted] [--time-scale X]
+ * [--container-log-max-size Q] [--container-log-max-files N]`.
+ */
 export function simCommand(): Command {
   return new Command('sim')
     .description(
@@ -76,6 +104,22 @@ export function simCommand(): Command {
       )
         .argParser(parsePositiveNumber)
         .default(1),
+    )
+    .addOption(
+      new Option(
+        '--container-log-max-size <quantity>',
+        "the kubelet's containerLogMaxSize: a container's log file rotates past this size; only the current file is served",
+      )
+        .argParser(parseSizeQuantity)
+        .default('10Mi'),
+    )
+    .addOption(
+      new Option(
+        '--container-log-max-files <n>',
+        "the kubelet's containerLogMaxFiles: log files per container, the current one included (rotated ones are counted, not kept)",
+      )
+        .argParser(parseMaxFiles)
+        .default(5),
     )
     .action((options: SimCommandOptions) => runSim(options));
 }

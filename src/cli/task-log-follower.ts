@@ -18,6 +18,10 @@ export interface TaskLogFollower {
 /**
  * Starts printing the log of task `id` with `write`, a line at a time. A stream that fails is
  * reported to `onError` (the task goes on; its log just stops streaming): it never fails the run.
+ *
+ * `write` is synchronous (stdout: a pipe, file or terminal is written synchronously on Linux), so
+ * a slow reader of the output holds up the log connection itself, and nothing queues here; an
+ * asynchronous `write` would need `bufferLogLines` in between.
  */
 export function followTaskLog(
   runner: Pick<Runner, 'logs$'>,

@@ -11,6 +11,9 @@ import type { Sleep } from '../time/sleep.js';
 import type { BeforeEffect } from './hooks.js';
 import { toLogSnapshot, type SnapshotWrites } from './log-snapshots.js';
 
+/** Events kept on a failure record (the newest). */
+export const maxFailureEvents = 20;
+
 /** How a failed final read is retried. */
 export interface HarvestRetryPolicy {
   /** Give up once this long has passed since the task's outcome (`finishedAt`). */
@@ -22,7 +25,7 @@ export interface HarvestRetryPolicy {
 
 export interface HarvestLogsEffectOptions {
   jobs: Pick<JobsPort, 'readJobLog'>;
-  observer: Pick<JobObserver, 'ready' | 'current'>;
+  observer: Pick<JobObserver, 'ready' | 'current' | 'events'>;
   store: Pick<TaskStore, 'putLogSnapshot' | 'getLogSnapshot'>;
   writes: SnapshotWrites;
   /** Log lines kept for a failure record. */
@@ -48,6 +51,25 @@ export interface HarvestLogsEffectOptions {
 export function harvestLogsEffect(options: HarvestLogsEffectOptions) {
   const { jobs, observer, store, writes, lineCount, retry, now, sleep, beforeEffect } = options;
   return fromPromise<HarvestLogsOutput, HarvestLogsInput>(async ({ input, signal }) => {
+    const output = await harvest(input, signal);
+    return input.failed ? { ...output, events: await failureEvents(input.jobName, signal) } : output;
+  });
+
+  /**
+   * A failed task's record keeps the events of its Job and pods, whether or not anything looked
+   * wrong while it ran: read now, before the Job is deleted (and its events with it, in time).
+   * A failed read is said in their place; it does not hold up the cleanup.
+   */
+  async function failureEvents(jobName: string, signal: AbortSignal): Promise<string[]> {
+    try {
+      return (await observer.events(jobName, signal)).slice(-maxFailureEvents);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return [`(the events of Job "${jobName}" could not be read: ${messageOf(err)})`];
+    }
+  }
+
+  async function harvest(input: HarvestLogsInput, signal: AbortSignal): Promise<HarvestLogsOutput> {
     const { taskId, jobName } = input;
     await beforeEffect(taskId);
     await writes.settled(taskId);
@@ -58,7 +80,10 @@ export function harvestLogsEffect(options: HarvestLogsEffectOptions) {
     let failed: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
-        log = await jobs.readJobLog(jobName, { pods: observer.current(jobName)?.pods, signal });
+        // A watch that shows no pod may be behind (its pod watch dropped or relisting after a 410),
+        // not proof that none is left: then the read lists the Job's pods itself.
+        const pods = observer.current(jobName)?.pods;
+        log = await jobs.readJobLog(jobName, { ...(pods?.length ? { pods } : {}), signal });
         break;
       } catch (err) {
         // Stopped (the runner detaches): not a failure of the logs, the next runner harvests.
@@ -90,7 +115,7 @@ export function harvestLogsEffect(options: HarvestLogsEffectOptions) {
         : noLogSnapshot(taskId, now, 'no pod of the Job was left to read logs from'),
     );
     return { lastLines: [] };
-  });
+  }
 
   /** Lost: the final logs of the Job `what` (e.g. "could not be read within …"); `err` the last read's error. */
   async function declareLost(input: HarvestLogsInput, what: string, err: unknown): Promise<HarvestLogsOutput> {

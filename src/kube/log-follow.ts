@@ -10,6 +10,13 @@ import { latestPod, logContainerOf, openPodLog } from './logs.js';
 /** The stream ended without the chunked terminator: a dropped connection, to be followed again. */
 class StreamDropped extends Error {}
 
+/**
+ * The longest line a follower holds before passing it on in pieces: a container printing without
+ * newlines (the kubelet serves a long line as 16 KiB records, each with its own timestamp when
+ * `timestamps=true`) must not grow the follower's buffer without end.
+ */
+export const maxFollowedLineChars = 256 * 1024;
+
 /** A kubelet log line with `timestamps=true`: RFC 3339 time (nanoseconds, any offset), a space, the text. */
 const timestamped = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) /;
 
@@ -91,6 +98,10 @@ function hasStarted(container: ContainerView | undefined): boolean {
  * are skipped (`LogCursor`); a pod not started yet, gone, or replaced is waited for through
  * `changes`. Every request goes through the runner's `kubeCall` policy (rate limit, retries).
  *
+ * Nothing queues here: lines go to `onLine` as each chunk arrives (a line longer than
+ * `maxFollowedLineChars` in pieces), and a consumer slower than the pod is the caller's to bound
+ * (`bufferLogLines` for `logs$`); a synchronous consumer just stops the socket being read.
+ *
  * Requests go through `openPodLog` (client-node's `Log` does not forward stream errors, so a
  * dropped connection would look like the end of the log).
  */
@@ -169,10 +180,18 @@ export class JobLogFollower {
       return;
     }
     cursor.connect();
+    // A line longer than `maxFollowedLineChars` comes in pieces: only the first has a timestamp,
+    // and the others go (or are skipped, as a repeat) with it.
+    let continuing = false;
+    let skipping = false;
     const emit = (raw: string): void => {
-      const parsed = parseTimestampedLine(raw);
+      const continuation = continuing;
+      continuing = !raw.endsWith('\n');
+      if (continuation && skipping) return;
+      const parsed = continuation ? undefined : parseTimestampedLine(raw);
       // Without a timestamp there is nothing to resume from: pass it on as it is.
-      if (parsed && !cursor.accept(parsed.ns)) return;
+      skipping = parsed !== undefined && !cursor.accept(parsed.ns);
+      if (skipping) return;
       const text = parsed ? parsed.text : raw;
       cursor.offset += Buffer.byteLength(text);
       onLine({ text: text.endsWith('\n') ? text.slice(0, -1) : text, pod, offset: cursor.offset });
@@ -190,6 +209,8 @@ export class JobLogFollower {
           emit(pending.slice(0, newline + 1));
           pending = pending.slice(newline + 1);
         }
+        for (; pending.length > maxFollowedLineChars; pending = pending.slice(maxFollowedLineChars))
+          emit(pending.slice(0, maxFollowedLineChars));
       });
       finished(response, (err) => {
         signal.removeEventListener('abort', onAbort);

@@ -104,6 +104,7 @@ export function toPodView(pod: V1Pod): PodView {
         : undefined,
     containers: (pod.status?.containerStatuses ?? []).map(toContainerView),
     deletionTimestamp: iso(pod.metadata?.deletionTimestamp),
+    nodeName: pod.spec?.nodeName,
   });
 }
 

@@ -118,3 +118,24 @@ export function releaseRecord(
 export function jitteredRetryMs(config: LeaderElectionConfig, random: number, factor: number): number {
   return config.retryPeriodMs * (1 + random * factor);
 }
+
+/**
+ * How long a follower waits before its next try: client-go's jittered retry period, cut short
+ * to the instant the observed Lease expires (plus `marginMs`) when that comes first. The expiry
+ * is still judged from this candidate's own observation, as client-go judges it, so the
+ * takeover is no earlier than client-go's; it is only not delayed by up to a further
+ * `retryPeriod × 2.2` of jitter after the expiry.
+ */
+export function nextTryMs(
+  config: LeaderElectionConfig,
+  observed: Observation | undefined,
+  now: number,
+  random: number,
+  factor: number,
+  marginMs = 5,
+): number {
+  const jittered = jitteredRetryMs(config, random, factor);
+  if (!observed || observed.record.holderIdentity === '' || !isLeaseValid(observed, now)) return jittered;
+  const expiresIn = observed.observedAt + observed.record.leaseDurationSeconds * 1000 - now + marginMs;
+  return Math.min(jittered, Math.max(marginMs, expiresIn));
+}

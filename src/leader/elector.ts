@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
-import { decide, fastRenewal, isHolder, jitteredRetryMs, observe, releaseRecord, type Observation } from './decide.js';
+import { decide, fastRenewal, isHolder, nextTryMs, observe, releaseRecord, type Observation } from './decide.js';
 import { jitterFactor, type LeaderElectionConfig } from './options.js';
 import type { LeaseLock, LeaseRecord } from './record.js';
 
@@ -170,7 +170,7 @@ export class LeaderElector {
       const acquired = await this.#tryAcquireOrRenew('acquire', attempt);
       this.#reportTransition();
       if (acquired && !stopped.aborted) return startedAt;
-      await pause(jitteredRetryMs(this.#config, this.#random(), jitterFactor), stopped);
+      await pause(nextTryMs(this.#config, this.#observed, this.#now(), this.#random(), jitterFactor), stopped);
     }
     return undefined;
   }

@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { openTaskStore } from '../store/open-store.js';
 import { newLockOwner } from '../store/store-lock.js';
 import { resolveRunnerOptions, type RunnerOptions } from './options.js';
+import { assertPreflight } from './preflight.js';
 import { TaskRunner } from './runner.js';
 import type { Runner } from './runner-api.js';
 
@@ -20,7 +21,10 @@ import type { Runner } from './runner-api.js';
 export async function createRunner(options: RunnerOptions = {}): Promise<Runner> {
   const resolved = resolveRunnerOptions(options);
   const kubeConfig = resolved.kubeConfig ?? loadDefaultKubeConfig();
-  const store = await openTaskStore(resolved.store, { lock: { owner: newLockOwner() } });
+  // Replicas share the store and its lock: one owner name for all of them keeps a runner of its
+  // own (another owner) off their store, while each replica's heartbeat renews it.
+  const owner = resolved.leaderElection ? `leader-election:${resolved.leaderElection.leaseName}` : newLockOwner();
+  const store = await openTaskStore(resolved.store, { lock: { owner } });
   let runner: TaskRunner;
   try {
     runner = new TaskRunner(resolved, kubeConfig, store);
@@ -29,6 +33,11 @@ export async function createRunner(options: RunnerOptions = {}): Promise<Runner>
     throw err;
   }
   try {
+    // After the adapter exists (the cluster is reachable), before anything is started or sent.
+    if (resolved.preflight) {
+      const sample = resolved.preflight === true ? undefined : resolved.preflight.sampleTask;
+      assertPreflight(await runner.preflight(sample));
+    }
     await runner.start();
     return runner;
   } catch (err) {

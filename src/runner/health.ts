@@ -51,7 +51,18 @@ export interface RunnerHealth {
   /** Tasks started and not yet cleaned up (creating, running, finished, deleting). */
   active: number;
   maxConcurrentJobs: number;
-  // `leadership` goes here once runners elect a leader (the next issue): same plain-JSON style.
+  /** Several replicas (`leaderElection`) only: this replica's part in the election. */
+  leader?: LeaderHealth;
+}
+
+/** `RunnerHealth.leader`. */
+export interface LeaderHealth {
+  /** This replica's identity (the Lease's holder while it leads). */
+  identity: string;
+  /** Whether this replica leads (runs the tasks) now. */
+  leading: boolean;
+  /** The Lease's holder as last seen (`''`: none). */
+  holder: string;
 }
 
 /** What `healthOf` reads: the parts' own reports, in their own units (epoch ms). */
@@ -65,6 +76,7 @@ export interface HealthSources {
   active: number;
   maxConcurrentJobs: number;
   now: number;
+  leader?: LeaderHealth;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -95,5 +107,6 @@ export function healthOf(sources: HealthSources): RunnerHealth {
     queue: { depth: queue.depth, capacity: queue.capacity },
     active: sources.active,
     maxConcurrentJobs: sources.maxConcurrentJobs,
+    ...(sources.leader ? { leader: sources.leader } : {}),
   };
 }

@@ -53,6 +53,8 @@ const metricNames = [
   'purged_tasks_total',
   'store_size_bytes',
   'store_free_bytes',
+  'leader',
+  'leader_changes_total',
 ] as const;
 
 /**
@@ -74,6 +76,8 @@ export class RunnerMetrics {
   readonly #relists: Counter<'resource'>;
   readonly #orphans: Counter<'action'>;
   readonly #purged: Counter<'outcome'>;
+  readonly #leader: Gauge;
+  readonly #leaderChanges: Counter;
   /** When each open task entered `queued` / `running` (epoch ms), for the two durations. */
   readonly #queuedAt = new Map<string, number>();
   readonly #runningAt = new Map<string, number>();
@@ -193,6 +197,16 @@ export class RunnerMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.#leader = new Gauge({
+      name: `${prefix}leader`,
+      help: 'Leader election (leaderElection): 1 while this replica leads, else 0.',
+      registers,
+    });
+    this.#leaderChanges = new Counter({
+      name: `${prefix}leader_changes_total`,
+      help: 'Leader election: times this replica saw the Lease pass to another holder (or to none).',
+      registers,
+    });
     // One read of the store's size per scrape, shared by the two gauges.
     let sizeRead: Promise<StoreSize> | undefined;
     const storeSize = (): Promise<StoreSize> => {
@@ -224,6 +238,12 @@ export class RunnerMetrics {
   /** Counts finished tasks the retention purge removed from the store. */
   purged(outcome: TaskOutcome, count: number): void {
     this.#purged.inc({ outcome }, count);
+  }
+
+  /** Leader election: this replica leads (1) or not (0); a new holder of the Lease is counted. */
+  leadership(change: 'leading' | 'stoppedLeading' | 'newLeader'): void {
+    if (change === 'newLeader') this.#leaderChanges.inc();
+    else this.#leader.set(change === 'leading' ? 1 : 0);
   }
 
   /** Counts an orphan Job found, by the action taken (`orphans` option). */

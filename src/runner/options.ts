@@ -10,6 +10,8 @@ import type { Logger } from './logger.js';
 import type { MetricsOptions } from './metrics.js';
 import { retentionSchema, type RetentionOptions } from './retention-options.js';
 import { toValidationIssues } from '../validation/parse.js';
+import type { LeaderElectionOptions } from '../leader/options.js';
+import type { TaskInput } from '../validation/task-spec.js';
 import { podSecurityLevels, type PodSecurityLevel } from '../validation/pod-security.js';
 
 /** Options of `createRunner`. Every field is optional; defaults are what a cluster user expects. */
@@ -176,6 +178,22 @@ export interface RunnerOptions {
    * a no-op until the app registers one
    */
   tracerProvider?: TracerProvider;
+  /**
+   * Run as one of several replicas over a shared PostgreSQL `store`: the replicas elect a leader
+   * through a `coordination.k8s.io/v1` Lease (client-go's algorithm and defaults: 15 s / 10 s /
+   * 2 s). Only the leader runs the supervisor and creates, watches and deletes Jobs; every
+   * replica accepts tasks and answers reads. See docs/deploy.md, "Running several replicas".
+   * @default off (one runner, its own store)
+   */
+  leaderElection?: LeaderElectionOptions;
+  /**
+   * Run `runner.preflight()` before the runner starts, and fail `createRunner` with a
+   * `PreflightError` listing every problem it found (a missing RBAC verb, a namespace that does
+   * not exist, a sample Job the API server refuses). `{ sampleTask }` dry-runs that task's Job
+   * instead of the default busybox one. See docs/runner.md, "Preflight".
+   * @default false
+   */
+  preflight?: boolean | { sampleTask?: TaskInput };
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -310,6 +328,21 @@ const optionsSchema = z.strictObject({
       error: 'must be an OpenTelemetry TracerProvider (with getTracer)',
     })
     .optional(),
+  // Checked by resolveLeaderElectionOptions (its own rules, client-go's).
+  leaderElection: z
+    .custom<LeaderElectionOptions>((v) => typeof v === 'object' && v !== null, { error: 'must be an object' })
+    .optional(),
+  // The sample task is parsed by the preflight itself (a ValidationError naming its fields).
+  preflight: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        sampleTask: z
+          .custom<TaskInput>((v) => typeof v === 'object' && v !== null, { error: 'must be an object' })
+          .optional(),
+      }),
+    ])
+    .default(false),
 });
 
 /** Duck typing: an app may hold another copy of prom-client (or its own logger class). */

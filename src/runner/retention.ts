@@ -47,8 +47,13 @@ export class RetentionPurger {
     return outcomes.some((outcome) => this.#deps.retention[outcome] !== null);
   }
 
-  /** Runs a first round soon (on the next timer tick), then one every `intervalMs` after each ends. */
+  /**
+   * Runs a first round soon (on the next timer tick), then one every `intervalMs` after each ends.
+   * A stopped purger starts again (a replica that leads again).
+   */
   start(): void {
+    this.#stopped = false;
+    clearTimeout(this.#timer);
     if (this.enabled) this.#schedule(0);
   }
 

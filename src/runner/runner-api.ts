@@ -4,6 +4,7 @@ import type { DuplicateTaskError, QueueFullError, ValidationError } from '../err
 import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import type { RunnerHealth } from './health.js';
+import type { PreflightReport } from './preflight.js';
 import type { RunnerEvent } from './runner-events.js';
 
 /** How `shutdown` treats tasks that are running. */
@@ -217,4 +218,20 @@ export interface Runner {
    * ```
    */
   health(): RunnerHealth;
+  /**
+   * Checks that the cluster will take this runner's work, without running any: a
+   * SelfSubjectAccessReview for every permission the runner uses, that the namespace exists, and
+   * a server-side dry-run create (`dryRun=All`) of the Job the runner would make for `sampleTask`
+   * (default: busybox running `true`), which validation, LimitRange, ResourceQuota and Pod
+   * Security see as a real one. Nothing is created. Resolves with every check's result (problems
+   * included); rejects only for an invalid `sampleTask` (`ValidationError`) or on abort.
+   * `createRunner({ preflight: true })` runs it before the runner starts. See docs/runner.md, "Preflight".
+   *
+   * @example
+   * ```ts
+   * const report = await runner.preflight({ id: 'sample', image: 'my-app:1.2', command: ['true'] });
+   * for (const { check, problem } of report.problems) console.error(`${check}: ${problem}`);
+   * ```
+   */
+  preflight(sampleTask?: TaskInput, options?: { signal?: AbortSignal }): Promise<PreflightReport>;
 }

@@ -108,6 +108,33 @@ export type RunnerEvent =
       outcome: TaskOutcome;
       /** The error's message. */
       error: string;
+    }
+  /**
+   * Leader election (`leaderElection`): this replica started leading (`change: 'leading'`: it runs
+   * the tasks from now on), stopped leading (`'stoppedLeading'`, with `reason`), or saw the Lease
+   * pass to another holder (`'newLeader'`; `leader` is `''` when nobody holds it).
+   */
+  | {
+      kind: 'leadership';
+      /** This replica's identity. */
+      identity: string;
+      change: 'leading' | 'stoppedLeading' | 'newLeader';
+      /** The Lease's holder as this replica last saw it. */
+      leader: string;
+      /** Why this replica stopped leading: no renewal within `renewDeadlineSeconds`, or its shutdown. */
+      reason?: 'renewDeadline' | 'stopped';
+    }
+  /**
+   * Replicas over one store: a step of their notifications failed (`listen`: the connection broke
+   * or could not be made again, and is retried; `notify`: an announcement was not sent; `apply`:
+   * one received could not be applied). The store stays the truth: the leader's periodic scan and
+   * a resync after each reconnect make up for what was missed.
+   */
+  | {
+      kind: 'replicationFailed';
+      phase: 'listen' | 'notify' | 'apply';
+      /** The error's message. */
+      error: string;
     };
 
 /** The `kind`s of `RunnerEvent`. */

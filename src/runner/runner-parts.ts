@@ -23,14 +23,22 @@ import { TaskTracing } from './tracing.js';
 export class EnqueueSequence {
   #next = 0;
 
+  constructor(private readonly clockBased = false) {}
+
   /** The next number to hand out (at start: one past the highest stored). */
   startAt(next: number): void {
     this.#next = next;
   }
 
-  /** Hands out the next number. */
+  /**
+   * Hands out the next number. Several replicas: numbers from the clock (µs since the epoch, never
+   * below the last handed out), so FIFO within a priority holds across replicas as far as their
+   * clocks agree.
+   */
   take(): number {
-    return this.#next++;
+    const next = this.clockBased ? Math.max(this.#next, Date.now() * 1000) : this.#next;
+    this.#next = next + 1;
+    return next;
   }
 }
 
@@ -75,6 +83,7 @@ export function wireRunner(
   kubeConfig: KubeConfig,
   store: TaskStore,
   onFatal: (err: unknown) => void,
+  onDurable?: (transitions: readonly Transition[]) => void,
 ): RunnerParts {
   const log = runnerLogger(options.logger);
   const transitions = new Subject<Transition>();
@@ -102,11 +111,14 @@ export function wireRunner(
   });
   const observer = kube.watcher;
   const tracing = new TaskTracing({ tracerProvider: options.tracerProvider, namespace: kube.jobs.namespace });
+  // Several replicas: a task's span lives on the replica that added it (it follows the task from
+  // the others' notifications); the leader opens none for the tasks it picks up from others.
+  const replicated = options.leaderElection !== undefined;
   transitions.subscribe({
     next: (t) => {
       const record = registry.get(t.taskId);
       telemetry.transition(t, record);
-      tracing.transition(t, record);
+      if (!replicated || t.from === null || tracing.has(t.taskId)) tracing.transition(t, record);
     },
     // The runner stops: the spans of tasks still open end now, marked detached.
     complete: () => tracing.detach(),
@@ -132,7 +144,7 @@ export function wireRunner(
     jobs: kube.jobs,
     observer,
     registry,
-    journal: new TaskJournal(store, onFatal),
+    journal: new TaskJournal(store, onFatal, onDurable),
     streams,
     telemetry,
     tracing,
@@ -140,7 +152,7 @@ export function wireRunner(
     transitions,
     events,
     taskConfig,
-    sequence: new EnqueueSequence(),
+    sequence: new EnqueueSequence(replicated),
     retention: new RetentionPurger({
       store,
       retention: options.retention,

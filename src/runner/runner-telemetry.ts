@@ -99,6 +99,20 @@ export class RunnerTelemetry {
           'the final logs of a task could not be read: marked lost',
         );
         break;
+      case 'leadership':
+        this.#metrics.leadership(event.change);
+        this.#log.info(
+          { identity: event.identity, change: event.change, leader: event.leader, reason: event.reason },
+          event.change === 'leading'
+            ? 'leading: this replica runs the tasks'
+            : event.change === 'stoppedLeading'
+              ? 'stopped leading'
+              : 'the Lease has a new holder',
+        );
+        break;
+      case 'replicationFailed':
+        this.#log.warn({ phase: event.phase, error: event.error }, 'replica notifications: a step failed');
+        break;
       case 'retentionFailed':
         this.#log.warn(
           { outcome: event.outcome, error: event.error },

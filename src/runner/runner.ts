@@ -3,6 +3,7 @@ import { context, type Context } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import { defer, from, merge, type Observable } from 'rxjs';
 import {
+  messageOf,
   DuplicateTaskError,
   QueueFullError,
   RunnerClosedError,
@@ -15,12 +16,17 @@ import { jobNameFor } from '../jobs/job-name.js';
 import type { TaskMachineInput } from '../machines/task/contract.js';
 import type { TaskStore } from '../store/contract.js';
 import type { TaskListQuery, TaskPage, TaskRecord, Transition } from '../types.js';
+import { createLeaseLock } from '../kube/lease-lock.js';
+import { LeaderElector, resolveLeaderElectionOptions, type LeaderEvent } from '../leader/index.js';
+import { postgresNotifierFor } from '../store/postgres-notifier.js';
 import { parseTaskSpec } from '../validation/parse.js';
 import type { TaskInput } from '../validation/task-spec.js';
 import { checkTaskPodSecurity } from './task-pod-security.js';
 import { loadBootPlan, resumeTasks } from './boot.js';
 import type { ResolvedRunnerOptions } from './options.js';
 import { healthOf, type RunnerHealth } from './health.js';
+import type { PreflightReport } from './preflight.js';
+import { preflightRunner } from './runner-preflight.js';
 import { OrphanScanner } from './orphan-scan.js';
 import { handleOrphan } from './orphans.js';
 import type {
@@ -37,6 +43,8 @@ import { wireRunner, type RunnerParts } from './runner-parts.js';
 import { stopRunner } from './stop.js';
 import { registerStreamsInspection } from './task-streams.js';
 import { createTaskSupervisor, type TaskSupervisor } from './task-supervisor.js';
+import { LeaderTasks } from './leader-tasks.js';
+import { Replication } from './replication.js';
 import { checkTimeoutMs } from './timeout-option.js';
 
 type TaskSpec = TaskMachineInput['spec'];
@@ -63,6 +71,13 @@ interface Accepted {
 type Checked = { id: string; error: RefusedError } | Accepted;
 
 type RefusedError = DuplicateTaskError | ValidationError | QueueFullError;
+
+/** One replica of several (`leaderElection`): its elector and its notifications. */
+interface Replica {
+  identity: string;
+  elector: LeaderElector;
+  replication: Replication;
+}
 
 /** The input's id as given, for a result ('' when it is not a string). */
 const idOf = (task: unknown): string => {
@@ -98,11 +113,32 @@ export class TaskRunner implements Runner {
   #shutdown: Promise<void> | undefined;
   /** Ends the wait of a `drain` or `cancel` shutdown at once (a later `shutdown({ mode: 'detach' })`). */
   #stopWaiting: AbortController | undefined;
+  /** Several replicas (`leaderElection`): undefined for a runner of its own. */
+  readonly #replica: Replica | undefined;
+  /** While this replica leads: what it does beyond a runner of its own (undefined otherwise). */
+  #leader: LeaderTasks | undefined;
+  /** Leadership terms: each `leading` and `lost` starts a new one; a start of an older term gives up. */
+  #term = 0;
+  /** The last term's engine stopping (a new term starts after it). */
+  #engineStopped: Promise<void> = Promise.resolve();
+
+  /** The runner's KubeConfig, for `preflight()`. */
+  readonly #kubeConfig: KubeConfig;
 
   constructor(options: ResolvedRunnerOptions, kubeConfig: KubeConfig, store: TaskStore) {
-    const parts = wireRunner(options, kubeConfig, store, (err) => void this.#fail(err));
+    this.#kubeConfig = kubeConfig;
+    const parts = wireRunner(
+      options,
+      kubeConfig,
+      store,
+      (err) => void this.#fail(err),
+      (transitions) => this.#replica?.replication.durable(transitions),
+    );
     this.#parts = parts;
-    this.transitions$ = parts.transitions.asObservable();
+    this.#replica = options.leaderElection ? this.#replicaOf(options, kubeConfig) : undefined;
+    this.transitions$ = this.#replica
+      ? merge(parts.transitions, this.#replica.replication.remote$)
+      : parts.transitions.asObservable();
     this.events$ = defer(() => merge(from([...this.#bootEvents]), parts.events));
     this.metrics = parts.metrics;
     this.namespace = parts.jobs.namespace;
@@ -116,25 +152,86 @@ export class TaskRunner implements Runner {
     }));
   }
 
+  /** The elector over the Lease and the store's notifier of a replica; `ValidationError` without a shared store. */
+  #replicaOf(options: ResolvedRunnerOptions, kubeConfig: KubeConfig): Replica {
+    const parts = this.#parts;
+    const election = options.leaderElection ?? { leaseName: '' };
+    const namespace = parts.jobs.namespace;
+    const config = resolveLeaderElectionOptions({ ...election, namespace: election.namespace ?? namespace });
+    const notifier = postgresNotifierFor(options.store);
+    if (!notifier) {
+      const rule =
+        'with leaderElection, must be a PostgreSQL store the replicas share (postgres://… or a Keyv over @keyv/postgres)';
+      throw new ValidationError([{ field: 'store', rule }], 'runner options');
+    }
+    const lock = createLeaseLock(kubeConfig, { namespace: config.namespace ?? namespace, name: config.leaseName });
+    const elector = new LeaderElector(config, lock);
+    const replication = new Replication(parts, notifier, config.identity, {
+      isLeader: () => this.#leader !== undefined,
+      added: (record) => this.#leader?.enqueue(record),
+      cancelRequested: () => this.#leader?.rescan(),
+      rescan: () => this.#leader?.rescan(),
+    });
+    parts.transitions.subscribe((t) => {
+      if (t.to === 'deleted') this.#leader?.finished(t.taskId);
+    });
+    return { identity: config.identity, elector, replication };
+  }
+
   /**
    * Reconciles the store with the cluster, then starts the supervisor: stored tasks resume in their
    * state (see `boot-plan.ts`), orphans are reported (and deleted or adopted if configured).
    * Nothing new is accepted before this resolves.
+   *
+   * One replica of several (`leaderElection`): the shared watch starts, the open tasks are read,
+   * the replica listens to the others and takes part in the election; all of the above happens
+   * each time it becomes the leader, not here.
    */
   async start(): Promise<void> {
+    const replica = this.#replica;
+    if (!replica) return this.#startEngine(undefined);
     const parts = this.#parts;
-    const plan = await loadBootPlan(parts);
-    // Before anything moves: a resumed task's span starts in its stored state.
-    parts.tracing.resumed(plan.records);
     await parts.observer.start();
+    for (const { record } of await parts.store.listOpenTasks()) parts.registry.update(record);
+    await replica.replication.start();
+    replica.elector.events$.subscribe((event) => this.#onLeaderEvent(event));
+    replica.elector.start();
+    parts.log.info({ namespace: this.namespace, identity: replica.identity }, 'runner started, following');
+  }
+
+  /**
+   * The supervisor and everything that acts on the cluster: for a runner of its own, once at start
+   * (`term` undefined); for a replica, each time it becomes the leader (`term`), given up as soon
+   * as that term ends.
+   */
+  async #startEngine(term: number | undefined): Promise<void> {
+    const parts = this.#parts;
+    const current = (): boolean => term === undefined || term === this.#term;
+    // Another replica wrote these tasks since this one last led: what it remembers of them is stale.
+    if (term !== undefined) parts.store.resetCaches();
+    const plan = await loadBootPlan(parts);
+    if (!current()) return;
+    if (term === undefined) {
+      // Before anything moves: a resumed task's span starts in its stored state.
+      parts.tracing.resumed(plan.records);
+      await parts.observer.start();
+    }
     const supervisor = createTaskSupervisor(parts, (err) => void this.#fail(err));
     this.#supervisor = supervisor;
     supervisor.start();
     resumeTasks(supervisor, plan);
+    if (term !== undefined) {
+      this.#leader = new LeaderTasks(
+        parts,
+        supervisor,
+        plan.resumes.map((resume) => resume.input.taskId),
+      );
+    }
     for (const orphan of plan.orphanCandidates) {
       const event = await handleOrphan(parts, supervisor, orphan);
+      if (!current()) return;
       if (!event) continue;
-      this.#bootEvents.push(event);
+      if (term === undefined) this.#bootEvents.push(event);
       parts.telemetry.report(event);
     }
     this.#orphanScan = new OrphanScanner(parts, supervisor, {
@@ -143,8 +240,81 @@ export class TaskRunner implements Runner {
     });
     this.#orphanScan.start(plan.orphanCandidates);
     parts.retention.start();
+    this.#leader?.start();
     const started = { namespace: this.namespace, resumed: plan.resumes.length, orphans: plan.orphanCandidates.length };
-    parts.log.info(started, 'runner started');
+    parts.log.info(started, term === undefined ? 'runner started' : 'leading: tasks resumed');
+  }
+
+  /**
+   * The end of a leadership term: the supervisor stops at once (its tasks' effects are aborted,
+   * their records stay as stored for the next leader), then the scans stop and the last writes
+   * become durable.
+   */
+  async #stopEngine(): Promise<void> {
+    const supervisor = this.#supervisor;
+    const leader = this.#leader;
+    const orphanScan = this.#orphanScan;
+    this.#supervisor = undefined;
+    this.#leader = undefined;
+    this.#orphanScan = undefined;
+    supervisor?.stop();
+    await Promise.all([leader?.stop(), orphanScan?.stop(), this.#parts.retention.stop()]);
+    await this.#parts.journal.flush();
+  }
+
+  #onLeaderEvent(event: LeaderEvent): void {
+    const { telemetry, log } = this.#parts;
+    const replica = this.#replica;
+    if (!replica || this.#closed) return;
+    const identity = replica.identity;
+    switch (event.type) {
+      case 'leading': {
+        const term = ++this.#term;
+        telemetry.report({ kind: 'leadership', identity, change: 'leading', leader: identity });
+        // The previous term's stop first: its last writes are durable before the boot reads the store.
+        this.#engineStopped = this.#engineStopped
+          .then(() => this.#startEngine(term))
+          .catch((err: unknown) => {
+            // A leader that cannot boot (the store or the cluster refusing) stops, as a controller would.
+            if (term === this.#term) void this.#fail(err);
+          });
+        return;
+      }
+      case 'lost':
+        ++this.#term;
+        telemetry.report({
+          kind: 'leadership',
+          identity,
+          change: 'stoppedLeading',
+          leader: replica.elector.leader(),
+          reason: event.reason,
+        });
+        this.#engineStopped = this.#engineStopped.then(() => this.#stopEngine());
+        return;
+      case 'leader':
+        telemetry.report({ kind: 'leadership', identity, change: 'newLeader', leader: event.identity });
+        return;
+      case 'attemptFailed':
+        log.debug({ phase: event.phase, error: messageOf(event.error) }, 'leader election: a try failed');
+        return;
+    }
+  }
+
+  /**
+   * A replica stops: it stops leading (the supervisor first, then its last writes made durable),
+   * releases the Lease so another replica takes over at its next try, and stops listening.
+   */
+  async #stopReplica(): Promise<void> {
+    const replica = this.#replica;
+    if (!replica) return;
+    ++this.#term;
+    this.#engineStopped = this.#engineStopped.then(() => this.#stopEngine());
+    await this.#engineStopped;
+    const { releaseError } = await replica.elector.stop();
+    if (releaseError !== undefined) {
+      this.#parts.log.warn({ error: messageOf(releaseError) }, 'releasing the Lease failed; others wait it out');
+    }
+    await replica.replication.close();
   }
 
   #ensureOpen(operation: string): void {
@@ -155,8 +325,15 @@ export class TaskRunner implements Runner {
     this.#ensureOpen('addTask');
     signal?.throwIfAborted();
     const { spec, fingerprint } = this.#check(task);
-    const known = await this.#known(spec.id, fingerprint);
-    if (known) return known;
+    // Looked up again when another add of this id started (or ended) while this one looked: the
+    // two must not both write a first record.
+    for (;;) {
+      const known = await this.#known(spec.id, fingerprint);
+      if (known) return known;
+      // Replicas: the id is taken in the shared store first, so two replicas cannot both store it.
+      if (this.#replica && !(await this.#claimed(spec.id, fingerprint))) throw new DuplicateTaskError(spec.id);
+      if (!this.#addsInFlight.has(spec.id) && !this.#parts.registry.has(spec.id)) break;
+    }
     // The last moment nothing is stored: past it the write goes ahead whatever the signal says.
     signal?.throwIfAborted();
     this.#reserveQueue(spec.id);
@@ -190,6 +367,13 @@ export class TaskRunner implements Runner {
         return this.#existing(c.spec.id);
       }),
     );
+    // Replicas: each new id is taken in the shared store first (see addTask).
+    const taken = await Promise.all(
+      checked.map(async (c, index) => {
+        if (!this.#replica || c.error || c.first !== undefined || lookups[index]) return true;
+        return this.#claimed(c.spec.id, c.fingerprint);
+      }),
+    );
     // The last moment nothing is stored (see AddTasksOptions.signal).
     signal?.throwIfAborted();
     this.#ensureOpen('addTasks');
@@ -201,8 +385,9 @@ export class TaskRunner implements Runner {
       if (c.error) results.push({ id: c.id, ok: false, error: c.error });
       else if (c.first !== undefined) results.push(this.#repeat(c, results[c.first], lookups[c.first]));
       else if (lookup) results.push(this.#againstKnown(c, lookup));
-      else if (this.#addsInFlight.has(c.spec.id)) {
-        // An addTask of the same id started while this call looked up: its outcome decides.
+      else if (!taken[index]) results.push({ id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) });
+      else if (this.#addsInFlight.has(c.spec.id) || this.#parts.registry.has(c.spec.id)) {
+        // An add of the same id started (or ended) while this call looked up: its outcome decides.
         late.push([index, this.#known(c.spec.id, c.fingerprint)]);
         results.push({ id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) });
       } else {
@@ -283,6 +468,14 @@ export class TaskRunner implements Runner {
     return this.#parts.registry.get(id) ?? (await this.#parts.store.getTask(id));
   }
 
+  /**
+   * Whether this spec holds the id in the shared store (it took it now, or took it before: an
+   * identical add on another replica); false when another spec took it first.
+   */
+  async #claimed(id: string, fingerprint: string): Promise<boolean> {
+    return (await this.#parts.store.claimTask(id, fingerprint)) === fingerprint;
+  }
+
   /** Takes room in the queue for a task about to be stored; `QueueFullError` when there is none. */
   #reserveQueue(id: string): void {
     const { registry, options } = this.#parts;
@@ -325,14 +518,18 @@ export class TaskRunner implements Runner {
     return { record, transition, extras, input, priority, traceContext: context.active() };
   }
 
-  /** A new task, now durable, is announced and handed to the supervisor. */
+  /**
+   * A new task, now durable, is announced and handed to the supervisor (a replica that does not
+   * lead leaves it to the leader, told by the notification of its durable transition).
+   */
   #publish(operation: string, added: NewTask): void {
     this.#ensureOpen(operation);
     const { registry, transitions } = this.#parts;
     registry.update(added.record);
     // Its subscribers run in the caller's context (the tracing starts the task's span there).
     context.with(added.traceContext, () => transitions.next(added.transition));
-    this.#supervisor?.send({ type: 'ENQUEUE', task: added.input, priority: added.priority });
+    if (this.#replica) this.#leader?.enqueue(added.record, added.input);
+    else this.#supervisor?.send({ type: 'ENQUEUE', task: added.input, priority: added.priority });
   }
 
   /** Re-adding an identical spec is a no-op; a different spec under the same id is refused. */
@@ -423,6 +620,7 @@ export class TaskRunner implements Runner {
     this.#ensureOpen('cancel');
     // A task being added is cancelled once it is queued, not mistaken for a stored one.
     await this.#addsInFlight.get(id)?.catch(() => undefined);
+    if (this.#replica && !this.#leader?.has(id)) return this.#requestCancel(this.#replica, id);
     if (this.#parts.registry.has(id)) {
       // A task past its outcome ignores it, as does the supervisor once the task's actor is gone.
       this.#supervisor?.send({ type: 'CANCEL', taskId: id, at: Date.now() });
@@ -430,6 +628,20 @@ export class TaskRunner implements Runner {
     }
     // Memory holds open tasks and a few finished ones: one only the store knows is finished.
     if (!(await this.#parts.store.getTask(id))) throw new TaskNotFoundError(id);
+  }
+
+  /** A replica that does not run the task: the leader is asked through the store. */
+  async #requestCancel(replica: Replica, id: string): Promise<void> {
+    const record = this.#parts.registry.get(id) ?? (await this.#parts.store.getTask(id));
+    if (!record) throw new TaskNotFoundError(id);
+    if (record.state === 'deleted') return;
+    await replica.replication.requestCancel(id);
+    // The leader itself, with the task not picked up yet: its scan acts on the request.
+    this.#leader?.rescan();
+  }
+
+  preflight(sampleTask?: TaskInput, { signal }: { signal?: AbortSignal } = {}): Promise<PreflightReport> {
+    return preflightRunner(this.#parts.options, this.#kubeConfig, sampleTask, signal);
   }
 
   health(): RunnerHealth {
@@ -444,6 +656,15 @@ export class TaskRunner implements Runner {
       active,
       maxConcurrentJobs: options.maxConcurrentJobs,
       now: Date.now(),
+      ...(this.#replica
+        ? {
+            leader: {
+              identity: this.#replica.identity,
+              leading: this.#leader !== undefined,
+              holder: this.#replica.elector.leader(),
+            },
+          }
+        : {}),
     });
   }
 
@@ -468,7 +689,8 @@ export class TaskRunner implements Runner {
     log.info({ mode, timeoutMs }, 'runner shutting down');
     const supervisor = this.#supervisor;
     supervisor?.send({ type: 'PAUSE' });
-    const active = registry.list().filter((r) => r.state !== 'queued' && r.state !== 'deleted');
+    // A replica that does not lead has no task of its own running (those it sees are the leader's).
+    const active = supervisor ? registry.list().filter((r) => r.state !== 'queued' && r.state !== 'deleted') : [];
     if (mode === 'cancel') {
       for (const record of active) supervisor?.send({ type: 'CANCEL', taskId: record.id, at: Date.now() });
     }
@@ -480,6 +702,7 @@ export class TaskRunner implements Runner {
       );
     await scanStopped;
     await purgeStopped;
+    await this.#stopReplica();
     await stopRunner(this.#parts, this.#supervisor, new RunnerClosedError('shutdown'));
   }
 
@@ -525,6 +748,9 @@ export class TaskRunner implements Runner {
     this.#parts.log.error({ err }, 'runner stopped after a fatal error');
     await this.#orphanScan?.stop();
     await this.#parts.retention.stop();
+    await this.#stopReplica().catch((stopErr: unknown) =>
+      this.#parts.log.error({ err: stopErr }, 'stopping the replica after a fatal error failed too'),
+    );
     await stopRunner(this.#parts, this.#supervisor, this.#closed);
   }
 }

@@ -16,14 +16,19 @@ export class TaskJournal {
   #lastWriteAt: number | undefined;
   #lastError: string | undefined;
 
+  /**
+   * @param onDurable Told of the transitions of each write once it is durable, in the order the
+   *   store applied them (the replicas' notifications; a no-op for a runner of its own).
+   */
   constructor(
     private readonly store: TaskStore,
     private readonly onFatal: (err: unknown) => void,
+    private readonly onDurable: (transitions: readonly Transition[]) => void = () => undefined,
   ) {}
 
   /** Queues the record (and transition) for the store; resolves once durable. */
   write(record: TaskRecord, transition?: Transition, extras?: SaveExtras): Promise<void> {
-    return this.#track([record.id], this.store.saveTask(record, transition, extras));
+    return this.#track([record.id], this.store.saveTask(record, transition, extras), transition ? [transition] : []);
   }
 
   /** Queues the first records of new tasks as one batch (one transaction); resolves once all are durable. */
@@ -31,16 +36,18 @@ export class TaskJournal {
     return this.#track(
       saves.map((save) => save.record.id),
       this.store.saveNewTasks(saves),
+      saves.flatMap((save) => save.transition ?? []),
     );
   }
 
-  #track(taskIds: readonly string[], write: Promise<void>): Promise<void> {
+  #track(taskIds: readonly string[], write: Promise<void>, transitions: readonly Transition[]): Promise<void> {
     for (const id of taskIds) this.#inFlight.set(id, write);
     // This handler also marks the rejection as handled; awaiting callers still see it.
     write.then(
       () => {
         this.#lastWriteAt = Date.now();
         for (const id of taskIds) this.#settle(id, write);
+        if (transitions.length > 0) this.onDurable(transitions);
       },
       (err: unknown) => {
         for (const id of taskIds) this.#settle(id, write);

@@ -114,7 +114,11 @@ export class TaskStreams {
     );
   }
 
-  /** The task's log lines: live from its pod, then the stored tail (see `Runner.logs$`). */
+  /**
+   * The task's log lines: live from its pod, then the stored tail (see `Runner.logs$`). Pushed as
+   * the follower reads them, with no queue: a slow asynchronous subscriber bounds its own with
+   * `bufferLogLines`.
+   */
   logs$(id: string): Observable<string> {
     // A late subscriber joins the live lines from then on (the log so far is `getLogs`).
     return defer(() =>

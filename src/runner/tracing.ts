@@ -104,6 +104,11 @@ export class TaskTracing {
     this.#namespace = options.namespace;
   }
 
+  /** Whether this task's span is open here (replicas: the one that added a task follows it). */
+  has(taskId: string): boolean {
+    return this.#open.has(taskId);
+  }
+
   /** Task spans open now (bench/tracing.ts checks none is left behind). */
   get openCount(): number {
     return this.#open.size;

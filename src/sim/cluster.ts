@@ -18,6 +18,8 @@ import { startNamespaceController } from './namespace-controller.js';
 import { startTtlAfterFinishedController } from './ttl-after-finished.js';
 import { startKubelet, type KubeletOptions } from './kubelet.js';
 import { leaseStrategy } from './leases.js';
+import { limitRangeStrategy } from './limit-range.js';
+import { accessReviewCreator, selfSubjectAccessReviewStrategy } from './access-review.js';
 import { logSubresource } from './logs.js';
 import { openApiHandler, unknownFieldValidator } from './openapi.js';
 import { rbacHook, type RbacOptions } from './rbac.js';
@@ -25,6 +27,8 @@ import { jobStrategy } from './job-strategy.js';
 import { namespaceStrategy } from './namespaces.js';
 import { ObjectStore } from './object-store.js';
 import { podStrategy } from './pod-strategy.js';
+import { startQuotaController } from './quota-controller.js';
+import { resourceQuotaStrategy } from './resource-quota.js';
 import { ApiServer, type RequestHook, type SubresourceHandler } from './server.js';
 import { RequestLog, type JobCreationRecord, type RequestRecord, type SimStats } from './stats.js';
 import type { ResourceStrategy } from './strategy.js';
@@ -107,7 +111,10 @@ export interface SimulatedCluster {
   /** Fault injection, changeable at run time. */
   faults: FaultInjector;
   /** Direct, read-only access to stored objects (copies), for assertions. */
-  objects(resource: 'jobs' | 'pods' | 'events' | 'namespaces' | 'leases', namespace?: string): KubeObject[];
+  objects(
+    resource: 'jobs' | 'pods' | 'events' | 'namespaces' | 'leases' | 'resourcequotas' | 'limitranges',
+    namespace?: string,
+  ): KubeObject[];
   /**
    * Calls `listener` synchronously with every change the API server stores, in resourceVersion
    * order (what etcd would see) — for assertions that must not depend on a client's watch, e.g.
@@ -157,9 +164,18 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
   const clock = new SimClock(options.timeScale ?? 1);
   const store = new ObjectStore(clock, { historySize: options.watchHistorySize });
   const strategies = new Map<string, ResourceStrategy>(
-    [namespaceStrategy, eventStrategy, jobStrategy, podStrategy, configMapStrategy, secretStrategy, leaseStrategy].map(
-      (s) => [s.info.resource, s],
-    ),
+    [
+      namespaceStrategy,
+      eventStrategy,
+      jobStrategy,
+      podStrategy,
+      configMapStrategy,
+      secretStrategy,
+      leaseStrategy,
+      resourceQuotaStrategy,
+      limitRangeStrategy,
+      selfSubjectAccessReviewStrategy,
+    ].map((s) => [s.info.resource, s]),
   );
   const ctx: SimContext = {
     store,
@@ -222,6 +238,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     startTtlAfterFinishedController(ctx),
     startGarbageCollector(ctx),
     startNamespaceController(ctx),
+    startQuotaController(ctx),
     startCompactor(ctx, options.compactionIntervalMs),
     startEventTtl(ctx, options.eventTtlMs),
     kubelet,
@@ -235,6 +252,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions = {
     subresources: parts.subresources,
     nonResource: [discoveryHandler(ctx), openApiHandler(ctx)],
     fieldValidator: unknownFieldValidator,
+    virtualCreates: new Map([['selfsubjectaccessreviews', accessReviewCreator(options.rbac)]]),
     authenticate: authenticator(options),
     onCreated: (resource, obj) => {
       if (resource !== 'jobs') return;

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
+import { disruptPod, type DisruptPodOptions } from './eviction.js';
 import { writeExpiredWatch, writeInjectedError, type InjectedError, type InjectedStatus } from './fault-responses.js';
 import { seededRandom } from './seeded-random.js';
 import type { RequestAttributes, RequestHook } from './server.js';
+import type { KubeObject } from './types.js';
 import type { OpenWatch } from './watch.js';
 
 /** Which requests a fault applies to. Every field left out matches everything. */
@@ -15,6 +17,8 @@ export interface FaultMatch {
   namespace?: string;
   /** The object named in the path (so never a list, watch or create). */
   name?: string;
+  /** Requests carrying this bearer token: one client among several (e.g. one replica of many). */
+  token?: string;
 }
 
 /** How often a rule fires. */
@@ -81,6 +85,8 @@ export interface FaultOptions {
   dropWatchesEveryMs?: number;
   /** Answer this many of the next resuming watches with `ERROR 410 Expired`. */
   expireNextWatches?: number;
+  /** Force a `410 Expired` on every open watch this often (real ms): see `expireWatchesEvery`. */
+  expireWatchesEveryMs?: number;
   /** Hold this many of the next watches open in silence (see `stallNextWatches`). */
   stallNextWatches?: number;
 }
@@ -147,6 +153,7 @@ function matches(match: FaultMatch, attrs: RequestAttributes): boolean {
   if (match.resources && !match.resources.includes('*') && !match.resources.includes(resourceKey(attrs))) return false;
   if (match.namespace !== undefined && match.namespace !== attrs.namespace) return false;
   if (match.name !== undefined && match.name !== attrs.name) return false;
+  if (match.token !== undefined && match.token !== attrs.token) return false;
   return true;
 }
 
@@ -157,7 +164,8 @@ function watchMatches(match: WatchMatch, resource: string): boolean {
 /**
  * Makes the simulated API server misbehave the way real ones do: error responses (500, 503, 429
  * as APF sends it), added latency, connection resets before or after a request is applied,
- * watch streams dropped on a timer, `410 Expired` for resuming watches, and watches that go
+ * watch streams dropped on a timer, `410 Expired` for resuming watches (the next ones, or forced
+ * on every open watch on a timer), and watches that go
  * silent. Decisions come from a seeded random source, so a test sees the same requests hit on
  * every run; every injected fault is counted (`counts()`) and listed (`injected()`). Injected
  * failures still show in the cluster's request log, with the status the client got (0 for a reset).
@@ -172,6 +180,7 @@ export class FaultInjector implements Controller {
   #expiries: WatchExpiry[] = [];
   #stalls: WatchExpiry[] = [];
   #stopDropping: (() => void) | undefined;
+  #stopExpiring: (() => void) | undefined;
   readonly #log: InjectedFault[] = [];
 
   constructor(
@@ -184,6 +193,7 @@ export class FaultInjector implements Controller {
     for (const fault of options.resets ?? []) this.resetConnections(fault);
     if (options.dropWatchesEveryMs !== undefined) this.dropWatchesEvery(options.dropWatchesEveryMs);
     if (options.expireNextWatches) this.expireNextWatches(options.expireNextWatches);
+    if (options.expireWatchesEveryMs !== undefined) this.expireWatchesEvery(options.expireWatchesEveryMs);
     if (options.stallNextWatches) this.stallNextWatches(options.stallNextWatches);
   }
 
@@ -254,6 +264,30 @@ export class FaultInjector implements Controller {
   }
 
   /**
+   * Every `everyMs` real ms, forces a `410 Expired` on every open watch (matching `match`), as an
+   * etcd compaction under a lagging watch cache does: the stream is cut and its resume from the
+   * last resourceVersion it saw is answered `ERROR 410 Expired` (one expiry per cut watch, counted
+   * as `watchExpired` when served), so the client must relist. `undefined` stops it. Pending
+   * expiries of a tick whose client never resumed stay for the next resuming watch.
+   */
+  expireWatchesEvery(everyMs: number | undefined, match: WatchMatch = {}): void {
+    this.#stopExpiring?.();
+    this.#stopExpiring = undefined;
+    if (everyMs === undefined) return;
+    if (!(everyMs > 0)) throw new RangeError(`expireWatchesEvery: everyMs must be > 0, got ${everyMs}`);
+    const tick = (): void => {
+      for (const watch of [...this.ctx.openWatches]) {
+        if (!watchMatches(match, watch.resource)) continue;
+        // Queued before the cut, so the resume cannot slip in ahead of its expiry.
+        this.expireNextWatches(1, { resources: [watch.resource] });
+        watch.drop();
+      }
+      this.#stopExpiring = this.ctx.clock.afterReal(everyMs, tick);
+    };
+    this.#stopExpiring = this.ctx.clock.afterReal(everyMs, tick);
+  }
+
+  /**
    * Holds the next `count` matching watches open in silence: the headers are sent, then nothing —
    * no events, no bookmarks, no end at `timeoutSeconds` — until the client gives up or the cluster
    * closes, as with a half-open connection or a wedged apiserver. Only a client-side watchdog
@@ -263,12 +297,26 @@ export class FaultInjector implements Controller {
     if (count > 0) this.#stalls.push({ remaining: count, match });
   }
 
+  /**
+   * Disrupts a pod as Kubernetes does: `DisruptionTarget` (reason `EvictionByEvictionAPI`,
+   * `PreemptionByScheduler` or `DeletionByTaintManager`) is added to its status, then it is
+   * deleted gracefully; its Job sees it fail with that condition. Throws 404 for a missing pod.
+   *
+   * @example
+   * ```ts
+   * cluster.faults.evictPod('work-x7k2p', { reason: 'Preempted' });
+   * ```
+   */
+  evictPod(name: string, options: DisruptPodOptions = {}): KubeObject {
+    return disruptPod(this.ctx, name, options);
+  }
+
   /** Forgets the watch history, so every resume from an earlier resourceVersion gets 410 from now on. */
   compactHistory(): void {
     this.ctx.store.compact();
   }
 
-  /** Removes every fault (rules, watch drops, pending expiries and stalls). Counts are kept. */
+  /** Removes every fault (rules, timed watch drops and expiries, pending expiries and stalls). Counts are kept. */
   clear(): void {
     for (const rule of [...this.#errors, ...this.#latency, ...this.#resets]) rule.removed = true;
     this.#errors = [];
@@ -277,6 +325,7 @@ export class FaultInjector implements Controller {
     this.#expiries = [];
     this.#stalls = [];
     this.dropWatchesEvery(undefined);
+    this.expireWatchesEvery(undefined);
   }
 
   /** Restarts the random source from `seed`. */
@@ -360,6 +409,7 @@ export class FaultInjector implements Controller {
   /** Part of cluster close: no fault timer may outlive the cluster. */
   stop(): void {
     this.dropWatchesEvery(undefined);
+    this.expireWatchesEvery(undefined);
   }
 
   #stallWatch(attrs: RequestAttributes, res: ServerResponse): boolean {

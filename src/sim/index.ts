@@ -19,6 +19,8 @@ export type {
   ResetFault,
   WatchMatch,
 } from './faults.js';
+export type { DisruptionReason, DisruptPodOptions } from './eviction.js';
+export { limitRangerAnnotation } from './limit-range.js';
 export type { PolicyRule, RbacOptions } from './rbac.js';
 export { policyRulesFromManifest } from './rbac-manifest.js';
 export type { KubeletOptions, NodeCapacity } from './kubelet.js';

@@ -1,5 +1,5 @@
 import { parseQuantity } from '../validation/quantity.js';
-import { defaultContainerLogMaxSize, type ContainerLog } from './container-logs.js';
+import { defaultContainerLogMaxFiles, defaultContainerLogMaxSize, type ContainerLog } from './container-logs.js';
 import type { SimContext } from './context.js';
 import type { Controller } from './controller.js';
 import type { ImagePattern } from './image-puller.js';
@@ -60,11 +60,17 @@ export interface KubeletOptions {
    * than this (a quantity such as `'10Mi'`, or bytes), and only the current file can be read —
    * so `kubectl logs`, `tailLines`, `sinceTime` and `limitBytes` see what was written since the
    * last rotation, and the simulator's memory per container stays bounded however much it
-   * prints. (The kubelet also keeps `containerLogMaxFiles` rotated files on disk, which no API
-   * serves; the simulator keeps none.)
+   * prints: about this size, plus one file per follower still reading a rotated one.
    * @default '10Mi'
    */
   containerLogMaxSize?: string | number;
+  /**
+   * The kubelet's `containerLogMaxFiles` (an integer ≥ 2): the files a container's log keeps, the
+   * current one included. No API serves the rotated ones, so the simulator only counts them and
+   * keeps none of their text in memory.
+   * @default 5
+   */
+  containerLogMaxFiles?: number;
 }
 
 /** The running node. */
@@ -82,6 +88,14 @@ function containerLogMaxSize(size: string | number = defaultContainerLogMaxSize)
     throw new RangeError(`containerLogMaxSize must be a positive quantity, got ${String(size)}`);
   }
   return Math.ceil(bytes);
+}
+
+/** `containerLogMaxFiles`, validated as the kubelet validates it (an integer greater than 1), else a RangeError. */
+function containerLogMaxFiles(files: number = defaultContainerLogMaxFiles): number {
+  if (!Number.isInteger(files) || files < 2) {
+    throw new RangeError(`containerLogMaxFiles must be an integer greater than 1, got ${String(files)}`);
+  }
+  return files;
 }
 
 const defaultCapacity = { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: 110 } as const;
@@ -120,6 +134,7 @@ export function startKubelet(ctx: SimContext, options: KubeletOptions = {}): Kub
     pullLatencyMs: options.pullLatencyMs ?? 1000,
     startLatencyMs: options.startLatencyMs ?? 500,
     containerLogMaxSize: containerLogMaxSize(options.containerLogMaxSize),
+    containerLogMaxFiles: containerLogMaxFiles(options.containerLogMaxFiles),
     allocatable: {
       cpu: (allocatable['cpu'] ?? 0) / 1000,
       memory: allocatable['memory'] ?? 0,

@@ -88,6 +88,8 @@ class LimitedWriter {
   write(text: string): boolean {
     if (this.full) return false;
     if (text === '') return true;
+    // Without a limit there is nothing to count: no copy into a Buffer.
+    if (this.#left === Infinity) return this.res.write(text);
     let chunk = Buffer.from(text, 'utf8');
     if (chunk.length > this.#left) chunk = chunk.subarray(0, this.#left);
     this.#left -= chunk.length;
@@ -109,8 +111,19 @@ function stream(ctx: SimContext, log: ContainerLog, options: PodLogOptions, res:
   const out = new LimitedWriter(res, options.limitBytes);
   const read = readOptions(options);
   if (!options.follow) {
-    out.write(log.read(read));
-    if (!res.writableEnded) res.end();
+    // A piece at a time, at the client's pace: a 10 MiB file is never one string in memory.
+    const pieces = log.readPieces(read);
+    const pump = (): void => {
+      for (let piece = pieces.next(); !piece.done; piece = pieces.next()) {
+        if (!out.write(piece.value)) {
+          if (out.full || res.destroyed) return;
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!res.writableEnded) res.end();
+    };
+    pump();
     return;
   }
   // The follow reads the current file with a cursor, at the client's pace: a slow reader makes

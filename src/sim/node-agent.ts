@@ -24,6 +24,7 @@ export interface NodeAgentOptions {
   pullLatencyMs: number;
   startLatencyMs: number;
   containerLogMaxSize: number;
+  containerLogMaxFiles: number;
   allocatable: NodeServices['allocatable'];
 }
 
@@ -95,6 +96,7 @@ export class NodeAgent {
       restarts: new Backoff(restartBackoffInitialMs, restartBackoffMaxMs),
       startLatencyMs: options.startLatencyMs,
       containerLogMaxSize: options.containerLogMaxSize,
+      containerLogMaxFiles: options.containerLogMaxFiles,
       allocatable: options.allocatable,
       clusterNow,
       sleep,

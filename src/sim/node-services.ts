@@ -17,6 +17,8 @@ export interface NodeServices {
   startLatencyMs: number;
   /** Bytes a container's log file holds before it is rotated (`containerLogMaxSize`). */
   containerLogMaxSize: number;
+  /** Log files a container keeps, the current one included (`containerLogMaxFiles`). */
+  containerLogMaxFiles: number;
   /** Node allocatable for `resourceFieldRef` defaults: cpu in cores, memory and ephemeral-storage in bytes. */
   allocatable: { cpu: number; memory: number; 'ephemeral-storage': number };
   /** Cluster time in ms (real time divided by the time scale): the back-offs' clock. */

@@ -345,7 +345,7 @@ export class PodWorker {
     }
     await node.sleep(node.startLatencyMs);
     if (!this.#active()) return this.#abandon(slot);
-    const log = new ContainerLog(node.containerLogMaxSize);
+    const log = new ContainerLog(node.containerLogMaxSize, node.containerLogMaxFiles);
     const outcome = await plan.start({
       pod: this.pod,
       container: slot.spec,

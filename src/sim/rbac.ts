@@ -50,7 +50,7 @@ export interface RbacOptions {
 export const defaultRbacUser = 'system:serviceaccount:default:k8s-jobs';
 
 /** What the authorizer decides on, as the apiserver's RequestInfo resolves it. */
-interface Authorization {
+export interface Authorization {
   verb: string;
   group: string;
   resource: string;
@@ -144,10 +144,32 @@ function forbiddenError(request: Authorization, user: string): ApiError {
 export function rbacHook({ rules, user = defaultRbacUser, namespace, token }: RbacOptions): RequestHook {
   return (attrs, req, res) => {
     if (token !== undefined && attrs.token !== token) return false;
+    if (isBasicUserRequest(attrs)) return false;
     const request = authorization(attrs, req);
-    const inScope = namespace === undefined || request.namespace === namespace;
-    if (inScope && rules.some((rule) => allows(rule, request))) return false;
+    if (rbacAllows({ rules, namespace }, request)) return false;
     sendError(res, forbiddenError(request, user));
     return true;
   };
+}
+
+/**
+ * What the default `system:basic-user` ClusterRole grants every authenticated user whatever their
+ * Role: creating a SelfSubjectAccessReview (asking what one may do).
+ */
+function isBasicUserRequest(attrs: RequestAttributes): boolean {
+  return (
+    attrs.verb === 'create' && attrs.group === 'authorization.k8s.io' && attrs.resource === 'selfsubjectaccessreviews'
+  );
+}
+
+/** One request as RBAC decides on it (`authorizer.Attributes`): `namespace: ''` is cluster-wide or all namespaces. */
+export type RbacRequest = Authorization;
+
+/** Whether the rules (held in `namespace`, or everywhere when it is undefined) allow the request. */
+export function rbacAllows(
+  { rules, namespace }: Pick<RbacOptions, 'rules' | 'namespace'>,
+  request: RbacRequest,
+): boolean {
+  const inScope = namespace === undefined || request.namespace === namespace;
+  return inScope && rules.some((rule) => allows(rule, request));
 }

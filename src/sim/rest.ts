@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { mutateOnCreate, validateOnCreate } from './admission.js';
 import {
   alreadyExists,
   ApiError,
@@ -13,7 +14,6 @@ import {
 import type { SimContext } from './context.js';
 import { StoreConflictError } from './object-store.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
-import { admitPodSecurity } from './pod-security-admission.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { fieldSet, supportedFieldKeys, type ResourceStrategy } from './strategy.js';
 import type { KubeObject } from './types.js';
@@ -143,6 +143,7 @@ export function createObject(
   if (generated) meta.name = generateName(meta.generateName ?? '');
   const strategyCtx = { store: ctx.store, clock: ctx.clock };
   strategy.prepareForCreate?.(body, strategyCtx);
+  mutateOnCreate(ctx, strategy, body);
   const errors = [
     ...(meta.name || meta.generateName
       ? []
@@ -151,9 +152,11 @@ export function createObject(
   ];
   if (errors.length > 0) throw invalid(strategy.info, meta.name ?? '', errors);
   requireNamespace(ctx, strategy, meta.namespace, 'create', meta.name);
-  // Validating admission (PodSecurity) runs after validation, dry runs included.
-  if (strategy.info.resource === 'pods' && !strategy.info.group) admitPodSecurity(ctx, body);
-  if (options.dryRun)
+  // Validating admission (LimitRanger, PodSecurity, ResourceQuota) runs after validation, dry runs included.
+  validateOnCreate(ctx, strategy, body, options.dryRun === true);
+  if (options.dryRun) {
+    // The dry-run storage still answers an existing name with 409 (`DryRunnableStorage.Create`).
+    if (ctx.store.get(strategy.info.resource, meta.namespace, meta.name)) throw alreadyExists(strategy.info, meta.name);
     return {
       status: 201,
       body: present(strategy, {
@@ -161,6 +164,7 @@ export function createObject(
         metadata: { ...meta, uid: '', resourceVersion: '', creationTimestamp: ctx.clock.timestamp() },
       }),
     };
+  }
   // Generated names are retried on collision, as RetryGenerateName does (8 attempts).
   for (let attempt = 1; ; attempt++) {
     try {

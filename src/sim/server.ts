@@ -17,6 +17,7 @@ import {
   type RestResponse,
 } from './rest.js';
 import { queryBool, queryOptionalBool } from './query-params.js';
+import { podSecurityWarnings } from './pod-security-warnings.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { RequestLog, RequestRecord } from './stats.js';
 import { supportedFieldKeys, type ResourceStrategy } from './strategy.js';
@@ -67,6 +68,9 @@ export type NonResourceHandler = (
  */
 export type FieldValidator = (strategy: ResourceStrategy, body: unknown) => string[];
 
+/** Answers the create of a resource that is computed, never stored (a SelfSubjectAccessReview). */
+export type VirtualCreate = (attrs: RequestAttributes, body: unknown) => RestResponse;
+
 export interface ApiServerOptions {
   ctx: SimContext;
   log: RequestLog;
@@ -74,6 +78,8 @@ export interface ApiServerOptions {
   subresources: Map<string, SubresourceHandler>;
   nonResource: NonResourceHandler[];
   fieldValidator?: FieldValidator;
+  /** Resources (by plural name) that only take a create, answered by their handler: any other verb is 405. */
+  virtualCreates?: Map<string, VirtualCreate>;
   /** Called after a Job create succeeded (audit). */
   onCreated?: (resource: string, obj: KubeObject) => void;
   /** Authentication: a request it refuses gets `401 Unauthorized` before anything else runs. */
@@ -84,6 +90,7 @@ const groupPrefixes: { prefix: string[]; group: string; version: string }[] = [
   { prefix: ['api', 'v1'], group: '', version: 'v1' },
   { prefix: ['apis', 'batch', 'v1'], group: 'batch', version: 'v1' },
   { prefix: ['apis', 'coordination.k8s.io', 'v1'], group: 'coordination.k8s.io', version: 'v1' },
+  { prefix: ['apis', 'authorization.k8s.io', 'v1'], group: 'authorization.k8s.io', version: 'v1' },
 ];
 
 /** Writes a JSON answer with the headers every apiserver response has. */
@@ -345,6 +352,15 @@ export class ApiServer {
       return;
     }
     const reply = (r: RestResponse) => sendJson(res, r.status, r.body, r.headers);
+    const virtual = this.options.virtualCreates?.get(attrs.resource);
+    if (virtual) {
+      if (attrs.verb !== 'create' || name !== undefined) throw methodNotAllowed();
+      const body = await readBody(req);
+      const warnings = this.#fieldValidation(strategy, body, query, 'CreateOptions');
+      const answer = virtual(attrs, body);
+      reply({ ...answer, headers: { ...answer.headers, ...warnings } });
+      return;
+    }
     const listQuery = () => ({
       labelSelector: query.get('labelSelector'),
       fieldSelector: query.get('fieldSelector'),
@@ -412,7 +428,13 @@ export class ApiServer {
         });
         if (!query.getAll('dryRun').includes('All'))
           this.options.onCreated?.(attrs.resource, created.body as KubeObject);
-        reply({ ...created, headers: { ...created.headers, ...warnings } });
+        // Admission's warnings (PodSecurity's warn mode on a Job) follow the decoder's, in one header.
+        const admission = podSecurityWarnings(ctx, attrs.resource, created.body as KubeObject);
+        const warning = [warnings['Warning'], ...admission.map((w) => `299 - ${JSON.stringify(w)}`)].filter(Boolean);
+        reply({
+          ...created,
+          headers: { ...created.headers, ...(warning.length ? { Warning: warning.join(', ') } : {}) },
+        });
         return;
       }
       case 'update': {

@@ -5,7 +5,7 @@
  * by running the contract suite (`test/store/task-store-contract.ts`) over it.
  */
 import type { TaskListQuery, TaskOutcome, TaskPage, TaskRecord, Transition } from '../types.js';
-import type { OpenEntry } from './layout.js';
+import type { CancelRequest, OpenEntry } from './layout.js';
 
 /** A capped copy of a task's logs. */
 export interface LogSnapshot {
@@ -129,6 +129,26 @@ export interface TaskStore {
   /** The store's size now (see {@link StoreSize}). */
   size(): Promise<StoreSize>;
   /**
+   * Leaves a request to cancel a task for whichever replica leads (several replicas over one
+   * store); resolves once durable. A second request for the same task replaces the first.
+   */
+  requestCancel(request: CancelRequest): Promise<void>;
+  /**
+   * Takes the id for the spec with this fingerprint before its first record is written, for
+   * stores several replicas share: resolves with the fingerprint that holds the id (this one,
+   * unless another replica's spec took it first). Stores no process shares answer `fingerprint`.
+   */
+  claimTask(id: string, fingerprint: string): Promise<string>;
+  /** The cancel requests not yet acted on (one prefix scan). */
+  listCancelRequests(): Promise<CancelRequest[]>;
+  /** Removes the requests the leader acted on; resolves once durable. */
+  clearCancelRequests(taskIds: readonly string[]): Promise<void>;
+  /**
+   * Forgets what this instance remembers of tasks (histories, index states) so the next write of
+   * each reads the store first: after another process wrote them (a replica that leads again).
+   */
+  resetCaches(): void;
+  /**
    * Gives free pages back to the file system, at most `maxPages` of them (SQLite with
    * `auto_vacuum = INCREMENTAL`: `PRAGMA incremental_vacuum`); does nothing on other stores.
    */
@@ -137,5 +157,29 @@ export interface TaskStore {
    * Flushes pending writes and closes the underlying store (a Keyv instance the application
    * passed in is left connected: it is the application's). Later calls reject with `StoreError`.
    */
+  close(): Promise<void>;
+}
+
+/** What a {@link StoreNotifier}'s listener is told. */
+export interface StoreNotifierHandlers {
+  /** One message, as sent. */
+  onMessage(message: string): void;
+  /** The connection came back after a break: messages sent meanwhile were lost; read the store again. */
+  onGap(): void;
+  /** The connection broke, or a reconnect failed (it goes on trying). */
+  onError(err: unknown): void;
+}
+
+/**
+ * Messages between the replicas sharing a store (PostgreSQL `LISTEN`/`NOTIFY`): fast, not
+ * durable — what matters is in the store, and a listener that missed messages reads it again.
+ */
+export interface StoreNotifier {
+  /** Where, for messages (password redacted). */
+  readonly location: string;
+  /** Connects and listens; resolves once listening. */
+  listen(handlers: StoreNotifierHandlers): Promise<void>;
+  /** Sends to every listener (this one included), in order; rejects while disconnected. */
+  notify(message: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -44,6 +44,12 @@ export interface KeyvAccess {
    */
   beforeLast?(prefix: string, skip: number, limit: number): Promise<string[]>;
   /**
+   * Stores `value` under `key` unless the key exists, at once (not in a batch); resolves with the
+   * value the key holds afterwards (`value`, or the one stored first). Optional: only a store
+   * several processes share needs it (PostgreSQL).
+   */
+  claim?(key: string, value: unknown): Promise<unknown>;
+  /**
    * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction` or
    * `postgres-transaction`, atomically. Rejects if any write failed.
    */

@@ -28,6 +28,9 @@ import type {
 import { GroupCommit } from './group-commit.js';
 import { createKeyvAccess, removal, type BatchMode, type KeyvAccess } from './keyv-access.js';
 import {
+  cancelKey,
+  cancelPrefix,
+  claimKey,
   openKey,
   openPrefix,
   schemaKey,
@@ -35,6 +38,8 @@ import {
   taskKey,
   taskPrefix,
   transitionsKey,
+  type CancelRequest,
+  type TaskClaim,
   type OpenEntry,
   type TaskEnvelope,
   type TransitionsEnvelope,
@@ -286,6 +291,48 @@ export class KeyvTaskStore implements TaskStore {
       .slice(0, Math.max(0, keys.length - skip))
       .reverse()
       .slice(0, limit);
+  }
+
+  async claimTask(id: string, fingerprint: string): Promise<string> {
+    this.#assertOpen('claimTask');
+    if (this.options.readOnly) throw this.#readOnlyError('claimTask');
+    const access = this.#access;
+    if (!access.claim) return fingerprint;
+    try {
+      const held = (await access.claim(claimKey(id), { fingerprint } satisfies TaskClaim)) as TaskClaim | undefined;
+      return held?.fingerprint ?? fingerprint;
+    } catch (err) {
+      throw new StoreError(`claiming task id "${id}" failed: ${messageOf(err)}`, this.options.location, { cause: err });
+    }
+  }
+
+  requestCancel(request: CancelRequest): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError('requestCancel'));
+    if (this.options.readOnly) return Promise.reject(this.#readOnlyError('requestCancel'));
+    return this.#commit.enqueue([[cancelKey(request.taskId), request]]);
+  }
+
+  async listCancelRequests(): Promise<CancelRequest[]> {
+    this.#assertOpen('listCancelRequests');
+    try {
+      const found = await this.#access.scan(cancelPrefix);
+      return found.map(([, value]) => value as CancelRequest);
+    } catch (err) {
+      throw new StoreError(`reading the cancel requests failed: ${messageOf(err)}`, this.options.location, {
+        cause: err,
+      });
+    }
+  }
+
+  clearCancelRequests(taskIds: readonly string[]): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError('clearCancelRequests'));
+    if (taskIds.length === 0) return Promise.resolve();
+    return this.#commit.enqueue(taskIds.map((id): [string, unknown] => [cancelKey(id), removal]));
+  }
+
+  resetCaches(): void {
+    this.#histories.clear();
+    this.#indexedStates.clear();
   }
 
   /** SQLite: the database's bytes and free bytes; other stores, and a closed store: nothing known. */

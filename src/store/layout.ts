@@ -13,6 +13,9 @@
  *   index, newest first, written in the batch of each record (`task-index.ts`; since v3)
  * - `fin:<outcome>:<finished>:<id>` → `1`: the retention index, oldest first, written in the batch of
  *   each `deleted` record (`retention-index.ts`; since v4)
+ * - `claim:<id>` → {@link TaskClaim}: the spec that took the id first, when replicas share the store
+ * - `cancel:<id>` → {@link CancelRequest}: a cancel asked on a replica that does not lead, until
+ *   the leader has acted on it (several replicas over one store)
  * - `meta:schema` → {@link SchemaMeta}
  */
 import type { TaskRecord, Transition } from '../types.js';
@@ -33,6 +36,23 @@ export const transitionsKey = (id: string): string => `transitions:${id}`;
 export const openPrefix = 'open:';
 /** Key of a task's entry in the open-task index. */
 export const openKey = (id: string): string => `${openPrefix}${id}`;
+/** Prefix of the cancel requests a follower leaves for the leader. */
+export const cancelPrefix = 'cancel:';
+/** Key of a task's cancel request. */
+export const cancelKey = (id: string): string => `${cancelPrefix}${id}`;
+/** What `cancel:<id>` holds. */
+export interface CancelRequest {
+  taskId: string;
+  /** When it was asked (epoch ms). */
+  at: number;
+}
+/** Key of the claim on a task id (several replicas: the first spec stored under an id holds it). */
+export const claimKey = (id: string): string => `claim:${id}`;
+/** What `claim:<id>` holds. */
+export interface TaskClaim {
+  /** The fingerprint of the spec that claimed the id. */
+  fingerprint: string;
+}
 /** Key of the store's schema description. */
 export const schemaKey = 'meta:schema';
 

@@ -29,6 +29,7 @@ export interface PostgresAccess {
   range(prefix: string, after: string | undefined, limit: number): Promise<Array<[key: string, value: unknown]>>;
   beforeLast(prefix: string, skip: number, limit: number): Promise<string[]>;
   write(entries: ReadonlyArray<readonly [key: string, value: unknown]>): Promise<void>;
+  claim(key: string, value: unknown): Promise<unknown>;
 }
 
 /** Every key with the prefix sorts (byte-wise) in [prefix, prefix with its last character + 1). */
@@ -100,6 +101,17 @@ export function createPostgresAccess(store: KeyvPostgres, codec: KeyvCodec): Pos
         [from, upperBound(from), limit, skip],
       )) as Array<{ key: string }>;
       return rows.map((row) => unprefixed(row.key));
+    },
+    async claim(key, value) {
+      const inserted = (await query(
+        `INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value`,
+        [prefixed(key), await codec.serialize(value)],
+      )) as Array<{ value: string }>;
+      // Not inserted: another writer's row (committed, since the insert waited for it) is read anew.
+      const rows =
+        inserted.length > 0 ? inserted : await query(`SELECT value FROM ${table} WHERE key = $1`, [prefixed(key)]);
+      const row = (rows as Array<{ value: string }>)[0];
+      return row === undefined ? undefined : decode(row.value);
     },
     async write(entries) {
       const keys: string[] = [];

@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors.js';
 import type { TaskRecord } from '../types.js';
 import { defaultPurgeBatch, maxPurgeBatch, type PurgeQuery } from './contract.js';
-import { openKey, taskKey, transitionsKey } from './layout.js';
+import { claimKey, openKey, taskKey, transitionsKey } from './layout.js';
 import { logSnapshotKeys } from './log-layout.js';
 import { finishedOutcomes } from './retention-index.js';
 import { indexKeys, staleIndexKeys } from './task-index.js';
@@ -48,6 +48,7 @@ export function keysOfTask(record: TaskRecord): string[] {
   return [
     taskKey(record.id),
     transitionsKey(record.id),
+    claimKey(record.id),
     openKey(record.id),
     ...logSnapshotKeys(record.id),
     ...indexKeys(record),

@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     maxConcurrentJobs: config.maxConcurrentJobs,
     queueSize: config.queueSize,
     clientTimeoutGraceMs: 1000,
-    rateLimit: { qps: 1000, burst: 100 },
+    rateLimit: config.rateLimit ?? { qps: 1000, burst: 100 },
     logs: { snapshotIntervalMs: 200 },
     stuck: { ...stuck, pendingBudgetMs: config.pendingBudgetMs ?? stuck.pendingBudgetMs },
   });

@@ -42,7 +42,7 @@ async function killChild(child: ChildProcess): Promise<void> {
  * its tasks waits for them forever): long enough for the 300-task run, short enough that a
  * failing suite stays well under its time budget.
  */
-export const launchTimeoutMs = 20_000;
+export const launchTimeoutMs = 60_000;
 
 /**
  * `promise`, or a rejection with `what()` after `ms`. The child is not killed here: the caller's
@@ -179,6 +179,7 @@ export class CrashRun {
       queueSize: number;
       addConcurrently?: boolean;
       pendingBudgetMs?: number;
+      rateLimit?: { qps: number; burst: number };
     },
   ) {
     this.storePath = join(dir, `${name}.sqlite`);
@@ -204,6 +205,7 @@ export class CrashRun {
       add: this.tasks.map((t) => t.id).filter((id) => !this.acknowledged.has(id)),
       ...(this.limits.addConcurrently ? { addConcurrently: true } : {}),
       ...(this.limits.pendingBudgetMs !== undefined ? { pendingBudgetMs: this.limits.pendingBudgetMs } : {}),
+      ...(this.limits.rateLimit ? { rateLimit: this.limits.rateLimit } : {}),
       ...(freeze ? { freeze } : {}),
       ...(this.storeUrl.startsWith('postgres') ? { storeUrl: this.storeUrl } : {}),
     };

@@ -53,6 +53,8 @@ export interface ChildConfig {
   addConcurrently?: boolean;
   /** The child's `stuck.pendingBudgetMs`. @default stuckPendingBudgetMs */
   pendingBudgetMs?: number;
+  /** The child's `rateLimit` (the fault soak checks its ceiling). @default { qps: 1000, burst: 100 } */
+  rateLimit?: { qps: number; burst: number };
   freeze?: FreezePoint;
   /** A `postgres://` store (Keyv over `@keyv/postgres`) instead of the SQLite file (K8S_JOBS_TEST_STORE=postgres). */
   storeUrl?: string;

@@ -144,3 +144,24 @@ test('a closed runner rejects the whole call with RunnerClosedError; an aborted 
   await runner.shutdown();
   await expect(runner.addTasks([task('y')])).rejects.toBeInstanceOf(RunnerClosedError);
 });
+
+test('the same id added concurrently (addTask twice, and addTasks beside them) is stored once, with one first transition', async () => {
+  engine = await startEngine({ runner: { maxConcurrentJobs: 1 } });
+  const { runner } = engine;
+  await addBlocker(engine);
+  const [a, b, [c]] = await Promise.all([
+    runner.addTask(task('twice')),
+    runner.addTask(task('twice')),
+    runner.addTasks([task('twice')]),
+  ]);
+  expect(a).toEqual(b);
+  expect(c).toMatchObject({ ok: true, record: a });
+  await runner.shutdown();
+  const store = await engine.openStore();
+  try {
+    const history: Transition[] = await store.getTransitions('twice');
+    expect(history.map((t) => [t.from, t.to])).toEqual([[null, 'queued']]);
+  } finally {
+    await store.close();
+  }
+});

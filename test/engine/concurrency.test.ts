@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { trackUnfinished } from '../helpers/sim-jobs.js';
 import { behaviour, creationsByName, ourJobs, startEngine, type Engine } from './harness.js';
 
 /*
@@ -15,26 +16,9 @@ afterAll(async () => {
   await engine.close();
 });
 
-/** Tracks the most of our Jobs unfinished at once, from every change the sim stores. */
-function trackUnfinished(e: Engine): { most(): number; stop(): void } {
-  const unfinished = new Set<string>();
-  let most = 0;
-  const stop = e.cluster.onChange(({ resource, type, object }) => {
-    if (resource !== 'jobs' || object.metadata.labels?.['app.kubernetes.io/managed-by'] !== 'k8s-jobs') return;
-    const name = object.metadata.name ?? '';
-    if (type === 'DELETED' || finished(object.status)) unfinished.delete(name);
-    else if (type === 'ADDED') unfinished.add(name);
-    most = Math.max(most, unfinished.size);
-  });
-  return { most: () => most, stop };
-}
-
-const finished = (status: { conditions?: { type: string; status: string }[] } | undefined): boolean =>
-  (status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-
 test('50 tasks under a cap of 5: never more than 5 unfinished Jobs in the cluster, and all 50 succeed', async () => {
   const { runner, cluster } = engine;
-  const tracker = trackUnfinished(engine);
+  const tracker = trackUnfinished(engine.cluster);
   try {
     const ids = Array.from({ length: 50 }, (_, i) => `cap-${String(i).padStart(2, '0')}`);
     await Promise.all(ids.map((id) => runner.addTask({ id, image: 'busybox', ...behaviour({ durationMs: 40 }) })));
@@ -53,7 +37,7 @@ test('50 tasks under a cap of 5: never more than 5 unfinished Jobs in the cluste
 
 test('with stuck, timed-out, failing and cancelled tasks in the mix, the cap still holds', async () => {
   const { runner, cluster } = engine;
-  const tracker = trackUnfinished(engine);
+  const tracker = trackUnfinished(engine.cluster);
   try {
     // A stuck or cancelled task's Job never gets Complete/Failed: only its deletion may free the slot.
     const kinds = [

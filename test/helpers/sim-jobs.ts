@@ -182,3 +182,20 @@ export async function jobWithCondition(
 ): Promise<KubeObject> {
   return jobWhen(cluster, name, `${type}=True`, (job) => conditionTypes(job).includes(type), namespace);
 }
+
+/** Tracks the most of our Jobs unfinished at once, from every change the sim stores. */
+export function trackUnfinished(cluster: SimulatedCluster): { most(): number; stop(): void } {
+  const unfinished = new Set<string>();
+  let most = 0;
+  const stop = cluster.onChange(({ resource, type, object }) => {
+    if (resource !== 'jobs' || object.metadata.labels?.['app.kubernetes.io/managed-by'] !== 'k8s-jobs') return;
+    const name = object.metadata.name ?? '';
+    if (type === 'DELETED' || finished(object.status)) unfinished.delete(name);
+    else if (type === 'ADDED') unfinished.add(name);
+    most = Math.max(most, unfinished.size);
+  });
+  return { most: () => most, stop };
+}
+
+const finished = (status: { conditions?: { type: string; status: string }[] } | undefined): boolean =>
+  (status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');

@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest';
-import { decide, fastRenewal, observe, releaseRecord } from '../../src/leader/decide.js';
+import { describe, expect, it, test } from 'vitest';
+import { decide, fastRenewal, nextTryMs, observe, releaseRecord } from '../../src/leader/decide.js';
 import { resolveLeaderElectionOptions } from '../../src/leader/options.js';
 import { rawRecord, toMicroTime, type LeaseRecord } from '../../src/leader/record.js';
 
@@ -106,5 +106,19 @@ describe('fastRenewal and releaseRecord', () => {
       leaseTransitions: 3,
     });
     expect(releaseRecord(observe(held('other', t0), t0), config, t0)).toBeUndefined();
+  });
+});
+
+describe('nextTryMs: the follower tries again at the expiry it observed, if that comes before the jittered retry', () => {
+  const config = resolveLeaderElectionOptions({ leaseName: 'l', identity: 'me' });
+  it('waits the jittered retry period when nobody holds the Lease, or it has expired', () => {
+    expect(nextTryMs(config, undefined, 0, 0.5, 1.2)).toBe(2000 * 1.6);
+    expect(nextTryMs(config, observe(held('', 0), 0), 1000, 0.5, 1.2)).toBe(2000 * 1.6);
+    expect(nextTryMs(config, observe(held('other', 0), 0), 20_000, 0.5, 1.2)).toBe(2000 * 1.6);
+  });
+  it('cuts the wait to the observed expiry (plus a margin), never earlier', () => {
+    // Observed at 0 with 15 s: valid until 15,000 by this candidate's clock.
+    expect(nextTryMs(config, observe(held('other', 0), 0), 14_000, 0.9, 1.2)).toBe(1005);
+    expect(nextTryMs(config, observe(held('other', 0), 0), 1_000, 0.9, 1.2)).toBe(2000 * (1 + 0.9 * 1.2));
   });
 });

@@ -55,6 +55,9 @@ describe('classify(): Job conditions decide the outcome', () => {
         message: 'Job has reached the specified backoff limit: container "task" exited with code 3 (Error)',
         exitCode: 3,
         oomKilled: false,
+        podName: 'job-t1-abcde',
+        container: 'task',
+        terminationReason: 'Error',
         events: ['BackoffLimitExceeded: Job has reached the specified backoff limit'],
       },
     });

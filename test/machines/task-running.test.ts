@@ -156,6 +156,9 @@ describe('task machine: outcomes from the cluster', () => {
       message: 'Job has reached the specified backoff limit: container "task" exited with code 137 (OOMKilled)',
       exitCode: 137,
       oomKilled: true,
+      podName: 'job-t1-abcde',
+      container: 'task',
+      terminationReason: 'OOMKilled',
       events: ['BackoffLimitExceeded: Job has reached the specified backoff limit'],
       lastLogLines: ['allocating', 'Killed'],
     });

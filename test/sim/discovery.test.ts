@@ -35,10 +35,15 @@ describe('legacy discovery, read by client-node', () => {
     });
   });
 
-  test('/api lists v1 and /apis lists batch and coordination.k8s.io with their preferred versions', async () => {
+  test('/api lists v1 and /apis lists authorization.k8s.io, batch and coordination.k8s.io with their preferred versions', async () => {
     expect((await cluster.kubeConfig.makeApiClient(CoreApi).getAPIVersions()).versions).toEqual(['v1']);
     const groups = await cluster.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
     expect(groups.groups).toEqual([
+      {
+        name: 'authorization.k8s.io',
+        versions: [{ groupVersion: 'authorization.k8s.io/v1', version: 'v1' }],
+        preferredVersion: { groupVersion: 'authorization.k8s.io/v1', version: 'v1' },
+      },
       {
         name: 'batch',
         versions: [{ groupVersion: 'batch/v1', version: 'v1' }],
@@ -99,6 +104,24 @@ describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
       apiVersion: 'apidiscovery.k8s.io/v2',
       metadata: {},
       items: [
+        {
+          metadata: { name: 'authorization.k8s.io', creationTimestamp: null },
+          versions: [
+            {
+              version: 'v1',
+              freshness: 'Current',
+              resources: [
+                {
+                  resource: 'selfsubjectaccessreviews',
+                  responseKind: { group: '', version: '', kind: 'SelfSubjectAccessReview' },
+                  scope: 'Cluster',
+                  singularResource: 'selfsubjectaccessreview',
+                  verbs: ['create'],
+                },
+              ],
+            },
+          ],
+        },
         {
           metadata: { name: 'batch', creationTimestamp: null },
           versions: [

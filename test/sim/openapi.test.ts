@@ -51,7 +51,12 @@ describe('/openapi/v3', () => {
   test('the index lists one document per served group-version, addressed with a content hash', async () => {
     const { status, body } = await http('/openapi/v3');
     expect(status).toBe(200);
-    expect(Object.keys(body['paths']).sort()).toEqual(['api/v1', 'apis/batch/v1', 'apis/coordination.k8s.io/v1']);
+    expect(Object.keys(body['paths']).sort()).toEqual([
+      'api/v1',
+      'apis/authorization.k8s.io/v1',
+      'apis/batch/v1',
+      'apis/coordination.k8s.io/v1',
+    ]);
     expect(body['paths']['apis/batch/v1']['serverRelativeURL']).toMatch(
       /^\/openapi\/v3\/apis\/batch\/v1\?hash=[0-9A-F]{128}$/,
     );

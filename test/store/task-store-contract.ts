@@ -652,6 +652,49 @@ export function describeTaskStoreContract(name: string, harness: TaskStoreHarnes
       }
     });
 
+    it('cancel requests: stored durably, listed, replaced per task, cleared by id', async () => {
+      let store = await fresh();
+      await store.requestCancel({ taskId: 'c1', at: 1 });
+      await store.requestCancel({ taskId: 'c2', at: 2 });
+      await store.requestCancel({ taskId: 'c1', at: 3 });
+      store = await reopen(store);
+      const listed = await store.listCancelRequests();
+      expect(listed.sort((a, b) => a.taskId.localeCompare(b.taskId))).toEqual([
+        { taskId: 'c1', at: 3 },
+        { taskId: 'c2', at: 2 },
+      ]);
+      await store.clearCancelRequests(['c1']);
+      expect(await store.listCancelRequests()).toEqual([{ taskId: 'c2', at: 2 }]);
+      // Cancel requests are no tasks: neither listed nor open.
+      expect((await store.listTasks()).items).toEqual([]);
+      expect(await store.listOpenTasks()).toEqual([]);
+    });
+
+    it('resetCaches(): a history another writer extended is read again, not overwritten from memory', async () => {
+      const store = await fresh();
+      await store.saveTask(record('shared', 'queued'), transition('shared', null, 'queued'));
+      await store.saveTask(record('shared', 'creating'), transition('shared', 'queued', 'creating'));
+      // Another replica (a leader since) appended a transition of its own.
+      const theirs = [
+        transition('shared', null, 'queued'),
+        transition('shared', 'queued', 'creating'),
+        transition('shared', 'creating', 'running'),
+      ];
+      await store.keyv.set('transitions:shared', {
+        schemaVersion: storeSchemaVersion,
+        updatedAt: createdAt,
+        transitions: theirs,
+      });
+      store.resetCaches();
+      await store.saveTask(record('shared', 'succeeded'), transition('shared', 'running', 'succeeded'));
+      expect((await store.getTransitions('shared')).map((t) => t.to)).toEqual([
+        'queued',
+        'creating',
+        'running',
+        'succeeded',
+      ]);
+    });
+
     it('a deleted task leaves memory but its history stays complete', async () => {
       let store = await fresh();
       await Promise.all(saveLifecycle(store, 'gone'));

@@ -59,6 +59,8 @@ export interface PodView {
   unschedulable?: { reason: string; message: string; since?: string };
   containers: ContainerView[];
   deletionTimestamp?: string;
+  /** The node it was scheduled to. */
+  nodeName?: string;
 }
 
 /**
@@ -236,10 +238,14 @@ export interface HarvestLogsInput {
    * starts. Absent: when the effect starts.
    */
   finishedAt?: string;
+  /** The task failed or timed out: the Job's and its pods' events are read for the failure record too. */
+  failed?: boolean;
 }
 export interface HarvestLogsOutput {
   /** The last lines, for the failure record. */
   lastLines: string[];
+  /** With `failed`: the events of the Job and its pods, at most 20, oldest first. */
+  events?: string[];
   /** Set when the final read failed until the retry limit passed: why (a final snapshot still says so). */
   lost?: { reason: string };
 }

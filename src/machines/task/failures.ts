@@ -40,10 +40,14 @@ export function cancelledFailure(): TaskFailure {
 
 /** A container's termination, as far as the failure record cares. */
 export interface Termination {
+  pod: string;
+  node?: string;
   container: string;
   exitCode: number;
   reason?: string;
   message?: string;
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 /**
@@ -52,35 +56,50 @@ export interface Termination {
  */
 export function findTermination(pods: readonly PodView[]): Termination | undefined {
   const newestFirst = [...pods].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-  const candidates = newestFirst.flatMap((pod) => pod.containers.flatMap((c) => terminationsOf(c)));
+  const candidates = newestFirst.flatMap((pod) => pod.containers.flatMap((c) => terminationsOf(pod, c)));
   return candidates.find((t) => t.exitCode !== 0) ?? candidates[0];
 }
 
-function terminationsOf(c: ContainerView): Termination[] {
+function terminationsOf(pod: PodView, c: ContainerView): Termination[] {
   const found: Termination[] = [];
-  for (const t of [c.terminated, c.lastTerminated]) {
+  const instances: Array<ContainerView['terminated']> = [c.terminated, c.lastTerminated];
+  for (const t of instances) {
     if (t)
       found.push({
+        pod: pod.name,
+        ...(pod.nodeName ? { node: pod.nodeName } : {}),
         container: c.name,
         exitCode: t.exitCode,
         ...(t.reason ? { reason: t.reason } : {}),
         ...(t.message ? { message: t.message } : {}),
+        ...(t.startedAt ? { startedAt: t.startedAt } : {}),
+        ...(t.finishedAt ? { finishedAt: t.finishedAt } : {}),
       });
   }
   return found;
 }
 
-/** The exit code, OOM flag and a sentence describing a termination, to merge into a failure. */
-export function terminationDetails(t: Termination | undefined): {
-  exitCode?: number;
-  oomKilled?: boolean;
-  detail?: string;
-} {
+/** What a termination adds to a failure record, and a sentence describing it (`detail`). */
+export type TerminationDetails = Pick<
+  TaskFailure,
+  'exitCode' | 'oomKilled' | 'podName' | 'nodeName' | 'container' | 'terminationReason' | 'terminationMessage'
+> &
+  Pick<TaskFailure, 'startedAt' | 'finishedAt'> & { detail?: string };
+
+/** The termination's fields for a failure record (so `show` explains it without the cluster), and a sentence. */
+export function terminationDetails(t: Termination | undefined): TerminationDetails {
   if (!t) return {};
   const why = [t.reason, t.message].filter(Boolean).join(': ');
   return {
     exitCode: t.exitCode,
     oomKilled: t.reason === 'OOMKilled',
+    podName: t.pod,
+    ...(t.node ? { nodeName: t.node } : {}),
+    container: t.container,
+    ...(t.reason ? { terminationReason: t.reason } : {}),
+    ...(t.message ? { terminationMessage: t.message } : {}),
+    ...(t.startedAt ? { startedAt: t.startedAt } : {}),
+    ...(t.finishedAt ? { finishedAt: t.finishedAt } : {}),
     detail: `container "${t.container}" exited with code ${t.exitCode}${why ? ` (${why})` : ''}`,
   };
 }

@@ -57,6 +57,7 @@ const harvestLogs = {
     taskId: context.taskId,
     jobName: context.jobName,
     ...(context.finishedAt ? { finishedAt: context.finishedAt } : {}),
+    ...(context.outcome === 'failed' || context.outcome === 'timedOut' ? { failed: true } : {}),
   }),
   // The effect retried the read (the Job kept) until its limit: lost logs are marked on the
   // record, never on the outcome.
@@ -65,7 +66,10 @@ const harvestLogs = {
     actions: [
       {
         type: 'keepLastLogLines',
-        params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({ lines: event.output.lastLines }),
+        params: ({ event }: { event: DoneActorEvent<HarvestLogsOutput> }) => ({
+          lines: event.output.lastLines,
+          events: event.output.events,
+        }),
       },
       {
         type: 'markLogsLost',
@@ -243,8 +247,10 @@ export const taskMachine = setup({
       } satisfies TaskToParentEvent);
     }),
     keepLastLogLines: assign({
-      failure: ({ context }, params: { lines: string[] }) =>
-        context.failure ? { ...context.failure, lastLogLines: params.lines } : undefined,
+      failure: ({ context }, params: { lines: string[]; events: string[] | undefined }) =>
+        context.failure
+          ? { ...context.failure, lastLogLines: params.lines, ...(params.events ? { events: params.events } : {}) }
+          : undefined,
     }),
     markLogsLost: assign({
       logs: ({ context }, params: { reason: string | undefined }) =>

@@ -1,0 +1,52 @@
+import { expect, test } from 'vitest';
+import { busiestWindow, byProcess, worstWindow } from '../soak/request-rate.js';
+import { runSoak } from '../soak/soak.js';
+import { summaryTable } from '../soak/summary-table.js';
+
+/*
+ * The fault soak, shortened for `npm test`: 200 tasks with mixed outcomes, 10% of requests 500/503,
+ * 2% 429 + Retry-After, connection resets before and after the API applied them, every watch
+ * dropped every 2 s and a 410 forced every 10 s, the runner SIGKILLed 5 times. `npm run soak` runs
+ * the full one (1,000 tasks, 20 kills; test/soak/run-soak.ts).
+ */
+
+test('200 tasks under every fault at once, runner SIGKILLed 5 times: one correct outcome each, no duplicate, no orphan, rate under the ceiling', async () => {
+  const kills = 5;
+  const summary = await runSoak({ tasks: 200, kills });
+  const table = summaryTable(summary);
+  expect(summary.problems, table).toEqual([]);
+  expect(
+    summary.outcomes.succeeded + summary.outcomes.failed + summary.outcomes.timedOut + summary.outcomes.cancelled,
+  ).toBe(200);
+  expect({ duplicates: summary.duplicates, orphans: summary.orphans }).toEqual({ duplicates: 0, orphans: 0 });
+  expect(summary.worstWindow.excess, table).toBeLessThanOrEqual(0);
+  // A launch may finish its work before its kill lands: most of them must have landed.
+  expect(summary.kills, table).toBeGreaterThanOrEqual(kills - 1);
+  // Every kind of fault was served (a resume after a forced 410 needs a run past 10 s: this one is).
+  const f = summary.faults;
+  for (const [kind, count] of Object.entries({
+    http500: f.http500,
+    http503: f.http503,
+    http429: f.http429,
+    resetsBefore: f.resetsBefore,
+    resetsAfter: f.resetsAfter,
+    watchesDropped: f.watchesDropped,
+    watchesExpired: f.watchesExpired,
+  }))
+    expect(count, `${kind}\n${table}`).toBeGreaterThan(0);
+}, 240_000);
+
+test('the rate check: a window over burst + qps·T is found, one within it is not, per runner process', () => {
+  const ceiling = { qps: 10, burst: 3 };
+  // 5 requests within 100 ms: 3 + 10·0.1 = 4 allowed.
+  expect(worstWindow([0, 20, 40, 60, 100], ceiling, 0).excess).toBeGreaterThan(0);
+  // One per 100 ms after a burst of 3: at the ceiling, never over it.
+  const paced = [0, 0, 0, 100, 200, 300, 400, 500];
+  expect(worstWindow(paced, ceiling, 0).excess).toBeLessThanOrEqual(0);
+  expect(worstWindow(paced, ceiling, 0).excess).toBeGreaterThan(-1);
+  expect(busiestWindow(paced, 1000)).toBe(8);
+  // A restarted process starts with a full bucket: its burst is not counted against the old one's.
+  const [first, second] = byProcess([...paced, 600, 600, 600], [0, 550]);
+  expect(first).toEqual(paced);
+  expect(worstWindow(second ?? [], ceiling, 0).excess).toBeLessThanOrEqual(0);
+});

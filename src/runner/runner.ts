@@ -246,11 +246,12 @@ export class TaskRunner implements Runner {
   }
 
   /**
-   * The end of a leadership term: the supervisor stops at once (its tasks' effects are aborted,
-   * their records stay as stored for the next leader), then the scans stop and the last writes
-   * become durable.
+   * The end of a leadership term: the supervisor stops now, synchronously (its tasks' effects are
+   * aborted, their records stay as stored for the next leader; a boot still under way gives up at
+   * its next step); the returned promise resolves once the scans have stopped and the last writes
+   * are durable.
    */
-  async #stopEngine(): Promise<void> {
+  #stopEngine(): Promise<void> {
     const supervisor = this.#supervisor;
     const leader = this.#leader;
     const orphanScan = this.#orphanScan;
@@ -258,8 +259,10 @@ export class TaskRunner implements Runner {
     this.#leader = undefined;
     this.#orphanScan = undefined;
     supervisor?.stop();
-    await Promise.all([leader?.stop(), orphanScan?.stop(), this.#parts.retention.stop()]);
-    await this.#parts.journal.flush();
+    return (async () => {
+      await Promise.all([leader?.stop(), orphanScan?.stop(), this.#parts.retention.stop()]);
+      await this.#parts.journal.flush();
+    })();
   }
 
   #onLeaderEvent(event: LeaderEvent): void {
@@ -289,7 +292,7 @@ export class TaskRunner implements Runner {
           leader: replica.elector.leader(),
           reason: event.reason,
         });
-        this.#engineStopped = this.#engineStopped.then(() => this.#stopEngine());
+        this.#afterStop(this.#stopEngine());
         return;
       case 'leader':
         telemetry.report({ kind: 'leadership', identity, change: 'newLeader', leader: event.identity });
@@ -300,6 +303,15 @@ export class TaskRunner implements Runner {
     }
   }
 
+  /** The next term starts once `stopped` (and whatever was before it) has ended. */
+  #afterStop(stopped: Promise<void>): void {
+    this.#engineStopped = Promise.all([this.#engineStopped, stopped]).then(
+      () => undefined,
+      // Its last writes could not be made durable: the store failed, which is fatal.
+      (err: unknown) => void this.#fail(err),
+    );
+  }
+
   /**
    * A replica stops: it stops leading (the supervisor first, then its last writes made durable),
    * releases the Lease so another replica takes over at its next try, and stops listening.
@@ -308,7 +320,7 @@ export class TaskRunner implements Runner {
     const replica = this.#replica;
     if (!replica) return;
     ++this.#term;
-    this.#engineStopped = this.#engineStopped.then(() => this.#stopEngine());
+    this.#afterStop(this.#stopEngine());
     await this.#engineStopped;
     const { releaseError } = await replica.elector.stop();
     if (releaseError !== undefined) {
@@ -640,8 +652,9 @@ export class TaskRunner implements Runner {
     this.#leader?.rescan();
   }
 
-  preflight(sampleTask?: TaskInput, { signal }: { signal?: AbortSignal } = {}): Promise<PreflightReport> {
-    return preflightRunner(this.#parts.options, this.#kubeConfig, sampleTask, signal);
+  async preflight(sampleTask?: TaskInput, { signal }: { signal?: AbortSignal } = {}): Promise<PreflightReport> {
+    this.#ensureOpen('preflight');
+    return await preflightRunner(this.#parts.options, this.#kubeConfig, sampleTask, signal);
   }
 
   health(): RunnerHealth {

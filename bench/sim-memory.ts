@@ -12,6 +12,10 @@
  * JS heap in use (`Runtime.getHeapUsage`: what the sim retains) are read. The peak under load
  * (VmHWM) is reported beside.
  *
+ * The same run gives the sim's CPU per Job lifecycle (create → pod → Complete → delete): its
+ * utime + stime (`/proc/PID/stat`) over the Jobs after the checkpoint, warmed up and without
+ * the idle pauses, divided by their number.
+ *
  * Run alone with `npx tsx bench/sim-memory.ts [JOBS [CHECKPOINT]] [-- SIM ARGS AFTER node]`;
  * `bench/run.ts` collects its rows through {@link simMemorySection}.
  */
@@ -117,6 +121,19 @@ async function collectAndMeasureHeap(inspector: string): Promise<number> {
   } finally {
     socket.close();
   }
+}
+
+/** Linux's USER_HZ: the unit of utime and stime in `/proc/PID/stat`. */
+const clockTicksPerSecond = 100;
+
+/** CPU time the process has used so far, ms (utime + stime, fields 14 and 15 of `/proc/PID/stat`). */
+async function procCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!Number.isFinite(ticks)) throw new Error(`no utime/stime in /proc/${String(pid)}/stat`);
+  return (ticks * 1000) / clockTicksPerSecond;
 }
 
 /** A field of `/proc/PID/status` (`VmRSS`, `VmHWM`) in MiB. */
@@ -276,9 +293,13 @@ export async function runSimMemoryBench(options: SimMemoryOptions = {}): Promise
     await driver.churn(0, checkpoint, inFlight);
     churnMs = performance.now() - churnMs;
     const atCheckpoint = await reading();
+    // The sim's CPU over the second stretch only: warmed up (JIT, pools), no idle settle inside.
+    const cpuBefore = await procCpuMs(pid);
     const resumed = performance.now();
     await driver.churn(checkpoint, jobs, inFlight);
-    churnMs += performance.now() - resumed;
+    const secondMs = performance.now() - resumed;
+    const simCpuMs = (await procCpuMs(pid)) - cpuBefore;
+    churnMs += secondMs;
     const peak = await procStatusMiB(pid, 'VmHWM');
     const atEnd = await reading();
     const command = options.simArgs
@@ -302,6 +323,22 @@ export async function runSimMemoryBench(options: SimMemoryOptions = {}): Promise
       row(`sim JS heap in use after ${n(checkpoint)} Jobs`, atCheckpoint.heap, `${how} (what it retains)`),
       row(`sim JS heap growth, ${n(checkpoint)} → ${n(jobs)} Jobs`, atEnd.heap - atCheckpoint.heap, how),
       row('sim peak RSS under load', peak, 'VmHWM'),
+      {
+        section: 'sim',
+        name: 'sim CPU per Job lifecycle',
+        value: round(simCpuMs / (jobs - checkpoint), 3),
+        unit: 'ms',
+        note:
+          `Jobs ${n(checkpoint)} → ${n(jobs)}: create → pod → Complete → delete, one label watch; ` +
+          `/proc/PID/stat utime+stime of the sim; aim ≤ 1`,
+      },
+      {
+        section: 'sim',
+        name: 'sim Jobs/s on one core at that cost',
+        value: round((jobs - checkpoint) / (simCpuMs / 1000)),
+        unit: '/s',
+        note: `measured ${round((jobs - checkpoint) / (secondMs / 1000))} Jobs/s wall clock; aim ≥ 1,000`,
+      },
     ];
   } finally {
     driver.close();

@@ -64,7 +64,9 @@ export const createRefusedReasons = [
  * Kubernetes' `DeadlineExceeded` did not come first), `PendingTimeout` (no container started within
  * `stuck.pendingBudgetMs`), `Cancelled` (`cancel()`), `JobConflict` (a Job of the task's name made
  * from another spec), `JobVanished` (the Job was deleted, or replaced, before it finished),
- * `ApiError` (a Kubernetes call failed past its retries, or was refused without a known reason).
+ * `ApiError` (a Kubernetes call failed past its retries, or was refused without a known reason),
+ * `QuotaExceeded` (the task asks for more than a ResourceQuota's hard limit: it can never fit),
+ * `DisruptionLimitExceeded` (its pods were disrupted more often than `retry.disruptions` allows).
  */
 export const runnerReasons = [
   'Timeout',
@@ -73,6 +75,8 @@ export const runnerReasons = [
   'JobConflict',
   'JobVanished',
   'ApiError',
+  'QuotaExceeded',
+  'DisruptionLimitExceeded',
 ] as const;
 
 /** Every reason a task's failure can have (see the groups above for what each means). */
@@ -89,4 +93,20 @@ export type TaskFailureReason = (typeof taskFailureReasons)[number];
 /** Whether `value` is one of `list` (narrows a string Kubernetes passed through). */
 export function isOneOf<T extends string>(list: readonly T[], value: string | undefined): value is T {
   return value !== undefined && (list as readonly string[]).includes(value);
+}
+
+/**
+ * Why a task ended as it did, in a few words: `exit code 3 (BackoffLimitExceeded)`,
+ * `OOMKilled (exit code 137)`, `DeadlineExceeded`, `ImagePullBackOff`; empty for a success. What
+ * the CLI and the dashboard print in a task's reason column.
+ */
+export function reasonOf(record: {
+  failure?: { reason: string; exitCode?: number; oomKilled?: boolean } | undefined;
+}): string {
+  const failure = record.failure;
+  if (!failure) return '';
+  if (failure.oomKilled) return `OOMKilled (exit code ${failure.exitCode ?? 137})`;
+  if (failure.exitCode !== undefined && failure.exitCode !== 0)
+    return `exit code ${failure.exitCode} (${failure.reason})`;
+  return failure.reason;
 }

@@ -13,6 +13,7 @@ export const taskStates = [
   'queued',
   'creating',
   'running',
+  'retrying',
   'succeeded',
   'failed',
   'timedOut',
@@ -87,6 +88,44 @@ export interface TaskRecord {
    * the Job kept, until the runner's `logs.harvestRetryLimitMs` passed. The outcome is unaffected.
    */
   logs?: TaskLogsLost;
+  /** The attempt running now or next: 1 for the task's first Job, one more for each new Job. Absent = 1. */
+  attempt?: number;
+  /** Why the task ran again or waited, oldest first (the last 20). */
+  retries?: TaskRetry[];
+  /** Set while the task is queued again because a ResourceQuota had no room for it. */
+  waitingFor?: 'quota';
+  /** ISO 8601: a task queued again is not started before this (its back-off). */
+  waitingUntil?: string;
+}
+
+/**
+ * Why a task ran again or waited: `quota` (a ResourceQuota refused its Job or pods: it waits for
+ * room, never counted against anything), `disruption` (its pod was evicted, preempted or lost
+ * with its node: the pod condition `DisruptionTarget`), `imagePull` (its image could not be
+ * pulled for a while), `oomKilled` (it ran out of memory: the next attempt gets more).
+ */
+export type TaskRetryReason = 'quota' | 'disruption' | 'imagePull' | 'oomKilled';
+
+/** One retry (or quota wait) of a task, as kept on its record. */
+export interface TaskRetry {
+  reason: TaskRetryReason;
+  /** The attempt that was retried, and its Job. */
+  attempt: number;
+  jobName: string;
+  /** What Kubernetes said (the quota refusal, the disruption's condition, the pull error…). */
+  message: string;
+  /** ISO 8601. */
+  at: string;
+  /**
+   * `newJob`: the Job was deleted and the task queued again for a new one (attempt + 1, or the same
+   * attempt after a quota wait); `podReplaced`: the Job controller replaced the pod itself, under
+   * the Job's `podFailurePolicy` (`Ignore` on `DisruptionTarget`), not counted against `backoffLimit`.
+   */
+  action: 'newJob' | 'podReplaced';
+  podName?: string;
+  nodeName?: string;
+  /** `oomKilled`: the memory request/limit the next attempt gets. */
+  memory?: string;
 }
 
 /** The record's mark of logs lost: the final log read failed for good, and why. */
@@ -138,4 +177,6 @@ export interface Transition {
   at: string;
   /** The outcome, on transitions into an outcome state and after. */
   outcome?: TaskOutcome;
+  /** A retry recorded with this step (for a pod the Job replaced, `from` and `to` are both `running`). */
+  retry?: TaskRetry;
 }

@@ -14,7 +14,7 @@ import {
   type DemoTask,
 } from './demo-scenario.js';
 import { removePreviousStore } from './demo-store.js';
-import { renderSummary, type DemoResult } from './demo-summary.js';
+import { dashboardCommandLine, renderSummary, type DemoResult } from './demo-summary.js';
 import { DemoTracker } from './demo-tracker.js';
 import { liveView, plainView, type DemoView } from './demo-views.js';
 import { exitFailure, exitInterrupted } from './exit-codes.js';
@@ -218,6 +218,8 @@ async function conclude(
   print(`  k8s-jobs list${storeArg}`);
   print(`  k8s-jobs show exit-3${storeArg}`);
   print(`  k8s-jobs logs ${logTaskId}${storeArg}`);
+  print('See it all in the browser (`npm run dashboard` does the same):');
+  print(`  ${dashboardCommandLine(options.store)}`);
   const unexpected: TaskRecord[] = results
     .filter(({ demo, record }) => !matchesExpected(record, demo.expected))
     .map((r) => r.record);

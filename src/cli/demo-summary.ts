@@ -39,3 +39,8 @@ export function renderSummary(results: readonly DemoResult[], tracker: DemoTrack
   });
   return renderTable(['TASK', 'OUTCOME', 'REASON / EXIT CODE', 'QUEUE WAIT', 'RUN DURATION', 'AS EXPECTED'], rows);
 }
+
+/** The one command line that opens the demo's store in the dashboard (the last line the demo prints). */
+export function dashboardCommandLine(store: string): string {
+  return `k8s-jobs dashboard --store ${store}`;
+}

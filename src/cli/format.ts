@@ -1,7 +1,6 @@
 /**
  * Small text formatters shared by the CLI's commands: durations, clock times, a failure's reason.
  */
-import type { TaskRecord } from '../types.js';
 
 /** `1.2s`, `850ms`, `2m05s`; `—` when unknown. */
 export function formatDuration(ms: number | undefined): string {
@@ -25,15 +24,5 @@ export function clockTime(iso: string): string {
   return iso.slice(11, 23);
 }
 
-/**
- * Why a task ended as it did, in a few words: `exit code 3`, `OOMKilled (exit code 137)`,
- * `DeadlineExceeded`, `ImagePullBackOff`; empty for a success.
- */
-export function reasonOf(record: Pick<TaskRecord, 'failure'>): string {
-  const failure = record.failure;
-  if (!failure) return '';
-  if (failure.oomKilled) return `OOMKilled (exit code ${failure.exitCode ?? 137})`;
-  if (failure.exitCode !== undefined && failure.exitCode !== 0)
-    return `exit code ${failure.exitCode} (${failure.reason})`;
-  return failure.reason;
-}
+/** Why a task ended, in a few words (shared with the dashboard). */
+export { reasonOf } from '../failure-reasons.js';

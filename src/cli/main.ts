@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { dashboardCommand } from './dashboard-command.js';
 import { demoCommand } from './demo-command.js';
 import { listCommand } from './list-command.js';
 import { logsCommand } from './logs-command.js';
@@ -26,6 +27,7 @@ const program = new Command('k8s-jobs')
   .addCommand(logsCommand())
   .addCommand(purgeCommand())
   .addCommand(statusCommand())
+  .addCommand(dashboardCommand())
   .showHelpAfterError();
 
 await program.parseAsync(process.argv);

@@ -25,6 +25,9 @@ function fieldsOf(record: TaskRecord): Array<[string, string]> {
     ['timeout', spec.timeout !== undefined ? `${spec.timeout}s` : undefined],
     ['priority', spec.priority !== undefined ? String(spec.priority) : undefined],
     ['job', record.jobName],
+    ['attempt', record.attempt !== undefined ? String(record.attempt) : undefined],
+    ['waiting for', record.waitingFor ? `${record.waitingFor} until ${record.waitingUntil ?? '?'}` : undefined],
+    ['retries', record.retries?.map(retryLine).join('\n')],
     ['created', record.createdAt],
     ['started', record.startedAt],
     ['finished', record.finishedAt],
@@ -44,11 +47,24 @@ function fieldsOf(record: TaskRecord): Array<[string, string]> {
   return fields.filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '');
 }
 
+/** One retry as a line: when, why, what was done, where, what Kubernetes said. */
+function retryLine(r: NonNullable<TaskRecord['retries']>[number]): string {
+  const where = [r.podName && `pod ${r.podName}`, r.nodeName && `node ${r.nodeName}`].filter(Boolean).join(', ');
+  const memory = r.memory ? `, next memory ${r.memory}` : '';
+  return `${r.at} ${r.reason} (attempt ${r.attempt}, Job ${r.jobName}, ${r.action}${memory})${where ? ` ${where}` : ''}: ${r.message}`;
+}
+
 /** The timeline: each transition with its time and the time since the task was created. */
 function timeline(record: TaskRecord, transitions: Transition[]): string {
   return renderTable(
     ['TIME (UTC)', 'SINCE CREATED', 'FROM', 'TO', 'EVENT'],
-    transitions.map((t) => [t.at, `+${formatDuration(between(record.createdAt, t.at))}`, t.from ?? '—', t.to, t.event]),
+    transitions.map((t) => [
+      t.at,
+      `+${formatDuration(between(record.createdAt, t.at))}`,
+      t.from ?? '—',
+      t.to,
+      t.retry ? `${t.event} (retry: ${t.retry.reason})` : t.event,
+    ]),
   );
 }
 

@@ -41,3 +41,16 @@ export function jobNameFor(taskId: string): string {
 export function taskIdLabelValue(taskId: string): string {
   return taskId.length <= maxLength && labelValue.test(taskId) ? taskId : jobNameFor(taskId);
 }
+
+/**
+ * The Job name of a task's `attempt` (a retry with a new Job: after `OOMKilled`, a pull error, a
+ * disruption the cluster did not absorb): the first attempt's name as is, later ones that name cut
+ * to fit, `-a<attempt>-` and 8 hex digits of sha256(id, attempt), so it cannot be another task's
+ * plain name by accident. Deterministic: a restarted runner finds the attempt's Job.
+ */
+export function attemptJobName(taskId: string, attempt: number): string {
+  const base = jobNameFor(taskId);
+  if (attempt <= 1) return base;
+  const suffix = `-a${attempt}-${shortHash(`${taskId}\u0000${attempt}`)}`;
+  return `${base.slice(0, maxLength - suffix.length).replace(/-+$/, '')}${suffix}`;
+}

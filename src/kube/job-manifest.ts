@@ -25,6 +25,22 @@ export interface JobManifestInput {
    * Undefined = none.
    */
   defaultTtlSecondsAfterFinished?: number;
+  /** This attempt's memory request and limit (raised after `OOMKilled`), over the spec's. */
+  memory?: string;
+  /**
+   * Pods lost to a disruption (`DisruptionTarget`) are replaced by the Job controller without
+   * counting against `backoffLimit`: a `podFailurePolicy` rule `Ignore` (only with
+   * `restartPolicy: Never`, which the policy requires).
+   */
+  ignoreDisruptions?: boolean;
+}
+
+/** The spec's resources with `memory` as the request (where one is set) and the limit. */
+function withMemory(resources: TaskSpec['resources'], memory: string): NonNullable<TaskSpec['resources']> {
+  return {
+    ...(resources?.requests ? { requests: { ...resources.requests, memory } } : {}),
+    limits: { ...resources?.limits, memory },
+  };
 }
 
 /**
@@ -35,8 +51,9 @@ export interface JobManifestInput {
  * - `backoffLimit` from the spec (default 0: a task runs once), `activeDeadlineSeconds` =
  *   `timeout` (Kubernetes enforces it even while the runner is down), `ttlSecondsAfterFinished`
  *   (the spec's, else `defaultTtlSecondsAfterFinished`);
- * - one container `task` (image, command, args, env, resources), `restartPolicy: Never`,
- *   `serviceAccountName`;
+ * - one container `task` (image, command, args, env, resources: with `memory`, this attempt's),
+ *   `restartPolicy: Never`, `serviceAccountName`; with `ignoreDisruptions`, a `podFailurePolicy`
+ *   that replaces disrupted pods without counting them;
  * - the spec's `podTemplate` merge-patched last (RFC 7386: lists such as `containers` are
  *   replaced whole). Only the two identity labels are put back afterwards: without them the
  *   shared watch would never see the pods.
@@ -52,7 +69,8 @@ export function buildJobManifest(input: JobManifestInput): V1Job {
   if (spec.command) container.command = spec.command;
   if (spec.args) container.args = spec.args;
   if (spec.env) container.env = spec.env;
-  if (spec.resources) container.resources = spec.resources;
+  const resources = input.memory !== undefined ? withMemory(spec.resources, input.memory) : spec.resources;
+  if (resources) container.resources = resources;
 
   const generated: V1PodTemplateSpec = {
     metadata: { labels, annotations },
@@ -64,6 +82,10 @@ export function buildJobManifest(input: JobManifestInput): V1Job {
   };
   const template = (spec.podTemplate ? applyMergePatch(generated, spec.podTemplate) : generated) as V1PodTemplateSpec;
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...identity } };
+  const podFailurePolicy =
+    input.ignoreDisruptions && template.spec?.restartPolicy === 'Never'
+      ? { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] }
+      : undefined;
 
   return {
     apiVersion: 'batch/v1',
@@ -78,6 +100,7 @@ export function buildJobManifest(input: JobManifestInput): V1Job {
       backoffLimit: spec.backoffLimit ?? 0,
       ...(spec.timeout !== undefined ? { activeDeadlineSeconds: spec.timeout } : {}),
       ...(ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished } : {}),
+      ...(podFailurePolicy ? { podFailurePolicy } : {}),
       template,
     },
   };

@@ -89,6 +89,7 @@ function toContainerView(status: V1ContainerStatus): ContainerView {
 /** A core/v1 Pod of a Job as the machine sees it. */
 export function toPodView(pod: V1Pod): PodView {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const disruption = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
   return defined({
     name: pod.metadata?.name ?? '',
     uid: pod.metadata?.uid ?? '',
@@ -105,6 +106,9 @@ export function toPodView(pod: V1Pod): PodView {
     containers: (pod.status?.containerStatuses ?? []).map(toContainerView),
     deletionTimestamp: iso(pod.metadata?.deletionTimestamp),
     nodeName: pod.spec?.nodeName,
+    disruption: disruption
+      ? { reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? '' }
+      : undefined,
   });
 }
 

@@ -1,5 +1,5 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import type { ClusterObservation } from '../machines/task/contract.js';
+import type { ClusterObservation, JobView, PodView } from '../machines/task/contract.js';
 import type { ObservationListener } from '../ports/job-observer.js';
 import { jobNameOfPod, toJobView, toPodView } from './views.js';
 
@@ -14,16 +14,34 @@ export interface WatchCacheOptions {
   onListenerError: (jobName: string, error: unknown) => void;
 }
 
+/** A pod as the cache keeps it: its view, and what tells a change. */
+interface PodEntry {
+  view: PodView;
+  resourceVersion: string | undefined;
+  /** The view as JSON: a pod event that leaves it unchanged (a condition the engine does not read) tells nobody. */
+  json: string;
+}
+
+function podEntry(pod: V1Pod): PodEntry {
+  const view = toPodView(pod);
+  return { view, resourceVersion: pod.metadata?.resourceVersion, json: JSON.stringify(view) };
+}
+
 /**
  * What the shared watch knows: Jobs by name, their Pods (by the Job controller's job-name label),
  * Jobs seen deleted, and who observes which Job. Listeners are called on every change to a Job
- * or its pods, but only once the cache is `live` (both first LISTs are in): before that, an
- * absent Job could just be not listed yet.
+ * or its pods that changes the view (a Job event always does: its `resourceVersion` is in it; a
+ * pod event that changes nothing the pod's view holds tells nobody), but only once the cache is
+ * `live` (both first LISTs are in): before that, an absent Job could just be not listed yet.
+ *
+ * Objects are kept as the views the engine reads, made once per event, not as client-node
+ * models: the cache holds a few fields per Job and pod, and an observation is put together from
+ * them without translating anything again.
  */
 export class WatchCache {
-  readonly #jobs = new Map<string, V1Job>();
+  readonly #jobs = new Map<string, JobView>();
   /** Job name → pod name → pod. */
-  readonly #pods = new Map<string, Map<string, V1Pod>>();
+  readonly #pods = new Map<string, Map<string, PodEntry>>();
   /** Jobs seen deleted (insertion-ordered, bounded). */
   readonly #gone = new Set<string>();
   readonly #listeners = new Map<string, Set<ObservationListener>>();
@@ -50,21 +68,21 @@ export class WatchCache {
   /** The Job's view, or undefined when it has not been seen (present or deleted). */
   current(jobName: string): ClusterObservation | undefined {
     if (!this.knows(jobName)) return undefined;
-    const job = this.#jobs.get(jobName);
-    const pods = [...(this.#pods.get(jobName)?.values() ?? [])]
-      .map(toPodView)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
-    return { job: job ? toJobView(job) : null, pods, at: this.options.now() };
+    const job = this.#jobs.get(jobName) ?? null;
+    const entries = this.#pods.get(jobName);
+    const pods: PodView[] = [];
+    if (entries) for (const entry of entries.values()) pods.push(entry.view);
+    if (pods.length > 1) pods.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    return { job, pods, at: this.options.now() };
   }
 
   /** Names of the Job's newest pods (newest first). */
   newestPodNames(jobName: string, count: number): string[] {
-    // LIST gives Dates, watch events give strings: compare as epoch ms.
-    const created = (pod: V1Pod): number => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+    const created = (entry: PodEntry): number => Date.parse(entry.view.createdAt) || 0;
     return [...(this.#pods.get(jobName)?.values() ?? [])]
       .sort((a, b) => created(b) - created(a))
       .slice(0, count)
-      .map((p) => p.metadata?.name ?? '');
+      .map((entry) => entry.view.name);
   }
 
   /** Adds a listener, called at once when the cache is live and knows the Job. Returns its removal. */
@@ -96,7 +114,10 @@ export class WatchCache {
     if (!name) return;
     if (type === 'DELETED') this.#tombstone(name);
     else {
-      this.#jobs.set(name, job);
+      // The same resourceVersion again (a replayed event) is no change.
+      const known = this.#jobs.get(name);
+      if (known && known.resourceVersion !== '' && known.resourceVersion === job.metadata?.resourceVersion) return;
+      this.#jobs.set(name, toJobView(job));
       this.#gone.delete(name);
     }
     this.#notify(name);
@@ -108,15 +129,18 @@ export class WatchCache {
     if (!jobName || !name) return;
     if (type === 'DELETED') {
       const pods = this.#pods.get(jobName);
-      pods?.delete(name);
-      if (pods?.size === 0) this.#pods.delete(jobName);
+      if (!pods?.delete(name)) return;
+      if (pods.size === 0) this.#pods.delete(jobName);
     } else {
       let pods = this.#pods.get(jobName);
       if (!pods) {
         pods = new Map();
         this.#pods.set(jobName, pods);
       }
-      pods.set(name, pod);
+      const entry = podEntry(pod);
+      const known = pods.get(name);
+      pods.set(name, entry);
+      if (known?.json === entry.json) return;
     }
     this.#notify(jobName);
   }
@@ -142,8 +166,8 @@ export class WatchCache {
       this.#notify(name);
     }
     for (const [name, job] of fresh) {
-      if (this.#jobs.get(name)?.metadata?.resourceVersion === job.metadata?.resourceVersion) continue;
-      this.#jobs.set(name, job);
+      if (this.#jobs.get(name)?.resourceVersion === job.metadata?.resourceVersion) continue;
+      this.#jobs.set(name, toJobView(job));
       this.#gone.delete(name);
       this.#notify(name);
     }
@@ -151,7 +175,7 @@ export class WatchCache {
 
   /** A fresh LIST replaces the Pods; the Jobs whose pods changed are reported. */
   replacePods(items: V1Pod[]): void {
-    const fresh = new Map<string, Map<string, V1Pod>>();
+    const fresh = new Map<string, Map<string, PodEntry>>();
     for (const pod of items) {
       const jobName = jobNameOfPod(pod);
       const name = pod.metadata?.name;
@@ -161,13 +185,12 @@ export class WatchCache {
         pods = new Map();
         fresh.set(jobName, pods);
       }
-      pods.set(name, pod);
+      pods.set(name, podEntry(pod));
     }
     const changed = new Set<string>();
     for (const [jobName, pods] of this.#pods) {
-      for (const [name, pod] of pods)
-        if (fresh.get(jobName)?.get(name)?.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
-          changed.add(jobName);
+      for (const [name, entry] of pods)
+        if (fresh.get(jobName)?.get(name)?.resourceVersion !== entry.resourceVersion) changed.add(jobName);
     }
     for (const [jobName, pods] of fresh) {
       for (const name of pods.keys()) if (!this.#pods.get(jobName)?.has(name)) changed.add(jobName);

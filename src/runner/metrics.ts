@@ -40,6 +40,8 @@ const metricNames = [
   'tasks',
   'queue_depth',
   'task_transitions_total',
+  'tasks_waiting',
+  'task_retries_total',
   'task_queue_wait_seconds',
   'task_run_duration_seconds',
   'kube_api_requests_total',
@@ -65,6 +67,7 @@ export class RunnerMetrics {
   /** The registry holding these metrics: serve it (`await registry.metrics()`) or merge it. */
   readonly registry: Registry;
   readonly #transitions: Counter<'from' | 'to'>;
+  readonly #retriesByReason: Counter<'reason' | 'action'>;
   readonly #queueWait: Histogram;
   readonly #runDuration: Histogram<'outcome'>;
   readonly #requests: Counter<'verb' | 'resource' | 'code'>;
@@ -123,6 +126,29 @@ export class RunnerMetrics {
       collect() {
         this.set(sources.queueDepth());
       },
+    });
+    new Gauge({
+      name: `${prefix}tasks_waiting`,
+      help: "Tasks queued again and waiting, by why: 'quota' (a ResourceQuota had no room) or 'retry' (a retry's back-off).",
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        let quota = 0;
+        let retry = 0;
+        for (const t of sources.tasks()) {
+          if (t.state !== 'queued' || t.waitingUntil === undefined) continue;
+          if (t.waitingFor === 'quota') quota++;
+          else retry++;
+        }
+        this.set({ reason: 'quota' }, quota);
+        this.set({ reason: 'retry' }, retry);
+      },
+    });
+    this.#retriesByReason = new Counter({
+      name: `${prefix}task_retries_total`,
+      help: "Task retries and quota waits, by reason ('quota', 'disruption', 'imagePull', 'oomKilled') and action.",
+      labelNames: ['reason', 'action'],
+      registers,
     });
     this.#transitions = new Counter({
       name: `${prefix}task_transitions_total`,
@@ -253,6 +279,8 @@ export class RunnerMetrics {
 
   /** Counts a transition and observes the queue wait and run duration it ends. */
   transition(t: Transition, record: TaskRecord | undefined): void {
+    if (t.retry) this.#retriesByReason.inc({ reason: t.retry.reason, action: t.retry.action });
+    if (t.from === t.to) return;
     this.#transitions.inc({ from: t.from ?? 'none', to: t.to });
     const at = Date.parse(t.at);
     if (t.to === 'queued') this.#queuedAt.set(t.taskId, at);

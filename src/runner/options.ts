@@ -1,3 +1,4 @@
+import { retryPolicySchema, type RetryPolicyInput } from '../validation/retry-policy.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { TracerProvider } from '@opentelemetry/api';
 import type Keyv from 'keyv';
@@ -99,8 +100,23 @@ export interface RunnerOptions {
   clientTimeoutGraceMs?: number;
   /** Client-side rate limit of Kubernetes API calls. @default { qps: 20, burst: 30 } */
   rateLimit?: { qps?: number; burst?: number };
-  /** Retries of transient API errors. @default { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 30000 } */
-  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Retries. Of transient API errors: `maxAttempts`, `baseDelayMs`, `maxDelayMs`
+   * (@default { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 30000 }). Of tasks, by reason (each
+   * task's own `retry` goes over these): `disruptions` (pods evicted, preempted or lost with their
+   * node, replaced without counting against `backoffLimit`; @default 3), `imagePull` (a new Job
+   * after a pull error that may pass; @default 1), `oomKilled` (`{ attempts, memoryFactor: 2,
+   * maxMemory }`: a new Job with more memory; @default off). Every retry is on the record
+   * (`retries`) and `transitions$`.
+   */
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number } & RetryPolicyInput;
+  /**
+   * The back-off of a task queued again (a ResourceQuota had no room for it, or it is retried with
+   * a new Job): the n-th wait is `min(maxMs, initialMs × 2^(n-1))`, per reason. A quota wait is
+   * not a failure: the task waits as long as it takes, holding no slot, its pending budget not
+   * running. @default { initialMs: 1000, maxMs: 60000 }
+   */
+  requeueBackoff?: { initialMs?: number; maxMs?: number };
   /** The shared watch. @default { timeoutSeconds: 300, stallGraceMs: 30000 } */
   watch?: { timeoutSeconds?: number; stallGraceMs?: number };
   /**
@@ -291,7 +307,11 @@ const optionsSchema = z.strictObject({
       maxAttempts: positiveInt(100).default(8),
       baseDelayMs: nonNegativeMs.default(200),
       maxDelayMs: nonNegativeMs.default(30_000),
+      ...retryPolicySchema.shape,
     })
+    .prefault({}),
+  requeueBackoff: z
+    .strictObject({ initialMs: nonNegativeMs.default(1000), maxMs: nonNegativeMs.default(60_000) })
     .prefault({}),
   watch: z
     .strictObject({ timeoutSeconds: positiveInt(3600).default(300), stallGraceMs: nonNegativeMs.default(30_000) })

@@ -71,6 +71,18 @@ export type RunnerEvent =
       error: string;
     }
   /**
+   * A task was queued again, its slot released and its Job deleted: a ResourceQuota had no room
+   * for it (`waitingFor: 'quota'`), or it is retried (`retry` policy: the reason is the last of the
+   * record's `retries`). It may start again from `until` (its back-off), when a slot is free.
+   */
+  | {
+      kind: 'taskWaiting';
+      taskId: string;
+      /** ISO 8601. */
+      until: string;
+      waitingFor?: 'quota';
+    }
+  /**
    * A task's final logs could not be read: the read was retried with back-off, the Job kept,
    * until `logs.harvestRetryLimitMs` after its outcome passed. The record carries the same
    * `logs: { lost: true, reason }`; the outcome is unchanged and cleanup goes on.

@@ -1,3 +1,4 @@
+import { effectiveRetryPolicy } from '../validation/retry-policy.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { Subject } from 'rxjs';
@@ -136,6 +137,8 @@ export function wireRunner(
     clientTimeoutGraceMs: options.clientTimeoutGraceMs,
     keepJobs: options.cleanup.keepJobs,
     jobVanishedRetries: options.jobVanished === 'retry' ? 1 : 0,
+    retry: effectiveRetryPolicy(undefined, options.retry),
+    requeueBackoff: options.requeueBackoff,
   };
   return {
     options,

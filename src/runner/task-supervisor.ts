@@ -6,6 +6,7 @@ import { supervisorMachine } from '../machines/supervisor/supervisor-machine.js'
 import { createInspectionRedactor } from './inspection-redaction.js';
 import type { RunnerParts } from './runner-parts.js';
 import { createTaskObserver } from './task-observer.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** The runner's root actor: the supervisor, its task machines provided with the effects. */
 export type TaskSupervisor = Actor<typeof supervisorMachine>;
@@ -63,8 +64,25 @@ export function createTaskSupervisor(parts: RunnerParts, onFatal: (err: unknown)
   const { maxConcurrentJobs, priorityAging } = options;
   const input = { maxConcurrentJobs, ...(priorityAging ? { priorityAging } : {}) };
   const supervisor = createActor(machine, { input, inspect });
+  // Tasks queued again with a back-off start once it has passed: the timer tells the supervisor the time.
+  const wakeTimer = new WakeTimer(
+    (at) => supervisor.send({ type: 'WAKE', at }),
+    () => supervisor.getSnapshot().context.delayed.earliest(),
+  );
+  supervisor.on('task.waiting', ({ taskId, until, waitingFor }) => {
+    wakeTimer.arm(until);
+    parts.telemetry.report({
+      kind: 'taskWaiting',
+      taskId,
+      until: new Date(until).toISOString(),
+      ...(waitingFor ? { waitingFor } : {}),
+    });
+  });
   // Task actors are not in the supervisor's snapshot (see `ChildIds`): it stops them when it stops or fails.
-  const stopTasks = (): void => supervisor.getSnapshot().context.children.stopAll();
+  const stopTasks = (): void => {
+    wakeTimer.stop();
+    supervisor.getSnapshot().context.children.stopAll();
+  };
   supervisor.subscribe({
     complete: stopTasks,
     error: (err) => {

@@ -19,7 +19,7 @@ export const tracerName = 'k8s-jobs';
 export const taskSpanName = 'k8s_jobs.task';
 
 /** A task's phases as child spans: the outcome states (`succeeded`…) are one phase, the log harvest. */
-export type TaskPhase = 'queued' | 'creating' | 'running' | 'harvest' | 'delete';
+export type TaskPhase = 'queued' | 'creating' | 'running' | 'retry' | 'harvest' | 'delete';
 
 /** The phase a state belongs to (`deleted` ends the task: no phase). */
 export function phaseOf(state: TaskState): TaskPhase | undefined {
@@ -28,6 +28,8 @@ export function phaseOf(state: TaskState): TaskPhase | undefined {
     case 'creating':
     case 'running':
       return state;
+    case 'retrying':
+      return 'retry';
     case 'succeeded':
     case 'failed':
     case 'timedOut':
@@ -130,6 +132,21 @@ export class TaskTracing {
       return;
     }
     const at = new Date(t.at);
+    // Each retry (or quota wait) is an event on the task's span, whatever phase it happens in.
+    if (t.retry) {
+      const { reason, action, attempt, message, podName } = t.retry;
+      open.span.addEvent(
+        'k8s_jobs.retry',
+        {
+          'k8s_jobs.retry.reason': reason,
+          'k8s_jobs.retry.action': action,
+          'k8s_jobs.retry.attempt': attempt,
+          'k8s_jobs.retry.message': message,
+          ...(podName ? { 'k8s.pod.name': podName } : {}),
+        },
+        at,
+      );
+    }
     if (open.phase) {
       open.phase.span.setAttribute(spanAttributes.event, t.event);
       if (open.phase.name === 'harvest' && record?.logs?.lost)

@@ -16,7 +16,7 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
   const leases = new Map<string, () => void>();
   const expire = (namespace: string | undefined, name: string, key: string): void => {
     leases.delete(key);
-    if (ctx.store.get('events', namespace, name)) ctx.store.remove('events', namespace, name);
+    if (ctx.store.read('events', namespace, name)) ctx.store.remove('events', namespace, name);
   };
   const onChange = ({ resource, type, object }: StoreEvent): void => {
     if (resource !== 'events') return;
@@ -30,7 +30,7 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
       ctx.clock.afterScaled(ttlMs, () => expire(namespace, name, key)),
     );
   };
-  for (const event of ctx.store.list('events')) {
+  for (const event of ctx.store.readAll('events')) {
     onChange({ type: 'ADDED', resource: 'events', object: event, resourceVersion: 0 });
   }
   const unsubscribe = ctx.store.subscribe(onChange);

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { SimContext } from './context.js';
 import type { ResourceStrategy } from './strategy.js';
 import { ageColumn } from './table.js';
 import type { KubeObject } from './types.js';
+import { randomHex } from './random-hex.js';
 
 /** core/v1 Events, with the field selectors `kubectl describe` sends. */
 export const eventStrategy: ResourceStrategy = {
@@ -166,22 +166,26 @@ export function recordEvent(
     resourceVersion: involved.metadata.resourceVersion,
   };
   if (fieldPath) involvedObject['fieldPath'] = fieldPath;
-  const name = `${involved.metadata.name}.${randomBytes(8).toString('hex')}`;
+  const name = `${involved.metadata.name}.${randomHex(8)}`;
   index.names.set(aggregateKey, name);
   index.keys.set(`${namespace}/${name}`, aggregateKey);
   // Expiry (--event-ttl) is the apiserver's, for every Event: see event-ttl.ts.
-  ctx.store.create('events', {
-    metadata: { name, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
-    involvedObject,
-    reason,
-    message,
-    source: source.host ? { component: source.component, host: source.host } : { component: source.component },
-    firstTimestamp: ctx.clock.timestamp(now),
-    lastTimestamp: ctx.clock.timestamp(now),
-    count: 1,
-    type,
-    eventTime: null,
-    reportingComponent: source.component,
-    reportingInstance: source.host ?? '',
-  });
+  ctx.store.create(
+    'events',
+    {
+      metadata: { name, namespace, uid: '', resourceVersion: '', creationTimestamp: '' },
+      involvedObject,
+      reason,
+      message,
+      source: source.host ? { component: source.component, host: source.host } : { component: source.component },
+      firstTimestamp: ctx.clock.timestamp(now),
+      lastTimestamp: ctx.clock.timestamp(now),
+      count: 1,
+      type,
+      eventTime: null,
+      reportingComponent: source.component,
+      reportingInstance: source.host ?? '',
+    },
+    { adopt: true },
+  );
 }

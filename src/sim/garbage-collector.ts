@@ -79,7 +79,7 @@ class GarbageCollector implements Controller {
 
   #get(ref: Ref): KubeObject | undefined {
     const { resource, namespace, name } = parseRef(ref);
-    return this.#ctx.store.get(resource, namespace, name);
+    return this.#ctx.store.read(resource, namespace, name);
   }
 
   #getByUid(uid: string): KubeObject | undefined {

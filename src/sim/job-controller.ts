@@ -179,7 +179,7 @@ export class JobController implements Controller {
 
   #cleanupPodFinalizers(job: KubeObject): void {
     for (const name of this.#podsByJob.get(job.metadata.uid) ?? []) {
-      const pod = this.#ctx.store.get('pods', job.metadata.namespace, name);
+      const pod = this.#ctx.store.read('pods', job.metadata.namespace, name);
       if (pod && hasTrackingFinalizer(pod)) this.#orphans.add(objectKey(pod));
     }
   }
@@ -189,7 +189,7 @@ export class JobController implements Controller {
   /** `syncOrphanPod`: removes the tracking finalizer of a pod no unfinished Job controls. */
   #syncOrphanPod(key: string): void {
     const [namespace, name] = splitObjectKey(key);
-    const pod = this.#ctx.store.get('pods', namespace, name);
+    const pod = this.#ctx.store.read('pods', namespace, name);
     if (!pod) return;
     const ref = controllerOf(pod);
     if (ref) {
@@ -204,7 +204,7 @@ export class JobController implements Controller {
   #podsOf(job: KubeObject): KubeObject[] {
     const pods: KubeObject[] = [];
     for (const name of this.#podsByJob.get(job.metadata.uid) ?? []) {
-      const pod = this.#ctx.store.get('pods', job.metadata.namespace, name);
+      const pod = this.#ctx.store.read('pods', job.metadata.namespace, name);
       if (pod && jobControllerOf(pod)?.uid === job.metadata.uid) pods.push(pod);
     }
     return pods;

@@ -22,13 +22,20 @@ export function involvedJob(job: KubeObject): KubeObject {
 
 /** PATCH `$deleteFromPrimitiveList/finalizers`; a pod already gone counts as done. */
 export function removeTrackingFinalizer(ctx: SimContext, pod: KubeObject): void {
-  ctx.store.mutate('pods', pod.metadata.namespace, pod.metadata.name, (p) => {
-    if (p.metadata.uid !== pod.metadata.uid || !hasTrackingFinalizer(p)) return false;
-    const rest = (p.metadata.finalizers ?? []).filter((f) => f !== jobTrackingFinalizer);
-    if (rest.length > 0) p.metadata.finalizers = rest;
-    else delete p.metadata.finalizers;
-    return true;
-  });
+  // Only metadata.finalizers is replaced: no need to copy the rest of the pod.
+  ctx.store.mutate(
+    'pods',
+    pod.metadata.namespace,
+    pod.metadata.name,
+    (p) => {
+      if (p.metadata.uid !== pod.metadata.uid || !hasTrackingFinalizer(p)) return false;
+      const rest = (p.metadata.finalizers ?? []).filter((f) => f !== jobTrackingFinalizer);
+      if (rest.length > 0) p.metadata.finalizers = rest;
+      else delete p.metadata.finalizers;
+      return true;
+    },
+    { shallow: true },
+  );
 }
 
 /** `GetPodFromTemplate` + `CreatePodsWithGenerateName`, through the API's create rules. */

@@ -30,6 +30,7 @@ import {
   type JobStatus,
 } from './job-status.js';
 import { matchPodFailurePolicy } from './pod-failure-policy.js';
+import { sameJson } from './object-store.js';
 import type { KubeObject } from './types.js';
 import { splitObjectKey } from './work-queue.js';
 
@@ -108,7 +109,7 @@ export class JobSyncer {
 
   /** `syncJob`: one reconciliation of the Job `key` (`namespace/name`). */
   sync(key: string): 'retry' | void {
-    const job = this.#ctx.store.get('jobs', ...splitObjectKey(key));
+    const job = this.#ctx.store.read('jobs', ...splitObjectKey(key));
     if (!job) {
       this.#backoff.delete(key);
       return;
@@ -606,11 +607,13 @@ export class JobSyncer {
   /** `UpdateStatus` with the Job's resourceVersion as precondition; an unchanged status is no write. */
   #writeStatus(sync: SyncContext): void {
     const status = statusToJson(sync.status);
-    if (JSON.stringify(status) === JSON.stringify(sync.job.status ?? {})) return;
+    if (sameJson(status, sync.job.status ?? {})) return;
     const stored = this.#ctx.store.update(
       'jobs',
-      { ...sync.job, status },
-      { expectResourceVersion: sync.job.metadata.resourceVersion },
+      // Only the status is copied (the sync goes on editing the arrays it shares with `sync.status`);
+      // the rest is the stored Job's, frozen, and stays shared.
+      { ...sync.job, status: structuredClone(status) },
+      { expectResourceVersion: sync.job.metadata.resourceVersion, adopt: true },
     );
     if (stored) sync.job = stored;
   }

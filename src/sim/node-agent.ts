@@ -177,10 +177,17 @@ export class NodeAgent {
     const worker = this.#workers.get(uid);
     if (!worker) return;
     const { namespace, name } = worker.pod.metadata;
-    this.#ctx.store.mutate('pods', namespace, name, (pod) => {
-      if (pod.metadata.uid !== uid) return false;
-      pod.status = worker.status(pod);
-    });
+    // Only the status is replaced: no need to copy the rest of the pod.
+    this.#ctx.store.mutate(
+      'pods',
+      namespace,
+      name,
+      (pod) => {
+        if (pod.metadata.uid !== uid) return false;
+        pod.status = worker.status(pod);
+      },
+      { shallow: true },
+    );
   }
 
   #deleteWithoutGrace(pod: KubeObject): void {

@@ -16,6 +16,37 @@ export class StoreConflictError extends Error {
 
 export type StoreListener = (event: StoreEvent) => void;
 
+/** How a write takes its input. */
+export interface WriteOptions {
+  /**
+   * Keep `input` (frozen) instead of a copy: for an object the caller built for this write and
+   * will not edit afterwards. It may share frozen parts with stored objects (`{ ...stored,
+   * status }`); only its top level and metadata are copied.
+   */
+  adopt?: boolean;
+}
+
+/** Options of {@link ObjectStore.update}. */
+export interface UpdateOptions extends WriteOptions {
+  /** Refuse with Conflict unless the stored object still has this resourceVersion. */
+  expectResourceVersion?: string;
+}
+
+/** Options of {@link ObjectStore.mutate}. */
+export interface MutateOptions {
+  /**
+   * Hand `change` a copy of the top level and metadata only, the rest the stored (frozen)
+   * object's: `change` replaces fields (`obj.status = …`, `obj.metadata.finalizers = …`) and
+   * never edits one in place (that throws). Saves copying the whole object for a status write.
+   */
+  shallow?: boolean;
+}
+
+/** A copy of `input` the store may change and keep. */
+function owned(input: KubeObject, options: WriteOptions): KubeObject {
+  return options.adopt ? { ...input, metadata: { ...input.metadata } } : structuredClone(input);
+}
+
 export interface ObjectStoreOptions {
   /** How many change events are kept for watches that resume from a resourceVersion. Older → 410. */
   historySize?: number;
@@ -25,11 +56,45 @@ function key(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
 
+/** Freezes `value` and everything under it; frozen subtrees (shared with a former version) are skipped. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
+  return value;
+}
+
+/**
+ * Structural equality of two JSON values: what `JSON.stringify(a) === JSON.stringify(b)` decides
+ * (key order included), without making the strings.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  // Key order matters to JSON.stringify, and so to `mutate`'s old "did anything change" test.
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
 /**
  * The simulated etcd: every object of every resource, one global resourceVersion counter, and a
- * bounded history of changes for watches. Objects handed out are deep copies, so callers never
- * mutate stored state behind the store's back (that would skip the resourceVersion bump and the
- * watch event).
+ * bounded history of changes for watches.
+ *
+ * Stored objects are deeply frozen and shared, never copied on the way out: {@link read},
+ * {@link readAll}, what the writes return and what listeners are told are the stored objects
+ * themselves, so nobody can change stored state behind the store's back (that would skip the
+ * resourceVersion bump and the watch event) — a write to one throws. Copying every object on
+ * every read and write was most of the simulator's CPU. {@link get} and {@link list} still hand
+ * out private, mutable copies for callers that edit what they read. A write takes one copy of
+ * its input (the caller keeps its object) and freezes that; a new version shares the frozen
+ * subtrees it did not change with the one before.
  *
  * Apiserver rules the store enforces itself, because every writer (REST handlers and controllers)
  * must obey them: an update that leaves an object with a `deletionTimestamp` and no finalizers
@@ -71,58 +136,77 @@ export class ObjectStore {
     return table;
   }
 
+  /** The stored object itself: deeply frozen, to read only (see {@link get} for a copy to edit). */
+  read(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.#table(resource).get(key(namespace, name));
+  }
+
+  /** A private, mutable copy of an object. */
   get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
-    const obj = this.#table(resource).get(key(namespace, name));
+    const obj = this.read(resource, namespace, name);
     return obj ? structuredClone(obj) : undefined;
   }
 
-  /** Objects of a resource, in one namespace or all (`namespace` undefined), ordered by namespace/name. */
-  list(resource: string, namespace?: string): KubeObject[] {
+  /**
+   * The stored objects of a resource (deeply frozen, to read only), in one namespace or all
+   * (`namespace` undefined), ordered by namespace/name.
+   */
+  readAll(resource: string, namespace?: string): KubeObject[] {
     const out: KubeObject[] = [];
     for (const obj of this.#table(resource).values()) {
-      if (namespace === undefined || obj.metadata.namespace === namespace) out.push(structuredClone(obj));
+      if (namespace === undefined || obj.metadata.namespace === namespace) out.push(obj);
     }
     return out.sort((a, b) =>
       key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)),
     );
   }
 
+  /** Private, mutable copies of {@link readAll}'s objects. */
+  list(resource: string, namespace?: string): KubeObject[] {
+    return this.readAll(resource, namespace).map((obj) => structuredClone(obj));
+  }
+
   count(resource: string): number {
     return this.#table(resource).size;
   }
 
-  /** Stores a new object, assigning uid, resourceVersion and creationTimestamp. */
-  create(resource: string, input: KubeObject): KubeObject {
+  /**
+   * Stores a copy of a new object (or the object itself, with `adopt`), assigning uid,
+   * resourceVersion and creationTimestamp; returns the stored (frozen) object.
+   */
+  create(resource: string, input: KubeObject, options: WriteOptions = {}): KubeObject {
     const table = this.#table(resource);
     const k = key(input.metadata.namespace, input.metadata.name);
     if (table.has(k)) throw new StoreConflictError('AlreadyExists', resource, input.metadata.name);
-    const obj = structuredClone(input);
+    const obj = owned(input, options);
     obj.metadata.uid = obj.metadata.uid || randomUUID();
     obj.metadata.creationTimestamp = this.clock.timestamp();
     obj.metadata.resourceVersion = String(++this.#rv);
+    deepFreeze(obj);
     table.set(k, obj);
     this.#emit({ type: 'ADDED', resource, object: obj, resourceVersion: this.#rv });
-    return structuredClone(obj);
+    return obj;
   }
 
   /**
    * Replaces an object. With `expectResourceVersion`, refuses with Conflict if it changed meanwhile.
    * An object left with a deletionTimestamp, no finalizers and grace 0 is removed (a DELETED event).
-   * Returns the stored object, or undefined when the update completed a deletion.
+   * Stores a copy of `input`. Returns the stored (frozen) object, or undefined when the update
+   * completed a deletion.
    */
-  update(
-    resource: string,
-    input: KubeObject,
-    options: { expectResourceVersion?: string } = {},
-  ): KubeObject | undefined {
+  update(resource: string, input: KubeObject, options: UpdateOptions = {}): KubeObject | undefined {
+    return this.#update(resource, owned(input, options), options);
+  }
+
+  /** {@link update} of an object the store may keep as it is (nobody else holds it). */
+  #update(resource: string, obj: KubeObject, options: { expectResourceVersion?: string }): KubeObject | undefined {
     const table = this.#table(resource);
-    const k = key(input.metadata.namespace, input.metadata.name);
+    const k = key(obj.metadata.namespace, obj.metadata.name);
     const previous = table.get(k);
-    if (!previous) throw new StoreConflictError('NotFound', resource, input.metadata.name);
+    if (!previous) throw new StoreConflictError('NotFound', resource, obj.metadata.name);
     if (options.expectResourceVersion && options.expectResourceVersion !== previous.metadata.resourceVersion) {
-      throw new StoreConflictError('Conflict', resource, input.metadata.name);
+      throw new StoreConflictError('Conflict', resource, obj.metadata.name);
     }
-    const obj = structuredClone(input);
     obj.metadata.uid = previous.metadata.uid;
     obj.metadata.creationTimestamp = previous.metadata.creationTimestamp;
     // As the registry's ShouldDeleteDuringUpdate: a deleting object with no finalizers left and
@@ -139,27 +223,29 @@ export class ObjectStore {
       return this.#remove(resource, k, obj, previous);
     }
     obj.metadata.resourceVersion = String(++this.#rv);
+    deepFreeze(obj);
     table.set(k, obj);
     this.#emit({ type: 'MODIFIED', resource, object: obj, previous, resourceVersion: this.#rv });
-    return structuredClone(obj);
+    return obj;
   }
 
   /**
    * Read-modify-write for controllers: `change` edits a copy and returns false to skip the write.
-   * Returns the new object (or undefined if the object is gone or the change completed a deletion).
+   * Returns the stored (frozen) object after it (or undefined if the object is gone or the change
+   * completed a deletion).
    */
   mutate(
     resource: string,
     namespace: string | undefined,
     name: string,
     change: (obj: KubeObject) => boolean | void,
+    options: MutateOptions = {},
   ): KubeObject | undefined {
-    const current = this.get(resource, namespace, name);
-    if (!current) return undefined;
-    const before = JSON.stringify(current);
-    if (change(current) === false) return current;
-    if (JSON.stringify(current) === before) return current;
-    return this.update(resource, current);
+    const stored = this.read(resource, namespace, name);
+    if (!stored) return undefined;
+    const current = options.shallow ? { ...stored, metadata: { ...stored.metadata } } : structuredClone(stored);
+    if (change(current) === false || sameJson(current, stored)) return stored;
+    return this.#update(resource, current, {});
   }
 
   /** Removes an object now (no finalizer or grace logic: callers decide that). */
@@ -168,14 +254,17 @@ export class ObjectStore {
     const k = key(namespace, name);
     const previous = table.get(k);
     if (!previous) throw new StoreConflictError('NotFound', resource, name);
-    return this.#remove(resource, k, structuredClone(previous), previous);
+    // Only metadata changes (the deletion's resourceVersion): the rest stays shared, frozen.
+    return this.#remove(resource, k, { ...previous, metadata: { ...previous.metadata } }, previous);
   }
 
+  /** Removes the object at `k`; `last` (the store's own) gets the deletion's resourceVersion and is returned frozen. */
   #remove(resource: string, k: string, last: KubeObject, previous: KubeObject): KubeObject {
     this.#table(resource).delete(k);
     last.metadata.resourceVersion = String(++this.#rv);
+    deepFreeze(last);
     this.#emit({ type: 'DELETED', resource, object: last, previous, resourceVersion: this.#rv });
-    return structuredClone(last);
+    return last;
   }
 
   /**

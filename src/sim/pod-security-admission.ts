@@ -86,7 +86,7 @@ function labelErrors(labels: Record<string, string> | undefined): FieldError[] {
 export function admitPodSecurity(ctx: SimContext, pod: KubeObject): void {
   const namespace = pod.metadata.namespace;
   if (namespace === undefined) return;
-  const labels = ctx.store.get('namespaces', undefined, namespace)?.metadata.labels;
+  const labels = ctx.store.read('namespaces', undefined, namespace)?.metadata.labels;
   const policy = enforcedPolicy(labels);
   const violations = checkPodSecurity(pod, policy);
   if (violations.length === 0) return;

@@ -49,7 +49,7 @@ export function warnPolicy(labels: Record<string, string> | undefined): PodSecur
  */
 export function podSecurityWarnings(ctx: SimContext, resource: string, obj: KubeObject): string[] {
   if (resource !== 'jobs' || obj.metadata.namespace === undefined) return [];
-  const labels = ctx.store.get('namespaces', undefined, obj.metadata.namespace)?.metadata.labels;
+  const labels = ctx.store.read('namespaces', undefined, obj.metadata.namespace)?.metadata.labels;
   const policy = warnPolicy(labels);
   const template = (obj.spec as { template?: PodLike } | undefined)?.template ?? {};
   const violations = checkPodSecurity(template, policy);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { goDuration } from './backoff.js';
 import { ContainerConfigError, containerArgv, containerEnvironment, volumeMountFailure } from './container-env.js';
 import { ContainerLog } from './container-logs.js';
@@ -8,6 +7,7 @@ import type { NodeServices } from './node-services.js';
 import { generatePodStatus, podPhase, type ContainerRecord, type TerminatedState } from './pod-status.js';
 import type { ContainerSpec, RunningContainer } from './runtime.js';
 import type { KubeObject } from './types.js';
+import { randomHex } from './random-hex.js';
 
 /** The kubelet never gives a container less than this to stop (minimumGracePeriodInSeconds). */
 const minimumGraceSeconds = 2;
@@ -35,7 +35,7 @@ interface ContainerSlot {
 }
 
 function newContainerId(): string {
-  return `containerd://${randomBytes(32).toString('hex')}`;
+  return `containerd://${randomHex(32)}`;
 }
 
 /**

@@ -67,7 +67,7 @@ function requireNamespace(
   name: string,
 ): void {
   if (!strategy.info.namespaced || namespace === undefined) return;
-  const ns = ctx.store.get('namespaces', undefined, namespace);
+  const ns = ctx.store.read('namespaces', undefined, namespace);
   if (!ns) throw notFound(ctx.strategies.get('namespaces')?.info ?? strategy.info, namespace);
   if (verb === 'create' && ns.metadata.deletionTimestamp) {
     const err = forbidden(
@@ -156,7 +156,8 @@ export function createObject(
   validateOnCreate(ctx, strategy, body, options.dryRun === true);
   if (options.dryRun) {
     // The dry-run storage still answers an existing name with 409 (`DryRunnableStorage.Create`).
-    if (ctx.store.get(strategy.info.resource, meta.namespace, meta.name)) throw alreadyExists(strategy.info, meta.name);
+    if (ctx.store.read(strategy.info.resource, meta.namespace, meta.name))
+      throw alreadyExists(strategy.info, meta.name);
     return {
       status: 201,
       body: present(strategy, {
@@ -168,7 +169,8 @@ export function createObject(
   // Generated names are retried on collision, as RetryGenerateName does (8 attempts).
   for (let attempt = 1; ; attempt++) {
     try {
-      return { status: 201, body: present(strategy, ctx.store.create(strategy.info.resource, body)) };
+      // `body` is this request's own copy.
+      return { status: 201, body: present(strategy, ctx.store.create(strategy.info.resource, body, { adopt: true })) };
     } catch (err) {
       if (!(generated && err instanceof StoreConflictError && err.kind === 'AlreadyExists' && attempt < 8)) {
         if (generated && err instanceof StoreConflictError && err.kind === 'AlreadyExists') {
@@ -193,7 +195,7 @@ export function getObject(
   namespace: string | undefined,
   name: string,
 ): KubeObject {
-  const obj = ctx.store.get(strategy.info.resource, namespace, name);
+  const obj = ctx.store.read(strategy.info.resource, namespace, name);
   if (!obj) throw notFound(strategy.info, name);
   return present(strategy, obj);
 }
@@ -229,7 +231,7 @@ export function listObjects(
   const labels = parseLabelSelector(query.labelSelector);
   const fields = parseFieldSelector(query.fieldSelector, supportedFieldKeys(strategy));
   let items = ctx.store
-    .list(strategy.info.resource, namespace)
+    .readAll(strategy.info.resource, namespace)
     .filter((obj) => matchesLabels(labels, obj.metadata.labels) && matchesFields(fields, fieldSet(strategy, obj)));
   const metadata: Record<string, unknown> = { resourceVersion: String(ctx.store.resourceVersion) };
   const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
@@ -298,7 +300,11 @@ export function updateObject(
     if (errors.length > 0) throw invalid(strategy.info, name, errors);
   }
   try {
-    const stored = ctx.store.update(strategy.info.resource, stripTypeMeta(body), { expectResourceVersion });
+    // `body` is this request's own copy.
+    const stored = ctx.store.update(strategy.info.resource, stripTypeMeta(body), {
+      expectResourceVersion,
+      adopt: true,
+    });
     return present(strategy, stored ?? body);
   } catch (err) {
     storeError(strategy, err);
@@ -329,7 +335,7 @@ export function putObject(
   rawBody: unknown,
   target: UpdateTarget = 'main',
 ): RestResponse {
-  if (target === 'main' && strategy.allowCreateOnUpdate && !ctx.store.get(strategy.info.resource, namespace, name)) {
+  if (target === 'main' && strategy.allowCreateOnUpdate && !ctx.store.read(strategy.info.resource, namespace, name)) {
     const body = asObject(structuredClone(rawBody));
     checkNameOnUrl(body, name);
     body.metadata.name = name;
@@ -397,7 +403,7 @@ export function deleteObject(
   name: string,
   options: DeleteOptions = {},
 ): RestResponse {
-  const current = ctx.store.get(strategy.info.resource, namespace, name);
+  const current = ctx.store.read(strategy.info.resource, namespace, name);
   if (!current) throw notFound(strategy.info, name);
   const pre = options.preconditions;
   if (pre?.uid && pre.uid !== current.metadata.uid) {
@@ -433,7 +439,8 @@ export function deleteObject(
   };
   if (options.dryRun) return answer(current, false);
 
-  const next = structuredClone(current);
+  // Only metadata changes below: the rest stays shared with the stored (frozen) object.
+  const next: KubeObject = { ...current, metadata: { ...current.metadata } };
   const finalizers = new Set(next.metadata.finalizers ?? []);
   if (policy === 'Foreground' || policy === 'Orphan') finalizers.add(gcFinalizers[policy]);
   if (policy === 'Background') {
@@ -447,7 +454,7 @@ export function deleteObject(
   const now = ctx.clock.now();
   // Namespaces are finalized by their controller (the namespace registry's own Delete).
   if (strategy.holdDeletion?.(next, ctx.clock.timestamp(now)))
-    return answer(ctx.store.update(strategy.info.resource, next), false);
+    return answer(ctx.store.update(strategy.info.resource, next, { adopt: true }), false);
   // A deletion already pending without grace (held by finalizers) is not graceful any more.
   const pendingGrace = current.metadata.deletionTimestamp
     ? (current.metadata.deletionGracePeriodSeconds ?? 0)
@@ -465,7 +472,7 @@ export function deleteObject(
     }
     next.metadata.deletionGracePeriodSeconds = grace;
     // The object stays (with its deletionTimestamp) until a delete with grace 0 arrives.
-    return answer(ctx.store.update(strategy.info.resource, next), false);
+    return answer(ctx.store.update(strategy.info.resource, next, { adopt: true }), false);
   }
   if (!next.metadata.finalizers?.length) {
     const removed = ctx.store.remove(strategy.info.resource, namespace, name);
@@ -477,5 +484,5 @@ export function deleteObject(
   }
   next.metadata.deletionGracePeriodSeconds = 0;
   // Finalizers hold the object; the store removes it once the last one is gone.
-  return answer(ctx.store.update(strategy.info.resource, next), false);
+  return answer(ctx.store.update(strategy.info.resource, next, { adopt: true }), false);
 }

@@ -196,7 +196,7 @@ export class Scheduler implements Controller {
 
   #schedule(key: string): void {
     const [namespace = '', name = ''] = key.split('/', 2);
-    const pod = this.#ctx.store.get('pods', namespace, name);
+    const pod = this.#ctx.store.read('pods', namespace, name);
     if (!pod || !wantsScheduling(pod)) return;
     const now = this.#ctx.clock.timestamp();
     if (hasSchedulingGates(pod)) {

@@ -23,7 +23,7 @@ import type { RequestLog, RequestRecord } from './stats.js';
 import { supportedFieldKeys, type ResourceStrategy } from './strategy.js';
 import { toTable } from './table.js';
 import type { KubeObject } from './types.js';
-import { serveWatch } from './watch.js';
+import { serveWatch, sharedEncoding } from './watch.js';
 
 /** Who asks for what, in the terms RBAC and fault injection match on. */
 export interface RequestAttributes {
@@ -415,6 +415,7 @@ export class ApiServer {
             clock: ctx.clock,
             openWatches: ctx.openWatches,
             present: this.#watchPresenter(strategy, req, query),
+            encode: wantsTable(req) ? undefined : sharedEncoding(strategy, (obj) => present(strategy, obj)),
           },
         );
         return;

@@ -33,6 +33,40 @@ export interface WatchContext {
   openWatches: Set<OpenWatch>;
   /** Serializes an object the way GETs do (kind/apiVersion filled in), or as a one-row Table. */
   present(obj: KubeObject): unknown;
+  /**
+   * `JSON.stringify(present(obj))`, when that is the same for every watch of the resource (no
+   * Table): the encoding of a stored object is then shared by every watcher (see
+   * {@link sharedEncoding}) instead of made once per watch.
+   */
+  encode?(obj: KubeObject): string;
+}
+
+/** Per strategy: the JSON of a stored (frozen, so never stale) object, as watches send it. */
+const encodings = new WeakMap<ResourceStrategy, WeakMap<KubeObject, string>>();
+
+/**
+ * The JSON of `present(obj)` for a stored object, made once and shared by every watch that
+ * sends it: stored objects are frozen, so the string cannot go stale, and it is forgotten with
+ * the object.
+ */
+export function sharedEncoding(
+  strategy: ResourceStrategy,
+  present: (obj: KubeObject) => unknown,
+): (obj: KubeObject) => string {
+  let cache = encodings.get(strategy);
+  if (!cache) {
+    cache = new WeakMap();
+    encodings.set(strategy, cache);
+  }
+  const known = cache;
+  return (obj) => {
+    let json = known.get(obj);
+    if (json === undefined) {
+      json = JSON.stringify(present(obj));
+      if (Object.isFrozen(obj)) known.set(obj, json);
+    }
+    return json;
+  };
 }
 
 /**
@@ -57,8 +91,30 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
     matchesFields(request.fieldSelector, fieldSet(strategy, obj));
 
   let closed = false;
-  const send = (type: WatchEventType, object: unknown): void => {
-    if (!closed) res.write(`${JSON.stringify({ type, object })}\n`);
+  let corked = false;
+  /**
+   * Writes one line; the lines of one turn of the event loop leave in one write (one system call,
+   * which on loopback also runs the reader's side of TCP, instead of one per event).
+   */
+  const write = (line: string): void => {
+    if (closed) return;
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(() => {
+        corked = false;
+        res.uncork();
+      });
+    }
+    res.write(line);
+  };
+  const send = (type: WatchEventType, object: unknown): void => write(`${JSON.stringify({ type, object })}\n`);
+  const encode = ctx.encode?.bind(ctx);
+  /** An event about a stored object: `{"type","object"}` as `send` writes it, the object's JSON shared. */
+  const sendStored = (type: WatchEventType, obj: KubeObject): void => {
+    if (closed) return;
+    if (encode) write(`{"type":"${type}","object":${encode(obj)}}\n`);
+    else send(type, ctx.present(obj));
   };
 
   const deliver = (event: StoreEvent): void => {
@@ -66,12 +122,12 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
     const now = matches(event.object);
     const before = matches(event.previous);
     if (event.type === 'ADDED') {
-      if (now) send('ADDED', ctx.present(event.object));
+      if (now) sendStored('ADDED', event.object);
     } else if (event.type === 'DELETED') {
-      if (before || now) send('DELETED', ctx.present(event.object));
-    } else if (now && before) send('MODIFIED', ctx.present(event.object));
-    else if (now) send('ADDED', ctx.present(event.object));
-    else if (before) send('DELETED', ctx.present(event.object));
+      if (before || now) sendStored('DELETED', event.object);
+    } else if (now && before) sendStored('MODIFIED', event.object);
+    else if (now) sendStored('ADDED', event.object);
+    else if (before) sendStored('DELETED', event.object);
   };
 
   const cleanups: (() => void)[] = [];
@@ -93,7 +149,7 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
 
   const rv = request.resourceVersion;
   if (rv === undefined || rv === '' || rv === '0') {
-    for (const obj of ctx.store.list(resource, namespace)) if (matches(obj)) send('ADDED', ctx.present(obj));
+    for (const obj of ctx.store.readAll(resource, namespace)) if (matches(obj)) sendStored('ADDED', obj);
   } else {
     const from = Number(rv);
     const changes = Number.isFinite(from) ? ctx.store.changesSince(from) : 'expired';

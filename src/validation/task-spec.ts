@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseQuantity } from './quantity.js';
+import { retryPolicySchema } from './retry-policy.js';
 
 /*
  * The task input contract. One schema validates everything `addTask` accepts, with messages in
@@ -214,6 +215,11 @@ export const taskSpecSchema = z.strictObject({
     .min(-1_000_000)
     .max(1_000_000)
     .optional(),
+  /**
+   * Retries by reason (disruptions, image pulls, out-of-memory), over the runner's `retry` default.
+   * Quota refusals are not failures at all: the task waits for room.
+   */
+  retry: retryPolicySchema.optional(),
   /** Passed to the Job: Kubernetes deletes it this long after it finished (when cleanup keeps Jobs). */
   ttlSecondsAfterFinished: nonNegativeInt('number of seconds').optional(),
   /** A merge patch applied to the generated pod template, for anything else. */

@@ -10,10 +10,12 @@ export const taskEdges: Readonly<Record<TaskState | 'null', readonly TaskState[]
   null: ['queued'],
   // START, or CANCEL of a queued task.
   queued: ['creating', 'cancelled'],
-  // createJob done (→ running, or → cancelled if a CANCEL came meanwhile) or failed.
-  creating: ['running', 'cancelled', 'failed'],
-  // Job conditions, stuck pods, the alarm, CANCEL.
-  running: ['succeeded', 'failed', 'timedOut', 'cancelled'],
+  // createJob done (→ running, or → cancelled if a CANCEL came meanwhile), failed, or refused for quota (→ queued).
+  creating: ['running', 'cancelled', 'failed', 'queued'],
+  // Job conditions, stuck pods, the alarm, CANCEL; a retry or a quota wait (→ retrying).
+  running: ['succeeded', 'failed', 'timedOut', 'cancelled', 'retrying'],
+  // The attempt's Job deleted → queued again; the delete failed for good → failed; CANCEL.
+  retrying: ['queued', 'failed', 'cancelled'],
   // Logs harvested → deleting; no Job to clean → deleted at once.
   succeeded: ['deleting', 'deleted'],
   failed: ['deleting', 'deleted'],

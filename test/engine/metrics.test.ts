@@ -4,7 +4,7 @@ import { afterEach, expect, test } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { createRunner } from '../../src/runner/create-runner.js';
 import type { RunnerEvent } from '../../src/runner/runner-events.js';
-import type { Transition } from '../../src/types.js';
+import { taskStates, type Transition } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';
 import { behaviour, startEngine, type Engine } from './harness.js';
 
@@ -96,7 +96,7 @@ test('after one task succeeds and one fails, transitions, durations, tasks by st
   expect(transitions).toHaveLength(12);
 
   expect(await byLabels(registry, 'k8s_jobs_tasks')).toEqual({ 'state=deleted': 2 });
-  expect(await series(registry, 'k8s_jobs_tasks')).toHaveLength(9);
+  expect(await series(registry, 'k8s_jobs_tasks')).toHaveLength(taskStates.length);
   expect(await byLabels(registry, 'k8s_jobs_queue_depth')).toEqual({});
   expect(await byLabels(registry, 'k8s_jobs_task_queue_wait_seconds')).toEqual({ '': 2 });
   expect(await byLabels(registry, 'k8s_jobs_task_run_duration_seconds')).toEqual({

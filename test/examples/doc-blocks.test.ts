@@ -114,7 +114,7 @@ describe('shell blocks', () => {
     const { scripts } = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    const subcommands = ['demo', 'run', 'list', 'show', 'logs', 'purge', 'status', 'sim'];
+    const subcommands = ['demo', 'run', 'list', 'show', 'logs', 'purge', 'status', 'sim', 'dashboard'];
     const helps = new Map(await Promise.all(subcommands.map(async (sub) => [sub, await cliHelp(sub)] as const)));
     const ctx: ShellContext = { scripts, cliHelp: (sub) => helps.get(sub) };
     const shell = ofKind('shell');

@@ -34,6 +34,7 @@ export async function typeCheckSnippets(snippets: readonly Snippet[]): Promise<M
       // Same line count as the block: line N of the file is line N of the block.
       const code = snippet.code
         .replaceAll("from 'k8s-jobs/sim'", `from '${entry('src/sim/index.js')}'`)
+        .replaceAll("from 'k8s-jobs/dashboard'", `from '${entry('src/dashboard/index.js')}'`)
         .replaceAll("from 'k8s-jobs'", `from '${entry('src/index.js')}'`);
       await writeFile(file, `${code}export {};\n`);
       files.set(ts.sys.resolvePath(file), snippet);

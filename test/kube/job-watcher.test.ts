@@ -128,6 +128,37 @@ describe('JobWatcher', () => {
     expect(seen.every((o) => o.job !== null)).toBe(true);
   });
 
+  test('a pod change its view does not show tells nobody; one it shows does, in order', async () => {
+    await createJob('pod-quiet');
+    const { kube } = await startWatcher();
+    const seen = record(kube, 'pod-quiet');
+    const name = 'pod-quiet-abcde';
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: {
+          name,
+          labels: { ...managed, 'batch.kubernetes.io/job-name': 'pod-quiet', 'job-name': 'pod-quiet' },
+        },
+        spec: { containers: [{ name: 'task', image: 'busybox' }] },
+      },
+    });
+    await waitUntil(() => seen.at(-1)?.pods.some((p) => p.name === name), 'the pod');
+    const before = seen.length;
+    // An annotation is not in the pod's view: a watch event, but no new observation.
+    await core.patchNamespacedPod(
+      { name, namespace: 'default', body: { metadata: { annotations: { note: 'x' } } } },
+      mergePatch,
+    );
+    // The phase is: it is seen, and the pod stream is in order, so the annotation's event came first.
+    await core.patchNamespacedPodStatus(
+      { name, namespace: 'default', body: { status: { phase: 'Running' } } },
+      mergePatch,
+    );
+    await waitUntil(() => seen.at(-1)?.pods.some((p) => p.phase === 'Running'), 'the Running pod');
+    expect(seen.length).toBe(before + 1);
+  });
+
   test('job: null only when the Job is deleted — an ended stream is not a deletion', async () => {
     await createJob('deleted-later');
     const { kube } = await startWatcher({ timeoutSeconds: 1 });

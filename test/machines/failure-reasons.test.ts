@@ -62,8 +62,15 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   Unschedulable: stuckAs(
     podView({ unschedulable: { reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' } }),
   ),
-  ErrImagePull: stuckAs(waiting('ErrImagePull', 'failed to pull: 429 Too Many Requests')),
-  ImagePullBackOff: stuckAs(waiting('ImagePullBackOff', 'Back-off pulling image "busybox"')),
+  // A pull error that may pass is retried with a new Job by default (`retry.imagePull`): none here.
+  ErrImagePull: {
+    ...stuckAs(waiting('ErrImagePull', 'failed to pull: 429 Too Many Requests')),
+    spec: { retry: { imagePull: 0 } },
+  },
+  ImagePullBackOff: {
+    ...stuckAs(waiting('ImagePullBackOff', 'Back-off pulling image "busybox"')),
+    spec: { retry: { imagePull: 0 } },
+  },
   InvalidImageName: stuckAs(waiting('InvalidImageName', 'couldn\'t parse image reference "Foo/Bar"')),
   ErrImageNeverPull: stuckAs(waiting('ErrImageNeverPull', 'image is not present with pull policy of Never')),
   CreateContainerConfigError: stuckAs(waiting('CreateContainerConfigError', 'secret "db" not found')),
@@ -108,6 +115,35 @@ const scenarios: Record<TaskFailureReason, Scenario> = {
   },
   JobVanished: { events: [freshObserved(later, null)] },
   ApiError: { behaviour: { observeThrows: new Error('watch forbidden') } },
+  // The task alone asks for more memory than the quota's hard limit: waiting would never help.
+  QuotaExceeded: {
+    behaviour: {
+      create: () =>
+        Promise.reject(
+          new KubernetesApiError(
+            'create',
+            'jobs/job-t1',
+            403,
+            'Forbidden',
+            'pods "job-t1-x" is forbidden: exceeded quota: compute, requested: requests.memory=2Gi, ' +
+              'used: requests.memory=0, limited: requests.memory=1Gi',
+            false,
+          ),
+        ),
+    },
+  },
+  // No disruption may be replaced: the first one fails the task.
+  DisruptionLimitExceeded: {
+    spec: { retry: { disruptions: 0 } },
+    events: [
+      freshObserved(T0 + sec(5), ours(), [
+        podView({
+          phase: 'Failed',
+          disruption: { reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' },
+        }),
+      ]),
+    ],
+  },
 };
 
 /** Runs the task through the machine (stub effects) to `deleted`; its record's failure. */

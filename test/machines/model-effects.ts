@@ -58,7 +58,19 @@ function answers(
         { ok: true, value: { uid, adopted: false } satisfies CreateJobOutput },
         { ok: true, value: { uid, adopted: true } satisfies CreateJobOutput },
         { ok: false, value: conflict(input as CreateJobInput) },
-        { ok: false, value: api(422, 'Invalid', false) },
+        // A ResourceQuota without room: the task waits (queued again), it does not fail.
+        {
+          ok: false,
+          value: new KubernetesApiError(
+            'create',
+            'jobs/x',
+            403,
+            'Forbidden',
+            'jobs.batch "x" is forbidden: exceeded quota: q, requested: count/jobs.batch=1, ' +
+              'used: count/jobs.batch=1, limited: count/jobs.batch=1',
+            false,
+          ),
+        },
         { ok: false, value: api(503, 'ServiceUnavailable', true) },
       ];
     case 'harvestLogs':

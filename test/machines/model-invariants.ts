@@ -4,7 +4,7 @@ import { resumeHoldsSlot } from '../../src/machines/task/restore.js';
 import type { TaskOutcome, TaskState } from '../../src/types.js';
 
 const outcomeStates: readonly string[] = ['succeeded', 'failed', 'timedOut', 'cancelled'];
-const beforeOutcome: readonly string[] = ['queued', 'creating', 'running'];
+const beforeOutcome: readonly string[] = ['queued', 'creating', 'running', 'retrying'];
 
 /** What a model sees of one task actor at one instant. */
 export interface TaskInstant {
@@ -35,29 +35,34 @@ export interface TaskInstant {
 export function watchTask(input: TaskMachineInput) {
   const violations: string[] = [];
   const holdsAtStart = resumeHoldsSlot(input);
-  let everCreating = false;
+  // Slots taken: one at a restored state that holds one, one each time it enters `creating` from
+  // `queued` (a retry or a quota wait queues it again, without its slot).
+  let holds = holdsAtStart ? 1 : 0;
+  let previous: TaskState | undefined;
   let lastEventAt = -Infinity;
   let kept: { outcome: TaskOutcome; finishedAt: string | undefined; reason: string | undefined } | undefined;
   const fail = (what: string, at: TaskInstant): void => {
     violations.push(`${input.taskId} in ${at.value} (${at.status}): ${what}`);
   };
-  const expectedReleases = (): number => (holdsAtStart || everCreating ? 1 : 0);
+  const expectedReleases = (): number => holds;
 
   return {
     violations,
     expectedReleases,
     check(at: TaskInstant): void {
       const { value, context: c, status, releases } = at;
-      if (value === 'creating') everCreating = true;
-      const held = holdsAtStart || everCreating;
+      if (value === 'creating' && (previous === undefined || previous === 'queued') && !(holdsAtStart && !previous))
+        holds++;
+      previous = value;
       if (status === 'error') fail('the actor failed', at);
       if ((status === 'done') !== (value === 'deleted')) fail(`status ${status} in state ${value}`, at);
-      // A slot released exactly once.
-      if (releases > 1) fail(`slot released ${releases} times`, at);
-      if (releases > 0 && !held) fail('slot released but never held', at);
-      if (releases > 0 && c.slotHeld) fail('slot still marked held after its release', at);
-      if (held && !c.slotHeld && releases === 0) fail('slot no longer held but never released', at);
-      if (releases > 0 && value !== 'deleted' && !c.jobFinished) fail('slot released before the Job finished', at);
+      // Each slot taken released exactly once.
+      if (releases > holds) fail(`slot released ${releases} times, taken ${holds}`, at);
+      if (releases < holds - 1) fail(`${holds - releases} slots held at once`, at);
+      if (holds > 0 && releases === holds && c.slotHeld) fail('slot still marked held after its release', at);
+      if (releases < holds && !c.slotHeld) fail('slot no longer held but never released', at);
+      if (holds > 0 && releases === holds && value !== 'deleted' && value !== 'queued' && !c.jobFinished)
+        fail('slot released before the Job finished', at);
       if (value === 'deleted' && releases !== expectedReleases())
         fail(`deleted with ${releases} releases, expected ${expectedReleases()}`, at);
       // `deleted` only after an outcome; the outcome matches the state.
@@ -69,7 +74,8 @@ export function watchTask(input: TaskMachineInput) {
         fail(`cancelled with failure ${String(c.failure?.reason)}`, at);
       if (c.deletedAt !== undefined && value !== 'deleted') fail('deletedAt before deleted', at);
       if (value === 'queued' && c.slotHeld) fail('a queued task holds a slot', at);
-      if ((value === 'creating' || value === 'running') && !c.slotHeld) fail('an active task without a slot', at);
+      if ((value === 'creating' || value === 'running' || value === 'retrying') && !c.slotHeld)
+        fail('an active task without a slot', at);
       // Time only moves forward: the machine's clock is the newest event time it has seen.
       if (c.lastEventAt < lastEventAt) fail(`lastEventAt went back from ${lastEventAt} to ${c.lastEventAt}`, at);
       lastEventAt = c.lastEventAt;

@@ -84,6 +84,8 @@ interface Known {
   seq: number;
   releases: number;
   started: number;
+  /** Times it was queued again (a quota wait or a retry): each one starts it once more. */
+  requeued: number;
   finished: { outcome: TaskOutcome | undefined }[];
   /** CANCEL arrived while it was queued, or live without an outcome: it must end `cancelled`. */
   mustCancel: boolean;
@@ -171,17 +173,24 @@ async function runSupervisor(
   actor.on('*', (e: SupervisorEmitted) => {
     const ctx = actor.getSnapshot().context;
     switch (e.type) {
+      case 'task.waiting': {
+        const task = known.get(e.taskId);
+        if (task) task.requeued++;
+        return;
+      }
       case 'task.started': {
         const task = known.get(e.taskId);
         if (!task) return void violations.push(`started unknown task ${e.taskId}`);
         task.started++;
-        if (!task.queuedOnce) violations.push(`${e.taskId} started but never queued`);
+        if (!task.queuedOnce && task.requeued === 0) violations.push(`${e.taskId} started but never queued`);
         if (ctx.slots.size > n) violations.push(`${e.taskId} started with ${ctx.slots.size} slots held, cap ${n}`);
         // Priority order, FIFO within one: nothing still queued should have gone first.
         for (const queued of ctx.queue) {
           const other = known.get(queued.taskId);
           if (!other) continue;
-          if (other.priority > task.priority || (other.priority === task.priority && other.seq < task.seq))
+          // A task queued again joins the queue when its back-off passes (not seen here): FIFO is not checked for it.
+          const fifoKnown = other.requeued === 0 && task.requeued === 0;
+          if (other.priority > task.priority || (fifoKnown && other.priority === task.priority && other.seq < task.seq))
             violations.push(
               `${e.taskId} (priority ${task.priority}) started before ${queued.taskId} (${other.priority})`,
             );
@@ -218,6 +227,7 @@ async function runSupervisor(
       seq: queued ? seq++ : -1,
       releases: 0,
       started: 0,
+      requeued: 0,
       finished: [],
       mustCancel: false,
       cancelledQueued: false,
@@ -239,7 +249,11 @@ async function runSupervisor(
     if (live.some((s) => s.status !== 'active')) violations.push(`${where}: a finished task actor lingers`);
     // A task is never lost: queued, live or finished, exactly one of them.
     for (const [id, task] of known) {
-      const places = [ctx.queue.has(id), !!liveTask(id), task.finished.length > 0].filter(Boolean).length;
+      const queued = ctx.queue.has(id) || ctx.delayed.has(id);
+      // Queued again after a quota wait or a retry, its actor waits in `queued`: one place.
+      const actor = liveTask(id);
+      const parked = queued && actor?.getSnapshot().value === 'queued';
+      const places = [queued, !!actor && !parked, task.finished.length > 0].filter(Boolean).length;
       if (places !== 1) violations.push(`${where}: task ${id} is in ${places} places (queued, live, finished)`);
     }
     if (ctx.queue.size > 0 && ctx.slots.size >= n) seen.waitedForSlot++;
@@ -334,7 +348,10 @@ async function runSupervisor(
   // Drain: every Job completes and every effect succeeds, until nothing is queued or live.
   for (let round = 0; round < 200; round++) {
     const live = activeTasks();
-    if (live.length === 0 && actor.getSnapshot().context.queue.size === 0) break;
+    const waiting = actor.getSnapshot().context.delayed.size;
+    if (live.length === 0 && actor.getSnapshot().context.queue.size === 0 && waiting === 0) break;
+    // Back-offs pass: tasks queued again may start.
+    if (waiting > 0) actor.send({ type: 'WAKE', at: T0 + 365 * 86_400_000 });
     for (const task of live) {
       const { value, context: c } = task.getSnapshot();
       if (value === 'running') task.send({ type: 'CLUSTER.OBSERVED', observation: buildObservation(completed, c) });
@@ -352,14 +369,16 @@ async function runSupervisor(
   seen.cancelledLive += [...known.values()].filter((t) => t.mustCancel && !t.cancelledQueued).length;
   seen.rejected += rejected.length;
   seen.resumedHolding += [...known.values()].filter((t) => t.resumedHolding).length;
-  if (ctx.queue.size > 0 || liveTasks().length > 0) violations.push('the drain did not finish every task');
+  if (ctx.queue.size > 0 || ctx.delayed.size > 0 || liveTasks().length > 0)
+    violations.push('the drain did not finish every task');
   if (ctx.slots.size !== 0) violations.push(`${ctx.slots.size} slots still held at the end`);
   for (const [id, task] of known) {
     if (task.finished.length !== 1) violations.push(`${id} finished ${task.finished.length} times`);
-    if (task.started !== (task.queuedOnce && !task.cancelledQueued ? 1 : 0))
-      violations.push(
-        `${id} started ${task.started} times, expected ${task.queuedOnce && !task.cancelledQueued ? 1 : 0}`,
-      );
+    const starts = (task.queuedOnce && !task.cancelledQueued ? 1 : 0) + task.requeued;
+    // A CANCEL while it waited to start again takes one start away.
+    const cancelledWaiting = task.mustCancel && task.requeued > 0 && task.started === starts - 1;
+    if (task.started !== starts && !(task.cancelledQueued && task.started === task.requeued) && !cancelledWaiting)
+      violations.push(`${id} started ${task.started} times, expected ${starts}`);
     if (task.mustCancel && task.finished[0]?.outcome !== 'cancelled')
       violations.push(`${id} was cancelled but ended ${String(task.finished[0]?.outcome)}`);
     if (task.releases !== task.watch.expectedReleases())

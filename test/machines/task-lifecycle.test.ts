@@ -15,7 +15,8 @@ describe('task machine: the happy path', () => {
     expect(t.state()).toBe('creating');
     expect(t.context()).toMatchObject({ slotHeld: true, jobMayExist: true });
     expect(t.log.created).toEqual([
-      { taskId: 't1', jobName: 'job-t1', spec: taskInput('t1').spec, fingerprint: 'fp-t1' },
+      // Disrupted pods are replaced by the Job itself (retry.disruptions defaults to 3).
+      { taskId: 't1', jobName: 'job-t1', spec: taskInput('t1').spec, fingerprint: 'fp-t1', ignoreDisruptions: true },
     ]);
 
     await t.reach('running');

@@ -120,7 +120,10 @@ async function runTask(
         watch.violations.push(`${ending.kind}: stuck in ${value}, no effect running`);
         break;
       }
-      await apply({ kind: 'settle', effect, pick: 0, answer: ending.answers[i % ending.answers.length] ?? 0 });
+      const chosen = ending.answers[i % ending.answers.length] ?? 0;
+      // A quota that refused the create once has room the next time: the ending must end.
+      const roomNow = effect === 'createJob' && (actor.getSnapshot().context.retryCounts?.quota ?? 0) > 0;
+      await apply({ kind: 'settle', effect, pick: 0, answer: roomNow ? 0 : chosen });
     }
   }
   const end = actor.getSnapshot();

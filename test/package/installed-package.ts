@@ -36,6 +36,8 @@ export function installPackage(appDependencies: string[] = []): InstalledPackage
   const pkg = join(root, 'k8s-jobs');
   const appDir = join(root, 'app');
   transpileTree(join(repo, 'src'), join(pkg, 'dist'));
+  // The dashboard's browser files, copied as `npm run build` copies them.
+  cpSync(join(repo, 'src/dashboard/assets'), join(pkg, 'dist/dashboard/assets'), { recursive: true });
   cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(repo, 'node_modules'), join(pkg, 'node_modules'), 'dir');
   mkdirSync(join(appDir, 'node_modules'), { recursive: true });

@@ -23,7 +23,9 @@ export type SupervisorCommand =
   /** Bring back a task restored from its record: queued ones are queued again, others spawned into their state. */
   | { type: 'RESUME'; task: TaskMachineInput; priority?: number }
   /** Stop starting queued tasks (shutdown 'detach'/'drain'); live tasks go on. */
-  | { type: 'PAUSE' };
+  | { type: 'PAUSE' }
+  /** The time is `at` (epoch ms): tasks queued again with a back-off that has passed may start. */
+  | { type: 'WAKE'; at: number };
 
 /** Events the supervisor emits for the runner. */
 export type SupervisorEmitted =
@@ -35,6 +37,11 @@ export type SupervisorEmitted =
   | { type: 'task.crashed'; taskId: string; error: unknown }
   /** A side effect of a task failed without changing its course (log snapshots, the final log read). */
   | { type: 'task.effectFailed'; taskId: string; effect: 'snapshotLogs' | 'harvestLogs'; error: unknown }
+  /**
+   * A task was queued again (after a quota refusal or a retry, its slot released and its Job
+   * deleted): it may not start before `until` (epoch ms). The runner sends WAKE then.
+   */
+  | { type: 'task.waiting'; taskId: string; until: number; waitingFor?: 'quota' }
   /** An ENQUEUE or RESUME for a task the supervisor already has was ignored. */
   | { type: 'task.rejected'; taskId: string; reason: 'duplicate' };
 

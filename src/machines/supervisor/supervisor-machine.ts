@@ -15,6 +15,7 @@ import type { TaskEvent, TaskMachineInput, TaskToParentEvent } from '../task/con
 import { resumeHoldsSlot } from '../task/restore.js';
 import { taskMachine } from '../task/task-machine.js';
 import { ChildIds } from './child-ids.js';
+import { DelayedTasks } from './delayed-tasks.js';
 import { taskSystemId, type SupervisorCommand, type SupervisorEmitted, type SupervisorInput } from './contract.js';
 import { SlotLedger } from './slot-ledger.js';
 import { TaskQueue } from './task-queue.js';
@@ -23,6 +24,10 @@ import { TaskQueue } from './task-queue.js';
 export interface SupervisorContext {
   maxConcurrentJobs: number;
   queue: TaskQueue;
+  /** Tasks queued again with a back-off, until their time comes (then they join `queue`). */
+  delayed: DelayedTasks;
+  /** Priorities given with ENQUEUE/RESUME that differ from the spec's (kept for a task queued again). */
+  priorities: Map<string, number>;
   slots: SlotLedger;
   /** The ids of the task actors alive, reused (see {@link ChildIds}). */
   children: ChildIds;
@@ -37,6 +42,11 @@ export type SupervisorEvent = SupervisorCommand | TaskToParentEvent | DoneActorE
 
 const priorityOf = (task: TaskMachineInput, priority: number | undefined): number =>
   priority ?? task.spec.priority ?? 0;
+
+/** Keeps a priority given apart from the spec's, for when the task is queued again. */
+function rememberPriority(context: SupervisorContext, task: TaskMachineInput, priority: number | undefined): void {
+  if (priority !== undefined && priority !== (task.spec.priority ?? 0)) context.priorities.set(task.taskId, priority);
+}
 
 /**
  * Creates and starts a task's actor with the supervisor as its parent, outside the supervisor's
@@ -64,6 +74,14 @@ function startTaskActor(self: AnyActorRef, children: ChildIds, input: TaskMachin
 }
 
 /**
+ * Moves the tasks whose back-off has passed (at `context.now`) into the queue: before a new task
+ * joins it, so one that waited keeps its place ahead of tasks that came later.
+ */
+function promoteDue(context: SupervisorContext): void {
+  for (const { task, priority } of context.delayed.takeDue(context.now)) context.queue.enqueue(task, priority);
+}
+
+/**
  * An ENQUEUE or RESUME of a task the supervisor already has (queued, or with a live actor) is
  * refused: the event to emit, else `undefined`.
  */
@@ -72,7 +90,7 @@ function duplicateOf(
   system: { get(systemId: string): unknown },
   taskId: string,
 ): SupervisorEmitted | undefined {
-  if (!context.queue.has(taskId) && !system.get(taskSystemId(taskId))) return undefined;
+  if (!context.queue.has(taskId) && !context.delayed.has(taskId) && !system.get(taskSystemId(taskId))) return undefined;
   return { type: 'task.rejected', taskId, reason: 'duplicate' };
 }
 
@@ -106,6 +124,8 @@ export const supervisorMachine = setup({
         enqueue.emit(duplicate);
         return;
       }
+      promoteDue(context);
+      rememberPriority(context, task, event.priority);
       context.queue.enqueue(task, priorityOf(task, event.priority));
       const created = Date.parse(task.createdAt);
       if (created > context.now) enqueue.assign({ now: created });
@@ -118,8 +138,16 @@ export const supervisorMachine = setup({
         enqueue.emit(duplicate);
         return;
       }
+      rememberPriority(context, task, event.priority);
       if (!task.resume || task.resume.state === 'queued') {
-        context.queue.enqueue(task, priorityOf(task, event.priority));
+        const notBefore = task.resume?.context.notBefore;
+        if (notBefore !== undefined && notBefore > context.now) {
+          context.delayed.add(task, priorityOf(task, event.priority), notBefore);
+          enqueue.emit({ type: 'task.waiting', taskId: task.taskId, until: notBefore });
+        } else {
+          promoteDue(context);
+          context.queue.enqueue(task, priorityOf(task, event.priority));
+        }
         return;
       }
       if (resumeHoldsSlot(task)) context.slots.hold(task.taskId);
@@ -128,7 +156,13 @@ export const supervisorMachine = setup({
     cancelTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'CANCEL');
       if (event.at > context.now) enqueue.assign({ now: event.at });
-      const queued = context.queue.remove(event.taskId);
+      const queued = context.queue.remove(event.taskId) ?? context.delayed.remove(event.taskId);
+      // Queued again after a retry: its actor is alive (in `queued`) and takes the CANCEL itself.
+      const alive = system.get(taskSystemId(event.taskId)) as ActorRefFrom<typeof taskMachine> | undefined;
+      if (queued && alive) {
+        enqueue.sendTo(alive, { type: 'CANCEL', at: event.at });
+        return;
+      }
       if (queued) {
         // Its own actor takes it through cancelled → deleted without a slot or a Job.
         const cancel = { type: 'CANCEL', at: event.at } as const;
@@ -155,6 +189,7 @@ export const supervisorMachine = setup({
       if (taskId === undefined) return;
       // The task released its slot on the way to `deleted`; this only guards the ledger.
       context.slots.release(taskId);
+      context.priorities.delete(taskId);
       enqueue.emit({ type: 'task.finished', taskId, record: done.output });
     }),
     crashTask: enqueueActions(({ context, event, enqueue }) => {
@@ -163,15 +198,38 @@ export const supervisorMachine = setup({
       const taskId = context.children.release(failed.actorId);
       if (taskId === undefined) return;
       context.slots.release(taskId);
+      context.priorities.delete(taskId);
       enqueue.emit({ type: 'task.crashed', taskId, error: failed.error });
     }),
-    startQueued: enqueueActions(({ context, enqueue }) => {
+    requeueTask: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'TASK.REQUEUED');
+      if (event.at > context.now) enqueue.assign({ now: event.at });
+      const priority = context.priorities.get(event.task.taskId) ?? priorityOf(event.task, undefined);
+      context.delayed.add(event.task, priority, event.notBefore);
+      enqueue.emit({
+        type: 'task.waiting',
+        taskId: event.task.taskId,
+        until: event.notBefore,
+        ...(event.waitingFor ? { waitingFor: event.waitingFor } : {}),
+      });
+    }),
+    wake: assign({
+      now: ({ context, event }) => {
+        assertEvent(event, 'WAKE');
+        return Math.max(context.now, event.at);
+      },
+    }),
+    startQueued: enqueueActions(({ context, enqueue, system }) => {
+      promoteDue(context);
       while (!context.paused && context.slots.size < context.maxConcurrentJobs) {
         const task = context.queue.dequeue(context.now);
         if (!task) return;
         context.slots.hold(task.taskId);
         const start = { type: 'START', at: context.now } as const;
-        enqueue(({ self }) => startTaskActor(self, context.children, task, start));
+        // A task queued again after a retry still has its actor (waiting in `queued`).
+        const alive = system.get(taskSystemId(task.taskId)) as ActorRefFrom<typeof taskMachine> | undefined;
+        if (alive) enqueue.sendTo(alive, start);
+        else enqueue(({ self }) => startTaskActor(self, context.children, task, start));
         enqueue.emit({ type: 'task.started', taskId: task.taskId });
       }
     }),
@@ -181,6 +239,8 @@ export const supervisorMachine = setup({
   context: ({ input }) => ({
     maxConcurrentJobs: input.maxConcurrentJobs,
     queue: new TaskQueue(input.priorityAging),
+    delayed: new DelayedTasks(),
+    priorities: new Map(),
     slots: new SlotLedger(),
     children: new ChildIds(),
     paused: false,
@@ -193,6 +253,8 @@ export const supervisorMachine = setup({
     PAUSE: { actions: assign({ paused: true }) },
     'TASK.SLOT_RELEASED': { actions: ['releaseSlot', 'startQueued'] },
     'TASK.EFFECT_FAILED': { actions: 'reportEffectFailure' },
+    'TASK.REQUEUED': { actions: ['requeueTask', 'startQueued'] },
+    WAKE: { actions: ['wake', 'startQueued'] },
     'xstate.done.actor.*': { actions: ['finishTask', 'startQueued'] },
     'xstate.error.actor.*': { actions: ['crashTask', 'startQueued'] },
   },

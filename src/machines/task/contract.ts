@@ -4,7 +4,8 @@
  * invoked actor. Effects (`src/effects`) implement the actors; the runner provides them with
  * `taskMachine.provide({ actors })`. Nothing here may import client-node or keyv at runtime.
  */
-import type { TaskFailure, TaskLogsLost, TaskOutcome, TaskSpec, TaskState } from '../../types.js';
+import type { TaskFailure, TaskLogsLost, TaskOutcome, TaskRetry, TaskSpec, TaskState } from '../../types.js';
+import type { RetryPolicy } from '../../validation/retry-policy.js';
 
 /** A Job condition as the API reports it. */
 export interface ConditionView {
@@ -61,6 +62,8 @@ export interface PodView {
   deletionTimestamp?: string;
   /** The node it was scheduled to. */
   nodeName?: string;
+  /** The pod's `DisruptionTarget` condition when True: evicted, preempted or lost with its node. */
+  disruption?: { reason: string; message: string };
 }
 
 /**
@@ -110,6 +113,13 @@ export interface TaskConfig {
    * re-created before it ends `failed` with reason `JobVanished`. Absent = 0 (fail at once).
    */
   jobVanishedRetries?: number;
+  /** The runner's default retries by reason (the task's own `spec.retry` goes over it). Absent = the defaults. */
+  retry?: RetryPolicy;
+  /**
+   * The back-off before a task queued again (after a quota refusal or a retry) may start: the
+   * n-th wait is `min(maxMs, initialMs × 2^(n-1))`. @default { initialMs: 1000, maxMs: 60000 }
+   */
+  requeueBackoff?: { initialMs: number; maxMs: number };
 }
 
 /** The task machine's input: a new task, or one restored from its record. */
@@ -153,6 +163,22 @@ export interface TaskContext {
   cancelRequested: boolean;
   /** Times the Job was re-created after it vanished (bounded by `config.jobVanishedRetries`). Absent = 0. */
   recreates?: number;
+  /** The attempt (1 = the first Job); each retry with a new Job adds one. Absent = 1. */
+  attempt?: number;
+  /** The retries and quota waits so far (the last 20), as on the record. */
+  retries?: TaskRetry[];
+  /** Retries per reason so far (bounds them: the list above is capped, these counts are not). */
+  retryCounts?: Partial<Record<TaskRetry['reason'], number>>;
+  /** The disrupted pods of the current Job already counted. */
+  disruptedPods?: string[];
+  /** A retry decided while running: the `retrying` state deletes the Job, then queues the task again. */
+  pendingRetry?: TaskRetry & { backoffMs: number };
+  /** Queued again for lack of quota. */
+  waitingFor?: 'quota';
+  /** Epoch ms: queued again, not to start before this. */
+  notBefore?: number;
+  /** The memory request/limit for the next Jobs (raised after `OOMKilled`); absent = the spec's. */
+  memory?: string;
   /** Absolute epoch-ms deadlines; the alarm is armed at the earliest. */
   timeoutAt?: number;
   stuckAt?: { at: number; failure: TaskFailure };
@@ -178,7 +204,12 @@ export type TaskToParentEvent =
   /** Sent exactly once, when the task stops counting against `maxConcurrentJobs`; `at` = when (epoch ms). */
   | { type: 'TASK.SLOT_RELEASED'; taskId: string; at: number }
   /** A side effect failed without changing the task's course (a log snapshot or the final log read). */
-  | { type: 'TASK.EFFECT_FAILED'; taskId: string; effect: 'snapshotLogs' | 'harvestLogs'; error: unknown };
+  | { type: 'TASK.EFFECT_FAILED'; taskId: string; effect: 'snapshotLogs' | 'harvestLogs'; error: unknown }
+  /**
+   * The task is back in `queued` (its slot released before, its Job deleted): queue it again, not to
+   * start before `notBefore` (epoch ms), and send START to this same actor when it is its turn.
+   */
+  | { type: 'TASK.REQUEUED'; task: TaskMachineInput; notBefore: number; waitingFor?: 'quota'; at: number };
 
 /* Invoked actors (names are the keys in `setup({ actors })`) */
 
@@ -191,6 +222,10 @@ export interface CreateJobInput {
   jobName: string;
   spec: TaskSpec;
   fingerprint: string;
+  /** The container's memory request and limit for this attempt (after `OOMKilled`), over the spec's. */
+  memory?: string;
+  /** Pods lost to a disruption are replaced without counting against `backoffLimit` (`podFailurePolicy`). */
+  ignoreDisruptions?: boolean;
 }
 export interface CreateJobOutput {
   uid: string;

@@ -2,6 +2,7 @@ import { JobConflictError, KubernetesApiError, messageOf } from '../../errors.js
 import { createRefusedReasons, isOneOf } from '../../failure-reasons.js';
 import type { TaskFailure } from '../../types.js';
 import type { ContainerView, PodView } from './contract.js';
+import { createQuotaRefusal } from './quota.js';
 
 /** What a failed `createJob` means for the task. */
 export interface CreateFailure {
@@ -18,6 +19,11 @@ export interface CreateFailure {
 export function createFailure(error: unknown): CreateFailure {
   if (error instanceof JobConflictError) {
     return { failure: { reason: 'JobConflict', message: error.message }, jobMayExist: false };
+  }
+  const quota = createQuotaRefusal(error);
+  if (quota?.neverFits) {
+    const message = `The task asks for more than the namespace's ResourceQuota allows at all: ${quota.message}`;
+    return { failure: { reason: 'QuotaExceeded', message }, jobMayExist: false };
   }
   if (error instanceof KubernetesApiError && !error.transient) {
     // The Status reason says why; without a known one (a TLS or DNS error...) the whole error does.

@@ -31,6 +31,9 @@ const sharedFields = [
   'deletedAt',
   'cleanupError',
   'logs',
+  'attempt',
+  'retries',
+  'waitingFor',
 ] as const satisfies readonly (keyof TaskRecord & keyof TaskContext)[];
 
 /** The fields of `sharedFields`, as both a record and a context hold them. */
@@ -48,6 +51,7 @@ function copySharedFields(from: SharedPart, to: SharedPart): void {
 export function recordFromContext(ctx: TaskContext, state: TaskState): TaskRecord {
   const record: TaskRecord = { id: ctx.taskId, spec: ctx.spec, state, jobName: ctx.jobName, createdAt: ctx.createdAt };
   copySharedFields(ctx, record);
+  if (state === 'queued' && ctx.notBefore !== undefined) record.waitingUntil = new Date(ctx.notBefore).toISOString();
   return record;
 }
 
@@ -55,5 +59,6 @@ export function recordFromContext(ctx: TaskContext, state: TaskState): TaskRecor
 export function contextFromRecord(record: TaskRecord): Partial<TaskContext> {
   const context: Partial<TaskContext> = {};
   copySharedFields(record, context);
+  if (record.waitingUntil !== undefined) context.notBefore = Date.parse(record.waitingUntil);
   return context;
 }

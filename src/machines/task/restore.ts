@@ -1,8 +1,9 @@
 import type { TaskState } from '../../types.js';
+import { attemptJobName } from '../../jobs/job-name.js';
 import type { TaskContext, TaskMachineInput } from './contract.js';
 
 /** The states that hold a slot by definition (the others hold one only until the Job finished). */
-const alwaysHoldSlot: ReadonlySet<TaskState> = new Set(['creating', 'running']);
+const alwaysHoldSlot: ReadonlySet<TaskState> = new Set(['creating', 'running', 'retrying']);
 
 /**
  * The task machine's initial context: a new task, or one restored into `input.resume.state`.
@@ -28,9 +29,12 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
   });
   if (!input.resume) return fresh(created);
   const { state, context: stored } = input.resume;
+  // A later attempt runs under its own Job name (see `attemptJobName`).
+  const attempt = stored.attempt ?? 1;
   const restored: TaskContext = {
     ...stored,
     ...identity,
+    ...(attempt > 1 ? { jobName: attemptJobName(taskId, attempt) } : {}),
     jobMayExist: stored.jobMayExist ?? stored.jobUid !== undefined,
     jobFinished: stored.jobFinished ?? false,
     slotHeld: false,
@@ -38,10 +42,16 @@ export function initialTaskContext(input: TaskMachineInput): TaskContext {
     lastEventAt: Math.max(created, stored.lastEventAt ?? created),
   };
   switch (state) {
-    case 'queued':
-      return fresh(restored.lastEventAt);
+    case 'queued': {
+      // Queued again after a retry or a quota wait: its attempt, history and back-off carry over.
+      const { jobName, attempt, retries, retryCounts, memory, waitingFor, notBefore } = restored;
+      const carried = { attempt, retries, retryCounts, memory, waitingFor, notBefore };
+      const kept = Object.fromEntries(Object.entries(carried).filter(([, v]) => v !== undefined));
+      return { ...fresh(restored.lastEventAt), jobName, ...kept };
+    }
     case 'creating':
     case 'running':
+    case 'retrying':
       // A running task has no outcome yet; observations recompute every deadline from the cluster.
       return {
         ...restored,

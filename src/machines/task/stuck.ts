@@ -123,10 +123,18 @@ function stuckWaiting(
   }
 }
 
-/** Whether a pull error says the image does not exist or access is denied. */
+/**
+ * A registry's rate limit: it passes. Docker Hub's says "toomanyrequests: … unauthenticated pull
+ * rate limit", which must not read as an authentication failure.
+ */
+const rateLimited = /toomanyrequests|too many requests|rate limit/i;
+
+const saysPermanent = (text: string): boolean => permanentPullError.test(text) && !rateLimited.test(text);
+
+/** Whether a pull error says the image does not exist or access is denied (a rate limit is neither). */
 export function isPermanentPullError(message: string | undefined, events: readonly string[]): boolean {
-  if (message && permanentPullError.test(message)) return true;
-  return events.some((e) => /^Failed: .*pull/i.test(e) && permanentPullError.test(e));
+  if (message && saysPermanent(message)) return true;
+  return events.some((e) => /^Failed: .*pull/i.test(e) && saysPermanent(e));
 }
 
 function containerFailure(pod: PodView, c: ContainerView, reason: TaskFailureReason): TaskFailure {

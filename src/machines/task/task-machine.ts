@@ -14,6 +14,7 @@ import { classify, type Verdict } from './classify.js';
 import type {
   AlarmCommand,
   AlarmInput,
+  ClusterObservation,
   CreateJobInput,
   CreateJobOutput,
   DeleteJobInput,
@@ -31,6 +32,9 @@ import { dueVerdict, earliestDeadline } from './deadlines.js';
 import { apiFailure, cancelledFailure, createFailure } from './failures.js';
 import { recordFromContext } from './record.js';
 import { initialTaskContext } from './restore.js';
+import { createQuotaRefusal, podQuotaRefusal } from './quota.js';
+import { newDisruptions, newJobRetry, policyOf, retryForFailure, withRetry } from './retries.js';
+import { attemptJobName } from '../../jobs/job-name.js';
 
 /** The context while the machine runs: the task's context plus the state a restored task resumes into. */
 type MachineContext = TaskContext & { resumeTo?: TaskState };
@@ -88,6 +92,56 @@ const harvestLogs = {
     ],
   },
 } as const;
+
+/**
+ * What one observation means for retries: disrupted pods the Job replaced (counted, and the task
+ * failed once they pass `retry.disruptions`), pods refused for quota (the task waits for room, or
+ * fails when it can never fit), and a failure that is retried with a new Job (`pendingRetry`).
+ */
+function retriesOf(
+  context: MachineContext,
+  observation: ClusterObservation,
+  next: Pick<TaskContext, 'pendingUntil' | 'lastEvents'>,
+  verdict: Verdict | undefined,
+  at: number,
+): { fields: Partial<TaskContext>; verdict: Verdict | undefined } {
+  let ctx: TaskContext = context;
+  const fields: Partial<TaskContext> = {};
+  const replaced = newDisruptions(ctx, observation);
+  if (replaced.length > 0) {
+    for (const retry of replaced) Object.assign(fields, withRetry({ ...ctx, ...fields }, retry));
+    fields.disruptedPods = [...(ctx.disruptedPods ?? []), ...replaced.map((r) => r.podName ?? '')];
+    ctx = { ...ctx, ...fields };
+    const allowed = policyOf(ctx).disruptions;
+    if ((ctx.retryCounts?.disruption ?? 0) > allowed && !verdict?.jobFinished) {
+      const message = `The Job's pods were disrupted ${ctx.retryCounts?.disruption} times (retry.disruptions allows ${allowed}); last: ${replaced.at(-1)?.message}`;
+      const failure = { reason: 'DisruptionLimitExceeded' as const, message, events: next.lastEvents ?? [] };
+      return { fields, verdict: { outcome: 'failed', jobFinished: false, failure } };
+    }
+  }
+  if (!verdict) {
+    const refusal = podQuotaRefusal(observation, next.lastEvents ?? [], next.pendingUntil);
+    if (!refusal) return { fields, verdict };
+    if (refusal.neverFits) {
+      const message = `The task asks for more than the namespace's ResourceQuota allows at all: ${refusal.message}`;
+      const failure = { reason: 'QuotaExceeded' as const, message, events: next.lastEvents ?? [] };
+      return { fields, verdict: { outcome: 'failed', jobFinished: false, failure } };
+    }
+    const retry = newJobRetry(ctx, 'quota', refusal.message, at);
+    return { fields: { ...fields, ...withRetry(ctx, retry), pendingRetry: retry }, verdict };
+  }
+  if (verdict.outcome !== 'failed') return { fields, verdict };
+  const retry = retryForFailure(ctx, verdict.failure, observation.pods, at);
+  if (!retry) return { fields, verdict };
+  return { fields: { ...fields, ...withRetry(ctx, retry), pendingRetry: retry }, verdict };
+}
+
+/** The `deleteJob` effect's input: this attempt's Job, by uid when known (never a successor's). */
+const deleteJobInput = ({ context }: { context: MachineContext }): DeleteJobInput => ({
+  taskId: context.taskId,
+  jobName: context.jobName,
+  ...(context.jobUid ? { jobUid: context.jobUid } : {}),
+});
 
 const outcomeState = (outcome: TaskOutcome) =>
   ({
@@ -157,6 +211,11 @@ export const taskMachine = setup({
     decided: ({ context }, params: { outcome: TaskOutcome }) => context.outcome === params.outcome,
     noJobToClean: ({ context }) => !context.jobMayExist,
     keepJobs: ({ context }) => context.config.keepJobs,
+    retryPending: ({ context }) => context.pendingRetry !== undefined,
+    quotaWait: (_, params: { error: unknown }) => {
+      const refusal = createQuotaRefusal(params.error);
+      return refusal !== undefined && !refusal.neverFits;
+    },
     mayRecreate: ({ context, event }) => {
       assertEvent(event, 'CLUSTER.OBSERVED');
       return event.observation.job === null && (context.recreates ?? 0) < (context.config.jobVanishedRetries ?? 0);
@@ -171,6 +230,47 @@ export const taskMachine = setup({
       },
     }),
     holdSlot: assign({ slotHeld: true, jobMayExist: true }),
+    clearWaiting: assign({ waitingFor: undefined, notBefore: undefined }),
+    // The create was refused for quota: nothing was made; wait for room (the same attempt, again).
+    recordQuotaWait: assign(({ context }, params: { error: unknown }) => {
+      const message = createQuotaRefusal(params.error)?.message ?? messageOf(params.error);
+      const retry = newJobRetry(context, 'quota', message, context.lastEventAt);
+      return { ...withRetry(context, retry), pendingRetry: retry, jobMayExist: false };
+    }),
+    // The Job is gone: reset what belonged to it, and say when and why the task may start again.
+    prepareNextAttempt: assign(({ context }) => {
+      const retry = context.pendingRetry;
+      const attempt = (context.attempt ?? 1) + (retry && retry.reason !== 'quota' ? 1 : 0);
+      return {
+        attempt,
+        jobName: attemptJobName(context.taskId, attempt),
+        memory: retry?.memory ?? context.memory,
+        waitingFor: retry?.reason === 'quota' ? ('quota' as const) : undefined,
+        notBefore: context.lastEventAt + (retry?.backoffMs ?? 0),
+        pendingRetry: undefined,
+        jobUid: undefined,
+        jobMayExist: false,
+        jobFinished: false,
+        startedAt: undefined,
+        timeoutAt: undefined,
+        stuckAt: undefined,
+        pendingUntil: undefined,
+        lastEvents: undefined,
+        disruptedPods: undefined,
+        outcome: undefined,
+        failure: undefined,
+      };
+    }),
+    requeue: enqueueActions(({ context, enqueue }) => {
+      const { taskId, spec, jobName, fingerprint, createdAt, config } = context;
+      enqueue.sendParent({
+        type: 'TASK.REQUEUED',
+        task: { taskId, spec, jobName, fingerprint, createdAt, config },
+        notBefore: context.notBefore ?? context.lastEventAt,
+        ...(context.waitingFor ? { waitingFor: context.waitingFor } : {}),
+        at: context.lastEventAt,
+      } satisfies TaskToParentEvent);
+    }),
     requestCancel: assign({ cancelRequested: true }),
     markCancelled: assign({ failure: () => cancelledFailure() }),
     // The vanished Job's identity and deadlines belong to it, not to the Job about to be created.
@@ -213,19 +313,26 @@ export const taskMachine = setup({
       // read, which the alarm armed at that (past) deadline makes at once.
       const stale = found?.byDeadline === true && event.observation.fresh !== true;
       const verdict = stale ? undefined : found;
+      const at = Math.max(context.lastEventAt, event.observation.at);
+      const retried = retriesOf(context, event.observation, next, verdict, at);
+      const decided = retried.verdict;
       enqueue.assign({
         ...next,
-        lastEventAt: Math.max(context.lastEventAt, event.observation.at),
-        ...(verdict ? verdictFields(verdict) : {}),
+        lastEventAt: at,
+        ...retried.fields,
+        ...(decided && !retried.fields.pendingRetry ? verdictFields(decided) : {}),
       });
       const armAt = earliestDeadline(next);
-      if (stale || (!verdict && armAt !== earliestDeadline(context)))
+      if (stale || (!decided && armAt !== earliestDeadline(context)))
         enqueue.sendTo('alarm', { type: 'ARM', at: armAt } satisfies AlarmCommand);
     }),
     applyAlarm: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'ALARM');
       const due = dueVerdict(context, event.at);
-      if (due) {
+      const retry = due && retryForFailure(context, due.failure, [], event.at);
+      if (retry) {
+        enqueue.assign({ ...withRetry(context, retry), pendingRetry: retry });
+      } else if (due) {
         enqueue.assign({ outcome: due.outcome, failure: due.failure });
       } else {
         // Early or stale (a later deadline replaced it): wait for the earliest one again.
@@ -291,7 +398,7 @@ export const taskMachine = setup({
         actions: 'clearResume' as const,
       })),
       on: {
-        START: { target: 'creating', actions: 'noteTime' },
+        START: { target: 'creating', actions: ['noteTime', 'clearWaiting'] },
         CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
       },
     },
@@ -305,6 +412,8 @@ export const taskMachine = setup({
           jobName: context.jobName,
           spec: context.spec,
           fingerprint: context.fingerprint,
+          ...(context.memory !== undefined ? { memory: context.memory } : {}),
+          ...(policyOf(context).disruptions > 0 ? { ignoreDisruptions: true } : {}),
         }),
         onDone: [
           {
@@ -319,6 +428,16 @@ export const taskMachine = setup({
             guard: 'cancelRequested',
             target: 'cancelled',
             actions: { type: 'recordCancelAfterFailedCreate', params: ({ event }) => ({ error: event.error }) },
+          },
+          {
+            guard: { type: 'quotaWait', params: ({ event }) => ({ error: event.error }) },
+            target: 'queued',
+            actions: [
+              { type: 'recordQuotaWait', params: ({ event }) => ({ error: event.error }) },
+              'prepareNextAttempt',
+              { type: 'releaseSlot', params: { onlyIfJobFinished: false } },
+              'requeue',
+            ],
           },
           {
             target: 'failed',
@@ -359,6 +478,7 @@ export const taskMachine = setup({
         },
       ],
       always: [
+        { guard: 'retryPending', target: 'retrying' },
         { guard: { type: 'decided', params: { outcome: 'succeeded' } }, target: 'succeeded' },
         { guard: { type: 'decided', params: { outcome: 'failed' } }, target: 'failed' },
         { guard: { type: 'decided', params: { outcome: 'timedOut' } }, target: 'timedOut' },
@@ -373,6 +493,30 @@ export const taskMachine = setup({
         CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] },
       },
     },
+    // A retry (or a quota wait) decided while running: delete this attempt's Job (and wait until it
+    // is gone, so nothing of it runs outside a slot), then queue the task again.
+    retrying: {
+      invoke: {
+        id: 'deleteJob',
+        src: 'deleteJob',
+        input: deleteJobInput,
+        onDone: {
+          target: 'queued',
+          actions: [
+            { type: 'noteDeleted', params: ({ event }) => ({ at: event.output?.at }) },
+            'prepareNextAttempt',
+            { type: 'releaseSlot', params: { onlyIfJobFinished: false } },
+            'requeue',
+          ],
+        },
+        // The Job may still be there: never start another beside it. Cleanup tries the delete again.
+        onError: {
+          target: 'failed',
+          actions: { type: 'recordEffectFailure', params: ({ event }) => ({ error: event.error }) },
+        },
+      },
+      on: { CANCEL: { target: 'cancelled', actions: ['noteTime', 'markCancelled'] } },
+    },
     // From here on CANCEL is ignored: the task is already ending.
     succeeded: outcomeState('succeeded'),
     failed: outcomeState('failed'),
@@ -383,11 +527,7 @@ export const taskMachine = setup({
       invoke: {
         id: 'deleteJob',
         src: 'deleteJob',
-        input: ({ context }) => ({
-          taskId: context.taskId,
-          jobName: context.jobName,
-          ...(context.jobUid ? { jobUid: context.jobUid } : {}),
-        }),
+        input: deleteJobInput,
         onDone: {
           target: 'deleted',
           actions: { type: 'noteDeleted', params: ({ event }) => ({ at: event.output?.at }) },

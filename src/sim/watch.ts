@@ -101,12 +101,23 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
     if (!corked) {
       corked = true;
       res.cork();
-      setImmediate(() => {
-        corked = false;
-        res.uncork();
-      });
+      setImmediate(flush);
     }
     res.write(line);
+  };
+  /**
+   * Sends what the current turn corked; before `end()` too, since Node 24's `end()` leaves a corked
+   * response's lines unsent.
+   */
+  function flush(): void {
+    if (!corked) return;
+    corked = false;
+    res.uncork();
+  }
+  /** Ends the stream after the lines written so far. */
+  const endStream = (): void => {
+    flush();
+    res.end();
   };
   const send = (type: WatchEventType, object: unknown): void => write(`${JSON.stringify({ type, object })}\n`);
   const encode = ctx.encode?.bind(ctx);
@@ -157,7 +168,7 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
       const status = expired(`too old resource version: ${rv} (${ctx.store.oldestResumableVersion})`).toStatus();
       send('ERROR', status);
       finish();
-      res.end();
+      endStream();
       return;
     }
     for (const change of changes) deliver(change);
@@ -189,7 +200,7 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
         });
       }
       finish();
-      res.end();
+      endStream();
     }),
   );
 }

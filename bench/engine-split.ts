@@ -8,13 +8,15 @@
  * figures the code had before the CPU work of issue 13, as recorded (`before` below).
  *
  * Run alone with `npx tsx bench/engine-split.ts [TASKS_AT_100 [TASKS_AT_1000 [TASKS_AT_5000]]]` (0 skips a cap);
+ * `BENCH_CPU_PROFILE=<dir>` also writes a CPU profile of each measured round (`startProfile`);
  * `bench/run.ts` collects `runEngineSplitBench()`'s rows.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createRunner } from '../src/runner/create-runner.js';
 import { round, type BenchRow } from './section.js';
@@ -85,6 +87,28 @@ async function procCpuMs(pid: number): Promise<number> {
   return ((utime + stime) * 1000) / clockTicksPerSecond;
 }
 
+/**
+ * With `BENCH_CPU_PROFILE=<dir>`, a CPU profile of the runner's process over the measured round
+ * only (warm-up and start-up left out), written as `<dir>/engine-split-cap<N>.cpuprofile`.
+ */
+async function startProfile(): Promise<{ stop(cap: number): Promise<void> } | undefined> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async (cap) => {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      const file = join(dir, `engine-split-cap${String(cap)}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      process.stderr.write(`engine:split: CPU profile of the measured round written to ${file}\n`);
+    },
+  };
+}
+
 interface SimProcess {
   child: ChildProcess;
   kubeConfig: KubeConfig;
@@ -150,6 +174,7 @@ async function splitRun(cap: number, tasks: number, timeScale: number): Promise<
         return wrong.length;
       };
       await lifecycles('warmup', 200);
+      const profile = await startProfile();
       const simBefore = await procCpuMs(pid);
       const cpuBefore = process.cpuUsage();
       const started = performance.now();
@@ -157,6 +182,7 @@ async function splitRun(cap: number, tasks: number, timeScale: number): Promise<
       const elapsedMs = performance.now() - started;
       const cpu = process.cpuUsage(cpuBefore);
       const simCpuMs = (await procCpuMs(pid)) - simBefore;
+      await profile?.stop(cap);
       return { cap, tasks, failed, elapsedMs, runnerCpuMs: (cpu.user + cpu.system) / 1000, simCpuMs };
     } finally {
       await runner.shutdown();

@@ -177,6 +177,9 @@ export interface Transition {
   at: string;
   /** The outcome, on transitions into an outcome state and after. */
   outcome?: TaskOutcome;
-  /** A retry recorded with this step (for a pod the Job replaced, `from` and `to` are both `running`). */
+  /**
+   * A retry recorded with this step, published once: `running → running` for a pod the Job
+   * replaced, `running → retrying` for a new Job, `creating → queued` for a create refused for quota.
+   */
   retry?: TaskRetry;
 }

@@ -49,11 +49,14 @@ export function createTaskObserver(options: {
       return;
     }
     const previous = options.current(record.id);
+    const from: TaskState | null = previous?.state ?? null;
+    // A retry that needs a new Job is decided in one microstep and leaves `running` in the next
+    // (its `always` transition, same macrostep): it is reported once, with that change of state.
+    if (from === 'running' && record.state === 'running' && snapshot.context.pendingRetry !== undefined) return;
     if (record.state === 'deleted') last.delete(record.id);
     else last.set(record.id, reported);
     // A new (or resumed) actor's first snapshot repeats the record the runner already stored.
     if (known === undefined && previous && sameRecord(previous, record)) return;
-    const from: TaskState | null = previous?.state ?? null;
     // A retry recorded with this step is a step of the task's history even within one state (a
     // disrupted pod the Job replaced): it is published as a transition carrying the retry.
     const retry = newRetry(previous, record);

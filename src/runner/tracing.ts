@@ -77,6 +77,8 @@ interface OpenTask {
   /** False for the no-op tracer's spans: no phase spans nor attributes are made for them. */
   recording: boolean;
   phase?: { name: TaskPhase; span: Span };
+  /** The Job of the task's current attempt (a retry with a new Job names another). */
+  jobName?: string;
 }
 
 /** This package's version, the tracer's: src/runner/ and dist/runner/ are both two levels below package.json. */
@@ -134,7 +136,7 @@ export class TaskTracing {
     const at = new Date(t.at);
     // Each retry (or quota wait) is an event on the task's span, whatever phase it happens in.
     if (t.retry) {
-      const { reason, action, attempt, message, podName } = t.retry;
+      const { reason, action, attempt, message, podName, jobName } = t.retry;
       open.span.addEvent(
         'k8s_jobs.retry',
         {
@@ -142,6 +144,7 @@ export class TaskTracing {
           'k8s_jobs.retry.action': action,
           'k8s_jobs.retry.attempt': attempt,
           'k8s_jobs.retry.message': message,
+          [spanAttributes.jobName]: jobName,
           ...(podName ? { 'k8s.pod.name': podName } : {}),
         },
         at,
@@ -162,6 +165,11 @@ export class TaskTracing {
       open.span.end(at);
       this.#open.delete(t.taskId);
       return;
+    }
+    // A retry with a new Job: the phases from here on, and the task span, name the attempt's Job.
+    if (record?.jobName !== undefined && record.jobName !== open.jobName) {
+      open.jobName = record.jobName;
+      open.span.setAttribute(spanAttributes.jobName, record.jobName);
     }
     open.phase = this.#startPhase(open, phase, t.to, at);
     // The harvest phase carries the outcome too: it is what the logs were harvested for.
@@ -219,6 +227,7 @@ export class TaskTracing {
     const open: OpenTask = {
       span,
       recording,
+      ...(record ? { jobName: record.jobName } : {}),
       context: recording ? trace.setSpan(parent ?? ROOT_CONTEXT, span) : ROOT_CONTEXT,
     };
     this.#open.set(taskId, open);
@@ -228,7 +237,13 @@ export class TaskTracing {
   #startPhase(open: OpenTask, phase: TaskPhase, state: TaskState, at: Date): { name: TaskPhase; span: Span } {
     const span = this.#tracer.startSpan(
       `${taskSpanName}.${phase}`,
-      { attributes: { [spanAttributes.state]: state }, startTime: at },
+      {
+        attributes: {
+          [spanAttributes.state]: state,
+          ...(open.jobName !== undefined ? { [spanAttributes.jobName]: open.jobName } : {}),
+        },
+        startTime: at,
+      },
       open.context,
     );
     return { name: phase, span };

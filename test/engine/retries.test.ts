@@ -134,6 +134,11 @@ test('OOMKilled is retried with a new Job with twice the memory, up to maxMemory
     'succeeded→deleting',
     'deleting→deleted',
   ]);
+  // Each retry published once, with the change of state it causes.
+  const retried = seen
+    .filter((t) => t.taskId === 'hungry' && t.retry)
+    .map((t) => `${t.from}→${t.to} ${t.retry?.attempt}`);
+  expect(retried).toEqual(['running→retrying 1', 'running→retrying 2']);
 });
 
 test('OOMKilled without oomKilled attempts fails at once, as before', async () => {

@@ -12,6 +12,7 @@ import { afterEach, expect, test } from 'vitest';
 import { createRunner } from '../../src/runner/create-runner.js';
 import { repoRoot } from '../cli/cli-process.js';
 import { waitUntil } from '../helpers/wait.js';
+import { defaultScript, type ContainerScript } from '../../src/sim/index.js';
 import { behaviour, startEngine, type Engine } from './harness.js';
 
 /*
@@ -95,6 +96,44 @@ test('one task: a span from addTask to deleted, a child per phase, back to back,
   for (let i = 1; i < children.length; i++) expect(ms(children[i]!.startTime)).toBe(ms(children[i - 1]!.endTime));
   expect(ms(children.at(-1)!.endTime)).toBe(ms(task.endTime));
   expect(task.spanContext().traceId).toBe(children[0]!.spanContext().traceId);
+});
+
+test('a task OOM-retried with a new Job: one span, a retry event naming the old Job, later phases the new one', async () => {
+  const { exporter, provider } = recorder();
+  // Out of memory below 96Mi: the first attempt (64Mi) fails, the second (128Mi) succeeds.
+  const hungry: ContainerScript = (pod, container, context) => {
+    const limit = (container.resources as { limits?: { memory?: string } } | undefined)?.limits?.memory;
+    return limit === '64Mi' ? { durationMs: 20, oomKilled: true } : defaultScript(pod, container, context);
+  };
+  const e = await engine({
+    runner: { tracerProvider: provider },
+    cluster: { kubelet: { runtime: 'scripted', script: hungry } },
+  });
+  await e.runner.addTask({
+    id: 'hungry',
+    image: 'busybox',
+    resources: { limits: { memory: '64Mi' } },
+    retry: { oomKilled: { attempts: 1 } },
+  });
+  const done = await e.runner.waitFor('hungry');
+  expect(done.outcome).toBe('succeeded');
+  const { task, children } = await taskTrace(exporter, 'hungry');
+  expect(done.jobName).not.toBe('hungry');
+  expect(task.attributes['k8s.job.name']).toBe(done.jobName);
+  expect(
+    task.events.map((ev) => [ev.name, ev.attributes?.['k8s_jobs.retry.reason'], ev.attributes?.['k8s.job.name']]),
+  ).toEqual([['k8s_jobs.retry', 'oomKilled', 'hungry']]);
+  expect(children.map((s) => [s.name, s.attributes['k8s.job.name']])).toEqual([
+    ['k8s_jobs.task.queued', 'hungry'],
+    ['k8s_jobs.task.creating', 'hungry'],
+    ['k8s_jobs.task.running', 'hungry'],
+    ['k8s_jobs.task.retry', 'hungry'],
+    ['k8s_jobs.task.queued', done.jobName],
+    ['k8s_jobs.task.creating', done.jobName],
+    ['k8s_jobs.task.running', done.jobName],
+    ['k8s_jobs.task.harvest', done.jobName],
+    ['k8s_jobs.task.delete', done.jobName],
+  ]);
 });
 
 test('a failing task: ERROR status with the reason, exit code and error.type as attributes', async () => {

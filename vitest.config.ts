@@ -54,7 +54,8 @@ export default defineConfig({
      * for each of the 211 files took 268 s of the suite's 810 s of test time; without isolation,
      * 32 s. `npm test` on an idle 2-core machine: 585 s → 388 s, every test passing either way.
      * What a test file changes globally (the OpenTelemetry API, fake timers) it puts back in
-     * `afterEach`; the runners, sims and stores a file starts it closes.
+     * `afterEach`; the runners, sims and stores a file starts it closes. `--isolate` gives each
+     * file a fresh process again, to rule out a file disturbing the next.
      */
     isolate: false,
     maxWorkers,

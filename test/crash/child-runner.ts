@@ -9,6 +9,7 @@
  * no write — until the parent's SIGKILL lands.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import KeyvPostgres from '@keyv/postgres';
 import KeyvSqlite from '@keyv/sqlite';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -33,6 +34,22 @@ const stuck = {
   createContainerConfigGraceMs: 1200,
   crashLoopBackOffGraceMs: 1200,
 };
+
+/**
+ * Reports the longest event-loop stall so far whenever it grows: the fault soak widens its rate
+ * check by it (a request let through by the rate limiter during a stall leaves with later ones).
+ */
+function reportStalls(): void {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let reportedMs = 0;
+  setInterval(() => {
+    const maxMs = Math.ceil(loop.max / 1e6);
+    if (maxMs <= reportedMs) return;
+    reportedMs = maxMs;
+    say({ event: 'stall', maxMs });
+  }, 100).unref();
+}
 
 function say(message: ChildMessage): void {
   // Writes to a pipe are synchronous on Linux: a line printed right before a freeze reaches the parent.
@@ -229,6 +246,7 @@ async function main(): Promise<void> {
     stuck: { ...stuck, pendingBudgetMs: config.pendingBudgetMs ?? stuck.pendingBudgetMs },
   });
   say({ event: 'ready', pid: process.pid });
+  reportStalls();
   cancelWhenRunning(runner, config.tasks);
   const byId = new Map(config.tasks.map((t) => [t.id, t]));
   const add = async (id: string): Promise<void> => {

@@ -67,4 +67,6 @@ export type ChildMessage =
   | { event: 'transition'; id: string; from: TaskState | null; to: TaskState }
   | { event: 'frozen'; point: FreezePoint['at']; detail: string }
   | { event: 'done'; deleted: number }
+  /** The longest event-loop stall of the child so far (ms), each time it grows. */
+  | { event: 'stall'; maxMs: number }
   | { event: 'error'; message: string };

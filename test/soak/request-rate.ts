@@ -23,9 +23,10 @@ export interface WorstWindow {
 /**
  * The sim stamps a request when its handler runs: a request sent when its token was taken can be
  * stamped a little later, which shrinks the window it appears in. 20 ms covers that (and the
- * stamps' 1 ms resolution) on a quiet machine; on a loaded one the caller widens it to the
- * longest event-loop stall measured in the sim's process (requests that reached it during a stall
- * are stamped together), as `test/engine/transient-faults.test.ts` does.
+ * stamps' 1 ms resolution) on a quiet machine; on a loaded one the caller adds the longest
+ * event-loop stalls measured in the sim's process (requests that reached it during a stall are
+ * stamped together) and in the runner's (requests let through during a stall leave together), as
+ * `test/engine/transient-faults.test.ts` and `soak.ts` do.
  */
 export const arrivalSlackMs = 20;
 

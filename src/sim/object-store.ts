@@ -149,16 +149,19 @@ export class ObjectStore {
 
   /**
    * The stored objects of a resource (deeply frozen, to read only), in one namespace or all
-   * (`namespace` undefined), ordered by namespace/name.
+   * (`namespace` undefined), those `matches` keeps if given, ordered by namespace/name as etcd
+   * orders its keys (by code unit, as a continue token's `>` compares them too). Filtered before
+   * they are sorted: a field-selected LIST of a few Events among thousands sorts only the few.
    */
-  readAll(resource: string, namespace?: string): KubeObject[] {
-    const out: KubeObject[] = [];
-    for (const obj of this.#table(resource).values()) {
-      if (namespace === undefined || obj.metadata.namespace === namespace) out.push(obj);
+  readAll(resource: string, namespace?: string, matches?: (obj: KubeObject) => boolean): KubeObject[] {
+    const found: [string, KubeObject][] = [];
+    for (const entry of this.#table(resource)) {
+      const obj = entry[1];
+      if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
+      if (matches === undefined || matches(obj)) found.push(entry);
     }
-    return out.sort((a, b) =>
-      key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)),
-    );
+    found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return found.map(([, obj]) => obj);
   }
 
   /** Private, mutable copies of {@link readAll}'s objects. */

@@ -230,9 +230,11 @@ export function listObjects(
 ): { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: KubeObject[] } {
   const labels = parseLabelSelector(query.labelSelector);
   const fields = parseFieldSelector(query.fieldSelector, supportedFieldKeys(strategy));
-  let items = ctx.store
-    .readAll(strategy.info.resource, namespace)
-    .filter((obj) => matchesLabels(labels, obj.metadata.labels) && matchesFields(fields, fieldSet(strategy, obj)));
+  let items = ctx.store.readAll(
+    strategy.info.resource,
+    namespace,
+    (obj) => matchesLabels(labels, obj.metadata.labels) && matchesFields(fields, fieldSet(strategy, obj)),
+  );
   const metadata: Record<string, unknown> = { resourceVersion: String(ctx.store.resourceVersion) };
   const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
   if (query.continueToken) {

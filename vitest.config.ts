@@ -47,6 +47,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/slow/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Bundles the programs tests run as child processes (test/helpers/test-entries.ts).
+    globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
     /*
      * A worker runs its files one after another in one module graph, instead of a fresh one per

@@ -6,6 +6,8 @@ export default defineConfig({
     include: ['test/slow/**/*.test.ts'],
     testTimeout: 900_000,
     hookTimeout: 60_000,
+    // Bundles the programs tests run as child processes (test/helpers/test-entries.ts).
+    globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
     reporters: ['default'],
   },

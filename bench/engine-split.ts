@@ -118,7 +118,10 @@ interface SimProcess {
 /** `k8s-jobs sim --runtime scripted` as a child process, once it has written its kubeconfig. */
 async function startSimProcess(dir: string, timeScale: number): Promise<SimProcess> {
   const kubeconfigFile = join(dir, 'sim.kubeconfig');
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'sim', '--runtime', 'scripted'];
+  // BENCH_SIM_CPU_PROFILE=<dir>: the sim process writes a CPU profile of its whole life there when it exits.
+  const profileDir = process.env.BENCH_SIM_CPU_PROFILE;
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const args = [...profile, '--import', 'tsx', 'src/cli/main.ts', 'sim', '--runtime', 'scripted'];
   args.push('--time-scale', String(timeScale), '--kubeconfig-out', kubeconfigFile);
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -21,6 +21,7 @@ import type { RunnerOptions } from '../src/runner/options.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../src/sim/index.js';
 import { percentiles, runFailover } from '../test/replicas/failover.js';
 import { dropSchemas, postgresStoreUrl, randomSchema } from '../test/store/harnesses.js';
+import { useTestEntries } from '../test/helpers/test-entries.js';
 import { round, type BenchRow } from './section.js';
 
 const election = { leaseName: 'k8s-jobs', leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.5 };
@@ -166,7 +167,9 @@ export async function runReplicasBench(): Promise<BenchRow[]> {
     await rm(dir, { recursive: true, force: true });
   }
 
-  const failover = await runFailover({ tasks: 120, kills: 3, maxConcurrentJobs: 8 });
+  // The replica processes run bundled, as in the tests (test/helpers/test-entries.ts).
+  const entries = await useTestEntries();
+  const failover = await runFailover({ tasks: 120, kills: 3, maxConcurrentJobs: 8 }).finally(() => entries.remove());
   const bound = election.leaseDurationSeconds * 1000 + 2 * election.retryPeriodSeconds * 1000;
   const [takeP50, , takeMax] = percentiles(failover.takeoverMs);
   const [actionP50, , actionMax] = percentiles(failover.firstJobActionMs);

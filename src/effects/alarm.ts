@@ -3,7 +3,7 @@ import type { AlarmCommand, AlarmInput, ClusterObservation, TaskEvent } from '..
 import type { JobsPort } from '../ports/jobs-port.js';
 import { fullJitterMs } from '../time/backoff.js';
 import { maxTimerMs } from '../time/sleep.js';
-import type { ReportEffectError } from './hooks.js';
+import { effectStopped, type ReportEffectError } from './hooks.js';
 
 /** How a failed fresh read at a deadline is retried before the watch's view decides after all. */
 export interface FreshReadRetry {
@@ -100,7 +100,7 @@ export function alarmEffect(options: AlarmEffectOptions) {
     return () => {
       stopped = true;
       clearTimeout(timer);
-      abort.abort();
+      abort.abort(effectStopped);
     };
   });
 }

@@ -38,6 +38,9 @@ export function deleteJobEffect(options: DeleteJobEffectOptions) {
   });
 }
 
+/** What the way that did not see the Job gone first is aborted with (a reason: no DOMException built). */
+const raceSettled = new Error('the Job was seen gone another way');
+
 /** Resolves once the watch or a GET shows the Job gone, or `signal` aborts. */
 async function untilGone(
   options: DeleteJobEffectOptions,
@@ -52,7 +55,7 @@ async function untilGone(
   try {
     await Promise.race([seen, checked]);
   } finally {
-    local.abort();
+    local.abort(raceSettled);
     // The loser only ever ends by this abort: its rejection is expected, not an error.
     checked.catch(() => undefined);
   }

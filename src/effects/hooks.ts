@@ -6,3 +6,10 @@ export type ReportEffectError = (error: unknown, where: { taskId: string; effect
  * into the state that invoked the effect is durable first).
  */
 export type BeforeEffect = (taskId: string) => Promise<void>;
+
+/**
+ * What an effect aborts its own requests with when its task's machine stops it. Given explicitly:
+ * `abort()` without a reason builds a DOMException, stack trace included, for every task and
+ * effect (a runner profile showed it), and nothing reads it — a stopped effect reports nothing.
+ */
+export const effectStopped: Error = new Error('the effect was stopped');

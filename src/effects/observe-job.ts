@@ -2,7 +2,7 @@ import { fromCallback, type EventObject } from 'xstate';
 import type { ClusterObservation, ObserveJobInput, PodView, TaskEvent } from '../machines/task/contract.js';
 import type { JobObserver } from '../ports/job-observer.js';
 import type { JobsPort } from '../ports/jobs-port.js';
-import type { ReportEffectError } from './hooks.js';
+import { effectStopped, type ReportEffectError } from './hooks.js';
 import { podsLag, troubleSignature } from './trouble.js';
 
 export interface ObserveJobEffectOptions {
@@ -66,7 +66,7 @@ class ObservationRelay {
 
   /** Nothing is sent after this; fetches in flight are aborted. */
   stop(): void {
-    this.#abort.abort();
+    this.#abort.abort(effectStopped);
   }
 
   #send(observation: ClusterObservation): void {

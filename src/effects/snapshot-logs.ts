@@ -3,7 +3,7 @@ import type { SnapshotLogsInput } from '../machines/task/contract.js';
 import type { JobObserver } from '../ports/job-observer.js';
 import type { JobsPort } from '../ports/jobs-port.js';
 import type { TaskStore } from '../store/contract.js';
-import type { ReportEffectError } from './hooks.js';
+import { effectStopped, type ReportEffectError } from './hooks.js';
 import { toLogSnapshot, type SnapshotWrites } from './log-snapshots.js';
 
 export interface SnapshotLogsEffectOptions {
@@ -47,7 +47,7 @@ export function snapshotLogsEffect(options: SnapshotLogsEffectOptions) {
     };
     schedule();
     return () => {
-      abort.abort();
+      abort.abort(effectStopped);
       clearTimeout(timer);
     };
   });

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { testEntry } from '../helpers/test-entries.js';
 
 /** The repository root: the CLI runs from here so `--import tsx` resolves. */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A `k8s-jobs` CLI run as a real child process (`node --import tsx src/cli/main.ts …`). */
+/** A `k8s-jobs` CLI run as a real child process (`node <src/cli/main.ts bundled> …`, see test-entries.ts). */
 export interface CliProcess {
   child: ChildProcess;
   /** Everything printed to stdout so far. */
@@ -23,7 +24,7 @@ export interface CliProcess {
  */
 export function startCli(args: string[]): CliProcess {
   return track(
-    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    spawn(process.execPath, [testEntry('src/cli/main.ts'), ...args], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -39,7 +40,7 @@ const shellQuote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
  * the CLI's (`script -e`).
  */
 export function startCliOnTty(args: string[], { rows = 40, columns = 150 } = {}): CliProcess {
-  const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args].map(shellQuote).join(' ');
+  const command = [process.execPath, testEntry('src/cli/main.ts'), ...args].map(shellQuote).join(' ');
   // A pty `script` opens without a terminal of its own has no size: give it one first.
   const inner = `stty rows ${rows} cols ${columns}; exec ${command}`;
   return track(spawn('script', ['-qec', inner, '/dev/null'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));

@@ -1,7 +1,7 @@
 /**
  * The process the crash suite kills: a real runner on a SQLite file, against the simulated cluster
- * living in the test process. Run as `node --import <repo>/node_modules/tsx/dist/loader.mjs
- * child-runner.ts <config.json>` (see `protocol.ts` for the config and the JSON lines it prints).
+ * living in the test process. Run bundled (`test/helpers/test-entries.ts`) as `node <bundle>
+ * <config.json>` (see `protocol.ts` for the config and the JSON lines it prints).
  *
  * Kill points are found here without touching library code: the `@keyv/sqlite` adapter's `query`
  * is wrapped, so the child sees each batch the store writes, and when the configured point is

@@ -5,11 +5,9 @@
  * failing test still kills it (`killAllChildren`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { taskIdAnnotation } from '../../src/jobs/labels.js';
 import type { SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
@@ -17,48 +15,14 @@ import { dropSchemas, postgresStoreUrl, randomSchema } from '../store/harnesses.
 import type { TaskRecord } from '../../src/types.js';
 import type { ChildConfig, ChildMessage, CrashTask, FreezePoint } from './protocol.js';
 import { historyProblems } from './task-paths.js';
+import { testEntry } from '../helpers/test-entries.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const childScript = fileURLToPath(new URL('./child-runner.ts', import.meta.url));
 
 const liveChildren = new Set<ChildProcess>();
-let bundleDir: string | undefined;
 process.once('exit', () => {
   for (const child of liveChildren) child.kill('SIGKILL');
-  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
-
-let childBundle: Promise<string> | undefined;
-
-/**
- * `child-runner.ts` and the `src/` it imports, bundled by esbuild into one ESM file, once per test
- * process; packages stay imports from `node_modules`. A suite starts dozens of children: through
- * the tsx loader each spent about 4 s of CPU resolving and transpiling src/ file by file before
- * its runner started; the bundle is the same code (the same esbuild transform tsx applies), loaded
- * in about half of that. It lives two folders below the repository (`.tmp/crash-child-…/`), so
- * src's paths relative to its own module (`../../package.json`) and `node_modules` resolve as they
- * do from `src/<folder>/`.
- */
-function childEntry(): Promise<string> {
-  childBundle ??= (async () => {
-    await mkdir(join(repoRoot, '.tmp'), { recursive: true });
-    bundleDir = await mkdtemp(join(repoRoot, '.tmp', 'crash-child-'));
-    const outfile = join(bundleDir, 'child-runner.mjs');
-    await build({
-      entryPoints: [childScript],
-      outfile,
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      sourcemap: 'inline',
-      logLevel: 'silent',
-    });
-    return outfile;
-  })();
-  return childBundle;
-}
 
 /** SIGKILLs every child still alive and waits for each to be gone. */
 export async function killAllChildren(): Promise<void> {
@@ -247,7 +211,7 @@ export class CrashRun {
     this.log.launches++;
     const configPath = join(this.dir, `${this.name}-${this.log.launches}.json`);
     await writeFile(configPath, JSON.stringify(config));
-    const entry = await childEntry();
+    const entry = testEntry('test/crash/child-runner.ts');
     // Source maps: a child's stack traces (in a failing test's tail) name the .ts lines.
     const child = spawn(process.execPath, ['--enable-source-maps', entry, configPath], {
       cwd: repoRoot,

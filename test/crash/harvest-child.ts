@@ -1,7 +1,7 @@
 /**
  * The process the harvest-retry crash test kills: a real runner on a SQLite file, against the
- * simulated cluster living in the test process, whose final log reads fail. Run as
- * `node --import <repo>/node_modules/tsx/dist/loader.mjs harvest-child.ts <config.json>`; prints
+ * simulated cluster living in the test process, whose final log reads fail. Run bundled
+ * (`test/helpers/test-entries.ts`) as `node <bundle> <config.json>`; prints
  * JSON lines (`HarvestChildMessage`): its transitions, its `logsLost` events, the final record.
  */
 import { readFileSync } from 'node:fs';

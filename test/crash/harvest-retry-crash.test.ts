@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { waitUntil } from '../helpers/wait.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { ChildRun, killAllChildren, within } from './crash-harness.js';
 import type { ChildMessage } from './protocol.js';
 import type { HarvestChildConfig, HarvestChildMessage } from './harvest-child.js';
@@ -26,8 +27,6 @@ const childTimeoutMs = 60_000;
 const testTimeoutMs = 3 * childTimeoutMs;
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
-const childScript = fileURLToPath(new URL('./harvest-child.ts', import.meta.url));
 
 let cluster: SimulatedCluster;
 let dir: string;
@@ -51,10 +50,14 @@ async function launch(config: Omit<HarvestChildConfig, 'kubeconfigPath' | 'store
   };
   const configPath = join(dir, `child-${++launches}.json`);
   await writeFile(configPath, JSON.stringify(full));
-  const child = spawn(process.execPath, ['--import', tsxLoader, childScript, configPath], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', testEntry('test/crash/harvest-child.ts'), configPath],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new ChildRun(child);
 }
 

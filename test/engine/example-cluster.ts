@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../cli/cli-process.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 
 /** A simulated cluster for examples run as child processes, the way a user runs them. */
@@ -31,7 +31,7 @@ export async function startExampleCluster(): Promise<ExampleCluster> {
   };
 }
 
-/** Node's arguments to run the example at `path` (from the repository root) through tsx. */
+/** Node's arguments to run the example at `path` (from the repository root), bundled (test-entries.ts). */
 export function exampleArgs(path: string): string[] {
-  return ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, path)];
+  return [testEntry(path)];
 }

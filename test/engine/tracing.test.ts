@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -12,6 +11,7 @@ import { afterEach, expect, test } from 'vitest';
 import { createRunner } from '../../src/runner/create-runner.js';
 import { repoRoot } from '../cli/cli-process.js';
 import { waitUntil } from '../helpers/wait.js';
+import { exampleArgs } from './example-cluster.js';
 import { defaultScript, type ContainerScript } from '../../src/sim/index.js';
 import { behaviour, startEngine, type Engine } from './harness.js';
 
@@ -228,7 +228,7 @@ test('examples/tracing.ts prints the trace of its failing task under the app spa
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'examples/tracing.ts')],
+      exampleArgs('examples/tracing.ts'),
       { cwd: repoRoot, timeout: 60_000 },
       (err, out, errOut) => (err ? reject(err) : resolve({ stdout: out, stderr: errOut })),
     );

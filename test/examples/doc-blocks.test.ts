@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { taskMachineDiagram } from '../../scripts/diagram.js';
 import { repoRoot } from '../cli/cli-process.js';
 import { waitUntil } from '../helpers/wait.js';
+import { testEntry } from '../helpers/test-entries.js';
 import {
   allCodeBlocks,
   at,
@@ -143,11 +144,10 @@ describe('shell blocks', () => {
     if (!output || !session) return;
     const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-doc-sim-'));
     const args = (markerValue(output, 'output') ?? '').split(' ').slice(1);
-    const sim = spawn(
-      process.execPath,
-      ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), join(repoRoot, 'src/cli/main.ts'), ...args],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const sim = spawn(process.execPath, [testEntry('src/cli/main.ts'), ...args], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     sim.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -192,7 +192,7 @@ function cliHelp(sub: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', sub, '--help'],
+      [testEntry('src/cli/main.ts'), sub, '--help'],
       { cwd: repoRoot, timeout: 30_000 },
       (err, stdout) => {
         if (err && typeof err.code !== 'number') reject(new Error(err.message, { cause: err }));

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { repoRoot } from '../cli/cli-process.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { allCodeBlocks, asShownInDocs, at, markerValue, matchesOutput } from './markdown.js';
 
 /*
@@ -20,7 +21,7 @@ interface Run {
 
 function spawnExample(path: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', path], { cwd: repoRoot, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [testEntry(path)], { cwd: repoRoot, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(new Error(err.message, { cause: err }));
       else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
     });

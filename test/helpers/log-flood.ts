@@ -9,30 +9,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { expect } from 'vitest';
 import { repoRoot } from '../cli/cli-process.js';
-
-/**
- * The child runs as one bundled JavaScript file, not through tsx: tsx's loader alone adds about
- * 100 MiB to a process that imports client-node, which would swamp the runner's own figure.
- * Bundled two levels under the repository (node_modules/.k8s-jobs-log-flood/), so its imports of
- * packages resolve as the repository's do, and so does the runner's `../../package.json`.
- */
-const childBundle = join(repoRoot, 'node_modules/.k8s-jobs-log-flood/child.mjs');
-
-async function bundleChild(): Promise<void> {
-  await build({
-    entryPoints: [join(repoRoot, 'test/helpers/log-flood-child.ts')],
-    outfile: childBundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    target: 'node20',
-    logLevel: 'warning',
-  });
-}
+import { testEntry } from './test-entries.js';
 
 /** The line the child prints when done. */
 export interface FloodChildReport {
@@ -129,9 +108,7 @@ export async function runLogFlood(options: FloodOptions): Promise<FloodFigures> 
     process.execPath,
     [
       ...heap,
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      testEntry('src/cli/main.ts'),
       'sim',
       '--kubeconfig-out',
       kubeconfigFile,
@@ -157,8 +134,7 @@ export async function runLogFlood(options: FloodOptions): Promise<FloodFigures> 
     const simPid = sim.pid ?? 0;
     const simStartRss = peakRssBytes(simPid);
     const started = Date.now();
-    await bundleChild();
-    const child = spawn(process.execPath, [youngGeneration, childBundle], {
+    const child = spawn(process.execPath, [youngGeneration, testEntry('test/helpers/log-flood-child.ts')], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {

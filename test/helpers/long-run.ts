@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { startSimulatedCluster } from '../../src/sim/index.js';
 import type { LongRunSample } from './long-run-child.js';
+import { testEntry } from './test-entries.js';
 
 /** What a long run measured. */
 export interface LongRunFigures {
@@ -37,7 +38,7 @@ export async function longRun(options: {
   const cluster = await startSimulatedCluster({ timeScale: 0.001, kubelet: { runtime: 'scripted' } });
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-long-run-'));
   try {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/helpers/long-run-child.ts'], {
+    const child = spawn(process.execPath, ['--expose-gc', testEntry('test/helpers/long-run-child.ts')], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {

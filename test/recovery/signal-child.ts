@@ -1,7 +1,7 @@
 /**
  * A runner process for the signal tests (`signals.test.ts`): a real runner on a SQLite file,
  * against the simulated cluster living in the test process, with `shutdownOnSignals` installed.
- * Run as `node --import <repo>/node_modules/tsx/dist/loader.mjs signal-child.ts <config.json>`.
+ * Run bundled (`test/helpers/test-entries.ts`) as `node <bundle> <config.json>`.
  * It adds the configured tasks, prints `{"event":"running"}` once every one is `running`, then
  * waits: the parent's signal shuts it down (and the helper's default exits the process). It
  * prints one JSON line per signal received and per `shutdownDetached` event.

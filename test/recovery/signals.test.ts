@@ -7,6 +7,7 @@ import { afterEach, expect, test } from 'vitest';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { creationsByName, ourJobs } from '../engine/harness.js';
 import { waitUntil } from '../helpers/wait.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { startRecovery, type Recovery } from './harness.js';
 import type { SignalChildConfig, SignalChildMessage } from './signal-child.js';
 
@@ -17,8 +18,6 @@ import type { SignalChildConfig, SignalChildMessage } from './signal-child.js';
  */
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
-const childScript = fileURLToPath(new URL('./signal-child.ts', import.meta.url));
 
 let recovery: Recovery | undefined;
 let child: ChildProcess | undefined;
@@ -47,10 +46,14 @@ async function launch(config: Omit<SignalChildConfig, 'kubeconfigPath'>): Promis
   await recovery.cluster.writeKubeconfig(kubeconfigPath);
   const configPath = join(dir, 'config.json');
   await writeFile(configPath, JSON.stringify({ ...config, kubeconfigPath } satisfies SignalChildConfig));
-  const proc = spawn(process.execPath, ['--import', tsxLoader, childScript, configPath], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--enable-source-maps', testEntry('test/recovery/signal-child.ts'), configPath],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child = proc;
   const messages: SignalChildMessage[] = [];
   let stdout = '';

@@ -18,14 +18,13 @@ import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { cancelled, exits, oom, succeeds, timesOut, unpullable } from '../crash/task-kinds.js';
 import { trackUnfinished } from '../helpers/sim-jobs.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { dropSchemas, postgresStoreUrl, randomSchema } from '../store/harnesses.js';
 import { historyProblems } from '../crash/task-paths.js';
 import type { CrashTask } from '../crash/protocol.js';
 import type { ReplicaConfig, ReplicaReply, ReplicaRequest } from './replica-protocol.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
-const childScript = fileURLToPath(new URL('./replica-child.ts', import.meta.url));
 
 /** The size and timings of one run. */
 export interface FailoverSize {
@@ -186,9 +185,9 @@ export async function runFailover(size: FailoverSize): Promise<FailoverSummary> 
     const config: ReplicaConfig = { kubeconfigPath, storeUrl, identity, maxConcurrentJobs: cap, election };
     const configPath = join(dir, `${identity}.json`);
     await writeFile(configPath, JSON.stringify(config));
-    const child = fork(childScript, [configPath], {
+    const child = fork(testEntry('test/replicas/replica-child.ts'), [configPath], {
       cwd: repoRoot,
-      execArgv: ['--import', tsxLoader],
+      execArgv: ['--enable-source-maps'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     timeline.push(`${Date.now() - started} launch ${identity}`);

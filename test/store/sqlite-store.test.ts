@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
 import { storeSchemaVersion } from '../../src/store/layout.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import { tempDir } from './harnesses.js';
+import { testEntry } from '../helpers/test-entries.js';
 import { record, transition } from './task-store-contract.js';
 
 const dir = tempDir('k8s-jobs-sqlite-');
@@ -108,11 +108,9 @@ describe('openTaskStore("sqlite://…")', () => {
 
   it('what saveTask() resolved survives the process being killed right after (SIGKILL)', async () => {
     const path = dir.path('crash.sqlite');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/save-then-hang.ts', import.meta.url)), path, '300'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const child = spawn(process.execPath, [testEntry('test/store/fixtures/save-then-hang.ts'), path, '300'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.once('exit', (_code, signal) => resolve(signal)),
     );

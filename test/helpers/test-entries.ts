@@ -1,0 +1,90 @@
+/**
+ * The TypeScript programs tests start as child processes (the CLI, the crash suite's runner, the
+ * examples…), each bundled by esbuild into one ESM file once per test run, run by plain `node`.
+ *
+ * Why not `node --import tsx`: on Node 20 a module loader's hooks run on a thread of their own, and
+ * every import of every module crosses to it and back. Importing client-node (967 ESM files) went
+ * from 1.0 s to 2.9 s of wall time (about 2 s more CPU) in each child; `npm test` starts over a
+ * hundred. The bundle is what tsx would run (the same esbuild transform), packages stay imports
+ * from `node_modules`, our modules are one file.
+ *
+ * The bundles live two folders below the repository (`.tmp/test-entries-…/`), so the paths src/
+ * computes from its own module resolve as they do from `src/<folder>/` (`../../package.json`,
+ * and the dashboard's `./assets/`, copied beside them), and packages resolve from the
+ * repository's `node_modules`. Linked source maps are written: `--enable-source-maps` maps a
+ * child's stack traces to the .ts lines.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Where the bundles of this run are: set by {@link useTestEntries} (vitest's global setup calls it). */
+const dirVariable = 'K8S_JOBS_TEST_ENTRIES';
+
+/** The programs bundled, as paths from the repository root; every `examples/*.ts` too. */
+const fixedEntries = [
+  'src/cli/main.ts',
+  'test/crash/child-runner.ts',
+  'test/crash/harvest-child.ts',
+  'test/helpers/log-flood-child.ts',
+  'test/helpers/long-run-child.ts',
+  'test/recovery/signal-child.ts',
+  'test/replicas/replica-child.ts',
+  'test/store/fixtures/save-then-hang.ts',
+];
+
+function entryPaths(): string[] {
+  const examples = readdirSync(join(repoRoot, 'examples'))
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => `examples/${name}`);
+  return [...fixedEntries, ...examples];
+}
+
+/** The bundle's file name: the path with its folders joined by `__` (`src__cli__main.mjs`). */
+const bundleName = (path: string): string => `${path.replace(/\.ts$/, '').replaceAll('/', '__')}.mjs`;
+
+/**
+ * Bundles every entry into a new folder and points {@link testEntry} at it (in this process and
+ * the ones it starts after, through the environment); `remove()` deletes the folder.
+ */
+export async function useTestEntries(): Promise<{ dir: string; remove(): void }> {
+  mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, '.tmp', 'test-entries-'));
+  const entryPoints = entryPaths().map((path) => ({
+    in: join(repoRoot, path),
+    out: bundleName(path).replace(/\.mjs$/, ''),
+  }));
+  await build({
+    entryPoints,
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  cpSync(join(repoRoot, 'src/dashboard/assets'), join(dir, 'assets'), { recursive: true });
+  process.env[dirVariable] = dir;
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The bundled file of the program at `path` (from the repository root, e.g. `src/cli/main.ts`),
+ * to run as `node <file> …args`.
+ */
+export function testEntry(path: string): string {
+  const dir = process.env[dirVariable];
+  if (!dir)
+    throw new Error(
+      `${dirVariable} is not set: run tests through vitest (its global setup bundles the test entries) or call useTestEntries() first`,
+    );
+  if (!entryPaths().includes(path))
+    throw new Error(`${path} is not among the bundled test entries (test/helpers/test-entries.ts)`);
+  return join(dir, bundleName(path));
+}

@@ -105,6 +105,9 @@ test("the sim's request log never shows more than burst + qps·T requests in any
   const worst = worstExcess(requests.map((r) => r.at));
   const what = `${String(worst.count)} requests in ${String(worst.spanMs)} ms (slack ${String(slackMs)} ms)`;
   expect(worst.excess, what).toBeLessThanOrEqual(0);
-  // ...and the ceiling was approached, so the check had something to catch.
-  expect(worst.excess).toBeGreaterThan(-3);
+  // ...and the ceiling was approached, so the check had something to catch: within 3 requests of
+  // it, measured without the stall's allowance (a long stall widens the ceiling by qps × stall, by
+  // more than 3 requests past 120 ms, without the bucket letting more through).
+  const stallAllowance = (qps * (slackMs - arrivalSlackMs)) / 1000;
+  expect(worst.excess + stallAllowance, `${what}, stall allowance ${String(stallAllowance)}`).toBeGreaterThan(-3);
 });

@@ -186,11 +186,16 @@ export async function preparePostgresTable(
 }
 
 /**
- * Two processes creating the same schema, table or index at once: one of them gets a unique
- * violation on the catalog (23505) although `IF NOT EXISTS` was given. The object exists then.
+ * What a `CREATE … IF NOT EXISTS` answers when another session creates the same object at the
+ * same instant (`IF NOT EXISTS` looks before it creates, and is no lock): a unique violation on
+ * the catalog (23505), `schema already exists` (42P06), `relation already exists` (42P07) or, for
+ * a table, `type already exists` (42710, its row type). The other session's object exists then:
+ * the caller reads it back right after. Replicas started together on a new schema meet this.
  */
+const concurrentCreateCodes: ReadonlySet<unknown> = new Set(['23505', '42P06', '42P07', '42710']);
+
 function ignoreConcurrentCreate(err: unknown): void {
-  if ((err as { code?: unknown }).code !== '23505') throw err;
+  if (!concurrentCreateCodes.has((err as { code?: unknown }).code)) throw err;
 }
 
 /** An adapter of ours: `@keyv/postgres` over a pool it alone uses and ends. */

@@ -112,6 +112,16 @@ describe('PostgreSQL store', () => {
     expect(parsePostgresUrl('postgres://u@h/db').schema).toBe('public');
   });
 
+  it('replicas opening a new schema at the same instant all open it (concurrent CREATE … IF NOT EXISTS)', async () => {
+    // PostgreSQL's IF NOT EXISTS is not safe against a create running beside it: the loser gets
+    // 42P07 (relation already exists), 42P06 (schema) or 23505 (the catalog's unique index).
+    for (let round = 0; round < 24; round++) {
+      const url = postgresStoreUrl(fresh());
+      const stores = await Promise.allSettled(Array.from({ length: 4 }, () => open(url)));
+      expect(stores.filter((s) => s.status === 'rejected').map((s) => inspect(s))).toEqual([]);
+    }
+  });
+
   it('lists in JavaScript string order on a table whose own collation orders otherwise (ICU)', async () => {
     const schema = fresh();
     // A table made beforehand in a linguistic collation, where "a-b" < "a.b" < "a_b" < "ab" does not hold.

@@ -74,6 +74,11 @@ export async function useTestEntries(): Promise<{ dir: string; remove(): void }>
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Whether this process (or the one that started it) has bundled the entries already. */
+export function testEntriesReady(): boolean {
+  return process.env[dirVariable] !== undefined;
+}
+
 /**
  * The bundled file of the program at `path` (from the repository root, e.g. `src/cli/main.ts`),
  * to run as `node <file> …args`.

@@ -95,7 +95,8 @@ export class LeaderTasks {
       if (!this.#handed.has(taskId)) {
         // Added after the read above, or finished, or unknown (nothing left to cancel then).
         const record = await store.getTask(taskId);
-        if (record && record.state !== 'deleted') {
+        // Handed while it was read (a notification): the supervisor's record is newer than this one.
+        if (record && record.state !== 'deleted' && !this.#handed.has(taskId)) {
           registry.update(record);
           this.enqueue(record);
         }

@@ -7,8 +7,20 @@ import type { RunnerParts } from './runner-parts.js';
 
 /** What replication asks of the replica it runs in. */
 export interface ReplicationHooks {
-  /** Whether this replica leads now. */
+  /** Whether this replica leads now: from the moment it is told, while it still resumes its tasks. */
   isLeader(): boolean;
+  /**
+   * Changes each time this replica starts or stops leading. A record read from the store under one
+   * term is not applied under the next: the new term's own read (the leader's boot, or a resync) is
+   * newer.
+   */
+  term(): number;
+  /**
+   * Leader only: whether its supervisor runs this task, or may (while a term's tasks are resumed,
+   * every task). The records of such a task are the supervisor's own: a record read from the store
+   * may be older than what the supervisor has moved on to (its writes are durable a moment later).
+   */
+  runs(taskId: string): boolean;
   /** Leader only: a task another replica added (its record, `queued`) is to be run. */
   added(record: TaskRecord): void;
   /** Leader only: another replica left cancel requests in the store. */
@@ -87,14 +99,21 @@ export class Replication {
       this.#hooks.rescan();
       return;
     }
+    const term = this.#hooks.term();
     const open = await store.listOpenTasks();
+    // Leading now: the records read are the supervisor's to keep (its boot read the store again).
+    if (this.#hooks.term() !== term) return;
     const openIds = new Set<string>();
     for (const { record } of open) {
       openIds.add(record.id);
       registry.update(record);
     }
     const stale = registry.list().filter((r) => r.state !== 'deleted' && !openIds.has(r.id));
-    for (const record of stale) this.#apply(record.id, await store.getTask(record.id));
+    for (const record of stale) {
+      const stored = await store.getTask(record.id);
+      if (this.#hooks.term() !== term) return;
+      this.#apply(record.id, stored);
+    }
   }
 
   /** Sends what is left, then closes the notifier; `remote$` completes. */
@@ -133,20 +152,36 @@ export class Replication {
 
   async #transitions(transitions: readonly Transition[]): Promise<void> {
     const leader = this.#hooks.isLeader();
+    const term = this.#hooks.term();
     // The leader runs its tasks itself: of the others' transitions, only new tasks concern it.
     const relevant = leader ? transitions.filter((t) => t.from === null) : transitions;
     if (relevant.length === 0) return;
     const ids = [...new Set(relevant.map((t) => t.taskId))];
     const records = await Promise.all(ids.map((id) => this.#parts.store.getTask(id)));
-    ids.forEach((id, i) => this.#apply(id, records[i]));
+    // Read as a follower, and this replica leads now: its boot read the store after these reads (a
+    // new task among them is found by the scan that follows the boot). Applied, they would take the
+    // registry back from the state a resumed task has moved on to. A leader that stepped down
+    // meanwhile reads the store again as a follower.
+    const termChanged = this.#hooks.term() !== term;
+    // A new task the leader took meanwhile (its scan found it) is the supervisor's from then on.
+    const applied = ids.map((id) => !termChanged && !(leader && this.#hooks.runs(id)));
+    ids.forEach((id, i) => {
+      if (applied[i]) this.#apply(id, records[i]);
+    });
     const { tracing } = this.#parts;
     for (const t of relevant) {
       // A span started here (the task was added here) follows the task wherever it runs.
       if (tracing.has(t.taskId)) tracing.transition(t, this.#parts.registry.get(t.taskId));
       this.#remote.next(t);
     }
+    if (termChanged) {
+      if (!this.#hooks.isLeader()) this.#enqueue(() => this.resync());
+      return;
+    }
     if (!leader) return;
-    for (const record of records) if (record?.state === 'queued') this.#hooks.added(record);
+    records.forEach((record, i) => {
+      if (record?.state === 'queued' && applied[i]) this.#hooks.added(record);
+    });
   }
 
   /** The store's record of a task into the registry (gone from the store: forgotten). */

@@ -119,6 +119,8 @@ export class TaskRunner implements Runner {
   #leader: LeaderTasks | undefined;
   /** Leadership terms: each `leading` and `lost` starts a new one; a start of an older term gives up. */
   #term = 0;
+  /** This replica was told it leads, and has not lost it since (its boot may still be under way). */
+  #leading = false;
   /** The last term's engine stopping (a new term starts after it). */
   #engineStopped: Promise<void> = Promise.resolve();
 
@@ -167,7 +169,10 @@ export class TaskRunner implements Runner {
     const lock = createLeaseLock(kubeConfig, { namespace: config.namespace ?? namespace, name: config.leaseName });
     const elector = new LeaderElector(config, lock);
     const replication = new Replication(parts, notifier, config.identity, {
-      isLeader: () => this.#leader !== undefined,
+      isLeader: () => this.#leading,
+      term: () => this.#term,
+      // While the term's boot resumes the stored tasks, any of them may be the supervisor's.
+      runs: (taskId) => this.#leader?.has(taskId) ?? this.#leading,
       added: (record) => this.#leader?.enqueue(record),
       cancelRequested: () => this.#leader?.rescan(),
       rescan: () => this.#leader?.rescan(),
@@ -273,6 +278,7 @@ export class TaskRunner implements Runner {
     switch (event.type) {
       case 'leading': {
         const term = ++this.#term;
+        this.#leading = true;
         telemetry.report({ kind: 'leadership', identity, change: 'leading', leader: identity });
         // The previous term's stop first: its last writes are durable before the boot reads the store.
         this.#engineStopped = this.#engineStopped
@@ -285,6 +291,7 @@ export class TaskRunner implements Runner {
       }
       case 'lost':
         ++this.#term;
+        this.#leading = false;
         telemetry.report({
           kind: 'leadership',
           identity,
@@ -320,6 +327,7 @@ export class TaskRunner implements Runner {
     const replica = this.#replica;
     if (!replica) return;
     ++this.#term;
+    this.#leading = false;
     this.#afterStop(this.#stopEngine());
     await this.#engineStopped;
     const { releaseError } = await replica.elector.stop();

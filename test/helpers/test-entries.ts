@@ -36,11 +36,17 @@ const fixedEntries = [
   'test/store/fixtures/save-then-hang.ts',
 ];
 
-function entryPaths(): string[] {
-  const examples = readdirSync(join(repoRoot, 'examples'))
-    .filter((name) => name.endsWith('.ts'))
-    .map((name) => `examples/${name}`);
-  return [...fixedEntries, ...examples];
+let entries: readonly string[] | undefined;
+
+/** Read once per process: {@link testEntry} checks every path it is asked for against it. */
+function entryPaths(): readonly string[] {
+  entries ??= [
+    ...fixedEntries,
+    ...readdirSync(join(repoRoot, 'examples'))
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => `examples/${name}`),
+  ];
+  return entries;
 }
 
 /** The bundle's file name: the path with its folders joined by `__` (`src__cli__main.mjs`). */

@@ -233,7 +233,9 @@ export function listObjects(
   let items = ctx.store.readAll(
     strategy.info.resource,
     namespace,
-    (obj) => matchesLabels(labels, obj.metadata.labels) && matchesFields(fields, fieldSet(strategy, obj)),
+    (obj) =>
+      matchesLabels(labels, obj.metadata.labels) &&
+      (fields.length === 0 || matchesFields(fields, fieldSet(strategy, obj))),
   );
   const metadata: Record<string, unknown> = { resourceVersion: String(ctx.store.resourceVersion) };
   const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;

@@ -63,13 +63,24 @@ export interface ResourceStrategy {
   tableColumns?: TableColumn[];
 }
 
+/**
+ * The selectable fields of stored objects, computed once per object: a stored object is frozen and
+ * replaced (never changed) by a write, and a field-selected LIST reads every object of its
+ * namespace (the runner's Events LIST for a task in trouble read thousands, each time).
+ */
+const storedFieldSets = new WeakMap<KubeObject, Readonly<Record<string, string>>>();
+
 /** `metadata.name` and `metadata.namespace` plus the strategy's own selectable fields. */
-export function fieldSet(strategy: ResourceStrategy, obj: KubeObject): Record<string, string> {
-  return {
+export function fieldSet(strategy: ResourceStrategy, obj: KubeObject): Readonly<Record<string, string>> {
+  const known = storedFieldSets.get(obj);
+  if (known) return known;
+  const fields = Object.freeze({
     'metadata.name': obj.metadata.name,
     'metadata.namespace': obj.metadata.namespace ?? '',
     ...strategy.selectableFields(obj),
-  };
+  });
+  if (Object.isFrozen(obj)) storedFieldSets.set(obj, fields);
+  return fields;
 }
 
 export function supportedFieldKeys(strategy: ResourceStrategy): string[] {

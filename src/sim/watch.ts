@@ -88,7 +88,7 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
     obj !== undefined &&
     (namespace === undefined || obj.metadata.namespace === namespace) &&
     matchesLabels(request.labelSelector, obj.metadata.labels) &&
-    matchesFields(request.fieldSelector, fieldSet(strategy, obj));
+    (request.fieldSelector.length === 0 || matchesFields(request.fieldSelector, fieldSet(strategy, obj)));
 
   let closed = false;
   let corked = false;

@@ -14,8 +14,8 @@ import {
 import type { SimContext } from './context.js';
 import { StoreConflictError } from './object-store.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
-import { fieldSet, supportedFieldKeys, type ResourceStrategy } from './strategy.js';
+import { matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { matchesFieldSelector, supportedFieldKeys, type ResourceStrategy } from './strategy.js';
 import type { KubeObject } from './types.js';
 
 /** A REST answer before it is written: status code, JSON body, extra headers. */
@@ -233,9 +233,7 @@ export function listObjects(
   let items = ctx.store.readAll(
     strategy.info.resource,
     namespace,
-    (obj) =>
-      matchesLabels(labels, obj.metadata.labels) &&
-      (fields.length === 0 || matchesFields(fields, fieldSet(strategy, obj))),
+    (obj) => matchesLabels(labels, obj.metadata.labels) && matchesFieldSelector(strategy, fields, obj),
   );
   const metadata: Record<string, unknown> = { resourceVersion: String(ctx.store.resourceVersion) };
   const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;

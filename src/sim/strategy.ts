@@ -1,6 +1,7 @@
 import type { FieldError } from './api-error.js';
 import type { SimClock } from './clock.js';
 import type { ObjectStore } from './object-store.js';
+import { matchesFields, type FieldRequirement } from './selectors.js';
 import type { KubeObject, ResourceInfo } from './types.js';
 
 /** What a resource's rules may read while they run. */
@@ -70,8 +71,20 @@ export interface ResourceStrategy {
  */
 const storedFieldSets = new WeakMap<KubeObject, Readonly<Record<string, string>>>();
 
+/**
+ * Whether `obj` meets a field selector (of a LIST or a watch). An empty selector meets every
+ * object without computing its fields.
+ */
+export function matchesFieldSelector(
+  strategy: ResourceStrategy,
+  selector: FieldRequirement[],
+  obj: KubeObject,
+): boolean {
+  return selector.length === 0 || matchesFields(selector, fieldSet(strategy, obj));
+}
+
 /** `metadata.name` and `metadata.namespace` plus the strategy's own selectable fields. */
-export function fieldSet(strategy: ResourceStrategy, obj: KubeObject): Readonly<Record<string, string>> {
+function fieldSet(strategy: ResourceStrategy, obj: KubeObject): Readonly<Record<string, string>> {
   const known = storedFieldSets.get(obj);
   if (known) return known;
   const fields = Object.freeze({

@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { expired } from './api-error.js';
 import type { SimClock } from './clock.js';
 import type { ObjectStore } from './object-store.js';
-import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from './selectors.js';
-import { fieldSet, type ResourceStrategy } from './strategy.js';
+import { matchesLabels, type FieldRequirement, type LabelSelector } from './selectors.js';
+import { matchesFieldSelector, type ResourceStrategy } from './strategy.js';
 import type { KubeObject, StoreEvent, WatchEventType } from './types.js';
 
 /** An open watch response; fault injection may cut it. */
@@ -88,7 +88,7 @@ export function serveWatch(res: ServerResponse, request: WatchRequest, ctx: Watc
     obj !== undefined &&
     (namespace === undefined || obj.metadata.namespace === namespace) &&
     matchesLabels(request.labelSelector, obj.metadata.labels) &&
-    (request.fieldSelector.length === 0 || matchesFields(request.fieldSelector, fieldSet(strategy, obj)));
+    matchesFieldSelector(strategy, request.fieldSelector, obj);
 
   let closed = false;
   let corked = false;

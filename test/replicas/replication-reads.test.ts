@@ -32,10 +32,11 @@ type Role = { leading: boolean; term: number; handed: Set<string> };
 interface Harness {
   replication: Replication;
   registry: ReturnType<typeof wireRunner>['registry'];
-  /** Another replica's handle on the store, and its announcement of a new task. */
+  /** Another replica stores a new task (through its own store handle) and announces it. */
   addElsewhere: (task: TaskRecord) => Promise<void>;
   /** Called as a read of the store for a task returns, before the replica uses it. */
   duringRead: (hook: (taskId: string) => void) => void;
+  /** The tasks replication handed to the leader to run (its `added` hook). */
   added: TaskRecord[];
 }
 
@@ -89,9 +90,9 @@ async function harness(role: Role): Promise<Harness> {
       onRead = hook;
     },
     addElsewhere: async (task) => {
-      const added = transition(task.id, null, 'queued');
-      await other.saveTask(task, added);
-      await announcer.notify(encodeReplicaMessage({ kind: 'transitions', origin: 'other', transitions: [added] }));
+      const first = transition(task.id, null, 'queued');
+      await other.saveTask(task, first);
+      await announcer.notify(encodeReplicaMessage({ kind: 'transitions', origin: 'other', transitions: [first] }));
     },
   };
 }

@@ -2,7 +2,7 @@ import { finished } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { KubernetesApiError } from '../errors.js';
 import type { ContainerView } from '../machines/task/contract.js';
-import type { FollowedLine, FollowJobLogOptions } from '../ports/job-logs.js';
+import type { FollowEnd, FollowJobLogOptions } from '../ports/job-logs.js';
 import { kubeCall, type KubeCallPolicy } from './kube-call.js';
 import type { KubeClient } from './kube-client.js';
 import { latestPod, logContainerOf, openPodLog } from './logs.js';
@@ -116,16 +116,23 @@ export class JobLogFollower {
 
   /**
    * Resolves once `finished()` holds (or `changes` completed) and the last stream ended, or when
-   * `signal` aborts; rejects with `KubernetesApiError` when a request fails for good (retries exhausted,
-   * or a status other than 400/404).
+   * `signal` aborts; rejects with `KubernetesApiError` when a request fails for good (retries
+   * exhausted, or a status other than 400/404). A stream open when the task finishes is read to
+   * its end (the kubelet ends it once the exited container's log is sent), so a reader that fell
+   * behind still gets the rest; one cut then is resumed, and one silent for `requestTimeoutMs`
+   * with the task finished is given up (a node gone, a half-open connection).
    */
-  async follow(options: FollowJobLogOptions): Promise<void> {
+  async follow(options: FollowJobLogOptions): Promise<FollowEnd> {
     const { signal, changes } = options;
     const changedSince = (seen: number): Promise<void> => changes.since(seen, signal);
     const cursor = new LogCursor();
+    let drainedPod: string | undefined;
+    let resumingCut = false;
     for (;;) {
       changes.throwIfFailed();
-      if (signal.aborted || changes.ended || options.finished()) return;
+      if (signal.aborted) return {};
+      if (!resumingCut && (changes.ended || options.finished())) return { drainedPod };
+      resumingCut = false;
       const seen = changes.version;
       const pod = latestPod(options.pods());
       const container = pod ? logContainerOf(pod) : undefined;
@@ -134,13 +141,20 @@ export class JobLogFollower {
         continue;
       }
       cursor.forPod(pod.uid);
+      drainedPod = undefined;
       try {
-        await this.#followOnce(pod.name, container, cursor, signal, options.onLine);
+        const end = await this.#followOnce(pod.name, container, cursor, options);
+        if (end === 'givenUp') return {};
+        drainedPod = pod.name;
         // The container exited (the kubelet ended the stream): wait for a new pod or the end of the task.
-        await changedSince(seen);
+        if (!options.finished()) await changedSince(seen);
       } catch (err) {
-        if (signal.aborted) return;
-        if (err instanceof StreamDropped) continue;
+        if (signal.aborted) return {};
+        if (err instanceof StreamDropped) {
+          // The rest of that log is still there to read, even once the task finished.
+          resumingCut = true;
+          continue;
+        }
         // 400: not started (or no longer readable); 404: the pod is gone. The watch will tell what comes next.
         if (err instanceof KubernetesApiError && (err.statusCode === 400 || err.statusCode === 404))
           await changedSince(seen);
@@ -150,16 +164,16 @@ export class JobLogFollower {
   }
 
   /**
-   * One follow request from the cursor; resolves when the kubelet ends the stream, rejects with `StreamDropped` when it
-   * is cut.
+   * One follow request from the cursor; resolves with `'ended'` when the kubelet ends the stream
+   * (or the caller aborts), `'givenUp'` when it stayed silent with the task finished, and rejects
+   * with `StreamDropped` when it is cut.
    */
   async #followOnce(
     pod: string,
     container: string,
     cursor: LogCursor,
-    signal: AbortSignal,
-    onLine: (line: FollowedLine) => void,
-  ): Promise<void> {
+    { signal, onLine, finished: taskFinished }: FollowJobLogOptions,
+  ): Promise<'ended' | 'givenUp'> {
     const sinceTime = cursor.sinceTime();
     const response = await kubeCall(
       this.#policy,
@@ -177,7 +191,7 @@ export class JobLogFollower {
     // Aborted while the answer was on its way: the listener below would never fire.
     if (signal.aborted) {
       response.destroy();
-      return;
+      return 'ended';
     }
     cursor.connect();
     // A line longer than `maxFollowedLineChars` comes in pieces: only the first has a timestamp,
@@ -196,14 +210,26 @@ export class JobLogFollower {
       cursor.offset += Buffer.byteLength(text);
       onLine({ text: text.endsWith('\n') ? text.slice(0, -1) : text, pod, offset: cursor.offset });
     };
-    await new Promise<void>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         response.destroy();
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // A running container may be silent for hours; a stream silent that long once it exited is
+      // not going to end by itself. Checked every `requestTimeoutMs`: given up after 1 to 2 of them.
+      let heard = false;
+      let givenUp = false;
+      const silence = setInterval(() => {
+        if (!heard && taskFinished()) {
+          givenUp = true;
+          response.destroy();
+        }
+        heard = false;
+      }, this.#policy.requestTimeoutMs ?? 30_000);
       const decoder = new StringDecoder('utf8');
       let pending = '';
       response.on('data', (chunk: Buffer) => {
+        heard = true;
         pending += decoder.write(chunk);
         for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
           emit(pending.slice(0, newline + 1));
@@ -214,6 +240,11 @@ export class JobLogFollower {
       });
       finished(response, (err) => {
         signal.removeEventListener('abort', onAbort);
+        clearInterval(silence);
+        if (givenUp) {
+          resolve('givenUp');
+          return;
+        }
         // A partial line of a cut stream is dropped: the next connection reads it whole.
         if (err) {
           reject(new StreamDropped(`the log stream of pod ${pod} was cut`, { cause: err }));
@@ -221,7 +252,7 @@ export class JobLogFollower {
         }
         pending += decoder.end();
         if (pending !== '') emit(pending);
-        resolve();
+        resolve('ended');
       });
     });
   }

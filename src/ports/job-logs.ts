@@ -45,11 +45,26 @@ export interface ChangeSource {
   since(seen: number, signal: AbortSignal): Promise<void>;
 }
 
+/** How a follow ended. */
+export interface FollowEnd {
+  /**
+   * The pod whose log the last stream read to its end: its container exited and the kubelet
+   * ended the stream once it had sent everything (undefined when the follow stopped otherwise:
+   * aborted, cut with the task finished, or no stream at all). What a reader that fell behind
+   * skipped when the file rotated is not read again; no API serves rotated files.
+   */
+  drainedPod?: string;
+}
+
 /** What `JobsPort.followJobLog` follows and when it stops. */
 export interface FollowJobLogOptions {
   /** The Job's pods as currently known (the shared watch); the newest one is followed. */
   pods: () => readonly PodView[];
-  /** True once no more output is worth waiting for (the task finished): no new connection is made. */
+  /**
+   * True once no more output is worth waiting for (the task finished): no new connection is made,
+   * except to resume a stream that was cut, and a stream then silent for the request timeout is
+   * given up.
+   */
   finished: () => boolean;
   /** Told whenever `pods()` or `finished()` may have changed; its end counts as finished. */
   changes: ChangeSource;

@@ -3,7 +3,7 @@
  * JSON), never client-node's models. One adapter implements it over client-node (`src/kube`).
  */
 import type { CreateJobInput, CreateJobOutput, JobView, PodView } from '../machines/task/contract.js';
-import type { FollowJobLogOptions, JobLogReadOptions, PodLog } from './job-logs.js';
+import type { FollowEnd, FollowJobLogOptions, JobLogReadOptions, PodLog } from './job-logs.js';
 
 /** A Job of ours (it carries `app.kubernetes.io/managed-by=k8s-jobs`) as a LIST shows it. */
 export interface OwnedJob {
@@ -53,7 +53,8 @@ export interface JobsPort {
   /**
    * Follows the live log of the Job's newest pod through drops, restarts and new pods. Resolves
    * once `finished()` holds (or `changes` ended) and the last stream ended, or when `signal`
-   * aborts; rejects with `KubernetesApiError` when a request fails for good.
+   * aborts, telling whether that stream was read to its end; rejects with `KubernetesApiError`
+   * when a request fails for good.
    */
-  followJobLog(options: FollowJobLogOptions): Promise<void>;
+  followJobLog(options: FollowJobLogOptions): Promise<FollowEnd>;
 }

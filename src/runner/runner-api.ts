@@ -174,8 +174,11 @@ export interface Runner {
   /**
    * The task's log, line by line (without newlines): live from its pod while it runs — a queued
    * task's stream waits for its pod; a dropped connection is resumed from the last line's time
-   * without repeating lines — then, once the task finished, what its stored final snapshot holds
-   * beyond what was streamed (for a finished task, the whole snapshot); then completes. Errors with
+   * without repeating lines; a stream behind the pod when the task finishes is still read to its
+   * end, given up only after the request timeout (30 s) of silence — then what the stored final
+   * snapshot holds beyond what was streamed (for a finished task, the whole snapshot; after a
+   * stream cut short in a log that rotated, its kept tail after a `[k8s-jobs: the live log was
+   * cut; …]` line, as the snapshot holds only the current file); then completes. Errors with
    * `TaskNotFoundError` for an unknown id, and with `KubernetesApiError` when the log cannot be
    * requested (retries exhausted). Shared per id: a second subscriber joins the live lines from
    * then on (`getLogs` has the log so far). Completes on shutdown; subscribed after it, errors

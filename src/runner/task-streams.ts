@@ -183,7 +183,7 @@ export class TaskStreams {
   #lines(record: TaskRecord): Observable<string> {
     const { id, jobName } = record;
     if (harvestedStates.includes(record.state)) return this.#storedTail(id, undefined);
-    const streamed: { pod?: string; offset: number } = { offset: 0 };
+    const streamed: StreamedPosition = { offset: 0, drained: false };
     const task$ = this.task$(id);
     const isLive = (): boolean => liveStates.includes(this.deps.current(id)?.state ?? 'deleted');
     // The Job is observed only from `running` on: observing an unknown name makes the watch look it up.
@@ -213,7 +213,10 @@ export class TaskStreams {
           },
         })
         .then(
-          () => subscriber.complete(),
+          (end) => {
+            streamed.drained = streamed.pod !== undefined && end.drainedPod === streamed.pod;
+            subscriber.complete();
+          },
           (err: unknown) => subscriber.error(err),
         );
       return () => {
@@ -225,14 +228,13 @@ export class TaskStreams {
       filter((r) => harvestedStates.includes(r.state)),
       take(1),
     );
-    return concat(
-      live.pipe(takeUntil(task$.pipe(filter((r) => r.state === 'deleted')))),
-      harvested.pipe(switchMap(() => this.#storedTail(id, streamed))),
-    );
+    // Not cut at `deleted`: a follower that fell behind reads the exited container's stream to
+    // its end (the follower bounds that), since the stored snapshot cannot always be placed after it.
+    return concat(live, harvested.pipe(switchMap(() => this.#storedTail(id, streamed))));
   }
 
   /** What the stored snapshot holds beyond what was streamed (`undefined`: nothing was), as lines. */
-  #storedTail(id: string, streamed: { pod?: string; offset: number } | undefined): Observable<string> {
+  #storedTail(id: string, streamed: StreamedPosition | undefined): Observable<string> {
     return from(this.deps.logSnapshot(id)).pipe(
       switchMap((snapshot) => from(snapshot ? unstreamedLines(snapshot, streamed) : [])),
     );
@@ -242,21 +244,37 @@ export class TaskStreams {
 /** The marker `CappedLogCollector` puts between the head and the tail of a capped log. */
 const markerPattern = /\n… \[\d+ bytes truncated\] …\n/;
 
+/** How far a live stream got in the log of one pod. */
+export interface StreamedPosition {
+  /** The pod of the last line streamed (undefined: none was). */
+  pod?: string;
+  /** Bytes of that pod's log streamed, as the follower counts them (`FollowedLine.offset`). */
+  offset: number;
+  /** The stream of that pod was read to its end (`FollowEnd.drainedPod`). */
+  drained: boolean;
+}
+
 /**
- * The snapshot's lines past what was streamed from the same pod: by byte offset (the snapshot
- * counts the log's bytes as the follower does); the whole snapshot when nothing of that pod was.
- * A capped snapshot keeps only the log's last bytes: if the stream stopped before them, the gap is
- * shown as a truncation marker line.
+ * Marks where a live stream that was cut short, in a log that rotated, goes on with the stored
+ * snapshot's tail: the bytes the follower counted span files the snapshot does not hold, so the
+ * tail cannot be placed after the last line streamed and may repeat some.
  */
-export function unstreamedLines(
-  snapshot: LogSnapshot,
-  streamed: { pod?: string; offset: number } | undefined,
-): string[] {
+export const streamCutMarker = '[k8s-jobs: the live log was cut; the stored tail follows and may repeat lines]';
+
+/**
+ * The snapshot's lines past what was streamed from the same pod: nothing when that stream was
+ * read to its end; else by byte offset (the snapshot counts the log's bytes as the follower
+ * does, unless the log rotated: see `streamCutMarker`); the whole snapshot when nothing of that
+ * pod was. A capped snapshot keeps only the log's last bytes: if the stream stopped before them,
+ * the gap is shown as a truncation marker line.
+ */
+export function unstreamedLines(snapshot: LogSnapshot, streamed: StreamedPosition | undefined): string[] {
   if (!streamed?.pod || snapshot.pod !== streamed.pod) return splitLines(snapshot.text);
-  if (streamed.offset >= snapshot.totalBytes) return [];
-  if (!snapshot.truncated) return splitLines(Buffer.from(snapshot.text).subarray(streamed.offset).toString('utf8'));
-  const marker = markerPattern.exec(snapshot.text);
+  if (streamed.drained || streamed.offset === snapshot.totalBytes) return [];
+  const marker = snapshot.truncated ? markerPattern.exec(snapshot.text) : null;
   const tail = Buffer.from(marker ? snapshot.text.slice(marker.index + marker[0].length) : snapshot.text);
+  // More bytes streamed than the log holds: they include files rotated away since.
+  if (streamed.offset > snapshot.totalBytes) return [streamCutMarker, ...splitLines(tail.toString('utf8'))];
   const tailStart = snapshot.totalBytes - tail.length;
   if (streamed.offset >= tailStart) return splitLines(tail.subarray(streamed.offset - tailStart).toString('utf8'));
   return [truncationMarker(tailStart - streamed.offset).trim(), ...splitLines(tail.toString('utf8'))];

@@ -165,6 +165,8 @@ export class CrashRun {
   readonly kubeconfigPath: string;
   /** Tasks whose `addTask` resolved in some child: the store must have them from then on. */
   readonly acknowledged = new Set<string>();
+  /** Tasks some child reported `deleted` (done), for a test that paces its kills by progress. */
+  readonly deleted = new Set<string>();
   readonly log: RunLog = { launches: 0, kills: [] };
   #current: ChildRun | undefined;
 
@@ -219,6 +221,7 @@ export class CrashRun {
     });
     const run = new ChildRun(child, (m) => {
       if (m.event === 'added') this.acknowledged.add(m.id);
+      if (m.event === 'transition' && m.to === 'deleted') this.deleted.add(m.id);
     });
     this.#current = run;
     return run;

@@ -68,20 +68,33 @@ export async function randomKills(cluster: SimulatedCluster, dir: string, size: 
   await run.runToCompletion({
     maxLaunches: plannedKills + 10,
     during: async (child) => {
-      if (run.log.kills.length >= plannedKills) return;
+      const kill = run.log.kills.length;
+      if (kill >= plannedKills) return;
       // Uniform over boot (reconciliation) and work: a child takes about a second to be ready.
       const afterMs = Math.round(300 + random() * 1700);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, afterMs);
-        void child.exited.then(() => {
+      // At the latest once this share of the tasks is done: work is left for every planned kill,
+      // however fast the machine gets through it (a fast one finished before the later instants).
+      const doneBy = Math.floor((size.tasks * (kill + 1)) / (plannedKills + 1));
+      const why = await new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve(`random instant ${afterMs} ms after launch`), afterMs);
+        const stop = (reason: string): void => {
           clearTimeout(timer);
-          resolve();
-        });
+          resolve(reason);
+        };
+        void child.exited.then(() => stop('exited'));
+        // Rejects only when the child ends first, which `exited` reports.
+        child
+          .waitFor(() => run.deleted.size >= doneBy, `${doneBy} tasks done`)
+          .then(
+            () => stop(`${run.deleted.size} of ${size.tasks} tasks done before ${afterMs} ms`),
+            () => undefined,
+          );
       });
-      await run.kill(`random instant ${afterMs} ms after launch #${run.log.launches}`);
+      await run.kill(`${why} #${run.log.launches}`);
     },
   });
-  // A child may finish its work before its kill: most of the planned kills must have landed (10 of 12).
+  // Paced by progress, the planned kills land; allow one in six to miss (10 of 12) for a child that
+  // finishes everything left between two instants.
   const minKills = Math.max(1, plannedKills - Math.ceil(plannedKills / 6));
   expect(run.log.kills.length, `seed ${seed}`).toBeGreaterThanOrEqual(minKills);
   expect(await run.endStateProblems(), `seed ${seed}; kills: ${run.log.kills.join('; ')}`).toEqual([]);

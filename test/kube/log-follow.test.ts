@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
 import { LogCursor, parseTimestampedLine } from '../../src/kube/log-follow.js';
 import { CappedLogCollector } from '../../src/logs/capped-log.js';
-import { unstreamedLines } from '../../src/runner/task-streams.js';
+import { streamCutMarker, unstreamedLines } from '../../src/runner/task-streams.js';
 import type { LogSnapshot } from '../../src/store/contract.js';
 
 /*
@@ -52,10 +52,13 @@ const snapshotOf = (text: string, pod = 'pod-a'): LogSnapshot => {
 test('the stored tail is what the snapshot holds past what was streamed from the same pod', () => {
   const log = 'one\ntwo\nthree\n';
   expect(unstreamedLines(snapshotOf(log), undefined)).toEqual(['one', 'two', 'three']);
-  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-a', offset: 'one\n'.length })).toEqual(['two', 'three']);
-  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-a', offset: log.length })).toEqual([]);
+  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-a', offset: 'one\n'.length, drained: false })).toEqual([
+    'two',
+    'three',
+  ]);
+  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-a', offset: log.length, drained: false })).toEqual([]);
   // Streamed from another pod (a retry): the snapshot's pod is new to the subscriber.
-  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-b', offset: 4 })).toEqual(['one', 'two', 'three']);
+  expect(unstreamedLines(snapshotOf(log), { pod: 'pod-b', offset: 4, drained: true })).toEqual(['one', 'two', 'three']);
 });
 
 test('past a capped snapshot, the tail continues the stream, or says how much is missing before it', () => {
@@ -65,9 +68,23 @@ test('past a capped snapshot, the tail continues the stream, or says how much is
   expect(snapshot.truncated).toBe(true);
   // Streamed up to the last 3 lines, which the capped tail still holds.
   const upTo37 = Buffer.byteLength(`${lines.slice(0, 37).join('\n')}\n`);
-  expect(unstreamedLines(snapshot, { pod: 'pod-a', offset: upTo37 })).toEqual(lines.slice(37));
+  expect(unstreamedLines(snapshot, { pod: 'pod-a', offset: upTo37, drained: false })).toEqual(lines.slice(37));
   // Streamed only the first line: the gap is shown as a marker, then the kept tail.
-  const tail = unstreamedLines(snapshot, { pod: 'pod-a', offset: 'line 00\n'.length });
+  const tail = unstreamedLines(snapshot, { pod: 'pod-a', offset: 'line 00\n'.length, drained: false });
   expect(tail[0]).toMatch(/^… \[\d+ bytes truncated\] …$/);
   expect(tail.at(-1)).toBe('line 39');
+});
+
+test('after a stream read to its end nothing is added; after one cut in a rotated log, the stored tail follows a marker', () => {
+  const lines = Array.from({ length: 40 }, (_, i) => `line ${String(i).padStart(2, '0')}`);
+  const snapshot = snapshotOf(`${lines.join('\n')}\n`);
+  // Read to its end: even a position the snapshot cannot place (the log rotated) adds nothing.
+  expect(unstreamedLines(snapshot, { pod: 'pod-a', offset: 10, drained: true })).toEqual([]);
+  expect(unstreamedLines(snapshot, { pod: 'pod-a', offset: 1_000_000, drained: true })).toEqual([]);
+  // Cut after more bytes than the stored log holds: they came from files rotated away since, so
+  // the kept tail is given whole, after a marker, rather than nothing.
+  const cut = unstreamedLines(snapshot, { pod: 'pod-a', offset: 1_000_000, drained: false });
+  expect(cut[0]).toBe(streamCutMarker);
+  expect(cut.length).toBeGreaterThan(2);
+  expect(cut.at(-1)).toBe('line 39');
 });

@@ -6,13 +6,14 @@ import { summaryTable } from '../soak/summary-table.js';
 /*
  * The fault soak, shortened for `npm test`: 200 tasks with mixed outcomes, 10% of requests 500/503,
  * 2% 429 + Retry-After, connection resets before and after the API applied them, every watch
- * dropped every 2 s and a 410 forced every 10 s, the runner SIGKILLed 5 times. `npm run soak` runs
- * the full one (1,000 tasks, 20 kills; test/soak/run-soak.ts).
+ * dropped every 2 s and a 410 forced every 4 s, the runner SIGKILLed 5 times. `npm run soak` runs
+ * the full one (1,000 tasks, 20 kills, a 410 every 10 s; test/soak/run-soak.ts).
  */
 
 test('200 tasks under every fault at once, runner SIGKILLed 5 times: one correct outcome each, no duplicate, no orphan, rate under the ceiling', async () => {
   const kills = 5;
-  const summary = await runSoak({ tasks: 200, kills });
+  // The run lasts about 15 s: a 410 every 10 s could fall only while the runner was down (CI did).
+  const summary = await runSoak({ tasks: 200, kills, expireWatchesEveryMs: 4000 });
   const table = summaryTable(summary);
   expect(summary.problems, table).toEqual([]);
   expect(
@@ -22,7 +23,7 @@ test('200 tasks under every fault at once, runner SIGKILLed 5 times: one correct
   expect(summary.worstWindow.excess, table).toBeLessThanOrEqual(0);
   // A launch may finish its work before its kill lands: most of them must have landed.
   expect(summary.kills, table).toBeGreaterThanOrEqual(kills - 1);
-  // Every kind of fault was served (a resume after a forced 410 needs a run past 10 s: this one is).
+  // Every kind of fault was served.
   const f = summary.faults;
   for (const [kind, count] of Object.entries({
     http500: f.http500,

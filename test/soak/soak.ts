@@ -42,6 +42,12 @@ export interface SoakSize {
   rateLimit?: Ceiling;
   /** Seeds the faults and the kill instants (`SOAK_SEED` overrides). @default 20261203 */
   seed?: number;
+  /**
+   * How often a `410 Expired` is forced on every open watch. A tick that falls while the runner
+   * is down (between a kill and the next launch) finds no watch to expire, so a short run needs
+   * several. @default 10000
+   */
+  expireWatchesEveryMs?: number;
   /** Told of each launch, kill and end of a runner process (the script prints them). */
   progress?: (line: string) => void;
 }
@@ -76,6 +82,8 @@ export interface SoakSummary {
   /** The window furthest over `burst + qps·T` (T widened by `slackMs`): `excess` ≤ 0 when the ceiling held. */
   worstWindow: WorstWindow;
   slackMs: number;
+  /** The period of the forced `410 Expired` (`SoakSize.expireWatchesEveryMs`). */
+  expireWatchesEveryMs: number;
   wallMs: number;
   /** Everything wrong, as sentences: [] when the run passed. */
   problems: string[];
@@ -87,10 +95,10 @@ export interface SoakSummary {
  * The fault mix: of all requests, 10% answered 500 or 503 (half each), 2% 429 with
  * `Retry-After: 1`, 1% reset before the API sees them and 0.5% reset after it applied them (a
  * create that happened, its answer lost); every open watch dropped every 2 s, and a `410
- * Expired` forced on every open watch every 10 s. A rule's `rate` is drawn only for requests the
- * rules before it let through, hence the divisions.
+ * Expired` forced on every open watch every `expireWatchesEveryMs`. A rule's `rate` is drawn only
+ * for requests the rules before it let through, hence the divisions.
  */
-export function soakFaults(seed: number): FaultOptions {
+export function soakFaults(seed: number, expireWatchesEveryMs = 10_000): FaultOptions {
   return {
     seed,
     resets: [{ rate: 0.01 }, { rate: 0.005 / 0.99, phase: 'after' }],
@@ -100,7 +108,7 @@ export function soakFaults(seed: number): FaultOptions {
       { status: 429, retryAfterSeconds: 1, rate: 0.02 / 0.9 },
     ],
     dropWatchesEveryMs: 2000,
-    expireWatchesEveryMs: 10_000,
+    expireWatchesEveryMs,
   };
 }
 
@@ -121,7 +129,7 @@ export async function runSoak(size: SoakSize): Promise<SoakSummary> {
       kubelet: { runtime: 'scripted' },
       // The rate check needs every request of the run, not the latest 10,000.
       recordRequests: true,
-      faults: soakFaults(seed),
+      faults: soakFaults(seed, size.expireWatchesEveryMs),
     });
     await cluster.writeKubeconfig(join(dir, 'kubeconfig.yaml'));
     const summary = await soakIn(cluster, dir, size, seed);
@@ -244,6 +252,7 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
     busiestSecond,
     worstWindow: worst,
     slackMs,
+    expireWatchesEveryMs: size.expireWatchesEveryMs ?? 10_000,
     wallMs,
     problems,
     keptStore: run.storeUrl,

@@ -18,7 +18,7 @@ export function summaryTable(summary: SoakSummary): string {
     ['faults: 429 + Retry-After', String(f.http429)],
     ['faults: connection resets (before / after the API applied)', `${f.resetsBefore} / ${f.resetsAfter}`],
     ['faults: watches dropped (every 2 s)', String(f.watchesDropped)],
-    ['faults: 410 Expired (forced every 10 s)', String(f.watchesExpired)],
+    [`faults: 410 Expired (forced every ${summary.expireWatchesEveryMs / 1000} s)`, String(f.watchesExpired)],
     ['duplicate Jobs (by uid)', String(summary.duplicates)],
     ['orphan Jobs', String(summary.orphans)],
     [

@@ -5,8 +5,15 @@
  * Why not `node --import tsx`: on Node 20 a module loader's hooks run on a thread of their own, and
  * every import of every module crosses to it and back. Importing client-node (967 ESM files) went
  * from 1.0 s to 2.9 s of wall time (about 2 s more CPU) in each child; `npm test` starts over a
- * hundred. The bundle is what tsx would run (the same esbuild transform), packages stay imports
- * from `node_modules`, our modules are one file.
+ * hundred. The bundle is what tsx would run (the same esbuild transform), our modules are one
+ * file.
+ *
+ * The pure-JavaScript packages are in the bundle too: resolving and compiling client-node's files
+ * one by one was most of a child's start (`node src__cli__main.mjs --help`: 0.8 s of wall time
+ * and 1.0 s of CPU with every package imported from `node_modules`, 0.3 s and 0.3 s bundled), and
+ * the crash, recovery and failover tests start children one after another. Left as imports from
+ * `node_modules` ({@link externalPackages}): native addons, the store adapters with the `keyv` they
+ * plug into, and the packages that meet a user's copy through a process-wide registry.
  *
  * The bundles live two folders below the repository (`.tmp/test-entries-…/`), so the paths src/
  * computes from its own module resolve as they do from `src/<folder>/` (`../../package.json`,
@@ -35,6 +42,31 @@ const fixedEntries = [
   'test/replicas/replica-child.ts',
   'test/store/fixtures/save-then-hang.ts',
 ];
+
+/**
+ * Packages the bundles import from `node_modules` rather than contain: native addons (`sqlite3`,
+ * `pg-native`), the store adapters and `keyv` (an adapter from `node_modules` must meet the same
+ * `keyv`), OpenTelemetry (its API finds the SDK a program registers through a global), and the
+ * packages only tests and examples use.
+ */
+const externalPackages = [
+  'sqlite3',
+  'pg',
+  'pg-native',
+  'keyv',
+  '@keyv/*',
+  '@opentelemetry/*',
+  '@statelyai/inspect',
+  'ws',
+  'esbuild',
+  'playwright*',
+];
+
+/** Gives the bundles' CommonJS parts a `require` for Node's modules and the external packages. */
+const requireBanner = [
+  "import { createRequire as createRequireOfBundle } from 'node:module';",
+  'const require = createRequireOfBundle(import.meta.url);',
+].join('\n');
 
 let entries: readonly string[] | undefined;
 
@@ -68,7 +100,10 @@ export async function useTestEntries(): Promise<{ dir: string; remove(): void }>
     outdir: dir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
-    packages: 'external',
+    // The packages every entry bundles go into shared chunks, written and compiled once each.
+    splitting: true,
+    external: externalPackages,
+    banner: { js: requireBanner },
     platform: 'node',
     format: 'esm',
     target: 'node20',

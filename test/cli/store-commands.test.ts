@@ -27,6 +27,19 @@ beforeAll(async () => {
   await runner.waitFor('ok');
   await runner.waitFor('boom');
   await waitUntil(async () => (await runner.getTask('long')).state === 'running', 'long running');
+  // waitFor resolves at `deleted` in the runner; the CLI reads the file, where the record may be a
+  // group commit behind: wait until a reader of the file sees every state the tests expect.
+  const reader = await openTaskStore(store, { readOnly: true });
+  try {
+    const states = async (): Promise<string[]> =>
+      Promise.all(['ok', 'boom', 'long'].map(async (id) => (await reader.getTask(id))?.state ?? 'absent'));
+    await waitUntil(
+      async () => (await states()).join() === 'deleted,deleted,running' || undefined,
+      'the store file to hold ok and boom deleted, long running',
+    );
+  } finally {
+    await reader.close();
+  }
 });
 afterAll(async () => {
   for (const cli of started.splice(0)) {

@@ -19,6 +19,7 @@ import type { Runner } from '../../src/runner/runner-api.js';
 import { behaviourAnnotation } from '../../src/sim/runtime-scripted.js';
 import { storeNamespace } from '../../src/store/layout.js';
 import { parsePostgresUrl } from '../../src/store/postgres-adapter.js';
+import { recordStalls } from '../soak/request-rate.js';
 import {
   stuckPendingBudgetMs,
   type ChildConfig,
@@ -36,10 +37,12 @@ const stuck = {
 };
 
 /**
- * Reports the longest event-loop stall so far whenever it grows: the fault soak widens its rate
- * check by it (a request let through by the rate limiter during a stall leaves with later ones).
+ * Reports the longest event-loop stall so far whenever it grows, and each stall of 10 ms or more
+ * as it ends: the fault soak widens its rate check by them (a request let through by the rate
+ * limiter during a stall leaves with later ones).
  */
 function reportStalls(): void {
+  recordStalls((stall) => say({ event: 'stalled', ...stall }));
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   let reportedMs = 0;

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { busiestWindow, byProcess, worstWindow } from '../soak/request-rate.js';
+import { arrivalSlackMs, busiestWindow, byProcess, stallSlack, worstWindow } from '../soak/request-rate.js';
 import { runSoak } from '../soak/soak.js';
 import { summaryTable } from '../soak/summary-table.js';
 
@@ -50,4 +50,30 @@ test('the rate check: a window over burst + qps·T is found, one within it is no
   const [first, second] = byProcess([...paced, 600, 600, 600], [0, 550]);
   expect(first).toEqual(paced);
   expect(worstWindow(second ?? [], ceiling, 0).excess).toBeLessThanOrEqual(0);
+});
+
+test('the rate check: a window gets the stalls that ended within it, summed, and never less than the least slack', () => {
+  const stalls = [
+    { endAt: 1_000, ms: 60 },
+    { endAt: 1_100, ms: 50 },
+    { endAt: 2_000, ms: 200 },
+  ];
+  const slack = stallSlack(stalls, 0);
+  // Both stalls that ended within [1000, 1100], on top of the arrival slack: 20 + 60 + 50.
+  expect(slack(1_000, 1_100)).toBe(arrivalSlackMs + 110);
+  expect(slack(1_000, 1_050)).toBe(arrivalSlackMs + 60);
+  // One that ended up to the arrival slack before the window counts; one earlier does not.
+  expect(slack(1_020, 1_100)).toBe(arrivalSlackMs + 110);
+  expect(slack(1_021, 1_100)).toBe(arrivalSlackMs + 50);
+  // One that ended after the window does not count.
+  expect(slack(1_121, 1_999)).toBe(arrivalSlackMs);
+  expect(slack(2_000, 2_000)).toBe(arrivalSlackMs + 200);
+  // Never less than the least slack.
+  expect(stallSlack(stalls, 100)(1_000, 1_050)).toBe(100);
+  // 40 requests in 97.5 ms against burst 20 + 100/s: over the ceiling with the least slack
+  // (50 ms), within it once a 300 ms stall that ended as they began widens the window.
+  const ceiling = { qps: 100, burst: 20 };
+  const packed = Array.from({ length: 40 }, (_, k) => 1_000 + k * 2.5);
+  expect(worstWindow(packed, ceiling, stallSlack([], 50)).excess).toBeGreaterThan(0);
+  expect(worstWindow(packed, ceiling, stallSlack([{ endAt: 1_000, ms: 300 }], 50)).excess).toBeLessThanOrEqual(0);
 });

@@ -290,7 +290,8 @@ describe('failure', () => {
 
   test('activeDeadlineSeconds: active pods deleted, DeadlineExceeded, and Failed never before terminating is 0', async () => {
     const watch = await watchJob('too-slow');
-    const job = await create('too-slow', { activeDeadlineSeconds: 1 });
+    // Long enough for the test to start the pod first on a busy machine (it is real time).
+    const job = await create('too-slow', { activeDeadlineSeconds: 3 });
     const [pod] = await activePods(cluster, job, 1);
     await kubelet.run(pod as KubeObject);
     await waitUntil(() => firstWith(watch.events, 'Failed') >= 0, 'Failed', { timeoutMs: 10_000 });

@@ -18,6 +18,60 @@ export interface WorstWindow {
   spanMs: number;
   /** `count − (burst + qps·(spanMs + slackMs))`: ≤ 0 when the ceiling held. */
   excess: number;
+  /** The slack this window was given, in ms. */
+  slackMs: number;
+}
+
+/** A stretch in which a process ran nothing: `ms` long, ended at `endAt` (epoch ms, `Date.now()`). */
+export interface Stall {
+  endAt: number;
+  ms: number;
+}
+
+/**
+ * Records the stalls of this process's event loop: a 5 ms timer that fires `minMs` or more late
+ * was held up that long. Requests held in a stall leave (or are stamped) together when it ends.
+ * Returns the stop function.
+ */
+export function recordStalls(onStall: (stall: Stall) => void, minMs = 10): () => void {
+  const periodMs = 5;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const lateMs = now - last - periodMs;
+    last = now;
+    if (lateMs >= minMs) onStall({ endAt: Date.now(), ms: Math.ceil(lateMs) });
+  }, periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * A window's slack from the stalls that ended within it (or up to `arrivalSlackMs` before its
+ * first request: what a stall held is stamped a little after it ends): each one can have packed
+ * into the window requests that were meant to spread over its length. `atLeastMs` is the slack
+ * every window gets (arrival delay, the longest stall of either process).
+ */
+export function stallSlack(stalls: readonly Stall[], atLeastMs: number): (startAt: number, endAt: number) => number {
+  const sorted = [...stalls].sort((a, b) => a.endAt - b.endAt);
+  // sums[k]: the length of the first k stalls.
+  const sums = [0];
+  for (const stall of sorted) sums.push((sums.at(-1) as number) + stall.ms);
+  const firstEndingAtOrAfter = (at: number): number => {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((sorted[mid] as Stall).endAt < at) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+  return (startAt, endAt) => {
+    const from = firstEndingAtOrAfter(startAt - arrivalSlackMs);
+    const within = (sums[firstEndingAtOrAfter(endAt + 1)] as number) - (sums[from] as number);
+    return Math.max(atLeastMs, arrivalSlackMs + within);
+  };
 }
 
 /**
@@ -35,19 +89,27 @@ const longestWindowMs = 10_000;
 
 /**
  * The window of `arrivals` (ms stamps, one process's requests) furthest over `burst + qps·T`,
- * T being the window's span plus `slackMs`.
+ * T being the window's span plus its slack: `slackMs`, or what it gives for the window's first
+ * and last arrival.
  */
-export function worstWindow(arrivals: readonly number[], ceiling: Ceiling, slackMs: number): WorstWindow {
+export function worstWindow(
+  arrivals: readonly number[],
+  ceiling: Ceiling,
+  slackMs: number | ((startAt: number, endAt: number) => number),
+): WorstWindow {
   const sorted = [...arrivals].sort((a, b) => a - b);
-  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity };
+  const slackOf = typeof slackMs === 'number' ? () => slackMs : slackMs;
+  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0 };
   for (let i = 0; i < sorted.length; i++) {
     const start = sorted[i] as number;
     for (let j = i; j < sorted.length; j++) {
-      const spanMs = (sorted[j] as number) - start;
+      const end = sorted[j] as number;
+      const spanMs = end - start;
       if (spanMs > longestWindowMs) break;
       const count = j - i + 1;
-      const excess = count - (ceiling.burst + (ceiling.qps * (spanMs + slackMs)) / 1000);
-      if (excess > worst.excess) worst = { count, spanMs, excess };
+      const slack = slackOf(start, end);
+      const excess = count - (ceiling.burst + (ceiling.qps * (spanMs + slack)) / 1000);
+      if (excess > worst.excess) worst = { count, spanMs, excess, slackMs: slack };
     }
   }
   return worst;

@@ -27,7 +27,7 @@ export function summaryTable(summary: SoakSummary): string {
     ],
     [
       'closest window to burst + qps·T',
-      `${w.count} requests in ${w.spanMs} ms, ${(-w.excess).toFixed(1)} under (slack ${Math.round(summary.slackMs)} ms)`,
+      `${w.count} requests in ${w.spanMs} ms, ${(-w.excess).toFixed(1)} under (slack ${Math.round(w.slackMs)} ms)`,
     ],
     ['problems', String(summary.problems.length)],
     ['wall time', `${(summary.wallMs / 1000).toFixed(1)} s`],

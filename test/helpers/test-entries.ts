@@ -10,7 +10,7 @@
  *
  * The pure-JavaScript packages are in the bundle too: resolving and compiling client-node's files
  * one by one was most of a child's start (`node src__cli__main.mjs --help`: 0.8 s of wall time
- * and 1.0 s of CPU with every package imported from `node_modules`, 0.3 s and 0.3 s bundled), and
+ * and 1.0 s of CPU with every package imported from `node_modules`, 0.13 s and 0.13 s bundled), and
  * the crash, recovery and failover tests start children one after another. Left as imports from
  * `node_modules` ({@link externalPackages}): native addons, the store adapters with the `keyv` they
  * plug into, and the packages that meet a user's copy through a process-wide registry.

@@ -13,7 +13,8 @@
  * and 1.0 s of CPU with every package imported from `node_modules`, 0.13 s and 0.13 s bundled), and
  * the crash, recovery and failover tests start children one after another. Left as imports from
  * `node_modules` ({@link externalPackages}): native addons, the store adapters with the `keyv` they
- * plug into, and the packages that meet a user's copy through a process-wide registry.
+ * plug into, the packages that meet a user's copy through a process-wide registry, and node-fetch
+ * (Node prints its deprecation warnings once it is outside `node_modules`).
  *
  * The bundles live two folders below the repository (`.tmp/test-entries-…/`), so the paths src/
  * computes from its own module resolve as they do from `src/<folder>/` (`../../package.json`,

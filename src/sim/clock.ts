@@ -17,14 +17,22 @@ export class SimClock {
     return Date.now();
   }
 
+  /** The last second {@link timestamp} formatted: most writes fall in the same second. */
+  #lastSecond = { second: Number.NaN, text: '' };
+
   /** RFC 3339 with second precision, as Kubernetes serializes `metav1.Time`. */
   timestamp(ms = this.now()): string {
-    return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    const second = Math.floor(ms / 1000);
+    if (second !== this.#lastSecond.second) {
+      this.#lastSecond = { second, text: new Date(second * 1000).toISOString().replace('.000Z', 'Z') };
+    }
+    return this.#lastSecond.text;
   }
 
   /** RFC 3339 with microseconds (`metav1.MicroTime`), used by events and log timestamps. */
   microTimestamp(ms = this.now()): string {
-    return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    // `2026-01-01T00:00:00.123Z` → `2026-01-01T00:00:00.123000Z`
+    return `${new Date(ms).toISOString().slice(0, -1)}000Z`;
   }
 
   /** Runs `fn` after a cluster-chosen duration, scaled by `timeScale`. */

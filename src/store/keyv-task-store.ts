@@ -46,6 +46,7 @@ import {
 } from './layout.js';
 import { logSnapshotEntries, readLogSnapshot } from './log-layout.js';
 import { checkPurgeQuery, keysOfTask } from './purge.js';
+import { ReadBatcher } from './read-batcher.js';
 import { finishedBound, finishedIdOf, finishedKey, finishedOutcomePrefix } from './retention-index.js';
 import { checkSchema, ensureSchema } from './schema.js';
 import { isKeyvSqlite } from './sqlite-adapter.js';
@@ -89,6 +90,8 @@ export interface KeyvTaskStoreOptions {
  */
 export class KeyvTaskStore implements TaskStore {
   readonly #access: KeyvAccess;
+  /** Point reads coalesced per turn (SQLite, PostgreSQL): see `read-batcher.ts`. */
+  readonly #reads: ReadBatcher | undefined;
   readonly #commit: GroupCommit;
   readonly #histories: BoundedCache<string, readonly Transition[]>;
   /** Per task, the promise its next save must wait for while an earlier one reads its history. */
@@ -117,6 +120,8 @@ export class KeyvTaskStore implements TaskStore {
   ) {
     this.#access = createKeyvAccess(keyv);
     this.#commit = new GroupCommit((entries) => this.#access.write(entries), options.location);
+    // SQL stores answer many keys in one query; other adapters are read key by key as before.
+    if (this.#access.mode !== 'set-many') this.#reads = new ReadBatcher((keys) => this.#access.readMany(keys));
     this.#histories = new BoundedCache(options.historyCacheSize ?? 10_000);
     this.#now = options.now ?? Date.now;
   }
@@ -554,7 +559,7 @@ export class KeyvTaskStore implements TaskStore {
       // After a failed write this rejects like every later write; the lock then goes stale.
       this.#commit.enqueue([[lockKey, removal]]).catch(() => undefined);
     }
-    await this.#commit.drain();
+    await Promise.all([this.#commit.drain(), this.#reads?.drain()]);
     if (!this.options.ownsKeyv) return;
     try {
       await this.keyv.disconnect();
@@ -611,7 +616,7 @@ export class KeyvTaskStore implements TaskStore {
     const pending = this.#commit.peek(key);
     if (pending) return pending.value === removal ? undefined : pending.value;
     try {
-      return await this.#access.read(key);
+      return await (this.#reads ? this.#reads.read(key) : this.#access.read(key));
     } catch (err) {
       throw new StoreError(`reading "${key}" failed: ${messageOf(err)}`, this.options.location, { cause: err });
     }

@@ -1,5 +1,10 @@
 import { ValidationError } from '../errors.js';
-import { podSecurityChecks, type PodLike } from './pod-security-checks.js';
+import {
+  podSecurityChecks,
+  withContainersVisited,
+  type PodLike,
+  type PodSecurityCheck,
+} from './pod-security-checks.js';
 
 /*
  * The Pod Security Standards (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
@@ -63,18 +68,31 @@ function policyMinor(version: string | undefined): number {
 export function checkPodSecurity(pod: PodLike, policy: PodSecurityPolicy): PodSecurityViolation[] {
   if (policy.level === 'privileged') return [];
   const minor = policyMinor(policy.version);
-  const applies = podSecurityChecks.filter(
-    (c) => c.sinceMinor <= minor && (c.level === 'baseline' || policy.level === 'restricted'),
-  );
-  const overridden = new Set(
-    policy.level === 'restricted' ? applies.flatMap((c) => (c.level === 'restricted' ? (c.overrides ?? []) : [])) : [],
-  );
-  return applies
-    .filter((c) => !overridden.has(c.id))
-    .flatMap((c) => {
+  const checks = checksAt(policy.level, minor);
+  return withContainersVisited(pod, () =>
+    checks.flatMap((c) => {
       const failure = c.run(pod, minor);
       return failure ? [{ check: c.id, ...failure }] : [];
-    });
+    }),
+  );
+}
+
+/** The checks of a level and minor version, in the apiserver's order; a few combinations, kept. */
+const checksByPolicy = new Map<string, readonly PodSecurityCheck[]>();
+
+function checksAt(level: 'baseline' | 'restricted', minor: number): readonly PodSecurityCheck[] {
+  const key = `${level}:${minor}`;
+  const known = checksByPolicy.get(key);
+  if (known) return known;
+  const applies = podSecurityChecks.filter(
+    (c) => c.sinceMinor <= minor && (c.level === 'baseline' || level === 'restricted'),
+  );
+  const overridden = new Set(
+    level === 'restricted' ? applies.flatMap((c) => (c.level === 'restricted' ? (c.overrides ?? []) : [])) : [],
+  );
+  const checks = applies.filter((c) => !overridden.has(c.id));
+  checksByPolicy.set(key, checks);
+  return checks;
 }
 
 /** `reason (detail), reason (detail)`: the failures as the apiserver joins them. */

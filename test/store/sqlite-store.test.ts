@@ -48,6 +48,27 @@ describe('openTaskStore("sqlite://…")', () => {
     }
   });
 
+  it('concurrent reads are answered by a few multi-key queries, each read its own record', async () => {
+    const path = dir.path('reads.sqlite');
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${path}` });
+    const store = track(await openTaskStore(new Keyv({ store: sqlite, namespace: 'k8s-jobs' })));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => store.saveTask(record(`r${i}`), transition(`r${i}`, null, 'queued'))),
+    );
+    // Counts the adapter's queries from here on (the adapter is @keyv/sqlite's own).
+    const queries: string[] = [];
+    const query = sqlite.query.bind(sqlite);
+    sqlite.query = (sql: string, ...args: unknown[]) => {
+      queries.push(sql);
+      return query(sql, ...args);
+    };
+    const ids = Array.from({ length: 600 }, (_, i) => `r${i}`);
+    const found = await Promise.all(ids.map((id) => store.getTask(id)));
+    expect(found.map((r) => r?.id)).toEqual(ids.map((id, i) => (i < 300 ? id : undefined)));
+    // 600 keys, 500 per IN list: two queries, not 600.
+    expect(queries.filter((sql) => sql.startsWith('SELECT'))).toHaveLength(2);
+  });
+
   it('saveTask() resolves only once committed: another connection sees the rows at that moment', async () => {
     const path = dir.path('commit.sqlite');
     const store = track(await openTaskStore(`sqlite://${path}`));

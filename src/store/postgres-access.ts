@@ -6,6 +6,7 @@
  * this as a `KeyvAccess`.
  */
 import type KeyvPostgres from '@keyv/postgres';
+import type { ValueSerializer } from './keyv-serialize.js';
 import { describePostgres, tableOf, type PostgresQuery } from './postgres-adapter.js';
 
 /** How keys and values look to Keyv: what `keyv-access.ts` knows of the instance. */
@@ -17,7 +18,7 @@ export interface KeyvCodec {
   /** A stored value as the task store wrote it. */
   decode: (raw: unknown) => Promise<unknown>;
   /** A value in Keyv's stored format. */
-  serialize: (value: unknown) => Promise<string>;
+  serialize: ValueSerializer;
   /** Whether a batch value deletes its key. */
   isRemoval: (value: unknown) => boolean;
 }
@@ -122,7 +123,8 @@ export function createPostgresAccess(store: KeyvPostgres, codec: KeyvCodec): Pos
           deletes.push(prefixed(key));
         } else {
           keys.push(prefixed(key));
-          values.push(await codec.serialize(value));
+          const text = codec.serialize(value);
+          values.push(typeof text === 'string' ? text : await text);
         }
       }
       if (keys.length === 0 && deletes.length === 0) return;

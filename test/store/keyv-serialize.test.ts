@@ -22,6 +22,9 @@ const values: unknown[] = [
     updatedAt: 'now',
     transitions: [transition('t', null, 'queued'), transition('t', 'queued', 'creating')],
   },
+  // No string starting with ':' anywhere: the path without a replacer.
+  { schemaVersion: 1, updatedAt: 'now', record: record('plain', 'running'), context: { slotHeld: true } },
+  { 'key:': 'value:', nested: [['a:'], { deep: [null, 0, ' :', 'x'] }] },
   { ':key': ':value', nested: [[':a'], { deep: [null, 0, -1.5e-7, true, false, ''] }], skipped: undefined },
   ':top-level string',
   'plain',

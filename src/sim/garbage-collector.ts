@@ -106,8 +106,20 @@ class GarbageCollector implements Controller {
 
   /** processGraphChanges: keep the graph, enqueue what the change may have made collectable. */
   #observe({ type, resource, object, previous }: StoreEvent): void {
-    const ref = refOf(resource, object);
     const uid = object.metadata.uid;
+    // Most changes are status writes: same object, same owner references (shared, frozen), not
+    // deleting. The graph already holds them; only a missing owner still makes it collectable.
+    if (
+      type === 'MODIFIED' &&
+      previous?.metadata.uid === uid &&
+      previous.metadata.ownerReferences === object.metadata.ownerReferences &&
+      !object.metadata.deletionTimestamp
+    ) {
+      const owners = object.metadata.ownerReferences;
+      if (owners?.some((o) => !this.#byUid.has(o.uid))) this.#attemptToDelete.add(refOf(resource, object));
+      return;
+    }
+    const ref = refOf(resource, object);
     if (type === 'DELETED') {
       if (this.#byUid.get(uid) === ref) this.#byUid.delete(uid);
       this.#setOwners(ref, []);

@@ -60,7 +60,12 @@ function key(namespace: string | undefined, name: string): string {
 function deepFreeze<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
   Object.freeze(value);
-  for (const child of Object.values(value)) deepFreeze(child);
+  // Index and for-in loops: `Object.values` made an array per object frozen, most of the sim's garbage.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  } else {
+    for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+  }
   return value;
 }
 
@@ -71,16 +76,28 @@ function deepFreeze<T>(value: T): T {
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  // Key order matters to JSON.stringify, and so to `mutate`'s old "did anything change" test.
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i]!;
-    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
   }
-  return true;
+  // Key order matters to JSON.stringify, and so to `mutate`'s old "did anything change" test;
+  // keys whose value is undefined are skipped, as JSON.stringify skips them.
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const ka = Object.keys(x);
+  const kb = Object.keys(y);
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < ka.length && x[ka[i]!] === undefined) i++;
+    while (j < kb.length && y[kb[j]!] === undefined) j++;
+    if (i === ka.length || j === kb.length) return i === ka.length && j === kb.length;
+    const k = ka[i]!;
+    if (k !== kb[j] || !sameJson(x[k], y[k])) return false;
+    i++;
+    j++;
+  }
 }
 
 /**

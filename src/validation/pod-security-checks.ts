@@ -264,10 +264,11 @@ const sysctls: PodSecurityCheck = {
   level: 'baseline',
   sinceMinor: 0,
   run(pod, minor) {
+    const sysctlList = records(podContext(pod)?.['sysctls']);
+    // Most pods set none: the allowed set is only built for one that does.
+    if (sysctlList.length === 0) return undefined;
     const allowed = new Set(safeSysctls.filter((s) => s.sinceMinor <= minor).flatMap((s) => s.names));
-    const bad = records(podContext(pod)?.['sysctls'])
-      .map((s, i) => ({ name: text(s['name']), i }))
-      .filter((s) => !allowed.has(s.name));
+    const bad = sysctlList.map((s, i) => ({ name: text(s['name']), i })).filter((s) => !allowed.has(s.name));
     if (bad.length === 0) return undefined;
     return {
       reason: 'forbidden sysctls',
@@ -395,13 +396,16 @@ const appArmorProfile: PodSecurityCheck = {
   },
 };
 
+/** The SELinux types the baseline level allows; 1.31 added `container_engine_t`. */
+const seLinuxTypes: ReadonlySet<string> = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t']);
+const seLinuxTypesSince31: ReadonlySet<string> = new Set([...seLinuxTypes, 'container_engine_t']);
+
 const seLinuxOptions: PodSecurityCheck = {
   id: 'seLinuxOptions',
   level: 'baseline',
   sinceMinor: 0,
   run(pod, minor) {
-    const allowedTypes = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t']);
-    if (minor >= 31) allowedTypes.add('container_engine_t');
+    const allowedTypes = minor >= 31 ? seLinuxTypesSince31 : seLinuxTypes;
     const badTypes = new Set<string>();
     let setUser = false;
     let setRole = false;

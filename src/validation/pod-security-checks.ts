@@ -46,7 +46,7 @@ interface VisitedContainer {
 }
 
 /** `visitContainers`: initContainers, containers, then ephemeralContainers, in order. */
-function visitContainers(pod: PodLike): VisitedContainer[] {
+function containers(pod: PodLike): VisitedContainer[] {
   const spec = specOf(pod);
   return (['initContainers', 'containers', 'ephemeralContainers'] as const).flatMap((list) =>
     records(spec[list]).map((raw, index) => ({
@@ -56,28 +56,6 @@ function visitContainers(pod: PodLike): VisitedContainer[] {
       raw,
     })),
   );
-}
-
-/** The pod whose containers the checks under way share (see {@link withContainersVisited}). */
-let visited: { pod: PodLike; containers: VisitedContainer[] } | undefined;
-
-/** The pod's containers: visited once per {@link withContainersVisited}, else now. */
-function containers(pod: PodLike): VisitedContainer[] {
-  return visited?.pod === pod ? visited.containers : visitContainers(pod);
-}
-
-/**
- * Runs `checks` (synchronous, on `pod` unchanged) with the pod's containers visited once: most
- * checks walk them, and `addTask` runs every check on every task.
- */
-export function withContainersVisited<T>(pod: PodLike, checks: () => T): T {
-  const outer = visited;
-  visited = { pod, containers: visitContainers(pod) };
-  try {
-    return checks();
-  } finally {
-    visited = outer;
-  }
 }
 
 const specOf = (pod: PodLike): Json => record(pod.spec) ?? {};

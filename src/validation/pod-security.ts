@@ -1,10 +1,5 @@
 import { ValidationError } from '../errors.js';
-import {
-  podSecurityChecks,
-  withContainersVisited,
-  type PodLike,
-  type PodSecurityCheck,
-} from './pod-security-checks.js';
+import { podSecurityChecks, type PodLike, type PodSecurityCheck } from './pod-security-checks.js';
 
 /*
  * The Pod Security Standards (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
@@ -69,12 +64,10 @@ export function checkPodSecurity(pod: PodLike, policy: PodSecurityPolicy): PodSe
   if (policy.level === 'privileged') return [];
   const minor = policyMinor(policy.version);
   const checks = checksAt(policy.level, minor);
-  return withContainersVisited(pod, () =>
-    checks.flatMap((c) => {
-      const failure = c.run(pod, minor);
-      return failure ? [{ check: c.id, ...failure }] : [];
-    }),
-  );
+  return checks.flatMap((c) => {
+    const failure = c.run(pod, minor);
+    return failure ? [{ check: c.id, ...failure }] : [];
+  });
 }
 
 /** The checks of a level and minor version, in the apiserver's order; a few combinations, kept. */

@@ -102,12 +102,16 @@ describe('observeJob', () => {
     await waitUntil(() => received.length > 0, 'the first observation');
     expect(received[0]).toMatchObject({ type: 'CLUSTER.OBSERVED', observation: { job: { name: 'observed' } } });
     const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
-    await batch.patchNamespacedJob(
+    const patched = await batch.patchNamespacedJob(
       { name: 'observed', namespace: 'default', body: { metadata: { annotations: { touched: 'yes' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const count = received.length;
-    await waitUntil(() => received.length > count, 'an observation of the change');
+    // The change's own observation, by its resourceVersion: it may arrive before the PATCH's
+    // response does, so counting observations after the response could miss it.
+    const changed = (event: EventObject): boolean =>
+      (event as { observation?: { job?: { resourceVersion?: string } } }).observation?.job?.resourceVersion ===
+      patched.metadata?.resourceVersion;
+    await waitUntil(() => received.some(changed), 'an observation of the change');
     const observedBefore = kube.watcher.stats().observedJobs;
     actor.stop();
     expect(kube.watcher.stats().observedJobs).toBe(observedBefore - 1);

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { podSecurityChecks, type PodLike, type PodSecurityCheck } from './pod-security-checks.js';
+import { checkedPod, podSecurityChecks, type PodLike, type PodSecurityCheck } from './pod-security-checks.js';
 
 /*
  * The Pod Security Standards (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
@@ -64,8 +64,9 @@ export function checkPodSecurity(pod: PodLike, policy: PodSecurityPolicy): PodSe
   if (policy.level === 'privileged') return [];
   const minor = policyMinor(policy.version);
   const checks = checksAt(policy.level, minor);
+  const checked = checkedPod(pod);
   return checks.flatMap((c) => {
-    const failure = c.run(pod, minor);
+    const failure = c.run(checked, minor);
     return failure ? [{ check: c.id, ...failure }] : [];
   });
 }

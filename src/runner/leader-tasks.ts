@@ -59,7 +59,7 @@ export class LeaderTasks {
     if (this.#stopped || record.state !== 'queued' || this.#handed.has(record.id)) return;
     this.#handed.add(record.id);
     const task = input ?? this.#inputOf(record);
-    this.#supervisor.send({ type: 'ENQUEUE', task, priority: record.spec.priority ?? 0 });
+    this.#supervisor.send({ type: 'ENQUEUE', tasks: [{ task, priority: record.spec.priority ?? 0 }] });
   }
 
   /** Reads the store for queued tasks not handed yet and for cancel requests (coalesced). */

@@ -68,6 +68,23 @@ test('cancelling a queued task ends it as cancelled without ever creating its Jo
   expect(ourJobs(cluster)).toEqual([]);
 });
 
+test('a task cancelled as soon as its addTask resolves never starts', async () => {
+  engine = await startEngine({ runner: { maxConcurrentJobs: 1 } });
+  const { runner, cluster } = engine;
+  await runner.addTask({ id: 'running', image: 'busybox', ...forever });
+  // The runner hands the tasks made durable in one turn to its supervisor together: the cancel
+  // must still reach the supervisor after the task it cancels, not before (and be ignored).
+  await Promise.all(['a', 'b', 'c'].map((id) => runner.addTask({ id, image: 'busybox', ...forever })));
+  await runner.cancel('b');
+  await runner.cancel('running');
+  await runner.cancel('a');
+  for (const id of ['running', 'a', 'b']) expectCancelled(await runner.waitFor(id));
+  await waitUntil(async () => (await runner.getTask('c')).state === 'running', 'c to run');
+  await runner.cancel('c');
+  expectCancelled(await runner.waitFor('c'));
+  expect(Object.fromEntries(creationsByName(cluster))).toEqual({ running: 1, c: 1 });
+});
+
 test('cancelling a task mid-create waits for the create, then deletes the Job; the slot is held until it is gone', async () => {
   engine = await startEngine({ runner: { maxConcurrentJobs: 1 } });
   const { runner, cluster } = engine;

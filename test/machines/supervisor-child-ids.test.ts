@@ -5,7 +5,7 @@ import type { TaskMachineInput } from '../../src/machines/task/contract.js';
 import { T0, condition, jobView, observed, sec, taskInput } from './fixtures.js';
 import { startSupervisor, until } from './supervisor-harness.js';
 
-const enqueue = (task: TaskMachineInput) => ({ type: 'ENQUEUE' as const, task, priority: 0 });
+const enqueue = (task: TaskMachineInput) => ({ type: 'ENQUEUE' as const, tasks: [{ task, priority: 0 }] });
 const complete = (id: string) =>
   observed(T0 + sec(10), jobView({ name: `job-${id}`, uid: `uid-${id}`, conditions: [condition('Complete')] }));
 

@@ -291,7 +291,7 @@ async function runSupervisor(
       case 'enqueue': {
         const input = buildInput(`t${nextId++}`, { ...step.parts, resume: undefined });
         accept(input, step.priority, false);
-        actor.send({ type: 'ENQUEUE', task: input, priority: step.priority });
+        actor.send({ type: 'ENQUEUE', tasks: [{ task: input, priority: step.priority }] });
         return;
       }
       case 'resume': {
@@ -311,7 +311,7 @@ async function runSupervisor(
         if (!task) return;
         const before = rejected.length;
         if (step.resume) actor.send({ type: 'RESUME', task: task.input });
-        else actor.send({ type: 'ENQUEUE', task: task.input, priority: task.priority });
+        else actor.send({ type: 'ENQUEUE', tasks: [{ task: task.input, priority: task.priority }] });
         if (rejected.length !== before + 1 || rejected.at(-1) !== task.input.taskId)
           violations.push(`duplicate ${task.input.taskId} was not rejected`);
         return;

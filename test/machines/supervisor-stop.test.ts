@@ -3,7 +3,7 @@ import type { TaskMachineInput } from '../../src/machines/task/contract.js';
 import { taskInput } from './fixtures.js';
 import { startSupervisor, until } from './supervisor-harness.js';
 
-const enqueue = (task: TaskMachineInput) => ({ type: 'ENQUEUE' as const, task, priority: 0 });
+const enqueue = (task: TaskMachineInput) => ({ type: 'ENQUEUE' as const, tasks: [{ task, priority: 0 }] });
 
 // Task actors are not in the supervisor's snapshot (decision record 007): XState does not stop them with it.
 test("stopAll stops every live task actor and its effects, as XState stops a parent's spawned children", async () => {

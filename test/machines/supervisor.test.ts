@@ -6,7 +6,7 @@ import { startSupervisor, until } from './supervisor-harness.js';
 
 const complete = (id: string) =>
   observed(T0 + sec(10), jobView({ name: `job-${id}`, uid: `uid-${id}`, conditions: [condition('Complete')] }));
-const enqueue = (task: TaskMachineInput, priority = 0) => ({ type: 'ENQUEUE' as const, task, priority });
+const enqueue = (task: TaskMachineInput, priority = 0) => ({ type: 'ENQUEUE' as const, tasks: [{ task, priority }] });
 
 type Supervisor = ReturnType<typeof startSupervisor>;
 
@@ -157,6 +157,28 @@ describe('supervisor: slots', () => {
       { type: 'task.rejected', taskId: 'b', reason: 'duplicate' },
     ]);
     expect(s.actor.getSnapshot().status).toBe('active');
+  });
+
+  test('one ENQUEUE of several tasks queues them in order, as one event each would, duplicates rejected', async () => {
+    const s = startSupervisor(1);
+    s.actor.send(enqueue(taskInput('a')));
+    s.actor.send({
+      type: 'ENQUEUE',
+      tasks: [
+        { task: taskInput('b'), priority: 0 },
+        { task: taskInput('a'), priority: 0 },
+        { task: taskInput('c', {}, { createdAt: iso(T0 + sec(5)) }), priority: 2 },
+        { task: taskInput('c'), priority: 0 },
+        { task: taskInput('d'), priority: 0 },
+      ],
+    });
+    expect(s.emitted.filter((e) => e.type === 'task.rejected').map((e) => e.taskId)).toEqual(['a', 'c']);
+    expect(s.actor.getSnapshot().context.queue.size).toBe(3);
+    // The supervisor's clock moved to the newest task's createdAt, as it would have one event at a time.
+    expect(s.actor.getSnapshot().context.now).toBe(T0 + sec(5));
+    await runAll(s, 4);
+    // c first (priority 2), then b and d in the order they came.
+    expect(s.started()).toEqual(['a', 'c', 'b', 'd']);
   });
 
   test('RESUME is held to the same duplicate check as ENQUEUE: a live or queued id, either way round', () => {

@@ -14,10 +14,20 @@ export interface SupervisorInput {
   priorityAging?: PriorityAging;
 }
 
+/** A new task for the queue, at `priority` (the spec's, or one given apart from it). */
+export interface QueuedTask {
+  task: TaskMachineInput;
+  priority: number;
+}
+
 /** Events the runner sends the supervisor. */
 export type SupervisorCommand =
-  /** Queue a new task. The runner has checked `queueSize` and duplicate ids. */
-  | { type: 'ENQUEUE'; task: TaskMachineInput; priority: number }
+  /**
+   * Queue new tasks, in order: the runner sends the tasks made durable in one turn together (one
+   * event, one step of the supervisor, for a whole commit). It has checked `queueSize` and
+   * duplicate ids.
+   */
+  | { type: 'ENQUEUE'; tasks: readonly QueuedTask[] }
   /** Cancel a queued or live task; an unknown id is ignored (the runner checks existence). */
   | { type: 'CANCEL'; taskId: string; at: number }
   /** Bring back a task restored from its record: queued ones are queued again, others spawned into their state. */

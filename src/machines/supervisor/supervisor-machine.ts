@@ -74,11 +74,11 @@ function startTaskActor(self: AnyActorRef, children: ChildIds, input: TaskMachin
 }
 
 /**
- * Moves the tasks whose back-off has passed (at `context.now`) into the queue: before a new task
- * joins it, so one that waited keeps its place ahead of tasks that came later.
+ * Moves the tasks whose back-off has passed (at `now`) into the queue: before a new task joins it,
+ * so one that waited keeps its place ahead of tasks that came later.
  */
-function promoteDue(context: SupervisorContext): void {
-  for (const { task, priority } of context.delayed.takeDue(context.now)) context.queue.enqueue(task, priority);
+function promoteDue(context: SupervisorContext, now = context.now): void {
+  for (const { task, priority } of context.delayed.takeDue(now)) context.queue.enqueue(task, priority);
 }
 
 /**
@@ -116,19 +116,22 @@ export const supervisorMachine = setup({
   },
   actors: { task: taskMachine },
   actions: {
-    enqueueTask: enqueueActions(({ context, event, enqueue, system }) => {
+    enqueueTasks: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'ENQUEUE');
-      const { task } = event;
-      const duplicate = duplicateOf(context, system, task.taskId);
-      if (duplicate) {
-        enqueue.emit(duplicate);
-        return;
+      // As if each task came in an event of its own: the clock moves to each task's `createdAt`.
+      let now = context.now;
+      for (const { task, priority } of event.tasks) {
+        const duplicate = duplicateOf(context, system, task.taskId);
+        if (duplicate) {
+          enqueue.emit(duplicate);
+          continue;
+        }
+        promoteDue(context, now);
+        rememberPriority(context, task, priority);
+        context.queue.enqueue(task, priorityOf(task, priority));
+        now = Math.max(now, Date.parse(task.createdAt) || 0);
       }
-      promoteDue(context);
-      rememberPriority(context, task, event.priority);
-      context.queue.enqueue(task, priorityOf(task, event.priority));
-      const created = Date.parse(task.createdAt);
-      if (created > context.now) enqueue.assign({ now: created });
+      if (now > context.now) enqueue.assign({ now });
     }),
     resumeTask: enqueueActions(({ context, event, enqueue, system }) => {
       assertEvent(event, 'RESUME');
@@ -247,7 +250,7 @@ export const supervisorMachine = setup({
     now: 0,
   }),
   on: {
-    ENQUEUE: { actions: ['enqueueTask', 'startQueued'] },
+    ENQUEUE: { actions: ['enqueueTasks', 'startQueued'] },
     RESUME: { actions: ['resumeTask', 'startQueued'] },
     CANCEL: { actions: 'cancelTask' },
     PAUSE: { actions: assign({ paused: true }) },

@@ -3,6 +3,7 @@ import { KubernetesApiError } from '../errors.js';
 import { managedBySelector } from '../jobs/labels.js';
 import { kubeCall, withSignal, type KubeCallPolicy } from './kube-call.js';
 import type { KubeClient } from './kube-client.js';
+import { requestJson } from './kube-request.js';
 
 /** How a finished Job is deleted. `Background` removes the Job at once and its pods after. */
 export type PropagationPolicy = 'Background' | 'Foreground';
@@ -22,9 +23,11 @@ export interface ListResult<T> {
 }
 
 /**
- * The client-node calls of one namespace, in client-node's models: what the adapter's `JobsPort`
- * and the shared watch are built on. Every call takes the caller's AbortSignal and goes through
- * the rate limiter and the retry policy (`kubeCall`).
+ * The calls of one namespace: what the adapter's `JobsPort` and the shared watch are built on.
+ * Every call takes the caller's AbortSignal and goes through the rate limiter and the retry
+ * policy (`kubeCall`). Lists answer in client-node's models (timestamps are `Date`s); a created or
+ * read Job is the API's JSON as it came (timestamps are strings, as in watch events), typed with
+ * the same model: readers take either (`views.ts`).
  */
 export interface KubeApi {
   readonly namespace: string;
@@ -47,11 +50,17 @@ export interface KubeApi {
   listEvents(involvedObjectName: string, signal?: AbortSignal): Promise<CoreV1Event[]>;
 }
 
-/** Builds the calls over one namespace's clients. */
+/**
+ * Builds the calls over one namespace's clients. The calls of every task (create, read and delete
+ * its Job) are requests of our own (`kube-request.ts`, decision record 011); the lists go through
+ * client-node's APIs.
+ */
 export function createKubeApi(options: KubeApiOptions): KubeApi {
   const { client, policy } = options;
-  const { namespace, batch, core } = client;
+  const { namespace, core, batch } = client;
   const propagationPolicy = options.propagationPolicy ?? 'Background';
+  const jobsPath = `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
+  const jobPath = (name: string): string => `${jobsPath}/${encodeURIComponent(name)}`;
 
   return {
     namespace,
@@ -63,7 +72,7 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
         policy,
         'create',
         `jobs/${name}`,
-        (s) => batch.createNamespacedJob({ namespace, body }, withSignal(s)),
+        (s) => requestJson<V1Job>(client, { method: 'POST', path: jobsPath, body }, s),
         signal,
       );
     },
@@ -74,7 +83,7 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
           policy,
           'get',
           `jobs/${name}`,
-          (s) => batch.readNamespacedJob({ name, namespace }, withSignal(s)),
+          (s) => requestJson<V1Job>(client, { method: 'GET', path: jobPath(name) }, s),
           signal,
         );
       } catch (err) {
@@ -85,12 +94,13 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
 
     async deleteJob(name, { uid, signal } = {}) {
       const body = uid ? { preconditions: { uid } } : undefined;
+      const query = { propagationPolicy };
       try {
         await kubeCall(
           policy,
           'delete',
           `jobs/${name}`,
-          (s) => batch.deleteNamespacedJob({ name, namespace, propagationPolicy, body }, withSignal(s)),
+          (s) => requestJson<unknown>(client, { method: 'DELETE', path: jobPath(name), query, body }, s),
           signal,
         );
         return 'deleted';

@@ -1,7 +1,5 @@
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { finished } from 'node:stream';
-import { ApiException } from '@kubernetes/client-node';
 import { KubernetesApiError } from '../errors.js';
 import { taskContainerName } from '../jobs/labels.js';
 import { CappedLogCollector, type CappedLog } from '../logs/capped-log.js';
@@ -9,6 +7,7 @@ import type { PodView } from '../machines/task/contract.js';
 import type { JobLogReadOptions, PodLog } from '../ports/job-logs.js';
 import { kubeCall, type KubeCallPolicy } from './kube-call.js';
 import type { KubeClient } from './kube-client.js';
+import { apiExceptionOf, openRequest } from './kube-request.js';
 
 /** The Job's newest pod (the one whose log tells how the Job ended). */
 export function latestPod(pods: readonly PodView[]): PodView | undefined {
@@ -121,10 +120,10 @@ export class LogReader {
 
 /**
  * Requests a pod's log (`GET …/pods/<pod>/log` with `params`) over Node's own HTTP client with the
- * kubeconfig's credentials, and resolves with the 200 response once its headers arrived, for the
- * caller to stream. client-node's `Log` is not used: it loses stream errors, so a cut connection
- * would look like the end of the log. Any other status rejects with an `ApiException` carrying
- * the Status body (for `kubeCall` to classify).
+ * kubeconfig's credentials (`kube-request.ts`), and resolves with the 200 response once its
+ * headers arrived, for the caller to stream. client-node's `Log` is not used: it loses stream
+ * errors, so a cut connection would look like the end of the log. Any other status rejects with
+ * an `ApiException` carrying the Status body (for `kubeCall` to classify).
  */
 export async function openPodLog(
   client: KubeClient,
@@ -132,35 +131,9 @@ export async function openPodLog(
   params: Record<string, string>,
   signal: AbortSignal,
 ): Promise<IncomingMessage> {
-  const { kubeConfig, namespace } = client;
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(
-    `${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`,
-  );
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const options: https.RequestOptions = {};
-  await kubeConfig.applyToHTTPSOptions(options);
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(
-      url,
-      { ...options, method: 'GET', signal },
-      resolve,
-    );
-    request.on('error', reject);
-    request.end();
-  });
+  const path = `/api/v1/namespaces/${encodeURIComponent(client.namespace)}/pods/${encodeURIComponent(pod)}/log`;
+  const response = await openRequest(client, { method: 'GET', path, query: params }, signal);
   const status = response.statusCode ?? 0;
   if (status === 200) return response;
-  // Error bodies are small Status objects; keep at most 64 KiB of whatever arrives.
-  const errorBody = new CappedLogCollector(64 * 1024);
-  response.on('data', (chunk: Buffer) => errorBody.push(chunk));
-  // An error body cut short still leaves the status, which is what decides; the cut is not the failure.
-  await new Promise<void>((resolve) => finished(response, () => resolve()));
-  throw new ApiException(
-    status,
-    `log request answered ${status}`,
-    errorBody.result().text,
-    response.headers as Record<string, string>,
-  );
+  throw await apiExceptionOf(response, `log request answered ${status}`);
 }

@@ -37,7 +37,7 @@ const stuck = {
 };
 
 /**
- * Reports the longest event-loop stall so far whenever it grows, and each stall of 10 ms or more
+ * Reports the longest event-loop stall so far whenever it grows, and each stall of 5 ms or more
  * as it ends: the fault soak widens its rate check by them (a request let through by the rate
  * limiter during a stall leaves with later ones).
  */

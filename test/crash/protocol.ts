@@ -69,6 +69,6 @@ export type ChildMessage =
   | { event: 'done'; deleted: number }
   /** The longest event-loop stall of the child so far (ms), each time it grows. */
   | { event: 'stall'; maxMs: number }
-  /** One event-loop stall of 10 ms or more, as it ends (`recordStalls` of test/soak/request-rate.ts). */
+  /** One event-loop stall of 5 ms or more, as it ends (`recordStalls` of test/soak/request-rate.ts). */
   | { event: 'stalled'; endAt: number; ms: number }
   | { event: 'error'; message: string };

@@ -166,13 +166,13 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
   const launchTimeoutMs = 60_000 + size.tasks * 300;
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
-  /** This process's (the sim's) stalls of 10 ms or more. */
+  /** This process's (the sim's) stalls of 5 ms or more. */
   const simStalls: Stall[] = [];
   const stopRecordingStalls = recordStalls((stall) => simStalls.push(stall));
   const starts: number[] = [];
   /** Per launch: the longest event-loop stall the runner process reported (ms). */
   const runnerStallsMs: number[] = [];
-  /** Per launch: each stall of 10 ms or more the runner process reported. */
+  /** Per launch: each stall of 5 ms or more the runner process reported. */
   const runnerStalls: Stall[][] = [];
   const startedAt = Date.now();
   for (;;) {

@@ -57,7 +57,7 @@ export interface KubeApi {
  */
 export function createKubeApi(options: KubeApiOptions): KubeApi {
   const { client, policy } = options;
-  const { namespace, core, batch } = client;
+  const { namespace, batch, core } = client;
   const propagationPolicy = options.propagationPolicy ?? 'Background';
   const jobsPath = `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`;
   const jobPath = (name: string): string => `${jobsPath}/${encodeURIComponent(name)}`;

@@ -68,7 +68,7 @@ export function checkedPod(pod: PodLike): CheckedPod {
   for (const list of containerLists) {
     const items = spec[list];
     if (!Array.isArray(items)) continue;
-    // The index counts the list's objects only, as the earlier filter-then-map did.
+    // An entry that is not an object is no container: it is skipped and not counted.
     let index = 0;
     for (const item of items as unknown[]) {
       const raw = record(item);

@@ -98,7 +98,7 @@ describe('requests of our own', () => {
     expect(job.metadata.creationTimestamp).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/));
   });
 
-  test("an error answer rejects with client-node's ApiException, the Status body kept for its classification", async () => {
+  test("an error answer rejects with client-node's ApiException, keeping the Status body to classify", async () => {
     const client = createKubeClient(cluster.kubeConfig, 'default');
     const path = '/apis/batch/v1/namespaces/default/jobs/never-made';
     const err = await requestJson(client, { method: 'GET', path }, new AbortController().signal).catch(

@@ -267,20 +267,30 @@ export class FaultInjector implements Controller {
    * Every `everyMs` real ms, forces a `410 Expired` on every open watch (matching `match`), as an
    * etcd compaction under a lagging watch cache does: the stream is cut and its resume from the
    * last resourceVersion it saw is answered `ERROR 410 Expired` (one expiry per cut watch, counted
-   * as `watchExpired` when served), so the client must relist. `undefined` stops it. Pending
-   * expiries of a tick whose client never resumed stay for the next resuming watch.
+   * as `watchExpired` when served), so the client must relist. A tick that finds no matching watch
+   * open (its client restarting, or its stream just dropped) leaves one expiry for the next
+   * resuming watch instead: one at most waits, however many such ticks pass. `undefined` stops the
+   * ticks; expiries left by earlier ones stay for the next resuming watches (`clear()` removes them).
    */
   expireWatchesEvery(everyMs: number | undefined, match: WatchMatch = {}): void {
     this.#stopExpiring?.();
     this.#stopExpiring = undefined;
     if (everyMs === undefined) return;
     if (!(everyMs > 0)) throw new RangeError(`expireWatchesEvery: everyMs must be > 0, got ${everyMs}`);
+    /** This timer's own expiry for the next resume, while it waits (told apart by identity). */
+    const unwatched: WatchExpiry = { remaining: 1, match };
     const tick = (): void => {
+      let cut = 0;
       for (const watch of [...this.ctx.openWatches]) {
         if (!watchMatches(match, watch.resource)) continue;
         // Queued before the cut, so the resume cannot slip in ahead of its expiry.
         this.expireNextWatches(1, { resources: [watch.resource] });
         watch.drop();
+        cut++;
+      }
+      if (cut === 0 && !this.#expiries.includes(unwatched)) {
+        unwatched.remaining = 1;
+        this.#expiries.push(unwatched);
       }
       this.#stopExpiring = this.ctx.clock.afterReal(everyMs, tick);
     };

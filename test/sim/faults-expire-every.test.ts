@@ -5,7 +5,8 @@ import { waitUntil } from '../helpers/wait.js';
 
 /*
  * `expireWatchesEvery`: the forced 410 on a timer that the fault soak (test/soak/) runs with. A
- * client that resumes from the last resourceVersion it saw gets `ERROR 410 Expired`, every time.
+ * client that resumes from the last resourceVersion it saw gets `ERROR 410 Expired`, every time,
+ * and so does the first resume after ticks that found nobody watching.
  */
 
 let cluster: SimulatedCluster;
@@ -36,24 +37,49 @@ async function watchJobs(resourceVersion: string): Promise<{ events: Event[]; en
 test('expireWatchesEvery cuts every open watch on each tick and answers its resume with 410, until turned off', async () => {
   const list = await batch.listNamespacedJob({ namespace: 'default' });
   const rv = list.metadata?.resourceVersion ?? '';
+  const before = cluster.faults.counts().watchesExpired;
+  // Open before the ticks start, so the first tick finds it.
+  const open = await watchJobs(rv);
   cluster.faults.expireWatchesEvery(30, { resources: ['jobs'] });
-  for (let tick = 1; tick <= 2; tick++) {
-    const open = await watchJobs(rv);
-    expect(await open.ended, `tick ${tick}: the open watch is cut`).toBeTruthy();
-    const resumed = await watchJobs(rv);
-    expect(await resumed.ended).toBeNull();
-    expect(resumed.events).toEqual([{ type: 'ERROR', obj: expect.objectContaining({ code: 410, reason: 'Expired' }) }]);
-    expect(cluster.faults.counts().watchesExpired).toBe(tick);
-  }
+  expect(await open.ended, 'the open watch is cut').toBeTruthy();
+  const resumed = await watchJobs(rv);
+  expect(await resumed.ended).toBeNull();
+  expect(resumed.events).toEqual([{ type: 'ERROR', obj: expect.objectContaining({ code: 410, reason: 'Expired' }) }]);
   cluster.faults.expireWatchesEvery(undefined);
+  cluster.faults.clear();
+  expect(cluster.faults.counts().watchesExpired).toBe(before + 1);
   // Off: a watch stays open across what would have been several ticks.
   const kept = await watchJobs(rv);
   let endedEarly = false;
   void kept.ended.then(() => (endedEarly = true));
   await new Promise((resolve) => setTimeout(resolve, 150));
   expect(endedEarly).toBe(false);
-  expect(cluster.faults.counts()).toMatchObject({ watchesExpired: 2, watchesDropped: 0 });
+  expect(cluster.faults.counts()).toMatchObject({ watchesExpired: before + 1, watchesDropped: 0 });
   await waitUntil(() => cluster.stats().openWatches === 1, 'the watch still open');
+});
+
+test('ticks with no watch open (a client restarting) leave one expiry for the next resume, one at most', async () => {
+  const list = await batch.listNamespacedJob({ namespace: 'default' });
+  const rv = list.metadata?.resourceVersion ?? '';
+  cluster.faults.dropWatches();
+  await waitUntil(() => cluster.stats().openWatches === 0, 'no watch open');
+  const before = cluster.faults.counts().watchesExpired;
+  cluster.faults.expireWatchesEvery(20, { resources: ['jobs'] });
+  // Several ticks with nobody watching.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  cluster.faults.expireWatchesEvery(undefined);
+  const first = await watchJobs(rv);
+  const stillOpen = new Promise((resolve) => setTimeout(() => resolve('still open after 2 s'), 2000));
+  expect(await Promise.race([first.ended, stillOpen])).toBeNull();
+  expect(first.events).toEqual([{ type: 'ERROR', obj: expect.objectContaining({ code: 410, reason: 'Expired' }) }]);
+  // Only one was left however many ticks passed: the next resume is served.
+  const second = await watchJobs(rv);
+  let endedEarly = false;
+  void second.ended.then(() => (endedEarly = true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(endedEarly).toBe(false);
+  expect(cluster.faults.counts().watchesExpired).toBe(before + 1);
+  cluster.faults.dropWatches();
 });
 
 test('refuses a period that is not positive', () => {

@@ -37,12 +37,21 @@ const stuck = {
 };
 
 /**
- * Reports the longest event-loop stall so far whenever it grows, and each stall of 5 ms or more
- * as it ends: the fault soak widens its rate check by them (a request let through by the rate
- * limiter during a stall leaves with later ones).
+ * Reports each event-loop stall of 5 ms or more as it ends, from before the runner is created: the
+ * fault soak widens the windows of its rate check that the stall ends in (a request let through by
+ * the rate limiter during a stall leaves with later ones). The boot's stalls count too: parsing
+ * the first LISTs, and the relist after a `410`, while the boot's requests use up the burst.
  */
-function reportStalls(): void {
+function reportEachStall(): void {
   recordStalls((stall) => say({ event: 'stalled', ...stall }));
+}
+
+/**
+ * Reports the longest event-loop stall since the runner was ready whenever it grows: the least
+ * slack of every window of this launch. Started after the boot, whose module loading would widen
+ * them all.
+ */
+function reportLongestStall(): void {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   let reportedMs = 0;
@@ -234,6 +243,7 @@ async function main(): Promise<void> {
   const configPath = process.argv[2];
   if (!configPath) throw new Error('usage: child-runner.ts <config.json>');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as ChildConfig;
+  reportEachStall();
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(config.kubeconfigPath);
   const store = new Keyv({ store: await openAdapter(config), namespace: storeNamespace, throwOnErrors: true });
@@ -249,7 +259,7 @@ async function main(): Promise<void> {
     stuck: { ...stuck, pendingBudgetMs: config.pendingBudgetMs ?? stuck.pendingBudgetMs },
   });
   say({ event: 'ready', pid: process.pid });
-  reportStalls();
+  reportLongestStall();
   cancelWhenRunning(runner, config.tasks);
   const byId = new Map(config.tasks.map((t) => [t.id, t]));
   const add = async (id: string): Promise<void> => {

@@ -67,7 +67,7 @@ export type ChildMessage =
   | { event: 'transition'; id: string; from: TaskState | null; to: TaskState }
   | { event: 'frozen'; point: FreezePoint['at']; detail: string }
   | { event: 'done'; deleted: number }
-  /** The longest event-loop stall of the child so far (ms), each time it grows. */
+  /** The longest event-loop stall of the child since it was ready (ms), each time it grows. */
   | { event: 'stall'; maxMs: number }
   /** One event-loop stall of 5 ms or more, as it ends (`recordStalls` of test/soak/request-rate.ts). */
   | { event: 'stalled'; endAt: number; ms: number }

@@ -53,7 +53,7 @@ test('the rate check: a window over burst + qps·T is found, one within it is no
   expect(worstWindow(second ?? [], ceiling, 0).excess).toBeLessThanOrEqual(0);
 });
 
-test('the rate check: a window gets the stalls that ended within it, summed, and never less than the least slack', () => {
+test('the rate check: a window gets the stalls that ended within it, summed, the part before its end of one still under way, and never less than the least slack', () => {
   const stalls = [
     { endAt: 1_000, ms: 60 },
     { endAt: 1_100, ms: 50 },
@@ -66,8 +66,12 @@ test('the rate check: a window gets the stalls that ended within it, summed, and
   // One that ended up to the arrival slack before the window counts; one earlier does not.
   expect(slack(1_020, 1_100)).toBe(arrivalSlackMs + 110);
   expect(slack(1_021, 1_100)).toBe(arrivalSlackMs + 50);
-  // One that ended after the window does not count.
-  expect(slack(1_121, 1_999)).toBe(arrivalSlackMs);
+  // One still under way at the window's end counts for its part before it (the 200 ms stall began
+  // at 1,800); one that began after the window does not count.
+  expect(slack(1_121, 1_999)).toBe(arrivalSlackMs + 199);
+  expect(slack(1_121, 1_700)).toBe(arrivalSlackMs);
+  // Within a stall, only the part from the window's start (less the arrival slack) counts.
+  expect(slack(1_900, 1_950)).toBe(arrivalSlackMs + 70);
   expect(slack(2_000, 2_000)).toBe(arrivalSlackMs + 200);
   // Never less than the least slack.
   expect(stallSlack(stalls, 100)(1_000, 1_050)).toBe(100);

@@ -51,8 +51,11 @@ export function recordStalls(onStall: (stall: Stall) => void, minMs = 5): () => 
 /**
  * A window's slack from the stalls that ended within it (or up to `arrivalSlackMs` before its
  * first request: what a stall held is stamped a little after it ends): each one can have packed
- * into the window requests that were meant to spread over its length. `atLeastMs` is the slack
- * every window gets (arrival delay, the longest stall of either process).
+ * into the window requests that were meant to spread over its length. A stall still under way at
+ * the window's last request counts for its part before that request: what the timer sees as one
+ * stall may be one turn of the event loop that ran many callbacks, the window's requests among
+ * them, each held by the callbacks before it. `atLeastMs` is the slack every window gets
+ * (arrival delay, the longest stall of either process).
  */
 export function stallSlack(stalls: readonly Stall[], atLeastMs: number): (startAt: number, endAt: number) => number {
   const sorted = [...stalls].sort((a, b) => a.endAt - b.endAt);
@@ -69,10 +72,17 @@ export function stallSlack(stalls: readonly Stall[], atLeastMs: number): (startA
     }
     return low;
   };
+  const longestMs = Math.max(0, ...stalls.map((stall) => stall.ms));
   return (startAt, endAt) => {
     const from = firstEndingAtOrAfter(startAt - arrivalSlackMs);
-    const within = (sums[firstEndingAtOrAfter(endAt + 1)] as number) - (sums[from] as number);
-    return Math.max(atLeastMs, arrivalSlackMs + within);
+    const after = firstEndingAtOrAfter(endAt + 1);
+    let held = (sums[after] as number) - (sums[from] as number);
+    // Stalls that end after the window began before its end only if they end within `longestMs` of it.
+    for (let k = after; k < sorted.length && (sorted[k] as Stall).endAt <= endAt + longestMs; k++) {
+      const stall = sorted[k] as Stall;
+      held += Math.max(0, endAt - Math.max(stall.endAt - stall.ms, startAt - arrivalSlackMs));
+    }
+    return Math.max(atLeastMs, arrivalSlackMs + held);
   };
 }
 

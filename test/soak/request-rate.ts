@@ -72,12 +72,12 @@ export function stallSlack(stalls: readonly Stall[], atLeastMs: number): (startA
     }
     return low;
   };
-  const longestMs = Math.max(0, ...stalls.map((stall) => stall.ms));
+  const longestMs = stalls.reduce((longest, stall) => Math.max(longest, stall.ms), 0);
   return (startAt, endAt) => {
     const from = firstEndingAtOrAfter(startAt - arrivalSlackMs);
     const after = firstEndingAtOrAfter(endAt + 1);
     let held = (sums[after] as number) - (sums[from] as number);
-    // Stalls that end after the window began before its end only if they end within `longestMs` of it.
+    // A stall that ends after the window can have begun before its end only if it ends within `longestMs` of it.
     for (let k = after; k < sorted.length && (sorted[k] as Stall).endAt <= endAt + longestMs; k++) {
       const stall = sorted[k] as Stall;
       held += Math.max(0, endAt - Math.max(stall.endAt - stall.ms, startAt - arrivalSlackMs));

@@ -104,8 +104,10 @@ describe('dashboard in chromium', () => {
       id: 'live-tail',
       image: 'busybox',
       command: ['work'],
+      // Running for 6 s: the page must open and go live while the task runs. With 3 s, a CI run on
+      // Node 24 opened it after the task had left `running` and waited 30 s for a state gone by.
       ...behaviour({
-        durationMs: 3000,
+        durationMs: 6000,
         logs: [{ line: 'step 1 of 2' }, { line: 'step 2 of 2', afterMs: 1500 }],
       }),
     });

@@ -116,7 +116,7 @@ export class LeaderElector {
 
   /**
    * Stops: a leader emits `lost` (reason `stopped`) first, then the Lease is released if the last
-   * observation names this replica (one try, bounded by renewDeadline), then `events$` completes.
+   * observation names this replica (bounded by renewDeadline), then `events$` completes.
    */
   stop(): Promise<StopResult> {
     this.#stopping ??= this.#shutdown();
@@ -132,19 +132,43 @@ export class LeaderElector {
     return result;
   }
 
+  /**
+   * One release, bounded by renewDeadline. A write that fails is followed by one read: a renewal
+   * applied by the server but never answered (a connection cut, or the stop aborting it in
+   * flight) leaves the lock's resourceVersion stale, so the first write is a 409 although the
+   * Lease still names this replica. Written again over what was read, it is released anyway.
+   */
   async #release(): Promise<StopResult> {
     const record = releaseRecord(this.#observed, this.#config, this.#now());
     if (!record) return { released: false };
     const timeout = AbortSignal.timeout(this.#config.renewDeadlineMs);
+    if ((await this.#writeRelease(record, timeout)) === undefined) return { released: true };
     try {
-      await this.#lock.update(record, timeout);
-      this.#observed = observe(record, this.#now());
-      this.#reportTransition();
-      return { released: true };
+      const current = await this.#lock.get(timeout);
+      if (current) this.#observed = observe(current.record, this.#now());
     } catch (error) {
       this.#emit({ type: 'attemptFailed', phase: 'release', error, at: this.#now() });
       return { released: false, releaseError: error };
     }
+    this.#reportTransition();
+    const again = releaseRecord(this.#observed, this.#config, this.#now());
+    // Not ours any more: emptied (the first write was applied after all) or taken by another.
+    if (!again) return { released: this.leader() === '' };
+    const error = await this.#writeRelease(again, timeout);
+    return error === undefined ? { released: true } : { released: false, releaseError: error };
+  }
+
+  /** One release write: undefined when it succeeded, else its error (emitted as a failed try). */
+  async #writeRelease(record: LeaseRecord, signal: AbortSignal): Promise<unknown> {
+    try {
+      await this.#lock.update(record, signal);
+    } catch (error) {
+      this.#emit({ type: 'attemptFailed', phase: 'release', error, at: this.#now() });
+      return error ?? new Error('the release write failed');
+    }
+    this.#observed = observe(record, this.#now());
+    this.#reportTransition();
+    return undefined;
   }
 
   #emit(event: LeaderEvent): void {

@@ -142,6 +142,29 @@ describe('LeaderElector against the simulated cluster', () => {
     console.log(`handover on stop(): ${handover} ms (retryPeriod 200 ms, jittered to [200, 440) ms)`);
   });
 
+  test('stop() right after a renewal that was applied but never answered still releases the Lease', async () => {
+    const a = candidate('unanswered', 'unanswered-a');
+    await waitUntil(() => a.elector.isLeader(), 'a leading');
+    // The renewal is written, then the connection dies: the lock's cached resourceVersion is stale.
+    const reset = cluster.faults.resetConnections({
+      verbs: ['update'],
+      resources: ['leases'],
+      name: 'unanswered',
+      phase: 'after',
+      times: 1,
+    });
+    const renewalLost = new Promise<void>((resolve) => {
+      a.elector.events$.subscribe((e) => {
+        if (e.type === 'attemptFailed' && e.phase === 'renew') resolve();
+      });
+    });
+    await renewalLost;
+    expect(reset.hits).toBe(1);
+    const result = await a.elector.stop();
+    expect(result).toEqual({ released: true });
+    expect((await readLease('unanswered')).spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+  });
+
   test('candidates racing for a released Lease: one wins, the others get 409 Conflict and follow', async () => {
     await api.createNamespacedLease({
       namespace: 'default',

@@ -283,9 +283,11 @@ export class RunnerMetrics {
     if (t.from === t.to) return;
     this.#transitions.inc({ from: t.from ?? 'none', to: t.to });
     const at = Date.parse(t.at);
-    if (t.to === 'queued') this.#queuedAt.set(t.taskId, at);
+    // A task's first transition is `ADD` into queued at its `createdAt`, which its record keeps:
+    // only a return to the queue (a retry, a quota wait) is held here, not an entry per queued task.
+    if (t.to === 'queued' && t.from !== null) this.#queuedAt.set(t.taskId, at);
     if (t.from === 'queued' && t.to === 'creating') {
-      // A task resumed queued after a restart has no transition into queued: it was queued at creation.
+      // A task queued since it was added (or resumed queued after a restart) waited from creation.
       const since = this.#queuedAt.get(t.taskId) ?? (record ? Date.parse(record.createdAt) : undefined);
       if (since !== undefined) this.#queueWait.observe(seconds(at - since));
     }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import {
   context,
   type Context,
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   type Span,
   SpanStatusCode,
@@ -80,6 +81,13 @@ interface OpenTask {
   /** The Job of the task's current attempt (a retry with a new Job names another). */
   jobName?: string;
 }
+
+/** The entry of every task whose span the tracer does not record (its fields are never written). */
+const notRecording: OpenTask = Object.freeze({
+  span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
+  context: ROOT_CONTEXT,
+  recording: false,
+});
 
 /** This package's version, the tracer's: src/runner/ and dist/runner/ are both two levels below package.json. */
 function packageVersion(): string | undefined {
@@ -223,13 +231,16 @@ export class TaskTracing {
       { attributes, startTime: at, ...(parent ? {} : { root: true }) },
       parent,
     );
-    const recording = span.isRecording();
-    const open: OpenTask = {
-      span,
-      recording,
-      ...(record ? { jobName: record.jobName } : {}),
-      context: recording ? trace.setSpan(parent ?? ROOT_CONTEXT, span) : ROOT_CONTEXT,
-    };
+    // The no-op tracer's span records nothing: every such task shares one entry, so 100,000
+    // queued tasks do not hold 100,000 spans that will never be exported.
+    const open: OpenTask = span.isRecording()
+      ? {
+          span,
+          recording: true,
+          ...(record ? { jobName: record.jobName } : {}),
+          context: trace.setSpan(parent ?? ROOT_CONTEXT, span),
+        }
+      : notRecording;
     this.#open.set(taskId, open);
     return open;
   }

@@ -1,10 +1,11 @@
 /**
- * Boot benches (issue 4's figures). `runEnqueueBench`: enqueue rate, CPU per enqueue and RSS
- * with `tasks` queued tasks, through a real runner (SQLite store, the sim as cluster, one slot so
- * the tasks stay queued), in a process of its own. `runBootBench`: time from `createRunner` to
- * ready on a SQLite store holding `stored` tasks of which `open` are not yet deleted (all queued,
- * so the sim needs no Jobs), with the sim as cluster. Ready = `createRunner` resolved: open tasks
- * loaded through the `open:` index, our Jobs listed, every task resumed, the watch started.
+ * Boot benches (issue 4's figures). `runEnqueueBench`: enqueue rate, CPU per enqueue, RSS and
+ * retained heap with `tasks` queued tasks, through a real runner (SQLite store, the sim as
+ * cluster, one slot so the tasks stay queued), in a process of its own (`enqueue-child.ts`).
+ * `runBootBench`: time from `createRunner` to ready on a SQLite store holding `stored` tasks of
+ * which `open` are not yet deleted (all queued, so the sim needs no Jobs), with the sim as
+ * cluster. Ready = `createRunner` resolved: open tasks loaded through the `open:` index, our Jobs
+ * listed, every task resumed, the watch started.
  *
  * Run alone with `npx tsx bench/boot.ts`; `bench/run.ts` collects both as `store:enqueue` and
  * `store:boot`.
@@ -14,13 +15,15 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { jobNameFor } from '../src/jobs/job-name.js';
 import { createRunner } from '../src/runner/create-runner.js';
 import { startSimulatedCluster } from '../src/sim/index.js';
 import { openTaskStore } from '../src/store/open-store.js';
-import type { Runner } from '../src/runner/runner-api.js';
-import { maxTaskPageSize, type TaskRecord, type Transition } from '../src/types.js';
+import type { TaskRecord, Transition } from '../src/types.js';
+import { bundlePrograms } from '../test/helpers/test-entries.js';
+import type { EnqueueBenchOptions, EnqueueFigures } from './enqueue-child.js';
+import { countQueued } from './queued-count.js';
 import { round, type BenchRow } from './section.js';
 
 /** Workload size. */
@@ -32,18 +35,6 @@ export interface BootBenchOptions {
 }
 
 const at = '2026-01-01T00:00:00.000Z';
-
-/** Queued tasks, counted a page at a time (`listTasks` pages at most 1,000). */
-async function countQueued(runner: Runner): Promise<number> {
-  let count = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await runner.listTasks({ state: 'queued', limit: maxTaskPageSize, ...(cursor ? { cursor } : {}) });
-    count += page.items.length;
-    cursor = page.nextCursor;
-  } while (cursor);
-  return count;
-}
 
 /** Fills a store file, then measures one `createRunner` on it. */
 export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenchOptions = {}): Promise<BenchRow[]> {
@@ -106,89 +97,33 @@ export async function runBootBench({ stored = 100_000, open = 10_000 }: BootBenc
   }
 }
 
-/** Workload of the enqueue bench. */
-export interface EnqueueBenchOptions {
-  /** Tasks enqueued. @default 100000 */
-  tasks?: number;
-  /** `addTask` calls in flight at once (an application enqueueing from many requests). @default 1000 */
-  inFlight?: number;
-}
-
-/** What the enqueue run measured, in the process that ran it. */
-interface EnqueueFigures {
-  tasks: number;
-  inFlight: number;
-  seconds: number;
-  /** `process.cpuUsage()` over the enqueues: every thread of the process, SQLite's included. */
-  cpuMs: number;
-  rssBefore: number;
-  rss: number;
-  queued: number;
-}
-
 /**
- * Enqueues `tasks` tasks through `addTask` (each durable when it resolves) with `inFlight` calls
- * outstanding, then reads the process's RSS with every task queued. Runs in this process: the sim
- * (holding only the one active Job), the runner and this script.
- */
-async function enqueueInThisProcess({
-  tasks = 100_000,
-  inFlight = 1000,
-}: EnqueueBenchOptions): Promise<EnqueueFigures> {
-  const dir = mkdtempSync(join(tmpdir(), 'k8s-jobs-enqueue-'));
-  const storeUrl = `sqlite://${join(dir, 'enqueue.sqlite')}`;
-  const cluster = await startSimulatedCluster({ timeScale: 0.01 });
-  try {
-    const rssBefore = process.memoryUsage().rss;
-    const runner = await createRunner({
-      kubeConfig: cluster.kubeConfig,
-      namespace: 'default',
-      store: storeUrl,
-      queueSize: tasks + 1,
-      maxConcurrentJobs: 1,
-    });
-    let next = 0;
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    const worker = async (): Promise<void> => {
-      while (next < tasks) {
-        const i = next++;
-        await runner.addTask({ id: `task-${i}`, image: 'busybox', command: ['echo', String(i)], priority: i % 3 });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(inFlight, tasks) }, worker));
-    const used = process.cpuUsage(cpu);
-    const seconds = (performance.now() - started) / 1000;
-    const rss = process.memoryUsage().rss;
-    const queued = await countQueued(runner);
-    await runner.shutdown({ mode: 'detach' });
-    return { tasks, inFlight, seconds, cpuMs: (used.user + used.system) / 1000, rssBefore, rss, queued };
-  } finally {
-    await cluster.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Marks the command line of the process that runs {@link enqueueInThisProcess} for the bench. */
-const enqueueChildFlag = '--enqueue-child';
-
-/**
- * The enqueue figures, measured in a process of their own (this file, through tsx): the bench
- * process has run other sections by then, and its RSS and heap (hundreds of MiB) would be counted
- * as the runner's and slow its collections. The RSS row is that process's whole RSS; the note
- * gives its RSS before the runner started (Node, tsx's loader, the modules, the sim).
+ * The enqueue figures, measured in a process of their own: `bench/enqueue-child.ts`, bundled
+ * (as the test entries are) and run by plain `node`, against the sim in this process. The bench
+ * process has run other sections by then, and its RSS and heap (hundreds of MiB) would be
+ * counted as the runner's and slow its collections; tsx's loader (a thread and a heap of its
+ * own, about 70 MiB) and the sim are not what an application holds either.
  */
 export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promise<BenchRow[]> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), enqueueChildFlag, JSON.stringify(options)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const childPath = 'bench/enqueue-child.ts';
+  const [bundle, cluster] = await Promise.all([
+    bundlePrograms([childPath], 'bench-entries-'),
+    startSimulatedCluster({ timeScale: 0.01 }),
+  ]);
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the enqueue bench's process exited with ${String(code)}`);
-  const { tasks, inFlight, seconds, cpuMs, rssBefore, rss, queued } = JSON.parse(out) as EnqueueFigures;
+  try {
+    const child = spawn(process.execPath, ['--expose-gc', bundle.file(childPath), JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, K8S_JOBS_BENCH_KUBECONFIG: cluster.kubeConfig.exportConfig() },
+    });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`the enqueue bench's process exited with ${String(code)}`);
+  } finally {
+    await cluster.close();
+    bundle.remove();
+  }
+  const { tasks, inFlight, seconds, cpuMs, rssBefore, rss, heapRetained, queued } = JSON.parse(out) as EnqueueFigures;
   const mib = (bytes: number): number => round(bytes / 2 ** 20);
   return [
     {
@@ -210,16 +145,19 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       name: `RSS with ${tasks} queued tasks`,
       value: mib(rss),
       unit: 'MiB',
-      note: `aim ≤ 300; ${mib(rssBefore)} MiB before the runner started (Node, tsx, the modules, the sim)`,
+      note: `aim ≤ 300; right after the last add, its garbage not yet collected; ${mib(rssBefore)} MiB before the runner started (Node, the modules)`,
+    },
+    {
+      section: 'store',
+      name: `JS heap retained with ${tasks} queued tasks`,
+      value: mib(heapRetained),
+      unit: 'MiB',
+      note: 'after a full collection: what the runner keeps, the modules included',
     },
   ];
 }
 
-if (process.argv[2] === enqueueChildFlag) {
-  // The process runEnqueueBench starts: its figures as JSON on stdout.
-  const options = JSON.parse(process.argv[3] ?? '{}') as EnqueueBenchOptions;
-  process.stdout.write(JSON.stringify(await enqueueInThisProcess(options)));
-} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const tasks = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
   console.table([...(await runEnqueueBench(tasks === undefined ? {} : { tasks })), ...(await runBootBench())]);
 }

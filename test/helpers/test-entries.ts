@@ -90,18 +90,18 @@ function entryPaths(): readonly string[] {
 const bundleName = (path: string): string => `${path.replace(/\.ts$/, '').replaceAll('/', '__')}.mjs`;
 
 /**
- * Bundles every entry into a new folder and points {@link testEntry} at it (in this process and
- * the ones it starts after, through the environment); `remove()` deletes the folder.
+ * Bundles the programs at `paths` (from the repository root) into a new folder two levels below
+ * the repository, as the test entries are (see above); `file(path)` names a program's bundle.
+ * The benches use it too, to measure a program without tsx's loader in its process.
  */
-export async function useTestEntries(): Promise<{ dir: string; remove(): void }> {
+export async function bundlePrograms(
+  paths: readonly string[],
+  prefix: string,
+): Promise<{ dir: string; file: (path: string) => string; remove: () => void }> {
   mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
-  const dir = mkdtempSync(join(repoRoot, '.tmp', 'test-entries-'));
-  const entryPoints = entryPaths().map((path) => ({
-    in: join(repoRoot, path),
-    out: bundleName(path).replace(/\.mjs$/, ''),
-  }));
+  const dir = mkdtempSync(join(repoRoot, '.tmp', prefix));
   await build({
-    entryPoints,
+    entryPoints: paths.map((path) => ({ in: join(repoRoot, path), out: bundleName(path).replace(/\.mjs$/, '') })),
     outdir: dir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -116,8 +116,21 @@ export async function useTestEntries(): Promise<{ dir: string; remove(): void }>
     logLevel: 'warning',
   });
   cpSync(join(repoRoot, 'src/dashboard/assets'), join(dir, 'assets'), { recursive: true });
+  return {
+    dir,
+    file: (path) => join(dir, bundleName(path)),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Bundles every entry into a new folder and points {@link testEntry} at it (in this process and
+ * the ones it starts after, through the environment); `remove()` deletes the folder.
+ */
+export async function useTestEntries(): Promise<{ dir: string; remove: () => void }> {
+  const { dir, remove } = await bundlePrograms(entryPaths(), 'test-entries-');
   process.env[dirVariable] = dir;
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, remove };
 }
 
 /** Whether this process (or the one that started it) has bundled the entries already. */

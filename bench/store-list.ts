@@ -20,7 +20,7 @@ import { keyvValueSerializer } from '../src/store/keyv-serialize.js';
 import type { KeyvTaskStore } from '../src/store/keyv-task-store.js';
 import { openKey, storeSchemaVersion, taskKey, taskPrefix, type TaskEnvelope } from '../src/store/layout.js';
 import { openTaskStore } from '../src/store/open-store.js';
-import { upsertRows } from '../src/store/sqlite-upsert.js';
+import { serializedRows, upsertRows } from '../src/store/sqlite-upsert.js';
 import { indexKeys } from '../src/store/task-index.js';
 import type { TaskListQuery, TaskOutcome, TaskRecord, TaskState } from '../src/types.js';
 import { round, type BenchRow } from './section.js';
@@ -92,7 +92,7 @@ async function writeTasks(
     for (const key of indexKeys(record)) rows.push([ns(key), one]);
     if (isOpen) rows.push([ns(openKey(record.id)), await serialize({ priority: 0, seq: i - finished })]);
   }
-  await upsertRows(sqlite, rows);
+  await upsertRows(sqlite, serializedRows(rows));
 }
 
 /** The median of `runs` timed calls of `read` (after one untimed call), in ms. */

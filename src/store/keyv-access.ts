@@ -11,7 +11,7 @@ import { keyvValueSerializer } from './keyv-serialize.js';
 import { createPostgresAccess } from './postgres-access.js';
 import { isKeyvPostgres } from './postgres-adapter.js';
 import { isKeyvSqlite } from './sqlite-adapter.js';
-import { upsertRows } from './sqlite-upsert.js';
+import { upsertRows, type UpsertRows } from './sqlite-upsert.js';
 
 /** A batch value that deletes its key (in the same transaction as the batch's upserts, on SQLite). */
 export const removal: unique symbol = Symbol('k8s-jobs.store.removal');
@@ -169,11 +169,19 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       async write(entries) {
         const upserts = entries.filter(([, value]) => value !== removal);
         const deletes = entries.filter(([, value]) => value === removal).map(([key]) => prefixed(key));
-        const rows: Array<[string, string]> = [];
-        for (const [key, value] of upserts) {
-          const text = serialize(value);
-          rows.push([prefixed(key), typeof text === 'string' ? text : await text]);
-        }
+        // Serialized a statement at a time, as each runs (see `UpsertRows`); again on a retry.
+        const rows: UpsertRows = {
+          count: upserts.length,
+          async params(start, end) {
+            const params: string[] = [];
+            for (let i = start; i < end; i++) {
+              const [key, value] = upserts[i] as (typeof upserts)[number];
+              const text = serialize(value);
+              params.push(prefixed(key), typeof text === 'string' ? text : await text);
+            }
+            return params;
+          },
+        };
         for (let attempt = 1; ; attempt++) {
           try {
             await upsertRows(sqlite, rows, deletes);

@@ -13,39 +13,63 @@ import type { KeyvSqlite } from '@keyv/sqlite';
 export const rowsPerStatement = 500;
 
 /**
- * Writes every `[key, serializedValue]` row and deletes every key of `deletes`, all or nothing: one
- * statement when everything fits in one, else `BEGIN IMMEDIATE` … `COMMIT`. Keys must already carry
- * Keyv's namespace prefix and values be exactly what Keyv's serializer produced, so that Keyv reads
+ * The rows of one upsert, made a statement's worth at a time: `params(start, end)` gives the
+ * bound parameters of rows [start, end) (key, value, key, value…). sqlite3 copies a statement's
+ * parameters when it is called, so the text of one statement is dropped once handed over rather
+ * than kept, with every other statement's, until the whole batch has committed.
+ */
+export interface UpsertRows {
+  readonly count: number;
+  params(start: number, end: number): string[] | Promise<string[]>;
+}
+
+/** Rows already serialized, as an {@link UpsertRows}. */
+export function serializedRows(rows: ReadonlyArray<readonly [string, string]>): UpsertRows {
+  return {
+    count: rows.length,
+    params: (start, end) => rows.slice(start, end).flatMap(([key, value]) => [key, value]),
+  };
+}
+
+/** The INSERT of `n` rows; the full-size one, made for nearly every statement, is kept per table. */
+const fullInserts = new Map<string, string>();
+function insertSql(table: string, n: number): string {
+  const known = n === rowsPerStatement ? fullInserts.get(table) : undefined;
+  if (known) return known;
+  const values = Array.from({ length: n }, () => '(?, ?)').join(', ');
+  const sql = `INSERT INTO ${table} (key, value) VALUES ${values} ON CONFLICT(key) DO UPDATE SET value = excluded.value`;
+  if (n === rowsPerStatement) fullInserts.set(table, sql);
+  return sql;
+}
+
+/**
+ * Writes every row of `rows` and deletes every key of `deletes`, all or nothing: one statement
+ * when everything fits in one, else `BEGIN IMMEDIATE` … `COMMIT`. Keys must already carry Keyv's
+ * namespace prefix and values be exactly what Keyv's serializer produced, so that Keyv reads
  * them back as its own.
  */
-export async function upsertRows(
-  store: KeyvSqlite,
-  rows: ReadonlyArray<readonly [string, string]>,
-  deletes: readonly string[] = [],
-): Promise<void> {
-  const statements: Array<{ sql: string; params: string[] }> = [];
+export async function upsertRows(store: KeyvSqlite, rows: UpsertRows, deletes: readonly string[] = []): Promise<void> {
   const table = store.opts.table ?? 'keyv';
-  for (let start = 0; start < rows.length; start += rowsPerStatement) {
-    const chunk = rows.slice(start, start + rowsPerStatement);
-    statements.push({
-      sql: `INSERT INTO ${table} (key, value) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      params: chunk.flatMap(([key, value]) => [key, value]),
-    });
+  // Each statement's parameters are made when it runs (see UpsertRows).
+  const statements: Array<() => Promise<unknown>> = [];
+  for (let start = 0; start < rows.count; start += rowsPerStatement) {
+    const end = Math.min(start + rowsPerStatement, rows.count);
+    statements.push(async () => store.query(insertSql(table, end - start), await rows.params(start, end)));
   }
   for (let start = 0; start < deletes.length; start += rowsPerStatement) {
     const chunk = deletes.slice(start, start + rowsPerStatement);
-    statements.push({ sql: `DELETE FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, params: chunk });
+    statements.push(() => store.query(`DELETE FROM ${table} WHERE key IN (${chunk.map(() => '?').join(', ')})`, chunk));
   }
   const [only] = statements;
   if (only === undefined) return;
   // A single statement is its own transaction: no need for three round trips.
   if (statements.length === 1) {
-    await store.query(only.sql, only.params);
+    await only();
     return;
   }
   await store.query('BEGIN IMMEDIATE');
   try {
-    for (const { sql, params } of statements) await store.query(sql, params);
+    for (const statement of statements) await statement();
     await store.query('COMMIT');
   } catch (err) {
     try {

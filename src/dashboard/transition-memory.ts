@@ -4,6 +4,7 @@
  * runner given without a store has no history at all. Merged with the store's on each task page.
  */
 import type { Observable, Subscription } from 'rxjs';
+import { BoundedCache } from '../store/bounded-cache.js';
 import type { Transition } from '../types.js';
 
 /** Tasks remembered at most (the least recently changed are forgotten first). */
@@ -15,22 +16,21 @@ const perTask = 200;
 const keyOf = (t: Transition): string => `${t.at}|${t.from ?? ''}|${t.to}|${t.event}`;
 
 export class TransitionMemory {
-  readonly #byTask = new Map<string, Transition[]>();
+  /** Least recently changed first. */
+  readonly #byTask = new BoundedCache<string, Transition[]>(rememberedTasks);
   readonly #subscription: Subscription;
 
   constructor(transitions$: Observable<Transition>) {
     this.#subscription = transitions$.subscribe((t) => {
-      const list = this.#byTask.get(t.taskId) ?? [];
-      // Re-inserted: a Map iterates in insertion order, so the first key is the least recently changed.
-      this.#byTask.delete(t.taskId);
+      const list = this.#byTask.peek(t.taskId) ?? [];
       this.#byTask.set(t.taskId, [...list.slice(-(perTask - 1)), t]);
-      if (this.#byTask.size > rememberedTasks) this.#byTask.delete(this.#byTask.keys().next().value ?? '');
     });
   }
 
   /** `stored` (oldest first) with the transitions seen here that it lacks, in time order. */
   merge(taskId: string, stored: readonly Transition[]): Transition[] {
-    const seen = this.#byTask.get(taskId);
+    // A read does not count as a change: the task keeps its place.
+    const seen = this.#byTask.peek(taskId);
     if (!seen) return [...stored];
     const keys = new Set(stored.map(keyOf));
     const merged = [...stored, ...seen.filter((t) => !keys.has(keyOf(t)))];

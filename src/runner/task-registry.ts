@@ -1,3 +1,4 @@
+import { BoundedCache } from '../store/bounded-cache.js';
 import type { TaskRecord, TaskState } from '../types.js';
 
 /** Finished records the registry keeps by default once they are durable (see {@link TaskRegistry}). */
@@ -17,8 +18,8 @@ export const defaultFinishedCacheSize = 1000;
 export class TaskRegistry {
   /** Open tasks, and finished ones whose `deleted` record is not durable yet. */
   readonly #records = new Map<string, TaskRecord>();
-  /** Finished and durable, least recently used first (a Map keeps insertion order). */
-  readonly #finished = new Map<string, TaskRecord>();
+  /** Finished and durable, the most recently used `finishedCacheSize`; none when that is 0. */
+  readonly #finished: BoundedCache<string, TaskRecord> | undefined;
   readonly #waiters = new Map<string, Set<{ resolve: (record: TaskRecord) => void; reject: (err: unknown) => void }>>();
   #queued = 0;
 
@@ -28,24 +29,21 @@ export class TaskRegistry {
    */
   constructor(
     private readonly onUpdate: (record: TaskRecord) => void = () => undefined,
-    private readonly finishedCacheSize = defaultFinishedCacheSize,
-  ) {}
+    finishedCacheSize = defaultFinishedCacheSize,
+  ) {
+    this.#finished = finishedCacheSize > 0 ? new BoundedCache(finishedCacheSize) : undefined;
+  }
 
   /** The task's record if it is in memory (open, or finished recently); else ask the store. */
   get(id: string): TaskRecord | undefined {
     const record = this.#records.get(id);
     if (record) return record;
-    const finished = this.#finished.get(id);
-    if (finished) {
-      // Refresh its place in the cache.
-      this.#finished.delete(id);
-      this.#finished.set(id, finished);
-    }
-    return finished;
+    // Refreshes its place in the cache.
+    return this.#finished?.get(id);
   }
 
   has(id: string): boolean {
-    return this.#records.has(id) || this.#finished.has(id);
+    return this.#records.has(id) || this.#finished?.has(id) === true;
   }
 
   /** Tasks in state `queued`. */
@@ -55,7 +53,7 @@ export class TaskRegistry {
 
   /** Records in memory: open tasks plus the finished cache. */
   get size(): number {
-    return this.#records.size + this.#finished.size;
+    return this.#records.size + (this.#finished?.size ?? 0);
   }
 
   /** Open tasks (and finished ones not yet durable); `size - openCount` is the finished cache. */
@@ -68,7 +66,7 @@ export class TaskRegistry {
    * stays among the open ones until {@link TaskRegistry.evict}).
    */
   update(record: TaskRecord): void {
-    this.#finished.delete(record.id);
+    this.#finished?.delete(record.id);
     const previous = this.#records.get(record.id);
     if (previous?.state === 'queued') this.#queued--;
     if (record.state === 'queued') this.#queued++;
@@ -91,12 +89,7 @@ export class TaskRegistry {
     const record = this.#records.get(id);
     if (record?.state !== 'deleted') return;
     this.#records.delete(id);
-    if (this.finishedCacheSize <= 0) return;
-    this.#finished.set(id, record);
-    if (this.#finished.size > this.finishedCacheSize) {
-      const oldest = this.#finished.keys().next();
-      if (!oldest.done) this.#finished.delete(oldest.value);
-    }
+    this.#finished?.set(id, record);
   }
 
   /**
@@ -104,13 +97,13 @@ export class TaskRegistry {
    * undefined, as the store does. An open task of that id (the id used again) is left alone.
    */
   forget(id: string): void {
-    this.#finished.delete(id);
+    this.#finished?.delete(id);
     if (this.#records.get(id)?.state === 'deleted') this.#records.delete(id);
   }
 
   /** Records in memory (open tasks, then the finished cache), optionally only those in `state`. */
   list(state?: TaskState): TaskRecord[] {
-    const all = [...this.#records.values(), ...this.#finished.values()];
+    const all = [...this.#records.values(), ...(this.#finished?.values() ?? [])];
     return state ? all.filter((r) => r.state === state) : all;
   }
 

@@ -125,6 +125,11 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
   }
   const { tasks, inFlight, seconds, cpuMs, rssBefore, rss, heapRetained, queued } = JSON.parse(out) as EnqueueFigures;
   const mib = (bytes: number): number => round(bytes / 2 ** 20);
+  /** The figure of the code before issue 13's work, right under the one measured now (default workload only). */
+  const was = (name: string, value: number, unit: string): BenchRow[] =>
+    tasks === 100_000 && inFlight === 1000
+      ? [{ section: 'store', name: `${name} — ${enqueueBefore.label}`, value, unit, note: enqueueBefore.note }]
+      : [];
   return [
     {
       section: 'store',
@@ -133,6 +138,7 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       unit: 'tasks/s',
       note: `aim ≥ 10000; ${queued} queued at the end; a process of its own`,
     },
+    ...was('enqueue rate', enqueueBefore.perSecond, 'tasks/s'),
     {
       section: 'store',
       name: 'CPU per enqueue',
@@ -140,6 +146,7 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       unit: 'µs',
       note: "process.cpuUsage() over the enqueues: every thread, SQLite's included",
     },
+    ...was('CPU per enqueue', enqueueBefore.cpuMicros, 'µs'),
     {
       section: 'store',
       name: `RSS with ${tasks} queued tasks`,
@@ -147,6 +154,7 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       unit: 'MiB',
       note: `aim ≤ 300; right after the last add, its garbage not yet collected; ${mib(rssBefore)} MiB before the runner started (Node, the modules)`,
     },
+    ...was('RSS with 100000 queued tasks', enqueueBefore.rssMiB, 'MiB'),
     {
       section: 'store',
       name: `JS heap retained with ${tasks} queued tasks`,
@@ -154,8 +162,24 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       unit: 'MiB',
       note: 'after a full collection: what the runner keeps, the modules included',
     },
+    ...was('JS heap retained with 100000 queued tasks', enqueueBefore.retainedMiB, 'MiB'),
   ];
 }
+
+/**
+ * The enqueue figures of commit c6368a1, before issue 13's work: this bench's child process
+ * (bundled, plain node, the sim apart) built from that commit's `src/`, 3 runs on the 2-core
+ * machine on 2026-12-06, the median of each figure. (The issue's own figures, 8,453 tasks/s and
+ * 468 MiB, came from the earlier bench, under tsx with the sim in the process.)
+ */
+const enqueueBefore = {
+  label: 'before, commit c6368a1 (recorded 2026-12-06)',
+  note: 'median of 3 runs: 6,328 / 7,568 / 9,146 tasks/s; 184 / 160 / 130 µs; 328 / 331 / 371 MiB',
+  perSecond: 7568,
+  cpuMicros: 160,
+  rssMiB: 331,
+  retainedMiB: 93,
+} as const;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const tasks = process.argv[2] === undefined ? undefined : Number(process.argv[2]);

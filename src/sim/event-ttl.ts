@@ -26,12 +26,37 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
   if (!(ttlMs > 0)) return { stop() {} };
   const realTtlMs = ttlMs * ctx.clock.timeScale;
   const leases = new Map<string, Lease>();
+  /*
+   * The leases from the next to end on, kept from one run to the next. A Map iterator goes on
+   * over entries added after it was made and never back, and every lease it has passed ended or
+   * was renewed (moved to the end); a new iterator per run walked again over every deleted slot
+   * V8 keeps at the front of the table until its next rehash.
+   */
+  let cursor: MapIterator<[string, Lease]> | undefined;
+  /** The lease the cursor gave last, while it is still the current one of its Event. */
+  let head: [string, Lease] | undefined;
+  const nextToEnd = (): [string, Lease] | undefined => {
+    for (;;) {
+      if (head && leases.get(head[0]) === head[1]) return head;
+      let step = cursor?.next();
+      // A finished iterator stays finished, even for leases added after it: start a new one.
+      if (step === undefined || step.done === true) {
+        cursor = leases.entries();
+        step = cursor.next();
+      }
+      if (step.done === true) {
+        head = undefined;
+        return undefined;
+      }
+      head = step.value;
+    }
+  };
   let cancelTimer: (() => void) | undefined;
   const expireDue = (): void => {
     cancelTimer = undefined;
     const now = ctx.clock.now();
-    for (const [key, lease] of leases) {
-      if (lease.endsAt > now) break;
+    for (let next = nextToEnd(); next && next[1].endsAt <= now; next = nextToEnd()) {
+      const [key, lease] = next;
       leases.delete(key);
       if (ctx.store.read('events', lease.namespace, lease.name))
         ctx.store.remove('events', lease.namespace, lease.name);
@@ -40,9 +65,9 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
   };
   const armForFirst = (): void => {
     if (cancelTimer) return;
-    const first = leases.values().next();
-    if (first.done) return;
-    cancelTimer = ctx.clock.afterReal(first.value.endsAt - ctx.clock.now(), expireDue);
+    const first = nextToEnd();
+    if (!first) return;
+    cancelTimer = ctx.clock.afterReal(first[1].endsAt - ctx.clock.now(), expireDue);
   };
   const onChange = ({ resource, type, object }: StoreEvent): void => {
     if (resource !== 'events') return;
@@ -63,6 +88,8 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
       cancelTimer?.();
       cancelTimer = undefined;
       leases.clear();
+      cursor = undefined;
+      head = undefined;
     },
   };
 }

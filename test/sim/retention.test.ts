@@ -181,6 +181,39 @@ describe('Events expire (--event-ttl)', () => {
     ttl.stop();
   });
 
+  test('400 Events written and renewed at random: each goes exactly ttl after its last write', () => {
+    vi.useFakeTimers();
+    const ctx = createContext({});
+    const ttl = startEventTtl(ctx, 1000);
+    const deletedAt = new Map<string, number>();
+    ctx.store.subscribe((e) => {
+      if (e.resource === 'events' && e.type === 'DELETED') deletedAt.set(e.object.metadata.name, Date.now());
+    });
+    const lastWrite = new Map<string, number>();
+    let seed = 11;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 400; step++) {
+      const name = `e${step}`;
+      ctx.store.create('events', event(name));
+      lastWrite.set(name, Date.now());
+      // Renew a few live ones (their leases move to the end of the order).
+      for (let i = 0; i < 3; i++) {
+        const other = `e${random(step + 1)}`;
+        if (deletedAt.has(other)) continue;
+        ctx.store.mutate('events', 'default', other, (e) => void (e['count'] = Number(e['count']) + 1));
+        lastWrite.set(other, Date.now());
+      }
+      vi.advanceTimersByTime(1 + random(20));
+    }
+    vi.advanceTimersByTime(1000);
+    expect(ctx.store.count('events')).toBe(0);
+    for (const [name, at] of lastWrite) expect(deletedAt.get(name), name).toBe(at + 1000);
+    ttl.stop();
+  });
+
   test('an expired aggregated Event is not bumped again: the next occurrence is a new Event', () => {
     vi.useFakeTimers();
     const ctx = createContext({});

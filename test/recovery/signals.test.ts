@@ -89,7 +89,7 @@ const running = (c: Child) => (): boolean => {
   return c.messages.some((m) => m.event === 'running');
 };
 
-test('a SIGTERM during a drain with timeoutMs ends the process within timeoutMs + 1 s; the next runner re-attaches to every task', async () => {
+test('a SIGTERM during a drain with timeoutMs ends the process soon after timeoutMs, long before its tasks would end; the next runner re-attaches to every task', async () => {
   recovery = await startRecovery();
   const timeoutMs = 2000;
   const ids = ['long-a', 'long-b', 'long-c'];
@@ -102,9 +102,11 @@ test('a SIGTERM during a drain with timeoutMs ends the process within timeoutMs 
   c.process.kill('SIGTERM');
   const { code, at } = await c.exited;
   const elapsed = at - sentAt;
-  // The drain waited its full bound (the tasks outlast it), and the process ended at most 1 s later.
+  // The drain waited its full bound (the tasks outlast it), and the process ended soon after: about
+  // 40 ms after it on an idle machine, 1.4 s once in a loaded CI run. 2.5 s still tells a drain that
+  // gave up at its bound from one that waited for its tasks (6 s and more).
   expect(elapsed).toBeGreaterThanOrEqual(timeoutMs);
-  expect(elapsed, c.output()).toBeLessThanOrEqual(timeoutMs + 1000);
+  expect(elapsed, c.output()).toBeLessThanOrEqual(timeoutMs + 2500);
   expect(code, c.output()).toBe(0);
   expect(c.messages.filter((m) => m.event === 'shutdownDetached')).toEqual([
     { event: 'shutdownDetached', reason: 'timeout', remaining: ids },

@@ -19,6 +19,7 @@ const engine = ['src/*.ts', 'src/!(sim|cli)/**'];
 /** What the simulated cluster may take from the engine: small shared leaves, kept explicit. */
 const simLeaves = [
   './errors.ts',
+  './collections/oldest-first-map.ts',
   './json/merge-patch.ts',
   './validation/parse.ts',
   './validation/quantity.ts',
@@ -59,7 +60,7 @@ const zones = [
       'Leader election decides over an injected Lease lock: the client-node lock (src/kube) is wired in by the runner.',
   },
   {
-    target: ['json', 'validation', 'time', 'jobs', 'logs'].map(src),
+    target: ['collections', 'json', 'validation', 'time', 'jobs', 'logs'].map(src),
     from: ['machines', 'effects', 'kube', 'store', 'runner'].map(src),
     message: 'Shared leaves import no layer.',
   },
@@ -241,7 +242,7 @@ export default tseslint.config(
     ],
   ),
   restrictPackages(
-    ['src/*.ts', 'src/{json,validation,time,jobs,logs}/**/*.ts'],
+    ['src/*.ts', 'src/{collections,json,validation,time,jobs,logs}/**/*.ts'],
     [{ name: clientNode, message: 'Shared leaves know nothing of client-node.' }],
   ),
   {

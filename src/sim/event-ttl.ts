@@ -1,3 +1,4 @@
+import { OldestFirstMap } from '../collections/oldest-first-map.js';
 import type { SimContext } from './context.js';
 import type { StoreEvent } from './types.js';
 
@@ -19,43 +20,19 @@ interface Lease {
  * keeps them forever.
  *
  * Every lease has the same length, so leases end in the order they were last renewed: they are
- * kept in a Map in that order (a renewal moves its key to the end) under one timer set for the
- * first, instead of a timer per Event and per renewal (the sim records several Events per Job).
+ * kept in that order (a renewal moves its key to the end; the first is found in constant time,
+ * see `OldestFirstMap`) under one timer set for the first, instead of a timer per Event and per
+ * renewal (the sim records several Events per Job).
  */
 export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { stop(): void } {
   if (!(ttlMs > 0)) return { stop() {} };
   const realTtlMs = ttlMs * ctx.clock.timeScale;
-  const leases = new Map<string, Lease>();
-  /*
-   * The leases from the next to end on, kept from one run to the next. A Map iterator goes on
-   * over entries added after it was made and never back, and every lease it has passed ended or
-   * was renewed (moved to the end); a new iterator per run walked again over every deleted slot
-   * V8 keeps at the front of the table until its next rehash.
-   */
-  let cursor: MapIterator<[string, Lease]> | undefined;
-  /** The lease the cursor gave last, while it is still the current one of its Event. */
-  let head: [string, Lease] | undefined;
-  const nextToEnd = (): [string, Lease] | undefined => {
-    for (;;) {
-      if (head && leases.get(head[0]) === head[1]) return head;
-      let step = cursor?.next();
-      // A finished iterator stays finished, even for leases added after it: start a new one.
-      if (step === undefined || step.done === true) {
-        cursor = leases.entries();
-        step = cursor.next();
-      }
-      if (step.done === true) {
-        head = undefined;
-        return undefined;
-      }
-      head = step.value;
-    }
-  };
+  const leases = new OldestFirstMap<string, Lease>();
   let cancelTimer: (() => void) | undefined;
   const expireDue = (): void => {
     cancelTimer = undefined;
     const now = ctx.clock.now();
-    for (let next = nextToEnd(); next && next[1].endsAt <= now; next = nextToEnd()) {
+    for (let next = leases.oldest(); next && next[1].endsAt <= now; next = leases.oldest()) {
       const [key, lease] = next;
       leases.delete(key);
       if (ctx.store.read('events', lease.namespace, lease.name))
@@ -65,7 +42,7 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
   };
   const armForFirst = (): void => {
     if (cancelTimer) return;
-    const first = nextToEnd();
+    const first = leases.oldest();
     if (!first) return;
     cancelTimer = ctx.clock.afterReal(first[1].endsAt - ctx.clock.now(), expireDue);
   };
@@ -88,8 +65,6 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
       cancelTimer?.();
       cancelTimer = undefined;
       leases.clear();
-      cursor = undefined;
-      head = undefined;
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ClusterObservation, JobView, PodView } from '../machines/task/contract.js';
 import type { ObservationListener } from '../ports/job-observer.js';
+import { OldestFirstMap } from '../collections/oldest-first-map.js';
 import { jobNameOfPod, toJobView, toPodView } from './views.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -42,8 +43,8 @@ export class WatchCache {
   readonly #jobs = new Map<string, JobView>();
   /** Job name → pod name → pod. */
   readonly #pods = new Map<string, Map<string, PodEntry>>();
-  /** Jobs seen deleted (insertion-ordered, bounded). */
-  readonly #gone = new Set<string>();
+  /** Jobs seen deleted, oldest deletion first (bounded). */
+  readonly #gone = new OldestFirstMap<string, true>();
   readonly #listeners = new Map<string, Set<ObservationListener>>();
   #live = false;
 
@@ -208,12 +209,14 @@ export class WatchCache {
 
   #tombstone(name: string): void {
     this.#jobs.delete(name);
-    this.#gone.delete(name);
-    this.#gone.add(name);
-    // Bounded memory: forget the oldest deletions nobody is observing.
-    for (const old of this.#gone) {
-      if (this.#gone.size <= this.options.tombstoneLimit) break;
-      if (!this.#listeners.has(old)) this.#gone.delete(old);
+    this.#gone.set(name, true);
+    // Bounded memory: forget the oldest deletions nobody is observing; one still observed is kept,
+    // as the newest. (A walk from the front per deletion cost 6 µs at 10,000: see OldestFirstMap.)
+    for (let tries = this.#gone.size; this.#gone.size > this.options.tombstoneLimit && tries > 0; tries--) {
+      const [oldest] = this.#gone.oldest() ?? [];
+      if (oldest === undefined) break;
+      if (this.#listeners.has(oldest)) this.#gone.set(oldest, true);
+      else this.#gone.delete(oldest);
     }
   }
 

@@ -30,8 +30,20 @@ export function observeJobEffect(options: ObserveJobEffectOptions) {
 }
 
 /**
+ * Whether `next` holds everything `earlier` showed: the Job, if it was there, and every pod. A
+ * pod's view only grows more final while it exists (phase, exit code, conditions), so the later
+ * view of the same pods says all the earlier one did.
+ */
+function keepsAllOf(next: ClusterObservation, earlier: ClusterObservation): boolean {
+  if (earlier.job !== null && next.job === null) return false;
+  return earlier.pods.every((pod) => next.pods.some((later) => later.uid === pod.uid));
+}
+
+/**
  * Passes one task's observations on to its machine. New trouble holds them back while it is
- * diagnosed; meanwhile only the latest view is kept, and it is passed on (with the Events) after.
+ * diagnosed; meanwhile a view replaces the one before it only when it loses nothing of it (see
+ * `keepsAllOf`), and they are passed on (with the Events) after: a pod that failed and was
+ * deleted meanwhile, or a Job's last status before it went, still reaches the machine.
  */
 class ObservationRelay {
   readonly #abort = new AbortController();
@@ -40,8 +52,11 @@ class ObservationRelay {
   /** The trouble last diagnosed ('' = none yet). */
   #signature = '';
   #diagnosing = false;
-  /** The latest view that arrived while diagnosing. */
-  #pending: ClusterObservation | undefined;
+  /**
+   * The views that arrived while diagnosing: the latest, and any it replaced that held something
+   * it does not (see `keepsAllOf`), in order.
+   */
+  #pending: ClusterObservation[] = [];
 
   constructor(
     private readonly options: ObserveJobEffectOptions,
@@ -52,7 +67,9 @@ class ObservationRelay {
   /** A view of the Job from the shared watch. */
   observed(observation: ClusterObservation): void {
     if (this.#diagnosing) {
-      this.#pending = observation;
+      const last = this.#pending.at(-1);
+      if (last && keepsAllOf(observation, last)) this.#pending[this.#pending.length - 1] = observation;
+      else this.#pending.push(observation);
       return;
     }
     const trouble = troubleSignature(observation);
@@ -75,10 +92,10 @@ class ObservationRelay {
     this.sendBack({ type: 'CLUSTER.OBSERVED', observation: events ? { ...observation, events } : observation });
   }
 
-  /** Fetches what explains the trouble, then goes on with the latest view. */
+  /** Fetches what explains the trouble, then goes on with the views that came meanwhile. */
   async #diagnose(observation: ClusterObservation): Promise<void> {
     this.#diagnosing = true;
-    this.#pending = observation;
+    this.#pending = [observation];
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.options.eventsTimeoutMs)]);
     // Jobs and Pods come on separate watches: after a reconnect or relist the Pods stream can lag,
     // so a Job already Failed shows pods still running. The failure needs their exit code: read them.
@@ -88,13 +105,20 @@ class ObservationRelay {
     ]);
     this.#diagnosing = false;
     const pending = this.#pending;
-    this.#pending = undefined;
-    const refreshed = pending !== undefined && freshPods !== undefined && podsLag(pending);
-    const next = refreshed ? { ...pending, pods: freshPods } : pending;
-    if (!next || this.#abort.signal.aborted) return;
-    // The fresh pods add exit marks to the trouble: it is the one just fetched for, not a new one.
-    if (refreshed) this.#signature = troubleSignature(next);
-    this.observed(next);
+    this.#pending = [];
+    const latest = pending.at(-1);
+    if (!latest || this.#abort.signal.aborted) return;
+    if (freshPods !== undefined && podsLag(latest)) {
+      // The pods as the API has them now, under the Job's latest status: what the views before
+      // showed of them is older than that.
+      const refreshed = { ...latest, pods: freshPods };
+      // The fresh pods add exit marks to the trouble: it is the one just fetched for, not a new one.
+      this.#signature = troubleSignature(refreshed);
+      this.observed(refreshed);
+      return;
+    }
+    // A view may start a new diagnosis: the ones after it wait for that one.
+    for (const view of pending) this.observed(view);
   }
 
   /** Keeps the Events it read; a failure is reported and leaves the last ones. */

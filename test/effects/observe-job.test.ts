@@ -80,6 +80,14 @@ function start() {
 }
 
 const observed = (e: TaskEvent | undefined) => (e?.type === 'CLUSTER.OBSERVED' ? e.observation : undefined);
+/** The pods of each view the machine received, `name:phase`. */
+const podsSent = (received: TaskEvent[]) =>
+  received.map(
+    (e) =>
+      observed(e)
+        ?.pods.map((p) => `${p.name}:${p.phase}`)
+        .join(',') ?? e.type,
+  );
 
 describe('observeJob over stub ports', () => {
   test('new trouble is held back until its Events are read, then the latest view goes with them', async () => {
@@ -109,6 +117,28 @@ describe('observeJob over stub ports', () => {
     await waitUntil(() => s.received.length === 1, 'the view with the pods read again');
     const pods = observed(s.received[0])?.pods;
     expect(pods?.[0]).toMatchObject({ phase: 'Failed', containers: [{ terminated: { exitCode: 3 } }] });
+    s.actor.stop();
+  });
+
+  test('a view that lost a pod does not replace the held one: a disrupted pod deleted meanwhile still goes', async () => {
+    const s = start();
+    const disrupted = (phase: string): PodView => ({
+      ...pod(phase),
+      disruption: { reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' },
+    });
+    s.show(view([disrupted('Running')]));
+    // The failed pod is new trouble: its Events are being read while the Job replaces it.
+    s.show(view([disrupted('Failed')]));
+    expect(s.calls.events).toBe(1);
+    s.show(view([{ ...pod('Pending'), name: 'p-2', uid: 'u-2' }]));
+    s.show(view([{ ...pod('Running', { running: {} }), name: 'p-2', uid: 'u-2' }]));
+    expect(podsSent(s.received)).toEqual(['p-1:Running']);
+    s.events.resolve(['Evicted: evicting']);
+    // The held failed pod, then the latest view of its replacement (which said all the one before did).
+    await waitUntil(() => s.received.length === 3, 'the held views');
+    expect(podsSent(s.received)).toEqual(['p-1:Running', 'p-1:Failed', 'p-2:Running']);
+    expect(observed(s.received[1])?.pods[0]?.disruption?.reason).toBe('EvictionByEvictionAPI');
+    expect(observed(s.received[1])?.events).toEqual(['Evicted: evicting']);
     s.actor.stop();
   });
 });

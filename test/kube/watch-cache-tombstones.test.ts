@@ -8,7 +8,9 @@ test('the cache remembers the newest deletions up to its limit, and keeps any st
   const cache = new WatchCache({
     now: () => 0,
     tombstoneLimit: 3,
-    onListenerError: (_, error) => Promise.reject(error),
+    onListenerError: (_, error) => {
+      throw error;
+    },
   });
   cache.goLive();
   const seen: string[] = [];

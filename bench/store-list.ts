@@ -20,7 +20,7 @@ import { keyvValueSerializer } from '../src/store/keyv-serialize.js';
 import type { KeyvTaskStore } from '../src/store/keyv-task-store.js';
 import { openKey, storeSchemaVersion, taskKey, taskPrefix, type TaskEnvelope } from '../src/store/layout.js';
 import { openTaskStore } from '../src/store/open-store.js';
-import { serializedRows, upsertRows } from '../src/store/sqlite-upsert.js';
+import { upsertRows, type UpsertRows } from '../src/store/sqlite-upsert.js';
 import { indexKeys } from '../src/store/task-index.js';
 import type { TaskListQuery, TaskOutcome, TaskRecord, TaskState } from '../src/types.js';
 import { round, type BenchRow } from './section.js';
@@ -93,6 +93,14 @@ async function writeTasks(
     if (isOpen) rows.push([ns(openKey(record.id)), await serialize({ priority: 0, seq: i - finished })]);
   }
   await upsertRows(sqlite, serializedRows(rows));
+}
+
+/** Rows already serialized, as the upsert takes them. */
+function serializedRows(rows: ReadonlyArray<readonly [string, string]>): UpsertRows {
+  return {
+    count: rows.length,
+    params: (start, end) => rows.slice(start, end).flatMap(([key, value]) => [key, value]),
+  };
 }
 
 /** The median of `runs` timed calls of `read` (after one untimed call), in ms. */

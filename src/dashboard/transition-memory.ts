@@ -4,7 +4,7 @@
  * runner given without a store has no history at all. Merged with the store's on each task page.
  */
 import type { Observable, Subscription } from 'rxjs';
-import { BoundedCache } from '../store/bounded-cache.js';
+import { BoundedCache } from '../collections/bounded-cache.js';
 import type { Transition } from '../types.js';
 
 /** Tasks remembered at most (the least recently changed are forgotten first). */

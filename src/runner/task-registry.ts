@@ -1,4 +1,4 @@
-import { BoundedCache } from '../store/bounded-cache.js';
+import { BoundedCache } from '../collections/bounded-cache.js';
 import type { TaskRecord, TaskState } from '../types.js';
 
 /** Finished records the registry keeps by default once they are durable (see {@link TaskRegistry}). */

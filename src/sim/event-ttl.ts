@@ -50,8 +50,11 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
     if (resource !== 'events') return;
     const { namespace, name } = object.metadata;
     const key = `${namespace ?? ''}/${name}`;
-    leases.delete(key);
-    if (type === 'DELETED') return;
+    if (type === 'DELETED') {
+      leases.delete(key);
+      return;
+    }
+    // A renewal: `set` moves the lease to the end.
     leases.set(key, { namespace, name, endsAt: ctx.clock.now() + realTtlMs });
     armForFirst();
   };

@@ -14,7 +14,7 @@ import type { KeyvSqlite } from '@keyv/sqlite';
 import type Keyv from 'keyv';
 import { messageOf, StoreError } from '../errors.js';
 import type { TaskListQuery, TaskPage, TaskRecord, TaskState, Transition } from '../types.js';
-import { BoundedCache } from './bounded-cache.js';
+import { BoundedCache } from '../collections/bounded-cache.js';
 import type {
   LogSnapshot,
   OpenTask,

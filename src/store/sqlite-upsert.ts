@@ -23,14 +23,6 @@ export interface UpsertRows {
   params(start: number, end: number): string[] | Promise<string[]>;
 }
 
-/** Rows already serialized, as an {@link UpsertRows}. */
-export function serializedRows(rows: ReadonlyArray<readonly [string, string]>): UpsertRows {
-  return {
-    count: rows.length,
-    params: (start, end) => rows.slice(start, end).flatMap(([key, value]) => [key, value]),
-  };
-}
-
 /** The INSERT of `n` rows; the full-size one, made for nearly every statement, is kept per table. */
 const fullInserts = new Map<string, string>();
 function insertSql(table: string, n: number): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCache } from '../../src/store/bounded-cache.js';
+import { BoundedCache } from '../../src/collections/bounded-cache.js';
 import { heapAfterGc } from '../helpers/heap.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 

@@ -1,4 +1,4 @@
-import { OldestFirstMap } from '../collections/oldest-first-map.js';
+import { OldestFirstMap } from './oldest-first-map.js';
 
 /**
  * A least-recently-used map with a fixed capacity: touching an entry makes it the newest,

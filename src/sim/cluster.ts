@@ -177,6 +177,11 @@ export function createContext(options: SimulatedClusterOptions): SimContext {
       selfSubjectAccessReviewStrategy,
     ].map((s) => [s.info.resource, s]),
   );
+  for (const strategy of strategies.values()) {
+    for (const [field, valueOf] of Object.entries(strategy.fieldIndexes ?? {})) {
+      store.addIndex(strategy.info.resource, field, valueOf);
+    }
+  }
   const ctx: SimContext = {
     store,
     clock,

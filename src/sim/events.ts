@@ -4,6 +4,9 @@ import { ageColumn } from './table.js';
 import type { KubeObject } from './types.js';
 import { randomHex } from './random-hex.js';
 
+/** The name of the object an Event is about (`involvedObject.name`). */
+const involvedName = (obj: KubeObject): string => (obj['involvedObject'] as { name?: string } | undefined)?.name ?? '';
+
 /** core/v1 Events, with the field selectors `kubectl describe` sends. */
 export const eventStrategy: ResourceStrategy = {
   info: {
@@ -35,7 +38,7 @@ export const eventStrategy: ResourceStrategy = {
     return {
       'involvedObject.kind': involved['kind'] ?? '',
       'involvedObject.namespace': involved['namespace'] ?? '',
-      'involvedObject.name': involved['name'] ?? '',
+      'involvedObject.name': involvedName(obj),
       'involvedObject.uid': involved['uid'] ?? '',
       'involvedObject.apiVersion': involved['apiVersion'] ?? '',
       'involvedObject.resourceVersion': involved['resourceVersion'] ?? '',
@@ -46,6 +49,9 @@ export const eventStrategy: ResourceStrategy = {
       type: String(obj['type'] ?? ''),
     };
   },
+  // The runner's LIST of a troubled task's Events and `kubectl describe` select by it: without
+  // the index each read thousands of Events (one per pod unschedulable at a cap of 1,000 tasks).
+  fieldIndexes: { 'involvedObject.name': involvedName },
   defaultPropagation: 'Background',
   tableColumns: [
     {

@@ -52,6 +52,15 @@ export interface ObjectStoreOptions {
   historySize?: number;
 }
 
+/**
+ * A secondary index of one resource: the keys of its objects by a value derived from each (the
+ * apiserver cacher's `IndexerFuncs`), so a LIST asking for one value reads only those objects.
+ */
+interface FieldIndex {
+  valueOf: (obj: KubeObject) => string;
+  keys: Map<string, Set<string>>;
+}
+
 function key(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
@@ -101,6 +110,39 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * The objects of `entries` in `namespace` (all if undefined) that `matches` keeps, ordered by
+ * namespace/name as etcd orders its keys (by code unit, as a continue token's `>` compares them
+ * too). Filtered before they are sorted: a field-selected LIST of a few Events among thousands
+ * sorts only the few.
+ */
+function sortedByKey(
+  entries: Iterable<[string, KubeObject]>,
+  namespace: string | undefined,
+  matches: ((obj: KubeObject) => boolean) | undefined,
+): KubeObject[] {
+  const found: [string, KubeObject][] = [];
+  for (const entry of entries) {
+    const obj = entry[1];
+    if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
+    if (matches === undefined || matches(obj)) found.push(entry);
+  }
+  found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return found.map(([, obj]) => obj);
+}
+
+function indexKey(index: FieldIndex, value: string, k: string): void {
+  let keys = index.keys.get(value);
+  if (!keys) index.keys.set(value, (keys = new Set()));
+  keys.add(k);
+}
+
+function unindexKey(index: FieldIndex, value: string, k: string): void {
+  const keys = index.keys.get(value);
+  keys?.delete(k);
+  if (keys?.size === 0) index.keys.delete(value);
+}
+
+/**
  * The simulated etcd: every object of every resource, one global resourceVersion counter, and a
  * bounded history of changes for watches.
  *
@@ -120,6 +162,8 @@ export function sameJson(a: unknown, b: unknown): boolean {
 export class ObjectStore {
   #rv = 1;
   readonly #objects = new Map<string, Map<string, KubeObject>>();
+  /** Per resource, its indexes by name (a selectable field's key). */
+  readonly #indexes = new Map<string, Map<string, FieldIndex>>();
   readonly #history: StoreEvent[] = [];
   readonly #historySize: number;
   readonly #listeners = new Set<StoreListener>();
@@ -167,18 +211,55 @@ export class ObjectStore {
   /**
    * The stored objects of a resource (deeply frozen, to read only), in one namespace or all
    * (`namespace` undefined), those `matches` keeps if given, ordered by namespace/name as etcd
-   * orders its keys (by code unit, as a continue token's `>` compares them too). Filtered before
-   * they are sorted: a field-selected LIST of a few Events among thousands sorts only the few.
+   * orders its keys.
    */
   readAll(resource: string, namespace?: string, matches?: (obj: KubeObject) => boolean): KubeObject[] {
-    const found: [string, KubeObject][] = [];
-    for (const entry of this.#table(resource)) {
-      const obj = entry[1];
-      if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
-      if (matches === undefined || matches(obj)) found.push(entry);
+    return sortedByKey(this.#table(resource), namespace, matches);
+  }
+
+  /**
+   * Indexes `resource`'s objects by `valueOf` under `name`, from now on and for those stored
+   * already; {@link readIndexed} reads by it. `valueOf` must read only the stored object.
+   */
+  addIndex(resource: string, name: string, valueOf: (obj: KubeObject) => string): void {
+    let indexes = this.#indexes.get(resource);
+    if (!indexes) this.#indexes.set(resource, (indexes = new Map()));
+    if (indexes.has(name)) throw new Error(`the store already indexes ${resource} by ${name}`);
+    const index: FieldIndex = { valueOf, keys: new Map() };
+    indexes.set(name, index);
+    for (const [k, obj] of this.#table(resource)) indexKey(index, valueOf(obj), k);
+  }
+
+  /**
+   * {@link readAll} of the objects whose index `name` holds `value` (the same objects, in the same
+   * order, as `readAll` with a filter on that value); `undefined` when `resource` has no such index.
+   */
+  readIndexed(
+    resource: string,
+    name: string,
+    value: string,
+    namespace?: string,
+    matches?: (obj: KubeObject) => boolean,
+  ): KubeObject[] | undefined {
+    const index = this.#indexes.get(resource)?.get(name);
+    if (!index) return undefined;
+    const table = this.#table(resource);
+    const entries: [string, KubeObject][] = [];
+    for (const k of index.keys.get(value) ?? []) entries.push([k, table.get(k)!]);
+    return sortedByKey(entries, namespace, matches);
+  }
+
+  /** Moves `k` in `resource`'s indexes from what `previous` holds to what `next` holds (either may be absent). */
+  #reindex(resource: string, k: string, previous: KubeObject | undefined, next: KubeObject | undefined): void {
+    const indexes = this.#indexes.get(resource);
+    if (!indexes) return;
+    for (const index of indexes.values()) {
+      const before = previous && index.valueOf(previous);
+      const after = next && index.valueOf(next);
+      if (before === after) continue;
+      if (before !== undefined) unindexKey(index, before, k);
+      if (after !== undefined) indexKey(index, after, k);
     }
-    found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return found.map(([, obj]) => obj);
   }
 
   /** Private, mutable copies of {@link readAll}'s objects. */
@@ -204,6 +285,7 @@ export class ObjectStore {
     obj.metadata.resourceVersion = String(++this.#rv);
     deepFreeze(obj);
     table.set(k, obj);
+    this.#reindex(resource, k, undefined, obj);
     this.#emit({ type: 'ADDED', resource, object: obj, resourceVersion: this.#rv });
     return obj;
   }
@@ -245,6 +327,7 @@ export class ObjectStore {
     obj.metadata.resourceVersion = String(++this.#rv);
     deepFreeze(obj);
     table.set(k, obj);
+    this.#reindex(resource, k, previous, obj);
     this.#emit({ type: 'MODIFIED', resource, object: obj, previous, resourceVersion: this.#rv });
     return obj;
   }
@@ -281,6 +364,7 @@ export class ObjectStore {
   /** Removes the object at `k`; `last` (the store's own) gets the deletion's resourceVersion and is returned frozen. */
   #remove(resource: string, k: string, last: KubeObject, previous: KubeObject): KubeObject {
     this.#table(resource).delete(k);
+    this.#reindex(resource, k, previous, undefined);
     last.metadata.resourceVersion = String(++this.#rv);
     deepFreeze(last);
     this.#emit({ type: 'DELETED', resource, object: last, previous, resourceVersion: this.#rv });

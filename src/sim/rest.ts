@@ -230,11 +230,13 @@ export function listObjects(
 ): { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: KubeObject[] } {
   const labels = parseLabelSelector(query.labelSelector);
   const fields = parseFieldSelector(query.fieldSelector, supportedFieldKeys(strategy));
-  let items = ctx.store.readAll(
-    strategy.info.resource,
-    namespace,
-    (obj) => matchesLabels(labels, obj.metadata.labels) && matchesFieldSelector(strategy, fields, obj),
-  );
+  const matches = (obj: KubeObject): boolean =>
+    matchesLabels(labels, obj.metadata.labels) && matchesFieldSelector(strategy, fields, obj);
+  const resource = strategy.info.resource;
+  const indexed = fields.find((req) => req.op === 'eq' && strategy.fieldIndexes?.[req.field] !== undefined);
+  let items =
+    (indexed && ctx.store.readIndexed(resource, indexed.field, indexed.value, namespace, matches)) ??
+    ctx.store.readAll(resource, namespace, matches);
   const metadata: Record<string, unknown> = { resourceVersion: String(ctx.store.resourceVersion) };
   const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
   if (query.continueToken) {

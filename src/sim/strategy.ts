@@ -31,6 +31,13 @@ export interface ResourceStrategy {
   selectableFieldKeys: readonly string[];
   /** The values of `selectableFieldKeys` for one object. */
   selectableFields(obj: KubeObject): Record<string, string>;
+  /**
+   * Selectable fields the store indexes, each with its value (the same as `selectableFields`
+   * gives): a LIST whose field selector requires one of them to equal a value reads only the
+   * objects with that value, as the apiserver's cacher does with its `IndexerFuncs`, instead of
+   * every object of the resource.
+   */
+  fieldIndexes?: Readonly<Record<string, (obj: KubeObject) => string>>;
   /** Defaults and server-set fields on create (runs before validation). */
   prepareForCreate?(obj: KubeObject, ctx: StrategyContext): void;
   validateCreate?(obj: KubeObject, ctx: StrategyContext): FieldError[];
@@ -66,8 +73,8 @@ export interface ResourceStrategy {
 
 /**
  * The selectable fields of stored objects, computed once per object: a stored object is frozen and
- * replaced (never changed) by a write, and a field-selected LIST reads every object of its
- * namespace (the runner's Events LIST for a task in trouble read thousands, each time).
+ * replaced (never changed) by a write, and a field-selected LIST of a field not indexed
+ * (`fieldIndexes`) reads every object of its namespace.
  */
 const storedFieldSets = new WeakMap<KubeObject, Readonly<Record<string, string>>>();
 

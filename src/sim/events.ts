@@ -50,7 +50,8 @@ export const eventStrategy: ResourceStrategy = {
     };
   },
   // The runner's LIST of a troubled task's Events and `kubectl describe` select by it: without
-  // the index each read thousands of Events (one per pod unschedulable at a cap of 1,000 tasks).
+  // the index each such LIST read every Event of the cluster (thousands at a cap of 1,000 tasks,
+  // where hundreds of pods wait unschedulable and each has its Events listed).
   fieldIndexes: { 'involvedObject.name': involvedName },
   defaultPropagation: 'Background',
   tableColumns: [

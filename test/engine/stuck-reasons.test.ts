@@ -4,30 +4,44 @@ import { behaviour, creationsByName, ourJobs, startEngine, testStuckPolicy, type
 
 /*
  * Pods Kubernetes never fails by itself: each stuck reason fails the task with its own reason,
- * either at once (nothing will change) or after its grace, measured from the pod's creation.
- * "At once" is proven by a runner whose graces and pending budget are ten minutes: a task that
- * waited for any of them would not finish within the test. "After the grace" is proven by the
- * record: the task cannot finish before the pod's creationTimestamp plus the grace (every grace
- * of the harness is over the timestamp's one-second resolution, so failing at once would break it).
+ * either at once (nothing will change) or after its grace, measured from the pod's creation (the
+ * pending budget from the Job's: a pod may never be created). "At once" is proven by a runner
+ * whose graces and pending budget are ten minutes: a task that waited for any of them would not
+ * finish within the test. "After the grace" is proven by the record: the task cannot finish
+ * before the creationTimestamp plus the grace (every grace of the harness is over the
+ * timestamp's one-second resolution, so failing at once would break it).
  */
 
 const tenMinutes = 600_000;
 
-/** The creation time (epoch ms) of the first pod of each Job, from the sim's change stream. */
-function trackPodCreations(engine: Engine): { podCreatedAt(jobName: string): number; stop(): void } {
-  const created = new Map<string, number>();
+/**
+ * The creation time (epoch ms) of each Job and of its first pod, from the sim's change stream. The
+ * two may fall in different seconds of the timestamps (the pod is made after the Job, later still
+ * on a loaded machine).
+ */
+function trackCreations(engine: Engine): {
+  jobCreatedAt(jobName: string): number;
+  podCreatedAt(jobName: string): number;
+  stop(): void;
+} {
+  const jobs = new Map<string, number>();
+  const pods = new Map<string, number>();
   const stop = engine.cluster.onChange((change) => {
-    if (change.resource !== 'pods' || change.type !== 'ADDED') return;
-    const job = change.object.metadata.labels?.['batch.kubernetes.io/job-name'];
+    if (change.type !== 'ADDED') return;
     const at = Date.parse(change.object.metadata.creationTimestamp ?? '');
-    if (job && !created.has(job)) created.set(job, at);
+    if (change.resource === 'jobs') jobs.set(change.object.metadata.name ?? '', at);
+    if (change.resource !== 'pods') return;
+    const job = change.object.metadata.labels?.['batch.kubernetes.io/job-name'];
+    if (job && !pods.has(job)) pods.set(job, at);
   });
+  const known = (created: Map<string, number>, what: string, jobName: string): number => {
+    const at = created.get(jobName);
+    if (at === undefined) throw new Error(`no ${what} of Job ${jobName} was created`);
+    return at;
+  };
   return {
-    podCreatedAt(jobName) {
-      const at = created.get(jobName);
-      if (at === undefined) throw new Error(`no pod of Job ${jobName} was created`);
-      return at;
-    },
+    jobCreatedAt: (jobName) => known(jobs, 'Job', jobName),
+    podCreatedAt: (jobName) => known(pods, 'pod', jobName),
     stop,
   };
 }
@@ -90,16 +104,16 @@ describe('reasons that fail at once', () => {
 
 describe.concurrent('reasons that fail after their grace', () => {
   let engine: Engine;
-  let pods: ReturnType<typeof trackPodCreations>;
+  let created: ReturnType<typeof trackCreations>;
   beforeAll(async () => {
     engine = await startEngine({
       runner: { maxConcurrentJobs: 10 },
       cluster: { kubelet: { throttledImages: ['throttled-registry'] } },
     });
-    pods = trackPodCreations(engine);
+    created = trackCreations(engine);
   });
   afterAll(async () => {
-    pods.stop();
+    created.stop();
     await engine.close();
   });
 
@@ -110,7 +124,7 @@ describe.concurrent('reasons that fail after their grace', () => {
     expectFailed(record, record.failure?.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull');
     expect(record.failure?.message).toContain('429 Too Many Requests');
     expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
-      pods.podCreatedAt('throttled-pull') + testStuckPolicy.imagePullGraceMs,
+      created.podCreatedAt('throttled-pull') + testStuckPolicy.imagePullGraceMs,
     );
     expectCleanAudit(engine, 'throttled-pull');
   });
@@ -126,7 +140,7 @@ describe.concurrent('reasons that fail after their grace', () => {
     expectFailed(record, 'CreateContainerConfigError');
     expect(record.failure?.message).toContain('secret "no-such-secret" not found');
     expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
-      pods.podCreatedAt('missing-secret') + testStuckPolicy.createContainerConfigGraceMs,
+      created.podCreatedAt('missing-secret') + testStuckPolicy.createContainerConfigGraceMs,
     );
     expectCleanAudit(engine, 'missing-secret');
   });
@@ -158,7 +172,7 @@ describe.concurrent('reasons that fail after their grace', () => {
     expectFailed(record, 'CrashLoopBackOff');
     expect(record.failure).toMatchObject({ exitCode: 1 });
     expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
-      pods.podCreatedAt('crash-loop') + testStuckPolicy.crashLoopBackOffGraceMs,
+      created.podCreatedAt('crash-loop') + testStuckPolicy.crashLoopBackOffGraceMs,
     );
     expectCleanAudit(engine, 'crash-loop');
   });
@@ -169,7 +183,7 @@ describe.concurrent('reasons that fail after their grace', () => {
     const record = await runner.waitFor('never-starts');
     expectFailed(record, 'PendingTimeout');
     expect(Date.parse(record.finishedAt ?? '')).toBeGreaterThanOrEqual(
-      pods.podCreatedAt('never-starts') + testStuckPolicy.pendingBudgetMs,
+      created.jobCreatedAt('never-starts') + testStuckPolicy.pendingBudgetMs,
     );
     expectCleanAudit(engine, 'never-starts');
   });

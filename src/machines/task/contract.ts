@@ -86,7 +86,10 @@ export interface ClusterObservation {
 
 /** When stuck pods fail the task (all in ms). */
 export interface StuckPolicy {
-  /** A pod may stay Pending (unscheduled, pulling, creating) this long; then `PendingTimeout`. @default 600000 */
+  /**
+   * From the Job's creation, its pods may stay Pending (not created, unscheduled, pulling,
+   * creating) this long; then `PendingTimeout`. @default 600000
+   */
   pendingBudgetMs: number;
   /** Pull errors that are not "does not exist / access denied" (registry throttling...). @default 300000 */
   imagePullGraceMs: number;

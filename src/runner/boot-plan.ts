@@ -12,7 +12,6 @@
  * (→ `JobVanished`, or re-created with `jobVanished: 'retry'`), deadlines are recomputed from the
  * Job's and pods' own timestamps (one already past fires at once).
  */
-import { fingerprintSpec } from '../jobs/fingerprint.js';
 import type { TaskConfig, TaskContext, TaskMachineInput } from '../machines/task/contract.js';
 import { contextFromRecord } from '../machines/task/record.js';
 import type { OwnedJob } from '../ports/jobs-port.js';
@@ -61,7 +60,6 @@ export function planBoot(open: readonly OpenTask[], jobs: readonly OwnedJob[], c
       taskId: record.id,
       spec: record.spec,
       jobName: record.jobName,
-      fingerprint: fingerprintSpec(record.spec),
       createdAt: record.createdAt,
       config,
       resume: { state: record.state, context: restoredContext(task) },

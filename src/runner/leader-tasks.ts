@@ -1,4 +1,3 @@
-import { fingerprintSpec } from '../jobs/fingerprint.js';
 import type { TaskMachineInput } from '../machines/task/contract.js';
 import type { TaskRecord } from '../types.js';
 import type { RunnerParts } from './runner-parts.js';
@@ -117,7 +116,6 @@ export class LeaderTasks {
       taskId: record.id,
       spec: record.spec,
       jobName: record.jobName,
-      fingerprint: fingerprintSpec(record.spec),
       createdAt: record.createdAt,
       config: this.#parts.taskConfig,
     };

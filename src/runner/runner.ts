@@ -360,7 +360,7 @@ export class TaskRunner implements Runner {
     // The last moment nothing is stored: past it the write goes ahead whatever the signal says.
     signal?.throwIfAborted();
     this.#reserveQueue(spec.id);
-    const added = this.#newTask(spec, fingerprint);
+    const added = this.#newTask(spec);
     return this.#track(spec.id, async () => {
       await this.#parts.journal.write(added.record, added.transition, added.extras);
       this.#publish('addTask', added);
@@ -420,7 +420,7 @@ export class TaskRunner implements Runner {
           results.push({ id: c.id, ok: false, error: refusal(err) });
           continue;
         }
-        const added = this.#newTask(c.spec, c.fingerprint);
+        const added = this.#newTask(c.spec);
         batch.push({ ...added, index });
         results.push({ id: c.id, ok: true, record: added.record });
       }
@@ -523,7 +523,7 @@ export class TaskRunner implements Runner {
   }
 
   /** A new task's first record, transition and queue entry, and its task machine's input. */
-  #newTask(spec: TaskSpec, fingerprint: string): NewTask {
+  #newTask(spec: TaskSpec): NewTask {
     const priority = spec.priority ?? 0;
     const createdAt = new Date().toISOString();
     const jobName = jobNameFor(spec.id);
@@ -534,7 +534,6 @@ export class TaskRunner implements Runner {
       taskId: spec.id,
       spec,
       jobName,
-      fingerprint,
       createdAt,
       config: this.#parts.taskConfig,
     };

@@ -9,6 +9,7 @@ import type {
   TaskEvent,
   TaskMachineInput,
 } from '../../src/machines/task/contract.js';
+import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
 import type { TaskSpec, TaskState } from '../../src/types.js';
 
 /** A fixed epoch for every test: times are data here, never the wall clock. */
@@ -131,7 +132,7 @@ export function runningContext(more: Partial<TaskContext> = {}, spec: Partial<Ta
     taskId: input.taskId,
     spec: input.spec,
     jobName: input.jobName,
-    fingerprint: input.fingerprint,
+    fingerprint: input.fingerprint ?? fingerprintSpec(input.spec),
     config: input.config,
     createdAt: input.createdAt,
     jobUid: 'uid-1',

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { JobConflictError, KubernetesApiError } from '../../src/errors.js';
 import { toTaskRecord } from '../../src/machines/task/record.js';
 import type { CreateJobOutput, DeleteJobOutput, HarvestLogsOutput } from '../../src/machines/task/contract.js';
-import { T0, condition, config, iso, jobView, observed, sec, taskInput } from './fixtures.js';
+import { fingerprintSpec } from '../../src/jobs/fingerprint.js';
+import { T0, condition, config, iso, jobView, observed, resumed, sec, taskInput } from './fixtures.js';
 import { deferred, startTask } from './harness.js';
 
 describe('task machine: the happy path', () => {
@@ -55,6 +56,21 @@ describe('task machine: the happy path', () => {
     });
     expect(t.sent('TASK.SLOT_RELEASED')).toHaveLength(1);
     expect(t.errors).toEqual([]);
+  });
+
+  test("an input without a fingerprint creates the Job with the spec's, one restored from a record too", () => {
+    // The runner's queued tasks carry none: the hash is made when the task's actor starts.
+    const fresh = taskInput('t1');
+    delete fresh.fingerprint;
+    const t = startTask(fresh);
+    t.actor.send({ type: 'START', at: T0 + sec(1) });
+    expect(t.log.created.map((c) => c.fingerprint)).toEqual([fingerprintSpec(fresh.spec)]);
+    expect(t.context().fingerprint).toBe(fingerprintSpec(fresh.spec));
+
+    const restored = resumed('creating', {}, 't2');
+    delete restored.fingerprint;
+    const r = startTask(restored);
+    expect(r.log.created.map((c) => c.fingerprint)).toEqual([fingerprintSpec(restored.spec)]);
   });
 
   test('toTaskRecord gives plain JSON with the state from the snapshot and no undefined fields', async () => {

@@ -15,7 +15,10 @@ export interface PriorityAging {
 interface Entry {
   task: TaskMachineInput;
   priority: number;
-  /** Epoch ms the task was created (its wait starts there). */
+  /**
+   * Epoch ms the task was created (its wait starts there); 0 without aging, the only reader: no
+   * date parsed and no number boxed per queued task (16 bytes each).
+   */
   enqueuedAt: number;
   /** Enqueue order across buckets: FIFO among equal effective priorities. */
   order: number;
@@ -29,6 +32,11 @@ interface Bucket {
   head: Entry | undefined;
   tail: Entry | undefined;
   size: number;
+}
+
+function createdAtMs(task: TaskMachineInput): number {
+  const created = Date.parse(task.createdAt);
+  return Number.isNaN(created) ? 0 : created;
 }
 
 const isOlder = (a: Entry, b: Entry): boolean =>
@@ -88,11 +96,10 @@ export class TaskQueue implements Iterable<TaskMachineInput> {
   enqueue(task: TaskMachineInput, priority: number): void {
     if (this.#byId.has(task.taskId)) throw new Error(`task "${task.taskId}" is already queued`);
     const bucket = this.#buckets.get(priority) ?? this.#addBucket(priority);
-    const created = Date.parse(task.createdAt);
     const entry: Entry = {
       task,
       priority,
-      enqueuedAt: Number.isNaN(created) ? 0 : created,
+      enqueuedAt: this.#aging ? createdAtMs(task) : 0,
       order: this.#order++,
       prev: bucket.tail,
       next: undefined,

@@ -130,7 +130,12 @@ export interface TaskMachineInput {
   taskId: string;
   spec: TaskSpec;
   jobName: string;
-  fingerprint: string;
+  /**
+   * The fingerprint the task's Job carries (an adopted Job's own); by default the spec's
+   * (`fingerprintSpec`), computed when the task's actor starts: a queued task holds no hash (64
+   * bytes each, 6 MB of 100,000 queued tasks).
+   */
+  fingerprint?: string;
   /** ISO 8601 when the task was added. */
   createdAt: string;
   config: TaskConfig;

@@ -1,4 +1,5 @@
 import type { TaskState } from '../../types.js';
+import { fingerprintSpec } from '../../jobs/fingerprint.js';
 import { attemptJobName } from '../../jobs/job-name.js';
 import type { TaskContext, TaskMachineInput } from './contract.js';
 
@@ -15,8 +16,15 @@ const alwaysHoldSlot: ReadonlySet<TaskState> = new Set(['creating', 'running', '
  * ({@link resumeHoldsSlot}), so the task's one `TASK.SLOT_RELEASED` always matches.
  */
 export function initialTaskContext(input: TaskMachineInput): TaskContext {
-  const { taskId, spec, jobName, fingerprint, config, createdAt } = input;
-  const identity = { taskId, spec, jobName, fingerprint, config, createdAt };
+  const { taskId, spec, jobName, config, createdAt } = input;
+  const identity = {
+    taskId,
+    spec,
+    jobName,
+    fingerprint: input.fingerprint ?? fingerprintSpec(spec),
+    config,
+    createdAt,
+  };
   const created = Date.parse(createdAt);
   // A task that has not started: nothing of a Job, a slot or a cancel is known yet.
   const fresh = (lastEventAt: number): TaskContext => ({

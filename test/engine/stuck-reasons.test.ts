@@ -34,14 +34,14 @@ function trackCreations(engine: Engine): {
     const job = change.object.metadata.labels?.['batch.kubernetes.io/job-name'];
     if (job && !pods.has(job)) pods.set(job, at);
   });
-  const known = (created: Map<string, number>, what: string, jobName: string): number => {
+  const known = (created: Map<string, number>, jobName: string, what: string): number => {
     const at = created.get(jobName);
-    if (at === undefined) throw new Error(`no ${what} of Job ${jobName} was created`);
+    if (at === undefined) throw new Error(`${what} was not created`);
     return at;
   };
   return {
-    jobCreatedAt: (jobName) => known(jobs, 'Job', jobName),
-    podCreatedAt: (jobName) => known(pods, 'pod', jobName),
+    jobCreatedAt: (jobName) => known(jobs, jobName, `Job ${jobName}`),
+    podCreatedAt: (jobName) => known(pods, jobName, `a pod of Job ${jobName}`),
     stop,
   };
 }

@@ -54,7 +54,7 @@ export function startEventTtl(ctx: SimContext, ttlMs = defaultEventTtlMs): { sto
       leases.delete(key);
       return;
     }
-    // A renewal: `set` moves the lease to the end.
+    // A new Event or a renewal: `set` puts its lease at the end.
     leases.set(key, { namespace, name, endsAt: ctx.clock.now() + realTtlMs });
     armForFirst();
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BoundedCache } from '../../src/collections/bounded-cache.js';
 import { heapAfterGc } from '../helpers/heap.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { seededInts } from '../helpers/seeded-ints.js';
 
 /** The heap after a full collection, in MB, once `churn` has run, for each of `rounds` runs. */
 function heapAfter(rounds: number, churn: () => void): number[] {
@@ -60,7 +60,7 @@ describe('BoundedCache', () => {
   });
 
   it('matches a plain LRU over 20,000 mixed operations (evictions resume where the last one stopped)', () => {
-    const random = seededRandom(7);
+    const random = seededInts(7);
     for (const capacity of [1, 2, 50]) {
       const cache = new BoundedCache<string, number>(capacity);
       const reference = new ReferenceLru(capacity);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { OldestFirstMap } from '../../src/collections/oldest-first-map.js';
 import { heapAfterGc } from '../helpers/heap.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { seededInts } from '../helpers/seeded-ints.js';
 
 describe('OldestFirstMap', () => {
   it('gives the least recently set entry after any mix of sets, deletes and clears', () => {
-    const random = seededRandom(11);
+    const random = seededInts(11);
     for (const keys of [1, 3, 40]) {
       const map = new OldestFirstMap<string, number>();
       /** The same entries as an array, oldest first. */

@@ -4,7 +4,7 @@ import { SimClock } from '../../src/sim/clock.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import { ObjectStore } from '../../src/sim/object-store.js';
 import type { KubeObject } from '../../src/sim/types.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { seededInts } from '../helpers/seeded-ints.js';
 
 /*
  * The sim indexes Events by `involvedObject.name`: a LIST selecting one name reads only its
@@ -17,7 +17,7 @@ const ownerOf = (obj: KubeObject): string => (typeof obj['owner'] === 'string' ?
 describe('ObjectStore.readIndexed', () => {
   test('answers what readAll filtered on the value answers, over 3,000 random writes', () => {
     const store = new ObjectStore(new SimClock());
-    const random = seededRandom(13);
+    const random = seededInts(13);
     const names = Array.from({ length: 40 }, (_, i) => `obj-${String(i)}`);
     const owners = ['a', 'b', 'c', 'd', ''];
     const namespaces = ['default', 'other'];

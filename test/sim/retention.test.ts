@@ -6,7 +6,7 @@ import { startEventTtl } from '../../src/sim/event-ttl.js';
 import { recordEvent } from '../../src/sim/events.js';
 import { BoundedLog, RequestLog } from '../../src/sim/stats.js';
 import type { KubeObject } from '../../src/sim/types.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { seededInts } from '../helpers/seeded-ints.js';
 import { jobManifest } from '../helpers/sim-jobs.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -191,7 +191,7 @@ describe('Events expire (--event-ttl)', () => {
       if (e.resource === 'events' && e.type === 'DELETED') deletedAt.set(e.object.metadata.name, Date.now());
     });
     const lastWrite = new Map<string, number>();
-    const random = seededRandom(11);
+    const random = seededInts(11);
     for (let step = 0; step < 400; step++) {
       const name = `e${step}`;
       ctx.store.create('events', event(name));

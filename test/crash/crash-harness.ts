@@ -2,7 +2,7 @@
  * The parent side of the crash suite: starts `child-runner.ts` as a real process on a SQLite file,
  * reads its JSON lines, SIGKILLs it, restarts it on the same file until every task is done, then
  * checks the end state from the sim's audit and the store. Every child it starts is tracked so a
- * failing test still kills it (`killAllChildren`).
+ * failing test still kills it (`killChildrenOf` its cluster, or `killAllChildren`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -29,6 +29,14 @@ export async function killAllChildren(): Promise<void> {
   await Promise.all([...liveChildren].map((child) => killChild(child)));
 }
 
+/** The runs made on each cluster: tests that run concurrently each kill only their own children. */
+const runsOf = new WeakMap<SimulatedCluster, Set<CrashRun>>();
+
+/** SIGKILLs the child of every run made on `cluster` that is still alive, and waits for each to be gone. */
+export async function killChildrenOf(cluster: SimulatedCluster): Promise<void> {
+  await Promise.all([...(runsOf.get(cluster) ?? [])].map((run) => run.kill('the test ended')));
+}
+
 async function killChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -45,7 +53,7 @@ export const launchTimeoutMs = 60_000;
 
 /**
  * `promise`, or a rejection with `what()` after `ms`. The child is not killed here: the caller's
- * cleanup (`killAllChildren`) does that.
+ * cleanup (`killChildrenOf`, `killAllChildren`) does that.
  */
 export async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -188,6 +196,9 @@ export class CrashRun {
     if (schema) runSchemas.push(schema);
     this.storeUrl = schema ? postgresStoreUrl(schema) : `sqlite://${this.storePath}`;
     this.kubeconfigPath = join(dir, 'kubeconfig.yaml');
+    let runs = runsOf.get(cluster);
+    if (!runs) runsOf.set(cluster, (runs = new Set()));
+    runs.add(this);
   }
 
   /** The child now running, if any. */

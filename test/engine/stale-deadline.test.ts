@@ -1,9 +1,16 @@
-import { afterEach, expect, test } from 'vitest';
+import { test, type TestContext } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
 import { behaviour, startEngine, type Engine } from './harness.js';
 
+/** An engine closed when the test ends, so the tests of this file can run concurrently. */
+async function engineFor(context: TestContext, options: Parameters<typeof startEngine>[0]): Promise<Engine> {
+  const engine = await startEngine(options);
+  context.onTestFinished(() => engine.close());
+  return engine;
+}
+
 /** Blinds the Pods watch: its next connection is held open in silence, and the open one is dropped into it. */
-async function stallPodsWatch(e: Engine): Promise<void> {
+async function stallPodsWatch({ expect }: TestContext, e: Engine): Promise<void> {
   const { cluster, runner } = e;
   await waitUntil(() => runner.health().watch.state === 'connected', 'the watch to connect');
   cluster.faults.stallNextWatches(1, { resources: ['pods'] });
@@ -16,94 +23,107 @@ async function stallPodsWatch(e: Engine): Promise<void> {
  * stream its watchdog will not abandon within the test), so the runner never sees the pod start;
  * the pending budget (the harness' 2.5 s) runs out while the container is running. The alarm must
  * read the Job and its pods fresh before deciding: the task goes on and succeeds.
+ *
+ * Each test waits on a task of 6–8 s of real time with its own cluster and runner: they run
+ * concurrently (`test.concurrent`, with the context's `expect`), one file's wait instead of three.
  */
 
-let engine: Engine | undefined;
-afterEach(async () => {
-  await engine?.close();
-  engine = undefined;
-});
+test.concurrent(
+  'a pod that started while the Pods watch was stalled is not failed as PendingTimeout',
+  async (context) => {
+    const { expect } = context;
+    const engine = await engineFor(context, { runner: { watch: { stallGraceMs: 120_000 } } });
+    const { cluster, runner } = engine;
+    await stallPodsWatch(context, engine);
 
-test('a pod that started while the Pods watch was stalled is not failed as PendingTimeout', async () => {
-  engine = await startEngine({ runner: { watch: { stallGraceMs: 120_000 } } });
-  const { cluster, runner } = engine;
-  await stallPodsWatch(engine);
-
-  // Runs well past the pending budget, so the budget passes while its container is running.
-  await runner.addTask({
-    id: 'blind',
-    image: 'busybox',
-    ...behaviour({ durationMs: 6000, logs: ['started', { line: 'last line', afterMs: 5900 }] }),
-  });
-  const record = await runner.waitFor('blind');
-  expect(record.failure).toBeUndefined();
-  expect(record.outcome).toBe('succeeded');
-  // The watch stayed blind throughout: the fresh read is what saw the pod.
-  expect(cluster.faults.counts().watchesStalled).toBe(1);
-});
-
-test('a failed fresh read at the deadline is retried with back-off, not decided on the stale view', async () => {
-  // Few client retries: the adapter gives up on the GET soon, and the alarm's own retry is what is tested.
-  engine = await startEngine({
-    runner: { watch: { stallGraceMs: 120_000 }, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 100 } },
-  });
-  const { cluster, runner } = engine;
-  await stallPodsWatch(engine);
-  // The API refuses the Job's GET: the alarm's fresh read fails (after the adapter's own retries).
-  const refused = cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], status: 503 });
-  const reported: string[] = [];
-  const onWarning = (warning: Error): void => {
-    if (warning.message.includes('fresh read of the Job')) reported.push(warning.message);
-  };
-  process.on('warning', onWarning);
-  try {
-    await runner.addTask({ id: 'blind-api', image: 'busybox', ...behaviour({ durationMs: 6000 }) });
-    await waitUntil(() => (reported.length > 0 ? true : undefined), 'the failed fresh read to be reported');
-    refused.remove();
-    const record = await runner.waitFor('blind-api');
+    // Runs well past the pending budget, so the budget passes while its container is running.
+    await runner.addTask({
+      id: 'blind',
+      image: 'busybox',
+      ...behaviour({ durationMs: 6000, logs: ['started', { line: 'last line', afterMs: 5900 }] }),
+    });
+    const record = await runner.waitFor('blind');
     expect(record.failure).toBeUndefined();
     expect(record.outcome).toBe('succeeded');
-    expect(refused.hits).toBeGreaterThan(0);
-    expect(reported[0]).toContain('blind-api');
-  } finally {
-    process.off('warning', onWarning);
-  }
-});
+    // The watch stayed blind throughout: the fresh read is what saw the pod.
+    expect(cluster.faults.counts().watchesStalled).toBe(1);
+  },
+);
 
-test('no deadline reached, no fresh read: at most 3 API requests per task besides the watch', async () => {
-  engine = await startEngine({});
-  const { cluster, runner } = engine;
-  await waitUntil(() => runner.health().watch.state === 'connected', 'the watch to connect');
-  const from = cluster.requests().length;
-  const ids = ['plain-0', 'plain-1', 'plain-2', 'plain-3'];
-  // A timeout and the pending budget are armed for each, and neither is reached.
-  for (const id of ids) await runner.addTask({ id, image: 'busybox', timeout: 60, ...behaviour({ durationMs: 50 }) });
-  for (const id of ids) expect((await runner.waitFor(id)).outcome).toBe('succeeded');
-  const requests = cluster
-    .requests()
-    .slice(from)
-    .filter((r) => r.verb !== 'watch');
-  expect(requests.filter((r) => r.verb === 'get' && r.resource === 'jobs')).toEqual([]);
-  expect(requests.length).toBeLessThanOrEqual(3 * ids.length);
-});
+test.concurrent(
+  'a failed fresh read at the deadline is retried with back-off, not decided on the stale view',
+  async (context) => {
+    const { expect } = context;
+    // Few client retries: the adapter gives up on the GET soon, and the alarm's own retry is what is tested.
+    const engine = await engineFor(context, {
+      runner: { watch: { stallGraceMs: 120_000 }, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 100 } },
+    });
+    const { cluster, runner } = engine;
+    await stallPodsWatch(context, engine);
+    // The API refuses the Job's GET: the alarm's fresh read fails (after the adapter's own retries).
+    const refused = cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], status: 503 });
+    const reported: string[] = [];
+    const onWarning = (warning: Error): void => {
+      if (warning.message.includes('fresh read of the Job')) reported.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      await runner.addTask({ id: 'blind-api', image: 'busybox', ...behaviour({ durationMs: 6000 }) });
+      await waitUntil(() => (reported.length > 0 ? true : undefined), 'the failed fresh read to be reported');
+      refused.remove();
+      const record = await runner.waitFor('blind-api');
+      expect(record.failure).toBeUndefined();
+      expect(record.outcome).toBe('succeeded');
+      expect(refused.hits).toBeGreaterThan(0);
+      expect(reported[0]).toContain('blind-api');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  },
+);
 
-test('a Job update on the watch past the deadline, its pods still stale, does not fail the task', async () => {
-  engine = await startEngine({ runner: { watch: { stallGraceMs: 120_000 } } });
-  const { cluster, runner } = engine;
-  await stallPodsWatch(engine);
-  await runner.addTask({ id: 'poked', image: 'busybox', ...behaviour({ durationMs: 8000 }) });
-  // The pending budget passed and the alarm's fresh read saw the container running.
-  const freshReads = () => cluster.requests().filter((r) => r.verb === 'get' && r.resource === 'jobs').length;
-  await waitUntil(() => (freshReads() > 0 ? true : undefined), 'the fresh read at the pending budget');
-  // A change to the Job reaches the runner on the Jobs watch, with the Pods watch's stale view.
-  const res = await fetch(`${cluster.url}/apis/batch/v1/namespaces/default/jobs/poked`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/merge-patch+json' },
-    body: JSON.stringify({ metadata: { annotations: { 'example.com/poked': 'yes' } } }),
-  });
-  expect(res.status).toBe(200);
-  const record = await runner.waitFor('poked');
-  expect(record.failure).toBeUndefined();
-  expect(record.outcome).toBe('succeeded');
-  expect(freshReads()).toBeGreaterThan(1);
-});
+test.concurrent(
+  'no deadline reached, no fresh read: at most 3 API requests per task besides the watch',
+  async (context) => {
+    const { expect } = context;
+    const engine = await engineFor(context, {});
+    const { cluster, runner } = engine;
+    await waitUntil(() => runner.health().watch.state === 'connected', 'the watch to connect');
+    const from = cluster.requests().length;
+    const ids = ['plain-0', 'plain-1', 'plain-2', 'plain-3'];
+    // A timeout and the pending budget are armed for each, and neither is reached.
+    for (const id of ids) await runner.addTask({ id, image: 'busybox', timeout: 60, ...behaviour({ durationMs: 50 }) });
+    for (const id of ids) expect((await runner.waitFor(id)).outcome).toBe('succeeded');
+    const requests = cluster
+      .requests()
+      .slice(from)
+      .filter((r) => r.verb !== 'watch');
+    expect(requests.filter((r) => r.verb === 'get' && r.resource === 'jobs')).toEqual([]);
+    expect(requests.length).toBeLessThanOrEqual(3 * ids.length);
+  },
+);
+
+test.concurrent(
+  'a Job update on the watch past the deadline, its pods still stale, does not fail the task',
+  async (context) => {
+    const { expect } = context;
+    const engine = await engineFor(context, { runner: { watch: { stallGraceMs: 120_000 } } });
+    const { cluster, runner } = engine;
+    await stallPodsWatch(context, engine);
+    await runner.addTask({ id: 'poked', image: 'busybox', ...behaviour({ durationMs: 8000 }) });
+    // The pending budget passed and the alarm's fresh read saw the container running.
+    const freshReads = () => cluster.requests().filter((r) => r.verb === 'get' && r.resource === 'jobs').length;
+    await waitUntil(() => (freshReads() > 0 ? true : undefined), 'the fresh read at the pending budget');
+    // A change to the Job reaches the runner on the Jobs watch, with the Pods watch's stale view.
+    const res = await fetch(`${cluster.url}/apis/batch/v1/namespaces/default/jobs/poked`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { annotations: { 'example.com/poked': 'yes' } } }),
+    });
+    expect(res.status).toBe(200);
+    const record = await runner.waitFor('poked');
+    expect(record.failure).toBeUndefined();
+    expect(record.outcome).toBe('succeeded');
+    expect(freshReads()).toBeGreaterThan(1);
+  },
+);

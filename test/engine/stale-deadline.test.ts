@@ -1,21 +1,26 @@
 import { test, type TestContext } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import { behaviour, startEngine, type Engine } from './harness.js';
+import { behaviour, startEngine, type Engine, type EngineOptions } from './harness.js';
 
 /** An engine closed when the test ends, so the tests of this file can run concurrently. */
-async function engineFor(context: TestContext, options: Parameters<typeof startEngine>[0]): Promise<Engine> {
+async function engineFor(context: TestContext, options: EngineOptions): Promise<Engine> {
   const engine = await startEngine(options);
   context.onTestFinished(() => engine.close());
   return engine;
 }
 
-/** Blinds the Pods watch: its next connection is held open in silence, and the open one is dropped into it. */
-async function stallPodsWatch({ expect }: TestContext, e: Engine): Promise<void> {
-  const { cluster, runner } = e;
-  await waitUntil(() => runner.health().watch.state === 'connected', 'the watch to connect');
+/**
+ * An engine whose Pods watch is blind: its next connection is held open in silence, and the open
+ * one is dropped into it.
+ */
+async function blindEngine(context: TestContext, runner: EngineOptions['runner'] = {}): Promise<Engine> {
+  const engine = await engineFor(context, { runner: { ...runner, watch: { stallGraceMs: 120_000 } } });
+  const { cluster } = engine;
+  await waitUntil(() => engine.runner.health().watch.state === 'connected', 'the watch to connect');
   cluster.faults.stallNextWatches(1, { resources: ['pods'] });
-  expect(cluster.faults.dropWatches({ resources: ['pods'] })).toBe(1);
+  context.expect(cluster.faults.dropWatches({ resources: ['pods'] })).toBe(1);
   await waitUntil(() => (cluster.faults.counts().watchesStalled > 0 ? true : undefined), 'the Pods watch to stall');
+  return engine;
 }
 
 /*
@@ -25,16 +30,14 @@ async function stallPodsWatch({ expect }: TestContext, e: Engine): Promise<void>
  * read the Job and its pods fresh before deciding: the task goes on and succeeds.
  *
  * Each test waits on a task of 6–8 s of real time with its own cluster and runner: they run
- * concurrently (`test.concurrent`, with the context's `expect`), one file's wait instead of three.
+ * concurrently (`test.concurrent`, with the context's `expect`): the file takes its longest wait, not their sum.
  */
 
 test.concurrent(
   'a pod that started while the Pods watch was stalled is not failed as PendingTimeout',
   async (context) => {
     const { expect } = context;
-    const engine = await engineFor(context, { runner: { watch: { stallGraceMs: 120_000 } } });
-    const { cluster, runner } = engine;
-    await stallPodsWatch(context, engine);
+    const { cluster, runner } = await blindEngine(context);
 
     // Runs well past the pending budget, so the budget passes while its container is running.
     await runner.addTask({
@@ -55,11 +58,9 @@ test.concurrent(
   async (context) => {
     const { expect } = context;
     // Few client retries: the adapter gives up on the GET soon, and the alarm's own retry is what is tested.
-    const engine = await engineFor(context, {
-      runner: { watch: { stallGraceMs: 120_000 }, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 100 } },
+    const { cluster, runner } = await blindEngine(context, {
+      retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 100 },
     });
-    const { cluster, runner } = engine;
-    await stallPodsWatch(context, engine);
     // The API refuses the Job's GET: the alarm's fresh read fails (after the adapter's own retries).
     const refused = cluster.faults.failRequests({ verbs: ['get'], resources: ['jobs'], status: 503 });
     const reported: string[] = [];
@@ -86,8 +87,7 @@ test.concurrent(
   'no deadline reached, no fresh read: at most 3 API requests per task besides the watch',
   async (context) => {
     const { expect } = context;
-    const engine = await engineFor(context, {});
-    const { cluster, runner } = engine;
+    const { cluster, runner } = await engineFor(context, {});
     await waitUntil(() => runner.health().watch.state === 'connected', 'the watch to connect');
     const from = cluster.requests().length;
     const ids = ['plain-0', 'plain-1', 'plain-2', 'plain-3'];
@@ -107,9 +107,7 @@ test.concurrent(
   'a Job update on the watch past the deadline, its pods still stale, does not fail the task',
   async (context) => {
     const { expect } = context;
-    const engine = await engineFor(context, { runner: { watch: { stallGraceMs: 120_000 } } });
-    const { cluster, runner } = engine;
-    await stallPodsWatch(context, engine);
+    const { cluster, runner } = await blindEngine(context);
     await runner.addTask({ id: 'poked', image: 'busybox', ...behaviour({ durationMs: 8000 }) });
     // The pending budget passed and the alarm's fresh read saw the container running.
     const freshReads = () => cluster.requests().filter((r) => r.verb === 'get' && r.resource === 'jobs').length;

@@ -5,7 +5,9 @@
  * measured round: every thread of this process, SQLite's included), the sim's CPU (utime + stime
  * of `/proc/PID/stat` over the same round) and lifecycles/s, at caps 100, 1,000 and 5,000 — a
  * fresh sim and runner for each cap, a warm-up round of 200 first — each followed by rows with the
- * figures the code had before the CPU work of issue 13, as recorded (`before` below).
+ * figures the code had before the CPU work of issue 13, as recorded (`before` below). With cap 100,
+ * also the floor under the runner's figure: the same API traffic per task over the runner's own
+ * transport without the engine (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
  *
  * Run alone with `npx tsx bench/engine-split.ts [TASKS_AT_100 [TASKS_AT_1000 [TASKS_AT_5000]]]` (0 skips a cap);
  * `BENCH_CPU_PROFILE=<dir>` also writes a CPU profile of each measured round (`startProfile`);
@@ -19,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Session } from 'node:inspector/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createRunner } from '../src/runner/create-runner.js';
+import { transportFloorLifecycles } from './transport-floor.js';
 import { round, type BenchRow } from './section.js';
 
 /** Workload size. */
@@ -146,13 +149,46 @@ async function startSimProcess(dir: string, timeScale: number): Promise<SimProce
   };
 }
 
+/** CPU and wall time of one measured round: this process's, and the sim process's over the same span. */
+interface RoundCost {
+  elapsedMs: number;
+  /** `process.cpuUsage()` of this process (every thread, SQLite's included). */
+  clientCpuMs: number;
+  simCpuMs: number;
+}
+
+/** Runs `round` and measures it: this process's CPU, the sim's (`/proc/PID/stat`), wall time. */
+async function measured<T>(sim: SimProcess, round: () => Promise<T>): Promise<RoundCost & { result: T }> {
+  const pid = sim.child.pid;
+  if (pid === undefined) throw new Error('the sim process has no pid');
+  const simBefore = await procCpuMs(pid);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await round();
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const simCpuMs = (await procCpuMs(pid)) - simBefore;
+  return { result, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000, simCpuMs };
+}
+
+/** Runs `body` against a fresh `k8s-jobs sim` process in a temp folder, both removed after. */
+async function withSimProcess<T>(timeScale: number, body: (sim: SimProcess, dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-split-'));
+  try {
+    const sim = await startSimProcess(dir, timeScale);
+    try {
+      return await body(sim, dir);
+    } finally {
+      await sim.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** One cap: a fresh sim process and runner, 200 warm-up tasks, then `tasks` measured. */
 async function splitRun(cap: number, tasks: number, timeScale: number): Promise<SplitFigures> {
-  const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-split-'));
-  const sim = await startSimProcess(dir, timeScale);
-  try {
-    const pid = sim.child.pid;
-    if (pid === undefined) throw new Error('the sim process has no pid');
+  return withSimProcess(timeScale, async (sim, dir) => {
     const runner = await createRunner({
       kubeConfig: sim.kubeConfig,
       namespace: 'default',
@@ -178,22 +214,68 @@ async function splitRun(cap: number, tasks: number, timeScale: number): Promise<
       };
       await lifecycles('warmup', 200);
       const profile = await startProfile();
-      const simBefore = await procCpuMs(pid);
-      const cpuBefore = process.cpuUsage();
-      const started = performance.now();
-      const failed = await lifecycles('task', tasks);
-      const elapsedMs = performance.now() - started;
-      const cpu = process.cpuUsage(cpuBefore);
-      const simCpuMs = (await procCpuMs(pid)) - simBefore;
+      const round = await measured(sim, () => lifecycles('task', tasks));
       await profile?.stop(cap);
-      return { cap, tasks, failed, elapsedMs, runnerCpuMs: (cpu.user + cpu.system) / 1000, simCpuMs };
+      const { result: failed, elapsedMs, clientCpuMs: runnerCpuMs, simCpuMs } = round;
+      return { cap, tasks, failed, elapsedMs, runnerCpuMs, simCpuMs };
     } finally {
       await runner.shutdown();
     }
-  } finally {
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
+}
+
+/**
+ * The same API traffic per task without the engine (`bench/transport-floor.ts`): a fresh sim
+ * process, 200 warm-up lifecycles, then `tasks` measured, `cap` at once.
+ */
+async function floorRun(cap: number, tasks: number, timeScale: number): Promise<RoundCost> {
+  return withSimProcess(timeScale, async (sim) => {
+    await transportFloorLifecycles(sim.kubeConfig, { count: 200, inFlight: cap, label: 'warmup' });
+    return measured(sim, () =>
+      transportFloorLifecycles(sim.kubeConfig, { count: tasks, inFlight: cap, label: 'task' }),
+    );
+  });
+}
+
+/**
+ * The transport floor at cap 100 (`floorRun`), as rows: its CPU per lifecycle, the sim's, its
+ * lifecycles/s, and the runner's CPU (`runnerMs`, measured just before) as a multiple of it.
+ */
+async function floorRows(runnerMs: number, tasks: number, timeScale: number): Promise<BenchRow[]> {
+  const floor = await floorRun(100, tasks, timeScale);
+  process.stderr.write(`engine:split transport floor at 100: ${JSON.stringify(floor)}\n`);
+  const floorMs = floor.clientCpuMs / tasks;
+  return [
+    {
+      section: 'engine:split',
+      name: 'cap 100: transport floor, CPU per lifecycle',
+      value: round(floorMs, 3),
+      unit: 'ms',
+      note:
+        "the runner's API traffic without the engine (bench/transport-floor.ts): create, Jobs and Pods " +
+        `watches, log read, delete, ${String(tasks)} after 200; no state machine, no store`,
+    },
+    {
+      section: 'engine:split',
+      name: 'cap 100: transport floor, sim CPU per lifecycle',
+      value: round(floor.simCpuMs / tasks, 3),
+      unit: 'ms',
+      note: 'the sim serving that traffic',
+    },
+    {
+      section: 'engine:split',
+      name: 'cap 100: transport floor, lifecycles',
+      value: round(tasks / (floor.elapsedMs / 1000)),
+      unit: '/s',
+    },
+    {
+      section: 'engine:split',
+      name: 'runner CPU per lifecycle ÷ transport floor, cap 100',
+      value: round(runnerMs / floorMs, 2),
+      unit: '×',
+      note: 'the engine (machines, store, retries, limiter) over the requests and watch events it cannot do without',
+    },
+  ];
 }
 
 /** Runs the section: one round per cap, each figure followed by the recorded ones of the code before. */
@@ -258,6 +340,8 @@ export async function runEngineSplitBench(options: EngineSplitOptions = {}): Pro
         note: 'should be 0; creates time out (30 s) when the sim cannot keep up',
       },
     );
+    // Right after the runner's round at 100, in the same state of this process, to compare with it.
+    if (cap === 100) rows.push(...(await floorRows(runnerMs, tasks, timeScale)));
   }
   const at100 = runnerMsByCap.get(100);
   const at5000 = runnerMsByCap.get(5000);

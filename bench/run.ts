@@ -6,6 +6,7 @@
  */
 import { runEngineBench } from './engine.js';
 import { runEngineSplitBench } from './engine-split.js';
+import { runEngineMachinesBench } from './engine-machines.js';
 import { round, type BenchRow, type BenchSection } from './section.js';
 import { runSimFanoutBench } from './sim-fanout.js';
 import { simMemorySection } from './sim-memory.js';
@@ -29,6 +30,7 @@ const sections: BenchSection[] = [
   { name: 'store:retention', run: () => runRetentionBench() },
   { name: 'engine', run: () => runEngineBench() },
   { name: 'engine:split', run: () => runEngineSplitBench() },
+  { name: 'engine:machines', run: () => runEngineMachinesBench() },
   { name: 'tracing', run: () => runTracingBench() },
   { name: 'queue', run: () => Promise.resolve(runTaskQueueBench()) },
   { name: 'replicas', run: () => runReplicasBench() },

@@ -1,5 +1,12 @@
 import { expect, test } from 'vitest';
-import { arrivalSlackMs, busiestWindow, byProcess, stallSlack, worstWindow } from '../soak/request-rate.js';
+import {
+  arrivalSlackMs,
+  busiestWindow,
+  byProcess,
+  describeWindow,
+  stallSlack,
+  worstWindow,
+} from '../soak/request-rate.js';
 import { runSoak } from '../soak/soak.js';
 import { summaryTable } from '../soak/summary-table.js';
 
@@ -51,6 +58,40 @@ test('the rate check: a window over burst + qps·T is found, one within it is no
   const [first, second] = byProcess([...paced, 600, 600, 600], [0, 550]);
   expect(first).toEqual(paced);
   expect(worstWindow(second ?? [], ceiling, 0).excess).toBeLessThanOrEqual(0);
+});
+
+test('the rate check: a window over the ceiling is described by its requests and the stalls near it', () => {
+  const ceiling = { qps: 10, burst: 3 };
+  const requests = [0, 500, 520, 540, 560, 580, 2_000].map((at, i) => ({
+    at: 1_000_000 + at,
+    verb: i === 0 ? 'list' : 'create',
+    resource: 'jobs',
+    status: 201,
+  }));
+  const window = worstWindow(
+    requests.map((r) => r.at),
+    ceiling,
+    0,
+  );
+  expect(window).toMatchObject({ count: 5, spanMs: 80, startAt: 1_000_500 });
+  const stalls = {
+    sim: [{ endAt: 1_000_450, ms: 30 }],
+    runner: [
+      { endAt: 1_000_700, ms: 12 },
+      { endAt: 1_000_900, ms: 40 },
+    ],
+  };
+  expect(describeWindow(requests, window, stalls).split('\n')).toEqual([
+    'requests in the window:',
+    '  +0 ms create jobs 201',
+    '  +20 ms create jobs 201',
+    '  +40 ms create jobs 201',
+    '  +60 ms create jobs 201',
+    '  +80 ms create jobs 201',
+    'stalls near it:',
+    '  sim stall of 30 ms ended -50 ms',
+    '  runner stall of 12 ms ended +200 ms',
+  ]);
 });
 
 test('the rate check: a window gets the stalls that ended within it, summed, the part before its end of one still under way, and never less than the least slack', () => {

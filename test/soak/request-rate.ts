@@ -20,6 +20,8 @@ export interface WorstWindow {
   excess: number;
   /** The slack this window was given, in ms. */
   slackMs: number;
+  /** Its first request's arrival (the stamps' unit); NaN when there were none. */
+  startAt: number;
 }
 
 /** A stretch in which a process ran nothing: `ms` long, ended at `endAt` (epoch ms, `Date.now()`). */
@@ -111,7 +113,7 @@ export function worstWindow(
 ): WorstWindow {
   const sorted = [...arrivals].sort((a, b) => a - b);
   const slackOf = typeof slackMs === 'number' ? () => slackMs : slackMs;
-  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0 };
+  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0, startAt: Number.NaN };
   for (let i = 0; i < sorted.length; i++) {
     const start = sorted[i] as number;
     for (let j = i; j < sorted.length; j++) {
@@ -121,10 +123,41 @@ export function worstWindow(
       const count = j - i + 1;
       const slack = slackOf(start, end);
       const excess = count - (ceiling.burst + (ceiling.qps * (spanMs + slack)) / 1000);
-      if (excess > worst.excess) worst = { count, spanMs, excess, slackMs: slack };
+      if (excess > worst.excess) worst = { count, spanMs, excess, slackMs: slack, startAt: start };
     }
   }
   return worst;
+}
+
+/** A request as the sim's log has it, for {@link describeWindow}. */
+export interface LoggedRequest {
+  at: number;
+  verb: string;
+  resource: string;
+  status: number;
+}
+
+/**
+ * What a failed window held, to explain it: each request in it (ms after the window's first,
+ * verb, resource, status) and each stall of either process that ended from 200 ms before it to
+ * 200 ms after (`-` = before the window's first request).
+ */
+export function describeWindow(
+  requests: readonly LoggedRequest[],
+  window: WorstWindow,
+  stalls: { sim: readonly Stall[]; runner: readonly Stall[] },
+): string {
+  const from = window.startAt;
+  const to = from + window.spanMs;
+  const offset = (at: number): string => `${at >= from ? '+' : ''}${at - from} ms`;
+  const inWindow = requests
+    .filter((r) => r.at >= from && r.at <= to)
+    .map((r) => `  ${offset(r.at)} ${r.verb} ${r.resource} ${r.status}`);
+  const near = (stall: Stall): boolean => stall.endAt >= from - 200 && stall.endAt <= to + 200;
+  const stallLines = (['sim', 'runner'] as const).flatMap((who) =>
+    stalls[who].filter(near).map((stall) => `  ${who} stall of ${stall.ms} ms ended ${offset(stall.endAt)}`),
+  );
+  return [`requests in the window:`, ...inWindow, `stalls near it:`, ...stallLines].join('\n');
 }
 
 /** The most requests that arrived within any `windowMs` (a sliding window over `arrivals`). */

@@ -26,6 +26,7 @@ import {
   arrivalSlackMs,
   busiestWindow,
   byProcess,
+  describeWindow,
   recordStalls,
   stallSlack,
   worstWindow,
@@ -233,12 +234,13 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
   // within one window: it then gets their sum, when that is more (stallSlack).
   const simStallMs = loop.max / 1e6;
   const slackOf = (launch: number): number => arrivalSlackMs + simStallMs + (runnerStallsMs[launch] ?? 0);
+  const requests = cluster.requests();
   const perProcess = byProcess(
-    cluster.requests().map((r) => r.at),
+    requests.map((r) => r.at),
     starts,
   );
   const slackMs = Math.max(...perProcess.map((_, i) => slackOf(i)));
-  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0 };
+  let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0, startAt: Number.NaN };
   let busiestSecond = 0;
   perProcess.forEach((arrivals, i) => {
     const w = worstWindow(arrivals, ceiling, stallSlack([...simStalls, ...(runnerStalls[i] ?? [])], slackOf(i)));
@@ -246,7 +248,8 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
     busiestSecond = Math.max(busiestSecond, busiestWindow(arrivals, 1000));
     if (w.excess > 0)
       problems.push(
-        `launch #${i + 1}: ${w.count} requests within ${w.spanMs} ms, over burst ${ceiling.burst} + ${ceiling.qps}/s (slack ${w.slackMs} ms)`,
+        `launch #${i + 1}: ${w.count} requests within ${w.spanMs} ms, over burst ${ceiling.burst} + ${ceiling.qps}/s (slack ${w.slackMs} ms)\n` +
+          describeWindow(requests, w, { sim: simStalls, runner: runnerStalls[i] ?? [] }),
       );
   });
 

@@ -27,26 +27,18 @@ import type {
   ObserveJobInput,
   PodView,
   SnapshotLogsInput,
-  TaskConfig,
   TaskMachineInput,
 } from '../src/machines/task/contract.js';
 import { toTaskRecord } from '../src/machines/task/record.js';
 import { taskMachine } from '../src/machines/task/task-machine.js';
+import { resolveRunnerOptions } from '../src/runner/options.js';
+import { taskConfigOf } from '../src/runner/runner-parts.js';
 import { createTaskObserver } from '../src/runner/task-observer.js';
 import { parseTaskSpec } from '../src/validation/parse.js';
 import { round, type BenchRow } from './section.js';
 
-/** The runner's defaults (`src/runner/options.ts`). */
-const config: TaskConfig = {
-  stuck: {
-    pendingBudgetMs: 600_000,
-    imagePullGraceMs: 300_000,
-    createContainerConfigGraceMs: 120_000,
-    crashLoopBackOffGraceMs: 300_000,
-  },
-  clientTimeoutGraceMs: 2000,
-  keepJobs: false,
-};
+/** What a runner with its default options gives each task machine. */
+const config = taskConfigOf(resolveRunnerOptions());
 
 /** What the shared watch shows of an instant Job: pending, running, then Complete with its pod Succeeded. */
 function instantViews(input: ObserveJobInput, at: number): ClusterObservation[] {

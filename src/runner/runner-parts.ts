@@ -74,6 +74,18 @@ export interface RunnerParts {
   retention: RetentionPurger;
 }
 
+/** What every task machine of a runner with these options is given as `config`. */
+export function taskConfigOf(options: ResolvedRunnerOptions): TaskConfig {
+  return {
+    stuck: options.stuck,
+    clientTimeoutGraceMs: options.clientTimeoutGraceMs,
+    keepJobs: options.cleanup.keepJobs,
+    jobVanishedRetries: options.jobVanished === 'retry' ? 1 : 0,
+    retry: effectiveRetryPolicy(undefined, options.retry),
+    requeueBackoff: options.requeueBackoff,
+  };
+}
+
 /**
  * Builds the parts of a runner from its resolved options: logger, metrics and telemetry, the
  * Kubernetes adapter (not started), the registry, the streams and the journal. `onFatal` is told
@@ -132,14 +144,7 @@ export function wireRunner(
     pods: (jobName) => observer.current(jobName)?.pods ?? [],
     follower: kube.jobs,
   });
-  const taskConfig: TaskConfig = {
-    stuck: options.stuck,
-    clientTimeoutGraceMs: options.clientTimeoutGraceMs,
-    keepJobs: options.cleanup.keepJobs,
-    jobVanishedRetries: options.jobVanished === 'retry' ? 1 : 0,
-    retry: effectiveRetryPolicy(undefined, options.retry),
-    requeueBackoff: options.requeueBackoff,
-  };
+  const taskConfig = taskConfigOf(options);
   return {
     options,
     store,

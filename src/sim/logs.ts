@@ -157,7 +157,7 @@ export function logSubresource(ctx: SimContext, kubelet: Kubelet): SubresourceHa
     if (attrs.verb !== 'get') throw methodNotAllowed();
     const name = attrs.name ?? '';
     const options = parsePodLogOptions(query, name);
-    const pod = ctx.store.get('pods', attrs.namespace, name);
+    const pod = ctx.store.read('pods', attrs.namespace, name);
     if (!pod) throw notFound(pods.info, name);
     const container = resolveContainer(pod, options.container);
     const nodeName = pod.spec?.nodeName as string | undefined;

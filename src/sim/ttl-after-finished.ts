@@ -43,7 +43,7 @@ class TtlAfterFinishedController implements Controller {
   }
 
   #process(key: string): void {
-    const job = this.#ctx.store.get('jobs', ...splitObjectKey(key));
+    const job = this.#ctx.store.read('jobs', ...splitObjectKey(key));
     if (!job || !needsCleanup(job)) return;
     const finishedAt = jobFinishTime(job) ?? this.#ctx.clock.now();
     const left = finishedAt + Number(job.spec.ttlSecondsAfterFinished) * 1000 - this.#ctx.clock.now();

@@ -214,9 +214,9 @@ async function splitRun(cap: number, tasks: number, timeScale: number): Promise<
       };
       await lifecycles('warmup', 200);
       const profile = await startProfile();
-      const round = await measured(sim, () => lifecycles('task', tasks));
+      const cost = await measured(sim, () => lifecycles('task', tasks));
       await profile?.stop(cap);
-      const { result: failed, elapsedMs, clientCpuMs: runnerCpuMs, simCpuMs } = round;
+      const { result: failed, elapsedMs, clientCpuMs: runnerCpuMs, simCpuMs } = cost;
       return { cap, tasks, failed, elapsedMs, runnerCpuMs, simCpuMs };
     } finally {
       await runner.shutdown();

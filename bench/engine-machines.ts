@@ -16,7 +16,6 @@ import type {
   AlarmCommand,
   AlarmInput,
   ClusterObservation,
-  ConditionView,
   CreateJobInput,
   CreateJobOutput,
   DeleteJobInput,
@@ -35,6 +34,7 @@ import { resolveRunnerOptions } from '../src/runner/options.js';
 import { taskConfigOf } from '../src/runner/runner-parts.js';
 import { createTaskObserver } from '../src/runner/task-observer.js';
 import { parseTaskSpec } from '../src/validation/parse.js';
+import { condition, container, jobView, observation, podView } from '../test/machines/fixtures.js';
 import { round, type BenchRow } from './section.js';
 
 /** What a runner with its default options gives each task machine. */
@@ -43,47 +43,26 @@ const config = taskConfigOf(resolveRunnerOptions());
 /** What the shared watch shows of an instant Job: pending, running, then Complete with its pod Succeeded. */
 function instantViews(input: ObserveJobInput, at: number): ClusterObservation[] {
   const createdAt = new Date(at).toISOString();
-  const job = (more: Partial<JobView>): JobView => ({
-    name: input.jobName,
-    uid: `uid-${input.taskId}`,
-    resourceVersion: '1',
-    createdAt,
-    startTime: createdAt,
-    active: 1,
-    ready: 0,
-    succeeded: 0,
-    failed: 0,
-    terminating: 0,
-    conditions: [],
-    ...more,
-  });
-  const pod = (more: Partial<PodView>): PodView => ({
-    name: `${input.jobName}-abcde`,
-    uid: `pod-${input.taskId}`,
-    phase: 'Pending',
-    createdAt,
-    containers: [{ name: 'task', restartCount: 0 }],
-    ...more,
-  });
-  const completed: ConditionView[] = [
-    { type: 'SuccessCriteriaMet', status: 'True' },
-    { type: 'Complete', status: 'True' },
-  ];
+  const job = (more: Partial<JobView>): JobView =>
+    jobView({ name: input.jobName, uid: `uid-${input.taskId}`, createdAt, startTime: createdAt, ...more });
+  const pod = (more: Partial<PodView>): PodView =>
+    podView({ name: `${input.jobName}-abcde`, uid: `pod-${input.taskId}`, createdAt, ...more });
   const exited = { exitCode: 0, reason: 'Completed', startedAt: createdAt, finishedAt: createdAt };
   return [
-    { job: job({}), pods: [pod({})], at },
-    {
-      job: job({ ready: 1 }),
-      pods: [
-        pod({ phase: 'Running', containers: [{ name: 'task', restartCount: 0, running: { startedAt: createdAt } }] }),
-      ],
+    observation(at, job({}), [pod({})]),
+    observation(at, job({ ready: 1 }), [
+      pod({ phase: 'Running', containers: [container({ running: { startedAt: createdAt } })] }),
+    ]),
+    observation(
       at,
-    },
-    {
-      job: job({ active: 0, succeeded: 1, completionTime: createdAt, conditions: completed }),
-      pods: [pod({ phase: 'Succeeded', containers: [{ name: 'task', restartCount: 0, terminated: exited }] })],
-      at,
-    },
+      job({
+        active: 0,
+        succeeded: 1,
+        completionTime: createdAt,
+        conditions: [condition('SuccessCriteriaMet'), condition('Complete')],
+      }),
+      [pod({ phase: 'Succeeded', containers: [container({ terminated: exited })] })],
+    ),
   ];
 }
 

@@ -14,11 +14,58 @@ export function instantJob(name: string, label: string): V1Job {
   };
 }
 
-/** A Job's next awaited moment on the watch. */
+/** A Job's next awaited moment on a watch: its `Complete` condition True, or its DELETED event. */
+export type JobMilestone = 'Complete' | 'DELETED';
+
 interface Waiter {
-  awaiting: 'Complete' | 'DELETED';
+  awaiting: JobMilestone;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/** What {@link JobMilestones.seen} reads of a watch event's Job. */
+interface WatchedJob {
+  metadata?: { name?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/**
+ * The Jobs a bench waits for on a watch of its own: `until` arms a wait (before the request, as the
+ * event may come before the answer), `seen` is given every event, `fail` rejects every wait, and
+ * every later one, when the watch is lost.
+ */
+export class JobMilestones {
+  readonly #waiters = new Map<string, Waiter>();
+  #failure: Error | undefined;
+
+  /** Why the waits fail, once `fail` was called. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  until(name: string, awaiting: JobMilestone): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#waiters.set(name, { awaiting, resolve, reject }));
+  }
+
+  seen(type: string, job: WatchedJob): void {
+    const name = job.metadata?.name ?? '';
+    const waiter = this.#waiters.get(name);
+    if (!waiter) return;
+    const reached =
+      waiter.awaiting === 'DELETED'
+        ? type === 'DELETED'
+        : job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+    if (!reached) return;
+    this.#waiters.delete(name);
+    waiter.resolve();
+  }
+
+  fail(err: Error): void {
+    this.#failure ??= err;
+    for (const waiter of this.#waiters.values()) waiter.reject(this.#failure);
+    this.#waiters.clear();
+  }
 }
 
 /** What one churn run measured. */
@@ -39,37 +86,17 @@ export async function churnJobs(
 ): Promise<ChurnResult> {
   const namespace = options.namespace ?? 'default';
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
-  const waiters = new Map<string, Waiter>();
-  let watchFailure: Error | undefined;
+  const milestones = new JobMilestones();
   let stopping = false;
   const watch = await new Watch(cluster.kubeConfig).watch(
     `/apis/batch/v1/namespaces/${namespace}/jobs`,
     { labelSelector: `bench=${options.label}` },
-    (type, job: V1Job) => {
-      const name = job.metadata?.name ?? '';
-      const waiter = waiters.get(name);
-      if (!waiter) return;
-      const reached =
-        waiter.awaiting === 'DELETED'
-          ? type === 'DELETED'
-          : job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-      if (!reached) return;
-      waiters.delete(name);
-      waiter.resolve();
-    },
+    (type, job: V1Job) => milestones.seen(type, job),
     (err) => {
-      if (stopping) return;
       // Any end of the bench's watch (even a clean one) would leave Jobs waiting forever.
-      watchFailure = new Error(`the bench watch ended: ${String(err)}`);
-      for (const waiter of waiters.values()) waiter.reject(watchFailure);
-      waiters.clear();
+      if (!stopping) milestones.fail(new Error(`the bench watch ended: ${String(err)}`));
     },
   );
-  const until = (name: string, awaiting: Waiter['awaiting']): Promise<void> =>
-    watchFailure
-      ? Promise.reject(watchFailure)
-      : new Promise((resolve, reject) => waiters.set(name, { awaiting, resolve, reject }));
-
   const completeLatencies: number[] = [];
   const started = performance.now();
   let next = 0;
@@ -79,12 +106,12 @@ export async function churnJobs(
       const sent = performance.now();
       // Armed before the request: the event may arrive before the response.
       await Promise.all([
-        until(name, 'Complete'),
+        milestones.until(name, 'Complete'),
         batch.createNamespacedJob({ namespace, body: instantJob(name, options.label) }),
       ]);
       completeLatencies.push(performance.now() - sent);
       await Promise.all([
-        until(name, 'DELETED'),
+        milestones.until(name, 'DELETED'),
         batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' }),
       ]);
     }

@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { round, type BenchRow, type BenchSection } from './section.js';
-import { instantJob } from './sim-churn.js';
+import { instantJob, JobMilestones } from './sim-churn.js';
 
 /** Workload size. */
 export interface SimMemoryOptions {
@@ -144,19 +144,13 @@ async function procStatusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<num
   return Number(kb) / 1024;
 }
 
-interface Waiter {
-  awaiting: 'Complete' | 'DELETED';
-  resolve: () => void;
-}
-
 /** Jobs through create → Complete → delete (Background), seen on one watch of the label. */
 class Driver {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 128 });
-  readonly #waiters = new Map<string, Waiter>();
+  readonly #milestones = new JobMilestones();
   #watch: IncomingMessage | undefined;
   #resourceVersion = '';
   #stopped = false;
-  #failure: Error | undefined;
 
   constructor(readonly url: string) {}
 
@@ -197,12 +191,12 @@ class Driver {
           }
         });
         res.on('end', () => {
-          if (this.#stopped || this.#failure) return;
-          this.openWatch().catch((err: unknown) => this.#fail(err as Error));
+          if (this.#stopped || this.#milestones.failure) return;
+          this.openWatch().catch((err: unknown) => this.#milestones.fail(err as Error));
         });
         resolve();
       });
-      req.on('error', (err) => (this.#stopped ? undefined : this.#fail(err)));
+      req.on('error', (err) => (this.#stopped ? undefined : this.#milestones.fail(err)));
       req.once('error', reject);
       req.end();
     });
@@ -217,27 +211,11 @@ class Driver {
       };
     };
     if (event.type === 'ERROR') {
-      this.#fail(new Error(`the bench watch got ${line}`));
+      this.#milestones.fail(new Error(`the bench watch got ${line}`));
       return;
     }
     this.#resourceVersion = event.object.metadata?.resourceVersion ?? this.#resourceVersion;
-    const name = event.object.metadata?.name ?? '';
-    const waiter = this.#waiters.get(name);
-    if (!waiter) return;
-    const complete = () => event.object.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-    if (waiter.awaiting === 'DELETED' ? event.type !== 'DELETED' : !complete()) return;
-    this.#waiters.delete(name);
-    waiter.resolve();
-  }
-
-  #fail(err: Error): void {
-    this.#failure ??= err;
-    this.#waiters.clear();
-  }
-
-  #until(name: string, awaiting: Waiter['awaiting']): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise((resolve) => this.#waiters.set(name, { awaiting, resolve }));
+    this.#milestones.seen(event.type, event.object);
   }
 
   /** Jobs `from`..`to - 1`, `inFlight` at a time. */
@@ -245,19 +223,24 @@ class Driver {
     let next = from;
     const worker = async (): Promise<void> => {
       while (next < to) {
-        if (this.#failure) throw this.#failure;
+        const failure = this.#milestones.failure;
+        if (failure) throw failure;
         const name = `${label}-${next++}`;
         const jobs = `/apis/batch/v1/namespaces/${namespace}/jobs`;
         // Armed before the request: the event may come before the answer.
-        await Promise.all([this.#until(name, 'Complete'), this.#call('POST', jobs, instantJob(name, label))]);
         await Promise.all([
-          this.#until(name, 'DELETED'),
+          this.#milestones.until(name, 'Complete'),
+          this.#call('POST', jobs, instantJob(name, label)),
+        ]);
+        await Promise.all([
+          this.#milestones.until(name, 'DELETED'),
           this.#call('DELETE', `${jobs}/${name}?propagationPolicy=Background`),
         ]);
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
-    if (this.#failure) throw this.#failure;
+    const failure = this.#milestones.failure;
+    if (failure) throw failure;
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events';
 import { Watch, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { createKubeClient } from '../src/kube/kube-client.js';
 import { openRequest, requestJson } from '../src/kube/kube-request.js';
-import { instantJob } from './sim-churn.js';
+import { instantJob, JobMilestones } from './sim-churn.js';
 
 /** {@link instantJob} with its label on the pod template too, so that the Pods watch selects its pod. */
 function labelledJob(name: string, label: string): V1Job {
@@ -19,13 +19,6 @@ function labelledJob(name: string, label: string): V1Job {
   const template = job.spec?.template;
   if (template) template.metadata = { labels: { bench: label } };
   return job;
-}
-
-/** A Job's next awaited moment on the watch. */
-interface Waiter {
-  awaiting: 'Complete' | 'DELETED';
-  resolve: () => void;
-  reject: (err: Error) => void;
 }
 
 /** Watches `path` for objects labelled `bench=<label>` until `abort()`; an end before that fails `onEnd`. */
@@ -63,34 +56,21 @@ export async function transportFloorLifecycles(
   // One signal for every request (none is ever aborted): each in flight listens on it.
   const signal = new AbortController().signal;
   setMaxListeners(Infinity, signal);
-  const waiters = new Map<string, Waiter>();
+  const milestones = new JobMilestones();
   /** Job name → its pod's name (the Job controller labels its pods `job-name`). */
   const pods = new Map<string, string>();
   /** Jobs whose pod the Pods watch has not shown yet (it is a stream of its own: it can lag). */
-  const podWaiters = new Map<string, Pick<Waiter, 'resolve' | 'reject'>>();
-  let failure: Error | undefined;
+  const podWaiters = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
   const fail = (err: Error): void => {
-    failure = err;
-    for (const waiter of [...waiters.values(), ...podWaiters.values()]) waiter.reject(err);
-    waiters.clear();
+    milestones.fail(err);
+    for (const waiter of podWaiters.values()) waiter.reject(err);
     podWaiters.clear();
   };
   const jobs = await watchLabelled<V1Job>(
     watch,
     jobsPath,
     options.label,
-    (type, job) => {
-      const name = job.metadata?.name ?? '';
-      const waiter = waiters.get(name);
-      if (!waiter) return;
-      const reached =
-        waiter.awaiting === 'DELETED'
-          ? type === 'DELETED'
-          : job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-      if (!reached) return;
-      waiters.delete(name);
-      waiter.resolve();
-    },
+    (type, job) => milestones.seen(type, job),
     fail,
   );
   const podWatch = await watchLabelled<V1Pod>(
@@ -110,23 +90,18 @@ export async function transportFloorLifecycles(
     },
     fail,
   );
-  const until = (name: string, awaiting: Waiter['awaiting']): Promise<void> =>
-    failure
-      ? Promise.reject(failure)
-      : new Promise((resolve, reject) => waiters.set(name, { awaiting, resolve, reject }));
-
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < options.count) {
       const name = `${options.label}-${String(next++)}`;
       // Armed before the request: the event may arrive before the response.
       await Promise.all([
-        until(name, 'Complete'),
+        milestones.until(name, 'Complete'),
         requestJson(client, { method: 'POST', path: jobsPath, body: labelledJob(name, options.label) }, signal),
       ]);
       if (!pods.has(name))
-        await (failure
-          ? Promise.reject(failure)
+        await (milestones.failure
+          ? Promise.reject(milestones.failure)
           : new Promise<void>((resolve, reject) => podWaiters.set(name, { resolve, reject })));
       const pod = pods.get(name) ?? '';
       const log = await openRequest(
@@ -137,7 +112,7 @@ export async function transportFloorLifecycles(
       if (log.statusCode !== 200) throw new Error(`the log of pod ${pod} answered ${String(log.statusCode)}`);
       for await (const chunk of log) void chunk;
       await Promise.all([
-        until(name, 'DELETED'),
+        milestones.until(name, 'DELETED'),
         requestJson(
           client,
           { method: 'DELETE', path: `${jobsPath}/${name}`, body: { propagationPolicy: 'Background' } },

@@ -24,6 +24,7 @@ import { CrashRun, dropRunSchemas, killAllChildren, within, type ChildRun } from
 import { mixedTasks } from '../crash/random-kills.js';
 import {
   arrivalSlackMs,
+  busyStretches,
   busiestWindow,
   byProcess,
   describeWindow,
@@ -231,7 +232,8 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
   // in: on its way (arrivalSlackMs); held up in its runner's process after the limiter let it
   // through (that launch's longest stall); held up in the sim's, this process (requests that
   // reached it during a stall are stamped together). On a busy machine several stalls can end
-  // within one window: it then gets their sum, when that is more (stallSlack).
+  // within one window: it then gets their sum, when that is more (stallSlack). Stalls of one
+  // process a tick or two apart count as one busy stretch (busyStretches).
   const simStallMs = loop.max / 1e6;
   const slackOf = (launch: number): number => arrivalSlackMs + simStallMs + (runnerStallsMs[launch] ?? 0);
   const requests = cluster.requests();
@@ -240,10 +242,15 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
     starts,
   );
   const slackMs = Math.max(...perProcess.map((_, i) => slackOf(i)));
+  const simStretches = busyStretches(simStalls);
   let worst: WorstWindow = { count: 0, spanMs: 0, excess: -Infinity, slackMs: 0, startAt: Number.NaN };
   let busiestSecond = 0;
   perProcess.forEach((arrivals, i) => {
-    const w = worstWindow(arrivals, ceiling, stallSlack([...simStalls, ...(runnerStalls[i] ?? [])], slackOf(i)));
+    const w = worstWindow(
+      arrivals,
+      ceiling,
+      stallSlack([...simStretches, ...busyStretches(runnerStalls[i] ?? [])], slackOf(i)),
+    );
     if (w.excess > worst.excess) worst = w;
     busiestSecond = Math.max(busiestSecond, busiestWindow(arrivals, 1000));
     if (w.excess > 0)

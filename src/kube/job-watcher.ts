@@ -336,6 +336,9 @@ export class JobWatcher implements ManagedJobObserver {
     const signal = this.#abort.signal;
     const state = this.#state[resource];
     await this.#api.policy.limiter.acquire(signal);
+    // Stopped while the token was on its way: no watch may open after stop() (its 'abort' listener,
+    // added below, would never run).
+    if (signal.aborted) return { type: 'closed', healthy: true };
     const startedAt = performance.now();
     let delivered = 0;
     return new Promise<StreamEnd>((resolve) => {

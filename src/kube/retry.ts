@@ -61,6 +61,9 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, option
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     await limiter?.acquire(signal);
+    // Aborted while the token was on its way (it resolves on a later turn): the caller has gone,
+    // and an attempt started now would not see the abort (an 'abort' listener added late never runs).
+    signal?.throwIfAborted();
     try {
       return await fn(attempt);
     } catch (err) {

@@ -114,6 +114,10 @@ describe('on one runner', () => {
     await runner.addTask({ id: 'long-runner', image: 'busybox', ...behaviour({ durationMs: -1, logs: ['started'] }) });
     // Its container has started (it printed), so no pending budget runs while the loops below hold the event loop.
     expect(await firstValueFrom(runner.logs$('long-runner'))).toBe('started');
+    // That first follow closed, so that the open stream counted below can only be the shared one.
+    await waitUntil(() => cluster.stats().openLogStreams === 0, 'the first follow to close');
+    const logRequests = (): number => cluster.stats().requests['get pods/log'] ?? 0;
+    const logRequestsBefore = logRequests();
     const before = inspectStreams(runner);
     const streams = [
       runner.transitions$,
@@ -126,6 +130,9 @@ describe('on one runner', () => {
     // ...and all at once, connected: the 10,000 share one log connection and one record source.
     const subscriptions = Array.from({ length: 10_000 }, () => streams.map((stream) => stream.subscribe()));
     await waitUntil(() => cluster.stats().openLogStreams === 1, 'the shared log stream to connect');
+    // One request for all of them: a subscription gone before its request began sent none (each
+    // one-at-a-time round took a token and was aborted while it came: those once still went out).
+    expect(logRequests()).toBe(logRequestsBefore + 1);
     const during = inspectStreams(runner);
     expect(during).toMatchObject({ taskStreams: 1, logStreams: 1, recordsObserved: true });
     expect(during.transitionsObservers).toBe(before.transitionsObservers + 10_000);
@@ -134,6 +141,7 @@ describe('on one runner', () => {
     expect(inspectStreams(runner)).toEqual(before);
     expect(before).toMatchObject({ taskStreams: 0, logStreams: 0, recordsObserved: false });
     await waitUntil(() => cluster.stats().openLogStreams === 0, 'the log stream to close');
+    expect(logRequests()).toBe(logRequestsBefore + 1);
     await runner.cancel('long-runner');
     await runner.waitFor('long-runner');
   });

@@ -110,6 +110,26 @@ describe('requests of our own', () => {
     expect(classified.message).toContain('"never-made" not found');
   });
 
+  test('a call its caller aborts right after making it sends nothing to the API', async () => {
+    const kube = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
+    const gets = (): number => cluster.stats().requests['get jobs'] ?? 0;
+    const before = gets();
+    const calls = Array.from({ length: 20 }, (_, i) => {
+      const abort = new AbortController();
+      const call = kube.jobs.getJob(`not-sent-${i}`, abort.signal);
+      abort.abort(new Error('the caller went away'));
+      return call.then(
+        () => 'answered',
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+    });
+    expect(new Set(await Promise.all(calls))).toEqual(new Set(['the caller went away']));
+    // Answered requests are counted as they arrive: one sent after the abort would be in by now.
+    const probe = await kube.jobs.getJob('after-the-aborted-ones');
+    expect(probe).toBeUndefined();
+    expect(gets()).toBe(before + 1);
+  });
+
   test('an aborted request is a timed-out attempt: transient', async () => {
     const client = createKubeClient(cluster.kubeConfig, 'default');
     const abort = new AbortController();

@@ -85,6 +85,18 @@ describe('withRetries', () => {
     expect(op.calls()).toBe(1);
   });
 
+  test('aborted while its token was on its way: no attempt is made, and it rejects with the reason', async () => {
+    const limiter = new RateLimiter({ qps: 1000, burst: 100 });
+    const controller = new AbortController();
+    const op = failing();
+    // The token is there at once, but its promise resolves on a later turn: the abort comes first.
+    const call = withRetries(op.fn, { limiter, signal: controller.signal });
+    controller.abort(new Error('unsubscribed'));
+    await expect(call).rejects.toThrow('unsubscribed');
+    expect(op.calls()).toBe(0);
+    expect(limiter.stats().acquired).toBe(1);
+  });
+
   test('every attempt takes a rate-limiter token', async () => {
     const limiter = new RateLimiter({ qps: 1000, burst: 100 });
     const op = failing(apiError(500, true), apiError(500, true));

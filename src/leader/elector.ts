@@ -201,6 +201,9 @@ export class LeaderElector {
 
   /** `renew`: leads from `since` until a renewal misses the deadline or stop. */
   async #lead(since: number): Promise<void> {
+    // Stopped between the winning try and now (a turn of the event loop): an 'abort' listener
+    // added now would never run, and this replica would lead, and stop() wait, for good.
+    if (this.#stop.signal.aborted) return;
     const term = new AbortController();
     const onStop = (): void => term.abort();
     this.#stop.signal.addEventListener('abort', onStop, { once: true });

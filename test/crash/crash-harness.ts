@@ -14,6 +14,7 @@ import { openTaskStore } from '../../src/store/open-store.js';
 import { dropSchemas, postgresStoreUrl, randomSchema } from '../store/harnesses.js';
 import type { TaskRecord } from '../../src/types.js';
 import type { ChildConfig, ChildMessage, CrashTask, FreezePoint } from './protocol.js';
+import { within } from '../helpers/wait.js';
 import { historyProblems } from './task-paths.js';
 import { testEntry } from '../helpers/test-entries.js';
 
@@ -50,22 +51,6 @@ async function killChild(child: ChildProcess): Promise<void> {
  * failing suite stays well under its time budget.
  */
 export const launchTimeoutMs = 60_000;
-
-/**
- * `promise`, or a rejection with `what()` after `ms`. The child is not killed here: the caller's
- * cleanup (`killChildrenOf`, `killAllChildren`) does that.
- */
-export async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(what())), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One run of the child process. */
 export class ChildRun {

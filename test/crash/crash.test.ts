@@ -7,7 +7,8 @@ import { startSimulatedCluster, type ClusterChange, type SimulatedCluster } from
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { TaskRecord } from '../../src/types.js';
 import { waitUntil } from '../helpers/wait.js';
-import { CrashRun, dropRunSchemas, killAllChildren, killChildrenOf, launchTimeoutMs, within } from './crash-harness.js';
+import { CrashRun, dropRunSchemas, killAllChildren, killChildrenOf, launchTimeoutMs } from './crash-harness.js';
+import { within } from '../helpers/wait.js';
 import { stuckPendingBudgetMs, type FreezePoint } from './protocol.js';
 import { randomKills } from './random-kills.js';
 import { cancelled, exits, oom, succeeds, timesOut, unpullable } from './task-kinds.js';

@@ -8,7 +8,8 @@ import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/inde
 import { openTaskStore } from '../../src/store/open-store.js';
 import { waitUntil } from '../helpers/wait.js';
 import { testEntry } from '../helpers/test-entries.js';
-import { ChildRun, killAllChildren, within } from './crash-harness.js';
+import { ChildRun, killAllChildren } from './crash-harness.js';
+import { within } from '../helpers/wait.js';
 import type { ChildMessage } from './protocol.js';
 import type { HarvestChildConfig, HarvestChildMessage } from './harvest-child.js';
 

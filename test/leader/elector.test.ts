@@ -10,7 +10,7 @@ import {
 } from '../../src/leader/index.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, within } from '../helpers/wait.js';
 
 /*
  * LeaderElector over the client-node Lease lock against the simulated cluster, over real HTTP,
@@ -59,7 +59,6 @@ function candidate(
 const readLease = (name: string): Promise<V1Lease> => api.readNamespacedLease({ name, namespace: 'default' });
 const first = (c: Candidate, type: LeaderEvent['type']) => c.events.find((e) => e.type === type);
 const leaders = (cs: Candidate[]) => cs.filter((c) => c.elector.isLeader());
-
 describe('LeaderElector against the simulated cluster', () => {
   test('three candidates: exactly one leads, the Lease names it, the others see it as leader', async () => {
     const cs = ['a', 'b', 'c'].map((id) => candidate('three', `three-${id}`));
@@ -140,6 +139,36 @@ describe('LeaderElector against the simulated cluster', () => {
     // Well under leaseDuration: b did not wait the Lease out.
     expect(handover).toBeLessThan(2000);
     console.log(`handover on stop(): ${handover} ms (retryPeriod 200 ms, jittered to [200, 440) ms)`);
+  });
+
+  test('stop() as the Lease is won, before leading begins: it never leads, stop() ends, the Lease is released', async () => {
+    const config = resolveLeaderElectionOptions({
+      leaseName: 'won',
+      namespace: 'default',
+      identity: 'won-a',
+      ...times,
+    });
+    const elector = new LeaderElector(
+      config,
+      createLeaseLock(cluster.kubeConfig, { namespace: 'default', name: 'won' }),
+    );
+    running.push(elector);
+    const events: LeaderEvent[] = [];
+    let stopping: ReturnType<LeaderElector['stop']> | undefined;
+    elector.events$.subscribe((event) => {
+      events.push(event);
+      // Seen holding the Lease: stop on the next microtask, before the loop goes on to lead.
+      if (event.type === 'leader' && event.identity === 'won-a' && !stopping)
+        queueMicrotask(() => {
+          stopping = elector.stop();
+        });
+    });
+    elector.start();
+    await waitUntil(() => stopping, 'the stop');
+    await expect(within(stopping!, 5000, () => 'stop() did not end within 5 s')).resolves.toEqual({ released: true });
+    expect(events.map((e) => e.type)).not.toContain('leading');
+    expect(elector.isLeader()).toBe(false);
+    expect((await readLease('won')).spec?.holderIdentity ?? '').toBe('');
   });
 
   test('stop() right after a renewal that was applied but never answered still releases the Lease', async () => {

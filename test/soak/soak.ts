@@ -20,7 +20,8 @@ import { startSimulatedCluster, type FaultOptions, type SimulatedCluster } from 
 import { seededRandom } from '../../src/sim/seeded-random.js';
 import { openTaskStore } from '../../src/store/open-store.js';
 import type { TaskOutcome } from '../../src/types.js';
-import { CrashRun, dropRunSchemas, killAllChildren, within, type ChildRun } from '../crash/crash-harness.js';
+import { CrashRun, dropRunSchemas, killAllChildren, type ChildRun } from '../crash/crash-harness.js';
+import { within } from '../helpers/wait.js';
 import { mixedTasks } from '../crash/random-kills.js';
 import {
   arrivalSlackMs,

@@ -69,6 +69,9 @@ function seenGone(
   signal: AbortSignal,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
+    // Already aborted (the actor stopped as the delete was answered): an 'abort' listener added
+    // now would never run, and the observation would be left on the watch for good.
+    if (signal.aborted) return;
     const unsubscribe = observer.observe(jobName, (o) => {
       if (!isGone(o.job)) return;
       resolve();

@@ -4,6 +4,7 @@ import { createActor, setup, toPromise, type AnyActorLogic, type EventObject } f
 import { createKubeAdapter, type KubeAdapter } from '../../src/kube/kube-adapter.js';
 import { createTaskEffects, type TaskEffects } from '../../src/effects/task-effects.js';
 import { troubleSignature } from '../../src/effects/trouble.js';
+import type { JobsPort } from '../../src/ports/jobs-port.js';
 import type { AlarmCommand, ClusterObservation, TaskEvent } from '../../src/machines/task/contract.js';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import type { KeyvTaskStore } from '../../src/store/keyv-task-store.js';
@@ -235,22 +236,34 @@ describe('deleteJob', () => {
     });
   });
 
-  test('when the watch cannot show the deletion, a GET 404 confirms it', async () => {
-    // The watcher listens through its own proxy, which then swallows everything the server
-    // sends; the requests go straight to the cluster.
-    const watchProxy = await startTcpProxy(cluster.url);
-    const blind = createKubeAdapter({
-      kubeConfig: watchProxy.kubeConfig,
-      namespace: 'default',
-      watch: { unseenJobCheckMs: 60_000 },
+  test('stopped as its delete is answered, it leaves no observation on the watch', async () => {
+    // The blind watch keeps the Job in its view after the delete: an observation left would stay too.
+    await withBlindWatcher('delete-stopped', async ({ blind, direct, input, uid }) => {
+      // The real delete; the actor is stopped (its signal aborted) the moment it is answered.
+      let answered = false;
+      const stopOnAnswer: JobsPort = {
+        ...direct.jobs,
+        deleteJob: async (name, options) => {
+          const result = await direct.jobs.deleteJob(name, options);
+          actor.stop();
+          answered = true;
+          return result;
+        },
+      };
+      const stopping = createTaskEffects({ jobs: stopOnAnswer, observer: blind.watcher, store, deleteCheckMs: 50 });
+      const actor = createActor(stopping.deleteJob, {
+        input: { taskId: input.taskId, jobName: input.jobName, jobUid: uid },
+      });
+      actor.start();
+      await waitUntil(() => answered, 'the delete answered');
+      expect(cluster.objects('jobs', 'default').some((j) => j.metadata.name === input.jobName)).toBe(false);
+      expect(blind.watcher.current(input.jobName)?.job).not.toBeNull();
+      expect(blind.watcher.stats().observedJobs).toBe(0);
     });
-    await blind.watcher.start();
-    try {
-      const direct = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
-      const input = jobInput('delete-blind');
-      const { uid } = await direct.jobs.createJob(input);
-      await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
-      watchProxy.silenceOpen();
+  });
+
+  test('when the watch cannot show the deletion, a GET 404 confirms it', async () => {
+    await withBlindWatcher('delete-blind', async ({ blind, direct, input, uid }) => {
       const blindEffects = createTaskEffects({ jobs: direct.jobs, observer: blind.watcher, store, deleteCheckMs: 50 });
       const out = await toPromise(
         createActor(blindEffects.deleteJob, {
@@ -262,9 +275,40 @@ describe('deleteJob', () => {
       expect(cluster.requests().some((r) => r.verb === 'get' && r.name === input.jobName && r.status === 404)).toBe(
         true,
       );
-    } finally {
-      await blind.watcher.stop();
-      await watchProxy.close();
-    }
+    });
   });
 });
+
+/**
+ * Runs `check` with a watcher that has seen the Job `name` and then goes blind: it listens
+ * through its own proxy, which then swallows everything the server sends. `direct` sends its
+ * requests straight to the cluster.
+ */
+async function withBlindWatcher(
+  name: string,
+  check: (ctx: {
+    blind: KubeAdapter;
+    direct: KubeAdapter;
+    input: ReturnType<typeof jobInput>;
+    uid: string;
+  }) => Promise<void>,
+): Promise<void> {
+  const watchProxy = await startTcpProxy(cluster.url);
+  const blind = createKubeAdapter({
+    kubeConfig: watchProxy.kubeConfig,
+    namespace: 'default',
+    watch: { unseenJobCheckMs: 60_000 },
+  });
+  await blind.watcher.start();
+  try {
+    const direct = createKubeAdapter({ kubeConfig: cluster.kubeConfig, namespace: 'default' });
+    const input = jobInput(name);
+    const { uid } = await direct.jobs.createJob(input);
+    await waitUntil(() => blind.watcher.current(input.jobName), 'the watcher to see the Job');
+    watchProxy.silenceOpen();
+    await check({ blind, direct, input, uid });
+  } finally {
+    await blind.watcher.stop();
+    await watchProxy.close();
+  }
+}

@@ -131,7 +131,7 @@ describe('on one runner', () => {
     const subscriptions = Array.from({ length: 10_000 }, () => streams.map((stream) => stream.subscribe()));
     await waitUntil(() => cluster.stats().openLogStreams === 1, 'the shared log stream to connect');
     // One request for all of them: a subscription gone before its request began sent none (each
-    // one-at-a-time round took a token and was aborted while it came: those once still went out).
+    // one-at-a-time round took a token and unsubscribed before it resolved: those were once sent).
     expect(logRequests()).toBe(logRequestsBefore + 1);
     const during = inspectStreams(runner);
     expect(during).toMatchObject({ taskStreams: 1, logStreams: 1, recordsObserved: true });

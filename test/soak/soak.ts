@@ -234,7 +234,7 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
   // through (that launch's longest stall); held up in the sim's, this process (requests that
   // reached it during a stall are stamped together). On a busy machine several stalls can end
   // within one window: it then gets their sum, when that is more (stallSlack). Stalls of one
-  // process a tick or two apart count as one busy stretch (busyStretches).
+  // process one tick apart count as one busy stretch (busyStretches).
   const simStallMs = loop.max / 1e6;
   const slackOf = (launch: number): number => arrivalSlackMs + simStallMs + (runnerStallsMs[launch] ?? 0);
   const requests = cluster.requests();

@@ -157,14 +157,14 @@ interface RoundCost {
   simCpuMs: number;
 }
 
-/** Runs `round` and measures it: this process's CPU, the sim's (`/proc/PID/stat`), wall time. */
-async function measured<T>(sim: SimProcess, round: () => Promise<T>): Promise<RoundCost & { result: T }> {
+/** Runs `work` and measures it: this process's CPU, the sim's (`/proc/PID/stat`), wall time. */
+async function measured<T>(sim: SimProcess, work: () => Promise<T>): Promise<RoundCost & { result: T }> {
   const pid = sim.child.pid;
   if (pid === undefined) throw new Error('the sim process has no pid');
   const simBefore = await procCpuMs(pid);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const result = await round();
+  const result = await work();
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const simCpuMs = (await procCpuMs(pid)) - simBefore;

@@ -125,7 +125,7 @@ test('the rate check: a window gets the stalls that ended within it, summed, all
   expect(worstWindow(packed, ceiling, stallSlack([{ endAt: 1_000, ms: 300 }], 50)).excess).toBeLessThanOrEqual(0);
 });
 
-test('the rate check: stalls of one process a tick or two apart are one busy stretch, which widens every window it ends in', () => {
+test('the rate check: stalls of one process one tick apart are one busy stretch, which widens every window it ends in or overlaps', () => {
   const stalls = [
     { endAt: 1_200, ms: 60 },
     { endAt: 1_000, ms: 300 },

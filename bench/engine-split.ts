@@ -2,12 +2,14 @@
  * Engine bench with the two processes apart: `k8s-jobs sim --runtime scripted` in its own
  * process, a runner in this one (SQLite store, rate limit lifted, instant scripted pods). Per
  * task lifecycle (add → deleted) it prints the runner's CPU (`process.cpuUsage()` around the
- * measured round: every thread of this process, SQLite's included), the sim's CPU (utime + stime
- * of `/proc/PID/stat` over the same round) and lifecycles/s, at caps 100, 1,000 and 5,000 — a
- * fresh sim and runner for each cap, a warm-up round of 200 first — each followed by rows with the
- * figures the code had before the CPU work of issue 13, as recorded (`before` below). With cap 100,
- * also the floor under the runner's figure: the same API traffic per task over the runner's own
- * transport without the engine (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
+ * measured round: every thread of this process, SQLite's included) and the part of it on the main
+ * thread (the event loop), the sim's CPU (utime + stime of `/proc/PID/stat` over the same round)
+ * and lifecycles/s, at caps 100, 1,000 and 5,000 — a fresh sim and runner for each cap, a warm-up
+ * round of 200 first — each followed by rows with the figures the code had before the CPU work of
+ * issue 13, as recorded (`before` below). With cap 100, also a second round right after the first
+ * in the same runner and sim (their hot code compiled by then), and the floor under the runner's
+ * figure: the same API traffic per task over the runner's own transport without the engine
+ * (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
  *
  * Run alone with `npx tsx bench/engine-split.ts [TASKS_AT_100 [TASKS_AT_1000 [TASKS_AT_5000]]]` (0 skips a cap);
  * `BENCH_CPU_PROFILE=<dir>` also writes a CPU profile of each measured round (`startProfile`);
@@ -40,7 +42,11 @@ interface SplitFigures {
   failed: number;
   elapsedMs: number;
   runnerCpuMs: number;
+  /** The part of `runnerCpuMs` spent on this process's main thread (the event loop). */
+  runnerMainThreadCpuMs: number;
   simCpuMs: number;
+  /** A second round of `tasks` right after, in the same runner and sim (see `splitRun`'s `again`). */
+  again?: Omit<SplitFigures, 'cap' | 'again'>;
 }
 
 /** Per lifecycle: runner CPU ms, sim CPU ms, lifecycles/s, over `tasks` measured tasks. */
@@ -78,17 +84,30 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Linux's USER_HZ: the unit of utime and stime in `/proc/PID/stat`. */
 const clockTicksPerSecond = 100;
 
-/** CPU time the process has used so far, ms (utime + stime, fields 14 and 15 of `/proc/PID/stat`). */
-async function procCpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8');
+/**
+ * CPU time used so far, ms (utime + stime, fields 14 and 15 of a `stat` file): of a whole process
+ * (`/proc/PID/stat`) or of one of its threads (`/proc/PID/task/TID/stat`).
+ */
+async function statCpuMs(statPath: string): Promise<number> {
+  const stat = await readFile(statPath, 'utf8');
   // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime))
-    throw new Error(`no utime/stime in /proc/${String(pid)}/stat`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`no utime/stime in ${statPath}`);
   return ((utime + stime) * 1000) / clockTicksPerSecond;
 }
+
+/** A process's CPU so far, ms. */
+const procCpuMs = (pid: number): Promise<number> => statCpuMs(`/proc/${String(pid)}/stat`);
+
+/**
+ * This process's main thread's CPU so far, ms: the event loop, where the engine runs. The rest of
+ * `process.cpuUsage()` is other threads: V8's optimizing compiler and GC helpers, libuv's pool
+ * (SQLite's queries).
+ */
+const mainThreadCpuMs = (): Promise<number> =>
+  statCpuMs(`/proc/${String(process.pid)}/task/${String(process.pid)}/stat`);
 
 /**
  * With `BENCH_CPU_PROFILE=<dir>`, a CPU profile of the runner's process over the measured round
@@ -154,6 +173,8 @@ interface RoundCost {
   elapsedMs: number;
   /** `process.cpuUsage()` of this process (every thread, SQLite's included). */
   clientCpuMs: number;
+  /** The part of `clientCpuMs` on this process's main thread. */
+  clientMainThreadCpuMs: number;
   simCpuMs: number;
 }
 
@@ -162,13 +183,15 @@ async function measured<T>(sim: SimProcess, work: () => Promise<T>): Promise<Rou
   const pid = sim.child.pid;
   if (pid === undefined) throw new Error('the sim process has no pid');
   const simBefore = await procCpuMs(pid);
+  const mainBefore = await mainThreadCpuMs();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const result = await work();
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
+  const clientMainThreadCpuMs = (await mainThreadCpuMs()) - mainBefore;
   const simCpuMs = (await procCpuMs(pid)) - simBefore;
-  return { result, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000, simCpuMs };
+  return { result, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000, clientMainThreadCpuMs, simCpuMs };
 }
 
 /** Runs `body` against a fresh `k8s-jobs sim` process in a temp folder, both removed after. */
@@ -186,8 +209,13 @@ async function withSimProcess<T>(timeScale: number, body: (sim: SimProcess, dir:
   }
 }
 
-/** One cap: a fresh sim process and runner, 200 warm-up tasks, then `tasks` measured. */
-async function splitRun(cap: number, tasks: number, timeScale: number): Promise<SplitFigures> {
+/**
+ * One cap: a fresh sim process and runner, 200 warm-up tasks, then `tasks` measured. With `again`,
+ * `tasks` more are measured right after in the same runner and sim: by then both processes' hot
+ * code is compiled, which the first round is still doing (V8 compiles on other threads of the
+ * process, counted in its CPU).
+ */
+async function splitRun(cap: number, tasks: number, timeScale: number, again = false): Promise<SplitFigures> {
   return withSimProcess(timeScale, async (sim, dir) => {
     const runner = await createRunner({
       kubeConfig: sim.kubeConfig,
@@ -212,12 +240,23 @@ async function splitRun(cap: number, tasks: number, timeScale: number): Promise<
           );
         return wrong.length;
       };
+      const measuredRound = async (prefix: string): Promise<Omit<SplitFigures, 'cap' | 'again'>> => {
+        const cost = await measured(sim, () => lifecycles(prefix, tasks));
+        const { result: failed, elapsedMs, clientCpuMs, clientMainThreadCpuMs, simCpuMs } = cost;
+        return {
+          tasks,
+          failed,
+          elapsedMs,
+          runnerCpuMs: clientCpuMs,
+          runnerMainThreadCpuMs: clientMainThreadCpuMs,
+          simCpuMs,
+        };
+      };
       await lifecycles('warmup', 200);
       const profile = await startProfile();
-      const cost = await measured(sim, () => lifecycles('task', tasks));
+      const first = await measuredRound('task');
       await profile?.stop(cap);
-      const { result: failed, elapsedMs, clientCpuMs: runnerCpuMs, simCpuMs } = cost;
-      return { cap, tasks, failed, elapsedMs, runnerCpuMs, simCpuMs };
+      return { cap, ...first, ...(again ? { again: await measuredRound('again') } : {}) };
     } finally {
       await runner.shutdown();
     }
@@ -278,6 +317,52 @@ async function floorRows(runnerMs: number, tasks: number, timeScale: number): Pr
   ];
 }
 
+const mainThreadNote =
+  "the event loop, where the engine runs (/proc/self/task); the rest is the process's other threads: " +
+  "V8's optimizing compiler and GC helpers, libuv's pool (SQLite's queries)";
+
+/** The second round at one cap (`splitRun`'s `again`), as rows. */
+function secondRoundRows(cap: number, again: NonNullable<SplitFigures['again']>): BenchRow[] {
+  const name = (what: string): string => `cap ${String(cap)}, second round: ${what}`;
+  const { tasks } = again;
+  return [
+    {
+      section: 'engine:split',
+      name: name('runner CPU per lifecycle'),
+      value: round(again.runnerCpuMs / tasks, 3),
+      unit: 'ms',
+      note:
+        `${String(tasks)} more right after, same runner and sim: their hot code is compiled by now ` +
+        '(during the first round V8 is still compiling it, on other threads)',
+    },
+    {
+      section: 'engine:split',
+      name: name('runner CPU per lifecycle, main thread'),
+      value: round(again.runnerMainThreadCpuMs / tasks, 3),
+      unit: 'ms',
+      note: mainThreadNote,
+    },
+    {
+      section: 'engine:split',
+      name: name('sim CPU per lifecycle'),
+      value: round(again.simCpuMs / tasks, 3),
+      unit: 'ms',
+    },
+    {
+      section: 'engine:split',
+      name: name('lifecycles (add → deleted)'),
+      value: round(tasks / (again.elapsedMs / 1000)),
+      unit: '/s',
+    },
+    {
+      section: 'engine:split',
+      name: name('tasks not succeeded'),
+      value: again.failed,
+      unit: 'tasks',
+    },
+  ];
+}
+
 /** Runs the section: one round per cap, each figure followed by the recorded ones of the code before. */
 export async function runEngineSplitBench(options: EngineSplitOptions = {}): Promise<BenchRow[]> {
   const tasksByCap = options.tasksByCap ?? { 100: 2000, 1000: 2000, 5000: 5000 };
@@ -286,7 +371,7 @@ export async function runEngineSplitBench(options: EngineSplitOptions = {}): Pro
   const runnerMsByCap = new Map<number, number>();
   for (const [capText, tasks] of Object.entries(tasksByCap)) {
     const cap = Number(capText);
-    const f = await splitRun(cap, tasks, timeScale);
+    const f = await splitRun(cap, tasks, timeScale, cap === 100);
     process.stderr.write(`engine:split cap ${String(cap)}: ${JSON.stringify(f)}\n`);
     const runnerMs = f.runnerCpuMs / tasks;
     runnerMsByCap.set(cap, runnerMs);
@@ -318,6 +403,13 @@ export async function runEngineSplitBench(options: EngineSplitOptions = {}): Pro
       ...beforeRows('runner CPU per lifecycle', 'ms', (b) => b.runnerMs),
       {
         section: 'engine:split',
+        name: `cap ${String(cap)}: runner CPU per lifecycle, main thread`,
+        value: round(f.runnerMainThreadCpuMs / tasks, 3),
+        unit: 'ms',
+        note: mainThreadNote,
+      },
+      {
+        section: 'engine:split',
         name: `cap ${String(cap)}: sim CPU per lifecycle`,
         value: round(f.simCpuMs / tasks, 3),
         unit: 'ms',
@@ -340,7 +432,8 @@ export async function runEngineSplitBench(options: EngineSplitOptions = {}): Pro
         note: 'should be 0; creates time out (30 s) when the sim cannot keep up',
       },
     );
-    // Right after the runner's round at 100, in the same state of this process, to compare with it.
+    if (f.again) rows.push(...secondRoundRows(cap, f.again));
+    // Right after the runner's rounds at 100, in the same state of this process, to compare with them.
     if (cap === 100) rows.push(...(await floorRows(runnerMs, tasks, timeScale)));
   }
   const at100 = runnerMsByCap.get(100);

@@ -7,7 +7,7 @@
  * and lifecycles/s, at caps 100, 1,000 and 5,000 — a fresh sim and runner for each cap, a warm-up
  * round of 200 first — each followed by rows with the figures the code had before the CPU work of
  * issue 13, as recorded (`before` below). With cap 100, also a second round right after the first
- * in the same runner and sim (their hot code compiled by then), and the floor under the runner's
+ * in the same runner and sim (most of their hot code compiled by then), and the floor under the runner's
  * figure: the same API traffic per task over the runner's own transport without the engine
  * (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
  *
@@ -211,9 +211,9 @@ async function withSimProcess<T>(timeScale: number, body: (sim: SimProcess, dir:
 
 /**
  * One cap: a fresh sim process and runner, 200 warm-up tasks, then `tasks` measured. With `again`,
- * `tasks` more are measured right after in the same runner and sim: by then both processes' hot
- * code is compiled, which the first round is still doing (V8 compiles on other threads of the
- * process, counted in its CPU).
+ * `tasks` more are measured right after in the same runner and sim: by then most of both
+ * processes' hot code is compiled, which the first round is still doing (V8 compiles on other
+ * threads of the process, counted in its CPU).
  */
 async function splitRun(cap: number, tasks: number, timeScale: number, again = false): Promise<SplitFigures> {
   return withSimProcess(timeScale, async (sim, dir) => {
@@ -332,8 +332,8 @@ function secondRoundRows(cap: number, again: NonNullable<SplitFigures['again']>)
       value: round(again.runnerCpuMs / tasks, 3),
       unit: 'ms',
       note:
-        `${String(tasks)} more right after, same runner and sim: their hot code is compiled by now ` +
-        '(during the first round V8 is still compiling it, on other threads)',
+        `${String(tasks)} more right after, same runner and sim: most of their hot code is compiled by now ` +
+        '(during the first round V8 is still compiling it, on other threads of the process)',
     },
     {
       section: 'engine:split',

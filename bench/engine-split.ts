@@ -276,9 +276,15 @@ async function floorRun(cap: number, tasks: number, timeScale: number): Promise<
   });
 }
 
+/** The note of every main-thread row. */
+const mainThreadNote =
+  "this process's main thread, the event loop (/proc/self/task); the rest is its other threads: " +
+  "V8's optimizing compiler and GC helpers, libuv's pool (SQLite's queries)";
+
 /**
- * The transport floor at cap 100 (`floorRun`), as rows: its CPU per lifecycle, the sim's, its
- * lifecycles/s, and the runner's CPU (`runnerMs`, measured just before) as a multiple of it.
+ * The transport floor at cap 100 (`floorRun`), as rows: its CPU per lifecycle (whole process and
+ * main thread), the sim's, its lifecycles/s, and the runner's CPU (`runnerMs`, measured just
+ * before) as a multiple of it.
  */
 async function floorRows(runnerMs: number, tasks: number, timeScale: number): Promise<BenchRow[]> {
   const floor = await floorRun(100, tasks, timeScale);
@@ -293,6 +299,13 @@ async function floorRows(runnerMs: number, tasks: number, timeScale: number): Pr
       note:
         "the runner's API traffic without the engine (bench/transport-floor.ts): create, Jobs and Pods " +
         `watches, log read, delete, ${String(tasks)} after 200; no state machine, no store`,
+    },
+    {
+      section: 'engine:split',
+      name: 'cap 100: transport floor, CPU per lifecycle, main thread',
+      value: round(floor.clientMainThreadCpuMs / tasks, 3),
+      unit: 'ms',
+      note: mainThreadNote,
     },
     {
       section: 'engine:split',
@@ -316,10 +329,6 @@ async function floorRows(runnerMs: number, tasks: number, timeScale: number): Pr
     },
   ];
 }
-
-const mainThreadNote =
-  "the event loop, where the engine runs (/proc/self/task); the rest is the process's other threads: " +
-  "V8's optimizing compiler and GC helpers, libuv's pool (SQLite's queries)";
 
 /** The second round at one cap (`splitRun`'s `again`), as rows. */
 function secondRoundRows(cap: number, again: NonNullable<SplitFigures['again']>): BenchRow[] {

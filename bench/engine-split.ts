@@ -7,9 +7,9 @@
  * and lifecycles/s, at caps 100, 1,000 and 5,000 — a fresh sim and runner for each cap, a warm-up
  * round of 200 first — each followed by rows with the figures the code had before the CPU work of
  * issue 13, as recorded (`before` below). With cap 100, also a second round right after the first
- * in the same runner and sim (most of their hot code compiled by then), and the floor under the runner's
- * figure: the same API traffic per task over the runner's own transport without the engine
- * (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
+ * in the same runner and sim (most of their hot code compiled by then), and the floor under the
+ * runner's figure: the same API traffic per task over the runner's own transport without the
+ * engine (`bench/transport-floor.ts`), and the runner's CPU as a multiple of it.
  *
  * Run alone with `npx tsx bench/engine-split.ts [TASKS_AT_100 [TASKS_AT_1000 [TASKS_AT_5000]]]` (0 skips a cap);
  * `BENCH_CPU_PROFILE=<dir>` also writes a CPU profile of each measured round (`startProfile`);
@@ -102,9 +102,9 @@ async function statCpuMs(statPath: string): Promise<number> {
 const procCpuMs = (pid: number): Promise<number> => statCpuMs(`/proc/${String(pid)}/stat`);
 
 /**
- * This process's main thread's CPU so far, ms: the event loop, where the engine runs. The rest of
- * `process.cpuUsage()` is other threads: V8's optimizing compiler and GC helpers, libuv's pool
- * (SQLite's queries).
+ * This process's main thread's CPU so far, ms: the event loop, where the engine (or the floor's
+ * client) runs. The rest of `process.cpuUsage()` is other threads: V8's optimizing compiler and GC
+ * helpers, libuv's pool (SQLite's queries).
  */
 const mainThreadCpuMs = (): Promise<number> =>
   statCpuMs(`/proc/${String(process.pid)}/task/${String(process.pid)}/stat`);

@@ -6,10 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../src/sim/index.js';
 import { openTaskStore } from '../../src/store/open-store.js';
-import { waitUntil } from '../helpers/wait.js';
+import { waitUntil, within } from '../helpers/wait.js';
 import { testEntry } from '../helpers/test-entries.js';
 import { ChildRun, killAllChildren } from './crash-harness.js';
-import { within } from '../helpers/wait.js';
 import type { ChildMessage } from './protocol.js';
 import type { HarvestChildConfig, HarvestChildMessage } from './harvest-child.js';
 

@@ -106,7 +106,14 @@ export function podSecurityPolicyName(policy: PodSecurityPolicy): string {
  * its rule the apiserver's words. Nothing at `privileged`.
  */
 export function assertPodSecurity(template: PodLike, level: PodSecurityLevel): void {
-  const violations = checkPodSecurity(template, { level });
+  throwPodSecurityViolations(checkPodSecurity(template, { level }), level);
+}
+
+/**
+ * Throws the `ValidationError` {@link assertPodSecurity} throws for `violations` (found at
+ * `level`); nothing when there are none.
+ */
+export function throwPodSecurityViolations(violations: readonly PodSecurityViolation[], level: PodSecurityLevel): void {
   if (violations.length === 0) return;
   const policy = podSecurityPolicyName({ level });
   throw new ValidationError(

@@ -470,7 +470,7 @@ export class TaskRunner implements Runner {
   /**
    * The checks of addTask that need no I/O: the input's schema, then the pod security level. The
    * spec's fingerprint is computed only where an add is compared with another (a known id, a
-   * replica's claim): hashing every new spec was about a twentieth of an enqueue's CPU.
+   * replica's claim): hashing every new spec was about a tenth of an enqueue's CPU.
    */
   #check(task: TaskInput): TaskSpec {
     const spec = parseTaskSpec(task);

@@ -85,6 +85,9 @@ const idOf = (task: unknown): string => {
   return typeof id === 'string' ? id : '';
 };
 
+/** Whether two specs are the same task (the same fingerprint): made only when an add meets another. */
+const sameSpec = (a: TaskSpec, b: TaskSpec): boolean => fingerprintSpec(a) === fingerprintSpec(b);
+
 /** An error `addTasks` reports per task; anything else (a store failure, a bug) is thrown for the batch. */
 function refusal(err: unknown): RefusedError {
   if (err instanceof DuplicateTaskError || err instanceof ValidationError || err instanceof QueueFullError) return err;
@@ -453,7 +456,7 @@ export class TaskRunner implements Runner {
   #repeat(c: Accepted, first: AddTaskResult | undefined, known: TaskRecord | undefined): AddTaskResult {
     if (known) return this.#againstKnown(c, known);
     if (!first?.ok) throw new Error(`addTasks: no result for the first "${c.spec.id}"`);
-    if (fingerprintSpec(first.record.spec) !== fingerprintSpec(c.spec)) {
+    if (!sameSpec(first.record.spec, c.spec)) {
       return { id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) };
     }
     return { ...first, id: c.id };
@@ -461,7 +464,7 @@ export class TaskRunner implements Runner {
 
   /** An add of an id already known: a no-op with the identical spec, else `DuplicateTaskError`. */
   #againstKnown(c: Accepted, known: TaskRecord): AddTaskResult {
-    if (fingerprintSpec(known.spec) !== fingerprintSpec(c.spec)) {
+    if (!sameSpec(known.spec, c.spec)) {
       return { id: c.id, ok: false, error: new DuplicateTaskError(c.spec.id) };
     }
     return { id: c.id, ok: true, record: known };
@@ -584,7 +587,7 @@ export class TaskRunner implements Runner {
 
   /** Re-adding an identical spec is a no-op; a different spec under the same id is refused. */
   #sameTask(record: TaskRecord, spec: TaskSpec): TaskRecord {
-    if (fingerprintSpec(record.spec) !== fingerprintSpec(spec)) throw new DuplicateTaskError(record.id);
+    if (!sameSpec(record.spec, spec)) throw new DuplicateTaskError(record.id);
     return record;
   }
 

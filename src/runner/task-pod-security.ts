@@ -8,6 +8,9 @@ import {
   type PodSecurityViolation,
 } from '../validation/pod-security.js';
 
+/** What a spec without `podTemplate` and `annotations` violates, per level (see {@link checkTaskPodSecurity}). */
+const plainSpecViolations = new Map<PodSecurityLevel, readonly PodSecurityViolation[]>();
+
 /**
  * `addTask`'s Pod Security gate: the pod template the task's Job would carry (the generated one
  * with the task's `podTemplate` merged in, exactly as it would be sent) checked against the
@@ -33,6 +36,3 @@ export function checkTaskPodSecurity(spec: TaskSpec, namespace: string, level: P
   }
   throwPodSecurityViolations(violations, level);
 }
-
-/** What a spec without `podTemplate` and `annotations` violates, per level (see {@link checkTaskPodSecurity}). */
-const plainSpecViolations = new Map<PodSecurityLevel, readonly PodSecurityViolation[]>();

@@ -5,6 +5,7 @@ import {
   busyStretches,
   byProcess,
   describeWindow,
+  type Stall,
   stallSlack,
   worstWindow,
 } from '../soak/request-rate.js';
@@ -156,11 +157,40 @@ test('the rate check: stalls of one process one tick apart are one busy stretch,
   const sim = [stall(12, -149), stall(32, -112), stall(31, -77), stall(49, -23), stall(80, 62), stall(7, 105)];
   const runner = [stall(338, -144), stall(85, -54), stall(60, 10), stall(87, 102), stall(79, 186), stall(29, 244)];
   const arrivals = offsets.map(at);
-  expect(worstWindow(arrivals, ceiling, stallSlack([...sim, ...runner], arrivalSlackMs)).excess).toBeGreaterThan(0);
+  // Over the ceiling with no stall counted; within it once the stretches widen the window. (The
+  // stalls unmerged are now within it too: the runner's stall under way as the window began
+  // pushes back how early a stall may have ended and count, to its 85 ms one; see the next test.)
+  expect(worstWindow(arrivals, ceiling, stallSlack([], arrivalSlackMs)).excess).toBeGreaterThan(0);
   const widened = worstWindow(
     arrivals,
     ceiling,
     stallSlack([...busyStretches(sim), ...busyStretches(runner)], arrivalSlackMs),
   );
   expect(widened.excess).toBeLessThanOrEqual(0);
+});
+
+test('the rate check: a stall that ended just before the window pushes back how early a stall may have ended and still count', () => {
+  // The window a CI run failed (launch 3 of the fault soak): 41 requests stamped within 92 ms,
+  // 21 ms after a runner stall of 146 ms ended; what it let through reached the sim in a 15 ms
+  // stall of the sim's that ended 3 ms before the first stamp, one tick before another: a busy
+  // stretch begun 18 ms before the window. The least slack was 105 ms.
+  const ceiling = { qps: 100, burst: 20 };
+  const offsets = [
+    0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 10, 11, 11, 11, 11, 12, 12, 12, 13, 13, 13, 27, 28, 28, 30, 31,
+    51, 52, 52, 60, 64, 73, 83, 92,
+  ];
+  const at = (offset: number): number => 1_000_000 + offset;
+  const stall = (ms: number, endOffset: number): { endAt: number; ms: number } => ({ endAt: at(endOffset), ms });
+  const arrivals = offsets.map(at);
+  const check = (simBefore: Stall[], runnerStallEnd: number): number => {
+    const sim = [...simBefore, stall(25, 27)];
+    const runner = [stall(29, -180), stall(146, runnerStallEnd), stall(30, 50), stall(6, 60)];
+    return worstWindow(arrivals, ceiling, stallSlack([...busyStretches(sim), ...busyStretches(runner)], 105)).excess;
+  };
+  expect(check([stall(15, -3)], -21)).toBeLessThanOrEqual(0);
+  // Without the sim's stall, the runner's ended too early to count: over the ceiling.
+  expect(check([], -21)).toBeGreaterThan(0);
+  // The sim's stretch pushes the limit back by its part before the window, no further: 20 + 18 ms.
+  expect(check([stall(15, -3)], -38)).toBeLessThanOrEqual(0);
+  expect(check([stall(15, -3)], -39)).toBeGreaterThan(0);
 });

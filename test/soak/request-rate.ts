@@ -82,38 +82,44 @@ export function busyStretches(stalls: readonly Stall[], gapMs = stretchGapMs): S
 /**
  * A window's slack from the stalls that ended within it, or a little before its first request:
  * what a stall held is stamped up to `arrivalSlackMs` after it ends, and later still if it reached
- * the sim while the sim stalled. So the stalls under way in those `arrivalSlackMs` push that limit
- * back by how long they ran before the window. Each stall can have packed into the window requests
- * that were meant to spread over its length. A stall still under way at the window's last request
- * counts for all of it before that request: what the timer sees as one stall may be one turn of
- * the event loop that ran many callbacks, the window's requests among them, each held by the
- * callbacks before it since the stall began. Pass each process's stalls through
- * {@link busyStretches}. `atLeastMs` is the slack every window gets (arrival delay, the longest
- * stall of either process).
+ * the sim while the sim stalled. So the sim's stalls under way in those `arrivalSlackMs`
+ * (`simStalls`, also in `stalls`) push that limit back by how long they ran before the window.
+ * Each stall can have packed into the window requests that were meant to spread over its length.
+ * A stall still under way at the window's last request counts for all of it before that request:
+ * what the timer sees as one stall may be one turn of the event loop that ran many callbacks, the
+ * window's requests among them, each held by the callbacks before it since the stall began. Pass
+ * each process's stalls through {@link busyStretches}. `atLeastMs` is the slack every window gets
+ * (arrival delay, the longest stall of either process).
  */
-export function stallSlack(stalls: readonly Stall[], atLeastMs: number): (startAt: number, endAt: number) => number {
+export function stallSlack(
+  stalls: readonly Stall[],
+  atLeastMs: number,
+  simStalls: readonly Stall[] = [],
+): (startAt: number, endAt: number) => number {
   const sorted = [...stalls].sort((a, b) => a.endAt - b.endAt);
+  const simSorted = [...simStalls].sort((a, b) => a.endAt - b.endAt);
   // sums[k]: the length of the first k stalls.
   const sums = [0];
   for (const stall of sorted) sums.push((sums.at(-1) as number) + stall.ms);
-  const firstEndingAtOrAfter = (at: number): number => {
+  const firstEndingAtOrAfter = (at: number, among: readonly Stall[] = sorted): number => {
     let low = 0;
-    let high = sorted.length;
+    let high = among.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if ((sorted[mid] as Stall).endAt < at) low = mid + 1;
+      if ((among[mid] as Stall).endAt < at) low = mid + 1;
       else high = mid;
     }
     return low;
   };
   const longestMs = stalls.reduce((longest, stall) => Math.max(longest, stall.ms), 0);
+  const longestSimMs = simStalls.reduce((longest, stall) => Math.max(longest, stall.ms), 0);
   return (startAt, endAt) => {
     // A CI window of 41 requests began 21 ms after a runner stall of 146 ms ended: what it let
     // through reached the sim in a busy stretch of the sim's that had begun 18 ms before the window.
     let lookbackMs = arrivalSlackMs;
-    for (let k = firstEndingAtOrAfter(startAt - arrivalSlackMs); k < sorted.length; k++) {
-      const stall = sorted[k] as Stall;
-      if (stall.endAt > startAt + longestMs) break;
+    for (let k = firstEndingAtOrAfter(startAt - arrivalSlackMs, simSorted); k < simSorted.length; k++) {
+      const stall = simSorted[k] as Stall;
+      if (stall.endAt > startAt + longestSimMs) break;
       lookbackMs += Math.max(0, Math.min(stall.endAt, startAt) - (stall.endAt - stall.ms));
     }
     const from = firstEndingAtOrAfter(startAt - lookbackMs);

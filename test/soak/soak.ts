@@ -234,7 +234,8 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
   // through (that launch's longest stall); held up in the sim's, this process (requests that
   // reached it during a stall are stamped together). On a busy machine several stalls can end
   // within one window: it then gets their sum, when that is more (stallSlack). Stalls of one
-  // process one tick apart count as one busy stretch (busyStretches).
+  // process one tick apart count as one busy stretch (busyStretches). The sim's stalls under way
+  // as a window begins let stalls that ended earlier count (what they let through waited in them).
   const simStallMs = loop.max / 1e6;
   const slackOf = (launch: number): number => arrivalSlackMs + simStallMs + (runnerStallsMs[launch] ?? 0);
   const requests = cluster.requests();
@@ -250,7 +251,7 @@ async function soakIn(cluster: SimulatedCluster, dir: string, size: SoakSize, se
     const w = worstWindow(
       arrivals,
       ceiling,
-      stallSlack([...simStretches, ...busyStretches(runnerStalls[i] ?? [])], slackOf(i)),
+      stallSlack([...simStretches, ...busyStretches(runnerStalls[i] ?? [])], slackOf(i), simStretches),
     );
     if (w.excess > worst.excess) worst = w;
     busiestSecond = Math.max(busiestSecond, busiestWindow(arrivals, 1000));

@@ -48,7 +48,10 @@ export interface FailoverSummary {
   launches: number;
   /** Per kill: SIGKILL of the leader → another replica's `leading` event (ms). */
   takeoverMs: number[];
-  /** Per kill: SIGKILL of the leader → the next Job created or deleted in the cluster (ms). */
+  /**
+   * Per kill: SIGKILL of the leader → the next Job created or deleted in the cluster (ms); none for
+   * a kill after every task was deleted.
+   */
   firstJobActionMs: number[];
   /** Tasks whose Job was created more than once (by uid, from the sim's audit). */
   duplicates: string[];
@@ -251,6 +254,8 @@ export async function runFailover(size: FailoverSize): Promise<FailoverSummary> 
     };
     const takeoverMs: number[] = [];
     const firstJobActionMs: number[] = [];
+    /** Set once every task is deleted: a kill after that has no Job action to wait for. */
+    let allDeleted = false;
     const kills = (async () => {
       const [low, high] = size.killEveryMs ?? [1500, 4000];
       for (let k = 0; k < size.kills; k++) {
@@ -276,7 +281,9 @@ export async function runFailover(size: FailoverSize): Promise<FailoverSummary> 
         const next = leadings.slice(before).find((l) => l.replica !== victim);
         if (!next) throw new Error(`no replica took over within 60 s of kill ${k + 1}`);
         takeoverMs.push(next.at - killedAt);
-        while (!jobActions.some((at) => at >= next.at) && Date.now() < deadline) await sleep(20);
+        // A kill that lands after the last task was deleted (CI waited out the 60 s for one) has
+        // no Job action to come.
+        while (!jobActions.some((at) => at >= next.at) && !allDeleted && Date.now() < deadline) await sleep(20);
         const action = jobActions.find((at) => at >= next.at);
         if (action !== undefined) firstJobActionMs.push(action - killedAt);
       }
@@ -307,6 +314,8 @@ export async function runFailover(size: FailoverSize): Promise<FailoverSummary> 
       );
       await sleep(250);
     }
+    allDeleted = true;
+    timeline.push(`${Date.now() - started} every task deleted`);
     await kills;
 
     const problems: string[] = [];

@@ -52,6 +52,11 @@ const plainSpecs: [string, TaskInput][] = [
   ['retries', { id: 'retries', ...base, backoffLimit: 3 }],
   ['a priority', { id: 'priority', ...base, priority: 7 }],
   ['a TTL', { id: 'ttl', ...base, ttlSecondsAfterFinished: 60 }],
+  ['a retry policy', { id: 'retry', ...base, retry: { disruptions: 1, imagePull: 2, oomKilled: { attempts: 1 } } }],
+  [
+    'env from a Secret',
+    { id: 'secret-env', ...base, env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } }] },
+  ],
 ];
 
 describe('checkTaskPodSecurity: the verdict kept for specs without podTemplate and annotations', () => {

@@ -93,9 +93,9 @@ function eventTime(event: CoreV1Event): number {
  * - a stream silent for longer than `timeoutSeconds + stallGraceMs` is aborted and restarted.
  *
  * Task actors `observe(jobName, listener)`: the listener gets the current view at once (once the
- * watcher knows the Job) and again on every change to the Job or its pods. `job: null` means the
- * Job is really gone (a DELETED event, absence from a fresh LIST, or a GET 404), never that a
- * stream ended.
+ * watcher knows the Job) and again on every change to the Job or its pods (once per turn of the
+ * event loop, with the latest view: see `WatchCache`). `job: null` means the Job is really gone
+ * (a DELETED event, absence from a fresh LIST, or a GET 404), never that a stream ended.
  *
  * @example
  * ```ts

@@ -30,10 +30,20 @@ function podEntry(pod: V1Pod): PodEntry {
 
 /**
  * What the shared watch knows: Jobs by name, their Pods (by the Job controller's job-name label),
- * Jobs seen deleted, and who observes which Job. Listeners are called on every change to a Job
- * or its pods that changes the view (a Job event always does: its `resourceVersion` is in it; a
- * pod event that changes nothing the pod's view holds tells nobody), but only once the cache is
+ * Jobs seen deleted, and who observes which Job. Listeners are told of every change to a Job or
+ * its pods that changes the view (a Job event always does: its `resourceVersion` is in it; a pod
+ * event that changes nothing the pod's view holds tells nobody), but only once the cache is
  * `live` (both first LISTs are in): before that, an absent Job could just be not listed yet.
+ *
+ * A Job's changes in one turn of the event loop are told once, with its latest view, right after
+ * that turn's I/O (`setImmediate`): the Jobs and Pods watches deliver a Job's status and its pod's
+ * several updates as separate events, often in the same turn, and each view told is a step of the
+ * task's machine. Measured in `bench/engine-split.ts` (cap 100): 3.3 views told per task instead
+ * of 4.4, and 2–5% less of the runner's CPU (medians of alternating runs; within the machine's
+ * noise from one run to the next). A later view holds everything an earlier one showed while the
+ * Job and its pods exist (their status only grows more final), so only a removal could lose
+ * something: before a Job or a pod is removed (a DELETED event, a relist, a GET's 404), the view
+ * it is about to leave is told first.
  *
  * Objects are kept as the views the engine reads, made once per event, not as client-node
  * models: the cache holds a few fields per Job and pod, and an observation is put together from
@@ -46,6 +56,8 @@ export class WatchCache {
   /** Jobs seen deleted, oldest deletion first (bounded). */
   readonly #gone = new OldestFirstMap<string, true>();
   readonly #listeners = new Map<string, Set<ObservationListener>>();
+  /** Observed Jobs changed in this turn, to be told once it ends (see the class's comment). */
+  readonly #changed = new Set<string>();
   #live = false;
 
   constructor(private readonly options: WatchCacheOptions) {}
@@ -113,8 +125,10 @@ export class WatchCache {
   applyJob(type: WatchEventType, job: V1Job): void {
     const name = job.metadata?.name;
     if (!name) return;
-    if (type === 'DELETED') this.#tombstone(name);
-    else {
+    if (type === 'DELETED') {
+      this.#tellNow(name);
+      this.#tombstone(name);
+    } else {
       // The same resourceVersion again (a replayed event) is no change.
       const known = this.#jobs.get(name);
       if (known && known.resourceVersion !== '' && known.resourceVersion === job.metadata?.resourceVersion) return;
@@ -130,7 +144,9 @@ export class WatchCache {
     if (!jobName || !name) return;
     if (type === 'DELETED') {
       const pods = this.#pods.get(jobName);
-      if (!pods?.delete(name)) return;
+      if (!pods?.has(name)) return;
+      this.#tellNow(jobName);
+      pods.delete(name);
       if (pods.size === 0) this.#pods.delete(jobName);
     } else {
       let pods = this.#pods.get(jobName);
@@ -148,6 +164,7 @@ export class WatchCache {
 
   /** The Job is gone for sure (a GET answered 404). */
   markGone(jobName: string): void {
+    this.#tellNow(jobName);
     this.#tombstone(jobName);
     this.#notify(jobName);
   }
@@ -159,6 +176,7 @@ export class WatchCache {
 
   /** A fresh LIST replaces the Jobs: those missing from it are gone, changed ones are reported. */
   replaceJobs(items: V1Job[]): void {
+    this.#tellChanged();
     const fresh = new Map<string, V1Job>();
     for (const job of items) if (job.metadata?.name) fresh.set(job.metadata.name, job);
     for (const name of [...this.#jobs.keys()]) {
@@ -176,6 +194,7 @@ export class WatchCache {
 
   /** A fresh LIST replaces the Pods; the Jobs whose pods changed are reported. */
   replacePods(items: V1Pod[]): void {
+    this.#tellChanged();
     const fresh = new Map<string, Map<string, PodEntry>>();
     for (const pod of items) {
       const jobName = jobNameOfPod(pod);
@@ -220,9 +239,28 @@ export class WatchCache {
     }
   }
 
+  /** The Job's view changed: its observers are told once this turn ends. */
   #notify(jobName: string): void {
+    if (!this.#live || !this.#listeners.has(jobName)) return;
+    if (this.#changed.size === 0) setImmediate(() => this.#tellChanged());
+    this.#changed.add(jobName);
+  }
+
+  /** Tells the observers of every Job changed since the last time. */
+  #tellChanged(): void {
+    const names = [...this.#changed];
+    this.#changed.clear();
+    for (const name of names) this.#tell(name);
+  }
+
+  /** Something of the Job is about to be removed: a change not yet told is told now, before it goes. */
+  #tellNow(jobName: string): void {
+    if (this.#changed.delete(jobName)) this.#tell(jobName);
+  }
+
+  #tell(jobName: string): void {
     const listeners = this.#listeners.get(jobName);
-    if (!this.#live || !listeners) return;
+    if (!listeners) return;
     const observation = this.current(jobName);
     if (!observation) return;
     for (const listener of [...listeners]) this.#call(jobName, listener, observation);

@@ -15,7 +15,9 @@ export type ObservationListener = (observation: ClusterObservation) => void;
 export interface JobObserver {
   /**
    * Calls `listener` with the Job's current view at once (once the watch knows the Job) and on
-   * every change to the Job or its pods. Returns the unsubscribe function.
+   * every change to the Job or its pods: the changes of one turn of the event loop once, with the
+   * latest view, but the view a Job or pod removal leaves always before it. Returns the
+   * unsubscribe function.
    */
   observe(jobName: string, listener: ObservationListener): () => void;
   /** The Job's current view, or undefined when the watch has not seen it (present or deleted). */

@@ -179,6 +179,7 @@ export class JobWatcher implements ManagedJobObserver {
   async stop(): Promise<void> {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort();
+    this.#cache.close();
     this.#updateHealth();
     for (const timer of this.#unseenChecks.values()) clearTimeout(timer);
     this.#unseenChecks.clear();
@@ -188,7 +189,8 @@ export class JobWatcher implements ManagedJobObserver {
 
   /**
    * Calls `listener` with the Job's current view at once (if the watcher knows the Job) and on
-   * every change to the Job or its pods. Returns the unsubscribe function.
+   * every change to the Job or its pods (once per turn, see `WatchCache`). Returns the
+   * unsubscribe function.
    */
   observe(jobName: string, listener: ObservationListener): () => void {
     const remove = this.#cache.observe(jobName, listener);

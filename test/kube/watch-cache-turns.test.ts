@@ -92,3 +92,14 @@ test('a relist or a 404 first tells the changes of the turn so far, then what it
   await nextTurn();
   expect(second.told).toEqual(['rv 1 Failed', 'gone']);
 });
+
+test('a closed cache tells nothing more, not even the changes of its last turn', async () => {
+  const { cache, told } = observedCache();
+  cache.applyJob('ADDED', job('1'));
+  await nextTurn();
+  cache.applyJob('MODIFIED', job('2'));
+  cache.close();
+  cache.applyJob('MODIFIED', job('3'));
+  await nextTurn();
+  expect(told).toEqual(['rv 1']);
+});

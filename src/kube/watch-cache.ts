@@ -44,7 +44,7 @@ function podEntry(pod: V1Pod): PodEntry {
  * first within the noise. A later view holds everything an earlier one showed while the Job and
  * its pods exist (their status only grows more final), so only a removal could lose something:
  * before a Job or a pod is removed (a DELETED event, a relist, a GET's 404), the view it is about
- * to leave is told first.
+ * to leave is told first, and so is a Job's removal before a Job of that name appears again.
  *
  * Objects are kept as the views the engine reads, made once per event, not as client-node
  * models: the cache holds a few fields per Job and pod, and an observation is put together from
@@ -140,6 +140,8 @@ export class WatchCache {
       // The same resourceVersion again (a replayed event) is no change.
       const known = this.#jobs.get(name);
       if (known && known.resourceVersion !== '' && known.resourceVersion === job.metadata?.resourceVersion) return;
+      // A Job of this name again after it went: that it went is told first, as any removal.
+      if (this.#gone.has(name)) this.#tellNow(name);
       this.#jobs.set(name, toJobView(job));
       this.#gone.delete(name);
     }

@@ -16,8 +16,8 @@ export interface JobObserver {
   /**
    * Calls `listener` with the Job's current view at once (once the watch knows the Job) and on
    * every change to the Job or its pods: the changes of one turn of the event loop once, with the
-   * latest view, but the view a Job or pod removal leaves always before it. Returns the
-   * unsubscribe function.
+   * latest view, but the view a Job or pod removal leaves always before it, and a Job's going
+   * before a Job of its name appears again. Returns the unsubscribe function.
    */
   observe(jobName: string, listener: ObservationListener): () => void;
   /** The Job's current view, or undefined when the watch has not seen it (present or deleted). */

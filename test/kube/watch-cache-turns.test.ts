@@ -73,6 +73,17 @@ test('a removal first tells the view it is about to leave: a Job that finished a
   expect(second.told).toEqual(['rv 1, p1 Failed', 'rv 1, p2 Pending']);
 });
 
+test('a Job deleted and created again under its name in one turn: its going is told before the new one', async () => {
+  const { cache, told } = observedCache();
+  cache.applyJob('ADDED', job('1'));
+  await nextTurn();
+  cache.applyJob('MODIFIED', job('2'));
+  cache.applyJob('DELETED', job('3'));
+  cache.applyJob('ADDED', { ...job('4'), metadata: { name: 'j', uid: 'uid-other', resourceVersion: '4' } });
+  await nextTurn();
+  expect(told).toEqual(['rv 1', 'rv 2', 'gone', 'rv 4']);
+});
+
 test('a relist or a 404 first tells the changes of the turn so far, then what it changed', async () => {
   const { cache, told } = observedCache();
   cache.applyJob('ADDED', job('1'));

@@ -270,11 +270,15 @@ crashTest.concurrent(
   'killed with a queued backlog: queued tasks survive and still start in FIFO order',
   async ({ cluster, dir }) => {
     const ids = Array.from({ length: 8 }, (_, i) => `bl-${i + 1}`);
+    // The child adds the tasks one after another (each add durable before the next): all eight
+    // must be acknowledged before bl-3's Job is created, i.e. while bl-1 and bl-2 run. At 40 ms
+    // each that left about 190 ms, which a loaded CI machine once missed (7 of 8 acknowledged);
+    // 500 ms each leaves over a second.
     const run = new CrashRun(
       cluster,
       dir,
       'backlog',
-      ids.map((id) => succeeds(id, 40)),
+      ids.map((id, i) => succeeds(id, i < 2 ? 500 : 40)),
       { maxConcurrentJobs: 1, queueSize: 50 },
     );
     await crashOnChange(

@@ -136,8 +136,9 @@ export async function useTestEntries(): Promise<{ dir: string; remove: () => voi
    * Without whitespace the bundles hold 7.4 MB of code instead of 16.8 (client-node's models are
    * most of it), which every child decodes, parses and maps (`--enable-source-maps`) on start:
    * the crash suite's child runner, started and failing on a missing config, used 0.99 s of CPU
-   * and now 0.77 (mean of 6; 0.79 without the flag before). `npm test` starts over a hundred
-   * children. Names stay as written and stack traces are mapped to the .ts lines as before.
+   * and now 0.77 (mean of 6 each; as written but without `--enable-source-maps` it used 0.79).
+   * `npm test` starts over a hundred children. Names stay as written and stack traces are still
+   * mapped to the .ts lines.
    */
   const { dir, remove } = await bundlePrograms(entryPaths(), 'test-entries-', { minifyWhitespace: true });
   process.env[dirVariable] = dir;

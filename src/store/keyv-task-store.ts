@@ -98,9 +98,11 @@ export class KeyvTaskStore implements TaskStore {
   readonly #gates = new Map<string, Promise<void>>();
   readonly #now: () => number;
   /**
-   * The state each task not yet `deleted` was last saved with by this instance, so that a state
-   * change removes exactly its old `idx:state:` key (a task not in here has all other states'
-   * keys removed once). Proportional to the open tasks written since open.
+   * The state each task neither `queued` nor `deleted` was last saved with by this instance, so that
+   * a state change removes exactly its old `idx:state:` key. A queued task is not held: the save
+   * that takes it out of `queued` names that state as its transition's `from` (a task found in
+   * neither has all other states' keys removed once). Proportional to the started tasks written
+   * since open: 100,000 queued tasks hold nothing here.
    */
   readonly #indexedStates = new Map<string, TaskState>();
   /**
@@ -595,10 +597,10 @@ export class KeyvTaskStore implements TaskStore {
     else if (extras.queue) entries.push([openKey(record.id), extras.queue]);
     // The listing index moves in the same batch as the record. A task's first transition means
     // no earlier key can exist.
-    const previous = transition?.from === null ? record.state : this.#indexedStates.get(record.id);
+    const previous = transition?.from === null ? record.state : this.#previousState(record.id, transition);
     for (const key of staleIndexKeys(record, previous)) entries.push([key, removal]);
     for (const key of indexKeys(record)) entries.push([key, 1]);
-    if (record.state === 'deleted') this.#indexedStates.delete(record.id);
+    if (record.state === 'deleted' || record.state === 'queued') this.#indexedStates.delete(record.id);
     else this.#indexedStates.set(record.id, record.state);
     if (transition) {
       // A new array each time: the previous one may be part of a batch still being serialized.
@@ -609,6 +611,16 @@ export class KeyvTaskStore implements TaskStore {
     }
     if (record.state === 'deleted') this.#histories.delete(record.id);
     return entries;
+  }
+
+  /**
+   * The state a task's index keys were last written with, when known: the one this instance saved,
+   * else `queued` when the transition leaves it (a queued task, added here or stored before a
+   * restart, is not held in `#indexedStates`, and the task machine's `from` is the state the task
+   * was resumed in or last saved with).
+   */
+  #previousState(id: string, transition: Transition | undefined): TaskState | undefined {
+    return this.#indexedStates.get(id) ?? (transition?.from === 'queued' ? 'queued' : undefined);
   }
 
   /** The newest value of `key`: queued or in flight first, else the adapter's. */

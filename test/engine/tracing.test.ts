@@ -224,6 +224,23 @@ test('no provider registered: no spans anywhere, the task runs as ever', async (
   expect(exporter.getFinishedSpans()).toEqual([]);
 });
 
+test('a provider registered while tasks wait: spans for the tasks added after, none begun mid-task for those before', async () => {
+  const { exporter, provider } = recorder();
+  const e = await engine({ runner: { maxConcurrentJobs: 1 } });
+  await e.runner.addTask({ id: 'before-running', image: 'busybox', ...behaviour({ durationMs: -1 }) });
+  await e.runner.addTask({ id: 'before-queued', image: 'busybox', ...behaviour({ durationMs: 10 }) });
+  await waitUntil(async () => (await e.runner.getTask('before-running')).state === 'running' || undefined, 'running');
+  trace.setGlobalTracerProvider(provider);
+  await e.runner.addTask({ id: 'after', image: 'busybox', ...behaviour({ durationMs: 10 }) });
+  await e.runner.cancel('before-running');
+  for (const id of ['before-running', 'before-queued', 'after']) await e.runner.waitFor(id);
+  const after = await taskTrace(exporter, 'after');
+  expect(after.children.map((s) => s.name)).toEqual(phases);
+  // The tasks added before were never traced: none of their later transitions starts a span.
+  const traced = new Set(exporter.getFinishedSpans().map((s) => s.attributes['k8s_jobs.task.id']));
+  expect([...traced].filter((id) => id !== undefined)).toEqual(['after']);
+});
+
 test('examples/tracing.ts prints the trace of its failing task under the app span', async () => {
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
     execFile(

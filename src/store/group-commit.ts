@@ -9,7 +9,7 @@
 import { messageOf, StoreError } from '../errors.js';
 
 /** Writes one batch (every entry, or throws). */
-export type BatchWriter = (entries: Array<[key: string, value: unknown]>) => Promise<void>;
+export type BatchWriter = (entries: ReadonlyMap<string, unknown>) => Promise<void>;
 
 interface Waiters {
   promise: Promise<void>;
@@ -114,7 +114,8 @@ export class GroupCommit {
       if (!batch) return;
       this.#inFlight = batch;
       try {
-        await this.writeBatch([...batch.entries]);
+        // The batch's own map (nothing adds to a batch once it left the queue): no pair per entry.
+        await this.writeBatch(batch.entries);
         batch.waiters.resolve();
       } catch (err) {
         this.#failure = new StoreError(

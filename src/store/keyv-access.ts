@@ -53,7 +53,7 @@ export interface KeyvAccess {
    * Writes every entry (a {@link removal} value deletes the key); with `sqlite-transaction` or
    * `postgres-transaction`, atomically. Rejects if any write failed.
    */
-  write(entries: ReadonlyArray<readonly [key: string, value: unknown]>): Promise<void>;
+  write(entries: ReadonlyMap<string, unknown>): Promise<void>;
 }
 
 /**
@@ -167,17 +167,26 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
         return rows.map((row) => unprefixed(row.key));
       },
       async write(entries) {
-        const upserts = entries.filter(([, value]) => value !== removal);
-        const deletes = entries.filter(([, value]) => value === removal).map(([key]) => prefixed(key));
+        const keys: string[] = [];
+        const values: unknown[] = [];
+        const deletes: string[] = [];
+        // `forEach`, not `for…of`: no [key, value] array per entry.
+        entries.forEach((value, key) => {
+          if (value === removal) {
+            deletes.push(prefixed(key));
+          } else {
+            keys.push(key);
+            values.push(value);
+          }
+        });
         // Serialized a statement at a time, as each runs (see `UpsertRows`); again on a retry.
         const rows: UpsertRows = {
-          count: upserts.length,
+          count: keys.length,
           async params(start, end) {
             const params: string[] = [];
             for (let i = start; i < end; i++) {
-              const [key, value] = upserts[i] as (typeof upserts)[number];
-              const text = serialize(value);
-              params.push(prefixed(key), typeof text === 'string' ? text : await text);
+              const text = serialize(values[i]);
+              params.push(prefixed(keys[i] as string), typeof text === 'string' ? text : await text);
             }
             return params;
           },
@@ -233,8 +242,13 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       return start < 0 ? [] : entries.slice(start, start + limit);
     },
     async write(allEntries) {
-      const deletes = allEntries.filter(([, value]) => value === removal).map(([key]) => key);
-      const entries = allEntries.filter(([, value]) => value !== removal);
+      const deletes: string[] = [];
+      const entries: Array<{ key: string; value: unknown; ttl: number }> = [];
+      // `ttl: 0` overrides any default TTL the instance has: task history must not expire.
+      allEntries.forEach((value, key) => {
+        if (value === removal) deletes.push(key);
+        else entries.push({ key, value, ttl: 0 });
+      });
       // `false` only says some key was absent already; a failing adapter throws or emits `error`.
       if (deletes.length > 0) await keyv.deleteMany(deletes);
       // With `throwOnErrors` off, Keyv reports a failed write only as `false` plus an `error` event:
@@ -245,8 +259,7 @@ export function createKeyvAccess(keyv: Keyv): KeyvAccess {
       };
       keyv.on('error', onError);
       try {
-        // `ttl: 0` overrides any default TTL the instance has: task history must not expire.
-        const results: unknown = await keyv.setMany(entries.map(([key, value]) => ({ key, value, ttl: 0 })));
+        const results: unknown = await keyv.setMany(entries);
         const failed = Array.isArray(results) ? results.filter((result) => result === false).length : 0;
         if (failed > 0) {
           const [firstError] = errors;

@@ -24,7 +24,9 @@ function hasColonString(value: unknown): boolean {
   if (typeof value === 'string') return value.startsWith(':');
   if (typeof value !== 'object' || value === null) return false;
   if (Array.isArray(value)) return value.some(hasColonString);
-  for (const key of Object.keys(value)) if (hasColonString((value as Record<string, unknown>)[key])) return true;
+  // `for…in` rather than `Object.keys`: no array of keys per object walked (a quarter of a
+  // kilobyte per `addTask`). The values are plain JSON objects: no inherited enumerable keys.
+  for (const key in value) if (hasColonString((value as Record<string, unknown>)[key])) return true;
   return false;
 }
 

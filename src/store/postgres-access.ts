@@ -29,7 +29,7 @@ export interface PostgresAccess {
   scan(prefix: string): Promise<Array<[key: string, value: unknown]>>;
   range(prefix: string, after: string | undefined, limit: number): Promise<Array<[key: string, value: unknown]>>;
   beforeLast(prefix: string, skip: number, limit: number): Promise<string[]>;
-  write(entries: ReadonlyArray<readonly [key: string, value: unknown]>): Promise<void>;
+  write(entries: ReadonlyMap<string, unknown>): Promise<void>;
   claim(key: string, value: unknown): Promise<unknown>;
 }
 

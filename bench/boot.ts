@@ -152,7 +152,7 @@ export async function runEnqueueBench(options: EnqueueBenchOptions = {}): Promis
       name: `RSS with ${tasks} queued tasks`,
       value: mib(rss),
       unit: 'MiB',
-      note: `aim ≤ 300; right after the last add, its garbage not yet collected; ${mib(rssBefore)} MiB before the runner started (Node, the modules)`,
+      note: `aim ≤ 300 MB, that is 286 MiB; right after the last add, its garbage not yet collected; ${mib(rssBefore)} MiB before the runner started (Node, the modules)`,
     },
     ...was('RSS with 100000 queued tasks', enqueueBefore.rssMiB, 'MiB'),
     {

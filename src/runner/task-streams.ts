@@ -72,6 +72,13 @@ const liveStates: readonly TaskState[] = ['queued', 'creating', 'running'];
 const harvestedStates: readonly TaskState[] = ['deleting', 'deleted'];
 
 /**
+ * The reason a `logs$` follower is aborted with when its subscriber leaves: one shared error,
+ * where `abort()` without a reason builds a `DOMException` (its stack included) per unsubscription.
+ * Nothing sees it: the follower checks only that its signal aborted.
+ */
+const unsubscribed = new Error('logs$: the subscriber unsubscribed');
+
+/**
  * `task$(id)` and `logs$(id)` of a runner: one shared source per task id while anyone listens
  * (`shareReplay`/`share` with ref-counting, torn down with the last subscriber), every stream
  * completed by `close()`.
@@ -221,7 +228,7 @@ export class TaskStreams {
         );
       return () => {
         watching.unsubscribe();
-        abort.abort();
+        abort.abort(unsubscribed);
       };
     });
     const harvested = task$.pipe(

@@ -5,7 +5,8 @@
  * `succeeded` transition), at cap 100 and again at cap 10: below saturation, where the latency
  * is the path's own rather than the wait behind other events. Then the same workload with a
  * naive poll-per-job baseline written directly against client-node (the Go package's approach:
- * create, GET every N ms until Complete/Failed, delete), side by side, as ratios.
+ * create, GET every N ms until Complete/Failed, delete), side by side, as ratios. Last, the
+ * requests per task of both (polling every 100 ms) when each task runs for a second.
  *
  * Run alone with `npx tsx bench/engine.ts`; `bench/run.ts` collects `runEngineBench()`'s rows.
  */
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import { createRunner } from '../src/runner/create-runner.js';
-import { startSimulatedCluster, type SimulatedCluster } from '../src/sim/index.js';
+import { behaviourAnnotation, startSimulatedCluster, type SimulatedCluster } from '../src/sim/index.js';
 import { round, type BenchRow } from './section.js';
 import { instantJob, quantile } from './sim-churn.js';
 
@@ -33,6 +34,12 @@ export interface EngineBenchOptions {
   lightLoad?: { tasks: number; cap: number };
   /** Poll intervals of the baseline, ms. @default [1000, 100] */
   pollIntervalsMs?: number[];
+  /**
+   * Requests per task again with tasks that run `durationMs` (the scripted container's own time,
+   * not scaled), for the runner and the baseline polling every 100 ms: what a task costs the API
+   * once it runs for longer than an instant. @default { tasks: 200, durationMs: 1000 }
+   */
+  longTasks?: { tasks: number; durationMs: number };
   /** Cluster time scale (the Job controller's own batching delays, image pulls). @default 0.001 */
   timeScale?: number;
   /** The runner's store: a SQLite file in a temp dir, or `memory://` (to see what the store costs). @default 'sqlite' */
@@ -92,13 +99,22 @@ async function withCluster<T>(timeScale: number, run: (cluster: SimulatedCluster
   }
 }
 
+/** The pod template that makes the scripted container run `durationMs` (none: it exits at once). */
+function runningFor(durationMs: number): { metadata: { annotations: Record<string, string> } } | undefined {
+  return durationMs > 0
+    ? { metadata: { annotations: { [behaviourAnnotation]: JSON.stringify({ durationMs }) } } }
+    : undefined;
+}
+
 /** The runner: `count` tasks at cap `cap`, SQLite store on; a warm-up round first. */
 async function runnerRun(
   cluster: SimulatedCluster,
   count: number,
   cap: number,
   store: 'sqlite' | 'memory',
+  durationMs = 0,
 ): Promise<RunFigures> {
+  const podTemplate = runningFor(durationMs);
   const dir = await mkdtemp(join(tmpdir(), 'k8s-jobs-bench-engine-'));
   const runner = await createRunner({
     kubeConfig: cluster.kubeConfig,
@@ -118,7 +134,11 @@ async function runnerRun(
     const round = async (prefix: string, n: number): Promise<number> => {
       const ids = Array.from({ length: n }, (_, i) => `${prefix}-${String(i)}`);
       const started = performance.now();
-      await Promise.all(ids.map((id) => runner.addTask({ id, image: 'busybox:1.36', command: ['true'] })));
+      await Promise.all(
+        ids.map((id) =>
+          runner.addTask({ id, image: 'busybox:1.36', command: ['true'], ...(podTemplate ? { podTemplate } : {}) }),
+        ),
+      );
       const records = await Promise.all(ids.map((id) => runner.waitFor(id)));
       const elapsed = performance.now() - started;
       const wrong = records.filter((r) => r.outcome !== 'succeeded');
@@ -128,7 +148,7 @@ async function runnerRun(
         );
       return elapsed;
     };
-    await round('warmup', 200);
+    await round('warmup', Math.min(200, count));
     const from = cluster.requests().length;
     const elapsedMs = await round('task', count);
     const latencies: number[] = [];
@@ -148,15 +168,27 @@ async function runnerRun(
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The baseline: per Job, create, GET every `pollMs` until Complete/Failed, delete; `cap` at once. */
-async function pollingRun(cluster: SimulatedCluster, count: number, cap: number, pollMs: number): Promise<RunFigures> {
+async function pollingRun(
+  cluster: SimulatedCluster,
+  count: number,
+  cap: number,
+  pollMs: number,
+  durationMs = 0,
+): Promise<RunFigures> {
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+  const template = runningFor(durationMs);
+  const jobOf = (name: string): V1Job => {
+    const job = instantJob(name, 'poll');
+    if (template && job.spec) job.spec.template.metadata = template.metadata;
+    return job;
+  };
   const namespace = 'default';
   const seenAt = new Map<string, number>();
   const clock = completionClock(cluster);
   const finished = (job: V1Job): boolean =>
     (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
   const lifecycle = async (name: string): Promise<void> => {
-    await batch.createNamespacedJob({ namespace, body: instantJob(name, 'poll') });
+    await batch.createNamespacedJob({ namespace, body: jobOf(name) });
     for (;;) {
       await sleep(pollMs);
       const job = await batch.readNamespacedJob({ name, namespace });
@@ -316,6 +348,39 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
       },
     );
   }
+  const long = options.longTasks ?? { tasks: 200, durationMs: 1000 };
+  const longHow = `${String(long.tasks)} tasks of ${String(long.durationMs)} ms, cap ${String(cap)}`;
+  const longRunner = await withCluster(timeScale, (cluster) =>
+    runnerRun(cluster, long.tasks, cap, store, long.durationMs),
+  );
+  const longPoll = await withCluster(timeScale, (cluster) =>
+    pollingRun(cluster, long.tasks, cap, 100, long.durationMs),
+  );
+  const describe = (perTask: Map<string, number>): string =>
+    [...perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ');
+  rows.push(
+    {
+      section: 'engine',
+      name: `runner: API requests per task, tasks of ${String(long.durationMs)} ms`,
+      value: round(sum(longRunner.perTask), 2),
+      unit: 'req',
+      note: `${longHow}; ${describe(longRunner.perTask)}`,
+    },
+    {
+      section: 'engine',
+      name: `poll every 100 ms: API requests per task, tasks of ${String(long.durationMs)} ms`,
+      value: round(sum(longPoll.perTask), 2),
+      unit: 'req',
+      note: `${longHow}; ${describe(longPoll.perTask)}`,
+    },
+    {
+      section: 'engine',
+      name: `ratio: requests per task, tasks of ${String(long.durationMs)} ms, poll every 100 ms ÷ runner`,
+      value: round(sum(longPoll.perTask) / sum(longRunner.perTask), 2),
+      unit: '×',
+      note: 'aim > 1: fewer requests than the baseline once tasks run for longer than an instant',
+    },
+  );
   return rows;
 }
 

@@ -226,6 +226,10 @@ async function pollingRun(
 
 const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
+/** Requests per task by `verb resource`, for a note: `create jobs 1.00, get jobs 10.04, …`. */
+const perVerb = (perTask: Map<string, number>): string =>
+  [...perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ');
+
 /** Runs the engine bench and returns its figures. */
 export async function runEngineBench(options: EngineBenchOptions = {}): Promise<BenchRow[]> {
   const tasks = options.tasks ?? 2000;
@@ -319,7 +323,7 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
         name: `${tag}: API requests per task`,
         value: round(pollPerTask, 2),
         unit: 'req',
-        note: `${[...poll.perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ')}; instant pods finish before the first GET: a task running D ms costs ≈ 2 + D/${String(pollMs)} requests`,
+        note: `${perVerb(poll.perTask)}; instant pods finish before the first GET: a task running D ms costs ≈ 2 + D/${String(pollMs)} requests`,
       },
       { section: 'engine', name: `${tag}: Complete in sim → seen, p50`, value: round(pollP50, 1), unit: 'ms' },
       {
@@ -356,22 +360,20 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
   const longPoll = await withCluster(timeScale, (cluster) =>
     pollingRun(cluster, long.tasks, cap, 100, long.durationMs),
   );
-  const describe = (perTask: Map<string, number>): string =>
-    [...perTask].map(([verb, n]) => `${verb} ${n.toFixed(2)}`).join(', ');
   rows.push(
     {
       section: 'engine',
       name: `runner: API requests per task, tasks of ${String(long.durationMs)} ms`,
       value: round(sum(longRunner.perTask), 2),
       unit: 'req',
-      note: `${longHow}; ${describe(longRunner.perTask)}`,
+      note: `${longHow}; ${perVerb(longRunner.perTask)}`,
     },
     {
       section: 'engine',
       name: `poll every 100 ms: API requests per task, tasks of ${String(long.durationMs)} ms`,
       value: round(sum(longPoll.perTask), 2),
       unit: 'req',
-      note: `${longHow}; ${describe(longPoll.perTask)}`,
+      note: `${longHow}; ${perVerb(longPoll.perTask)}`,
     },
     {
       section: 'engine',
